@@ -1,0 +1,45 @@
+# One set of commands, used the same way locally and in CI.
+# Everything installs into a project-local virtual environment from the committed lock.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# Prefect keeps its state inside the project and stays quiet offline.
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_LOGGING_LEVEL := CRITICAL
+
+.PHONY: install run ingest test lock sample clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+## make run: ingest the shipped sample deliveries (embedded defaults, temporary Prefect server)
+run: $(STAMP)
+	$(BIN)/txpipe run --landing data/sample/landing
+
+## make test: the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## make sample: regenerate the committed sample deliveries (deterministic)
+sample: $(STAMP)
+	$(BIN)/txpipe generate data/sample/landing --rows 3000 --seed 2026 --defect-rate 0.04 --sample-configs
+
+## make lock: re-resolve the lock from pyproject.toml (needs the package registry)
+lock:
+	rm -rf /tmp/txpipe-lock && $(PYTHON) -m venv /tmp/txpipe-lock
+	/tmp/txpipe-lock/bin/python -m pip install --quiet --upgrade pip
+	/tmp/txpipe-lock/bin/python -m pip install --quiet -e '.[test]'
+	/tmp/txpipe-lock/bin/python -m pip freeze --exclude-editable > requirements.lock
+
+clean:
+	rm -rf data/lake data/warehouse data/marts data/reports data/logs .prefect

@@ -1,0 +1,91 @@
+"""The delivery ledger: one JSON record per delivered file, the lake's commit log.
+
+A delivery's lake files count only once its ledger record says ``stored``; the record is
+written (atomically) after all of them are in place. A record names the file (source and
+path inside the source folder), its sha256, what happened (stored, rejected, superseded)
+and the row counts: rows_read = rows_stored + rows_quarantined + rows_duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class DeliveryRecord:
+    batch_id: str
+    source: str
+    source_file: str
+    sha256: str
+    received_at: str
+    status: str  # stored | rejected | superseded
+    rows_read: int = 0
+    rows_stored: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    reason: str | None = None
+    ignored_columns: list[str] = field(default_factory=list)
+    warnings: dict[str, int] = field(default_factory=dict)
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    run_id: str = ""
+    superseded_by: str | None = None
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.rows_stored + self.rows_quarantined + self.rows_duplicate
+
+
+class Ledger:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path(self, batch_id: str) -> Path:
+        return self.directory / f"{batch_id}.json"
+
+    def records(self) -> list[DeliveryRecord]:
+        if not self.directory.exists():
+            return []
+        out = []
+        for path in sorted(self.directory.glob("*.json")):
+            out.append(DeliveryRecord(**json.loads(path.read_text(encoding="utf-8"))))
+        return out
+
+    def current(self) -> dict[tuple[str, str], DeliveryRecord]:
+        """The delivery that counts for each (source, source_file): the latest not superseded."""
+        latest: dict[tuple[str, str], DeliveryRecord] = {}
+        for record in self.records():
+            if record.status == "superseded":
+                continue
+            key = (record.source, record.source_file)
+            if key not in latest or record.received_at > latest[key].received_at:
+                latest[key] = record
+        return latest
+
+    def _write(self, record: DeliveryRecord) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        target = self.path(record.batch_id)
+        tmp = target.with_name(f".tmp-{uuid.uuid4().hex}-{target.name}")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(asdict(record), handle, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+
+    def commit(self, record: DeliveryRecord) -> DeliveryRecord | None:
+        """Record a delivery; an earlier delivery of the same file is marked superseded.
+
+        Returns the superseded record, if any.
+        """
+        previous = self.current().get((record.source, record.source_file))
+        self._write(record)
+        if previous is not None and previous.batch_id != record.batch_id:
+            previous.status = "superseded"
+            previous.superseded_by = record.batch_id
+            self._write(previous)
+            return previous
+        return None

@@ -1,0 +1,44 @@
+"""Keyed pseudonymisation of participant references (HMAC-SHA256 of source and ref)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Iterable
+
+from txpipe.settings import DEVELOPMENT_PSEUDONYM_KEY
+
+log = logging.getLogger(__name__)
+
+
+class Pseudonymizer:
+    """Turns (source, participant_ref) into participant_pid; the raw ref never leaves here."""
+
+    def __init__(self, key: str | None) -> None:
+        if not key:
+            log.warning(
+                "TXPIPE_PSEUDONYM_KEY is not set: using the DEVELOPMENT pseudonym key. "
+                "Participant ids made with it are not protected; set the key in production."
+            )
+            key = DEVELOPMENT_PSEUDONYM_KEY
+        self._key = key.encode("utf-8")
+        self.is_development_key = key == DEVELOPMENT_PSEUDONYM_KEY
+
+    def pid(self, source: str, participant_ref: str) -> str:
+        message = f"{source}\x1f{participant_ref.strip()}".encode("utf-8")
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def pids(self, source: str, refs: Iterable[str | None]) -> list[str | None]:
+        """Pseudonymise a column; blank refs stay None."""
+        cache: dict[str, str] = {}
+        out: list[str | None] = []
+        for ref in refs:
+            if not isinstance(ref, str) or not ref.strip():
+                out.append(None)
+                continue
+            pid = cache.get(ref)
+            if pid is None:
+                pid = cache[ref] = self.pid(source, ref)
+            out.append(pid)
+        return out

@@ -1,0 +1,102 @@
+"""One reader per delivery format, all yielding the same shape.
+
+A reader returns a :class:`Delivered`: the delivered header names (as written) and an
+iterator of :class:`RawBatch` chunks. Every chunk is a DataFrame of strings (None for blank
+cells) with the delivered headers as columns and the row's position in the file as index
+(``source_row``: spreadsheet row, JSON Lines line, CSV record counting the header as 1).
+Rows a reader could not turn into a record (a malformed JSON line, a CSV row with the wrong
+number of fields) come back as :class:`RowIssue` so that they are quarantined, not lost.
+A file that cannot be read at all raises :class:`UnreadableFile` with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+CHUNK_ROWS = 100_000
+
+
+class UnreadableFile(Exception):
+    """The whole file is rejected; the message says why in words a programme office understands."""
+
+
+@dataclass(frozen=True)
+class RowIssue:
+    source_row: int
+    rule: str
+    message: str
+
+
+@dataclass
+class RawBatch:
+    frame: pd.DataFrame
+    issues: list[RowIssue] = field(default_factory=list)
+
+
+@dataclass
+class Delivered:
+    headers: list[str]
+    batches: Iterator[RawBatch]
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """What a reader needs from the source's config."""
+
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    is_known_header: Callable[[str], bool] = lambda name: False
+    chunk_rows: int = CHUNK_ROWS
+
+
+SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".json", ".jsonl", ".ndjson")
+
+
+def read_delivery(path: Path, options: ReadOptions) -> Delivered:
+    """Pick the reader for the file's extension."""
+    from txpipe.readers import csv, excel, json
+
+    suffix = path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise UnreadableFile("the file is empty (0 bytes)")
+    if suffix in (".csv", ".tsv", ".txt"):
+        return csv.read_csv(path, options)
+    if suffix == ".xlsx":
+        return excel.read_xlsx(path, options)
+    if suffix in (".json", ".jsonl", ".ndjson"):
+        return json.read_json(path, options)
+    raise UnreadableFile(
+        f"unsupported file type '{path.suffix or '(none)'}': deliver CSV, XLSX, JSON or JSON Lines"
+    )
+
+
+def check_headers(headers: list[str]) -> list[str]:
+    """Reject blank-only or duplicated header names; return them trimmed."""
+    cleaned = [("" if h is None else str(h)).strip() for h in headers]
+    if not any(cleaned):
+        raise UnreadableFile("the header row is empty")
+    seen: dict[str, int] = {}
+    for position, name in enumerate(cleaned, start=1):
+        if not name:
+            continue
+        key = name.casefold()
+        if key in seen:
+            raise UnreadableFile(
+                f"duplicated column '{name}' (columns {seen[key]} and {position}): "
+                "each column may appear only once"
+            )
+        seen[key] = position
+    # A blank header cell still holds a column; name it by position so it can be reported.
+    return [name or f"(column {position})" for position, name in enumerate(cleaned, start=1)]
+
+
+def drop_blank_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Fully blank rows are not records: they are skipped and not counted."""
+    if frame.empty:
+        return frame
+    return frame[frame.notna().any(axis=1)]
