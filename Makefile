@@ -32,7 +32,7 @@ test: $(STAMP)
 
 ## make sample: regenerate the committed sample deliveries (deterministic)
 sample: $(STAMP)
-	$(BIN)/txpipe generate data/sample/landing --rows 3000 --seed 2026 --defect-rate 0.04 --sample-configs
+	$(BIN)/txpipe generate data/sample/landing --rows 4000 --seed 2026 --defect-rate 0.04 --files 3
 
 ## make lock: re-resolve the lock from pyproject.toml (needs the package registry)
 lock:

@@ -1,0 +1,1 @@
+"""Prefect wiring: flows and tasks around the plain ``txpipe`` library. No logic lives here."""

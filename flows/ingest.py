@@ -1,0 +1,75 @@
+"""Ingest flow: discover new deliveries, ingest one file per task, commit the ledger, summarise."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.runtime import flow_run
+from rich.progress import Progress
+
+from txpipe.ingest import Delivery, IngestContext, discover, ingest_delivery
+from txpipe.ledger import DeliveryRecord, Ledger
+from txpipe.reports import totals, write_run_report
+from txpipe.settings import Settings
+
+
+def _retry_on_io_error(_task, _task_run, state) -> bool:
+    """Only I/O failures (a file share hiccup) are worth retrying; data problems are not."""
+    try:
+        state.result()
+    except OSError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2, retry_condition_fn=_retry_on_io_error)
+def ingest_file(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
+    return ingest_delivery(delivery, ctx)
+
+
+@flow(name="txpipe-ingest", validate_parameters=False)
+def ingest_flow(landing: str | None = None, sources: list[str] | None = None) -> list[DeliveryRecord]:
+    """Ingest every new delivery under ``landing`` (default ``$TXPIPE_HOME/landing``)."""
+    log = get_run_logger()
+    settings = Settings.from_env()
+    landing_dir = Path(landing).resolve() if landing else settings.landing
+    ledger = Ledger(settings.ledger_dir)
+    deliveries = discover(landing_dir, ledger, sources)
+    log.info("%d new deliveries under %s", len(deliveries), landing_dir)
+    if not deliveries:
+        return []
+    ctx = IngestContext.create(settings, run_id=str(flow_run.get_id() or "local"))
+    futures = {ingest_file.submit(d, ctx): d for d in deliveries}
+    records, failed, superseded = [], [], []
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
+        bar = progress.add_task("ingesting", total=len(futures))
+        for future in as_completed(list(futures)):
+            delivery = futures[future]
+            try:
+                record = future.result()
+            except Exception as error:  # a bug, not bad data: leave the file for the next run
+                log.error("%s/%s failed: %s", delivery.source, delivery.source_file, error)
+                failed.append(f"{delivery.source}/{delivery.source_file}")
+            else:
+                previous = ledger.commit(record)  # the ledger is written from this one place
+                if previous is not None:
+                    superseded.append(previous.batch_id)
+                records.append(record)
+                log.info(
+                    "%s/%s: %s, read %d, stored %d, quarantined %d, duplicate %d%s",
+                    record.source, record.source_file, record.status, record.rows_read,
+                    record.rows_stored, record.rows_quarantined, record.rows_duplicate,
+                    f" ({record.reason})" if record.reason else "",
+                )
+            progress.advance(bar)
+    report = write_run_report(settings.reports_dir, ctx.run_id, records, superseded)
+    log.info("totals %s; report %s", totals(records), report)
+    if failed:
+        raise RuntimeError(f"{len(failed)} file(s) could not be ingested and will be retried: {', '.join(failed)}")
+    return records

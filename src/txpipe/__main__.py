@@ -1,0 +1,3 @@
+from txpipe.cli import main
+
+main()
