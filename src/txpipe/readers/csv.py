@@ -122,23 +122,23 @@ def _batches(
         return "error"
 
     arrow_encoding = "utf8" if codec == "utf-8-sig" else codec
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(
-            column_names=positional, skip_rows=1, encoding=arrow_encoding, block_size=8 << 20
-        ),
-        parse_options=pacsv.ParseOptions(
-            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=reject_row
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in positional},
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-            null_values=[""],
-        ),
-    )
     records_done = 0  # data records handed on so far; row 1 is the header
     try:
+        reader = pacsv.open_csv(  # opening parses the first block already
+            path,
+            read_options=pacsv.ReadOptions(
+                column_names=positional, skip_rows=1, encoding=arrow_encoding, block_size=8 << 20
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=reject_row
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in positional},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
         for batch in reader:
             frame = _frame(
                 {c: batch.column(i).to_pylist() for i, c in enumerate(positional)},

@@ -1,0 +1,99 @@
+"""Shared fixtures: a TXPIPE_HOME and landing zone in tmp_path, and helpers to ingest them."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Prefect state never touches the user's home or the repo during tests.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="txpipe-prefect-")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+
+from txpipe.ingest import IngestContext, discover, ingest_delivery  # noqa: E402
+from txpipe.ledger import DeliveryRecord, Ledger  # noqa: E402
+from txpipe.reference import load_reference  # noqa: E402
+from txpipe.settings import REPO_ROOT, Settings  # noqa: E402
+
+SAMPLE_LANDING = REPO_ROOT / "data" / "sample" / "landing"
+TEST_KEY = "test-pseudonym-key"
+
+VALID_ROW = {
+    "source_record_id": "R1",
+    "programme": "education",
+    "activity_code": "N5-35",
+    "activity_title": "Comprehensive Operations Planning Course",
+    "iteration_id": "N5-35-B-24",
+    "provider": "NSO",
+    "start_date": "2024-03-04",
+    "end_date": "2024-03-08",
+    "delivery_mode": "resident",
+    "nation": "GEO",
+    "participant_ref": "P-0001",
+    "headcount": "1",
+    "sex": "F",
+    "rank": "OF-3",
+    "role": "student",
+    "status": "passed",
+    "score": "88.5",
+}
+
+
+@pytest.fixture(scope="session")
+def reference():
+    return load_reference(REPO_ROOT / "data" / "reference")
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch) -> Settings:
+    home = tmp_path / "home"
+    monkeypatch.setenv("TXPIPE_HOME", str(home))
+    monkeypatch.setenv("TXPIPE_PSEUDONYM_KEY", TEST_KEY)
+    return Settings.from_env()
+
+
+@pytest.fixture
+def landing(tmp_path) -> Path:
+    root = tmp_path / "landing"
+    root.mkdir()
+    return root
+
+
+def write_csv(path: Path, rows: list[dict], delimiter: str = ",", encoding: str = "utf-8", newline: str = "\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    headers = list(dict.fromkeys(k for row in rows for k in row))
+    with open(path, "w", encoding=encoding, newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=headers, delimiter=delimiter, lineterminator=newline)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def row(**changes) -> dict:
+    return {**VALID_ROW, **changes}
+
+
+def ingest_all(settings: Settings, landing: Path, run_id: str = "test-run") -> list[DeliveryRecord]:
+    """Discover and ingest every new delivery with the plain library, committing the ledger."""
+    ctx = IngestContext.create(settings, run_id)
+    ledger = Ledger(settings.ledger_dir)
+    records = []
+    for delivery in discover(landing, ledger):
+        record = ingest_delivery(delivery, ctx)
+        ledger.commit(record)
+        records.append(record)
+    return records
+
+
+def read_parquet_rows(directory: Path) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    rows = []
+    for path in sorted(directory.rglob("*.parquet")):
+        rows.extend(pq.read_table(path).to_pylist())
+    return rows

@@ -1,0 +1,51 @@
+"""The JSON reader: arrays of objects and JSON Lines, with broken lines quarantined."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from txpipe.readers import ReadOptions, UnreadableFile, read_delivery
+
+
+def read_all(path):
+    delivered = read_delivery(path, ReadOptions())
+    batches = list(delivered.batches)
+    rows = [(int(i), r) for b in batches for i, r in zip(b.frame.index, b.frame.to_dict("records"))]
+    return delivered.headers, rows, [i for b in batches for i in b.issues]
+
+
+def test_array_of_objects_with_mixed_keys_and_types(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps([
+        {"Source_Record_Id": "1", "headcount": 12, "score": 88.0, "nation": "GEO"},
+        {"source_record_id": 2, "extra": {"nested": [1, 2]}, "nation": None},
+    ]), encoding="utf-8")
+    headers, rows, issues = read_all(path)
+    assert headers == ["Source_Record_Id", "headcount", "score", "nation", "extra"]
+    assert rows[0] == (1, {"Source_Record_Id": "1", "headcount": "12", "score": "88", "nation": "GEO", "extra": None})
+    assert rows[1][0] == 2 and rows[1][1]["Source_Record_Id"] == "2" and rows[1][1]["nation"] is None
+    assert rows[1][1]["extra"] == '{"nested": [1, 2]}'
+    assert issues == []
+
+
+def test_json_lines_with_a_broken_line(tmp_path):
+    """A malformed line is reported with its line number and the rest of the file goes on."""
+    path = tmp_path / "l.jsonl"
+    path.write_text('{"source_record_id": "1"}\n\n{"source_record_id": "2", "nat\n{"source_record_id": "3"}\n[1]\n',
+                    encoding="utf-8")
+    _, rows, issues = read_all(path)
+    assert [(i, r["source_record_id"]) for i, r in rows] == [(1, "1"), (4, "3")]
+    assert [(i.source_row, i.rule) for i in issues] == [(3, "json_line_malformed"), (5, "json_record_not_object")]
+
+
+def test_broken_array_and_non_array_documents_are_rejected(tmp_path):
+    broken = tmp_path / "b.json"
+    broken.write_text('[{"source_record_id": "1"},\n{"source_record_id": ', encoding="utf-8")
+    with pytest.raises(UnreadableFile, match=r"broken JSON: .* line 2"):
+        read_all(broken)
+    single = tmp_path / "o.json"
+    single.write_text('{\n "records": [{"source_record_id": "1"}]\n}\n', encoding="utf-8")
+    with pytest.raises(UnreadableFile, match="single dict"):
+        read_all(single)
