@@ -134,5 +134,6 @@ def test_suite_with_an_unknown_expectation_fails_loudly(tmp_path):
     suite = json.loads((tmp_path / "participation.json").read_text())
     suite["expectations"][0]["type"] = "expect_column_values_to_not_be_nul"
     (tmp_path / "participation.json").write_text(json.dumps(suite))
-    with pytest.raises(SuiteError, match="24 expectations in the file but GX loaded 23"):
+    n = len(suite["expectations"])
+    with pytest.raises(SuiteError, match=f"{n} expectations in the file but GX loaded {n - 1}"):
         load_suite(tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,7 +14,7 @@ from rich.table import Table
 from txpipe.settings import REPO_ROOT, Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="txpipe: partnership training and exercise participation pipeline.")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 150)
 
 LandingOption = Annotated[
     Optional[Path], typer.Option("--landing", help="Landing root with one folder per source (default: $TXPIPE_HOME/landing).")
@@ -50,6 +51,13 @@ def _print_summary(records, settings: Settings) -> None:
     table.add_row("total", f"{t['files']} files", f"{t['rejected']} rejected", str(t["rows_read"]), str(t["rows_stored"]),
                   str(t["rows_quarantined"]), str(t["rows_duplicate"]), "", style="bold")
     console.print(table)
+    reasons: dict[str, int] = {}
+    for record in records:
+        for name, count in record.quarantine_reasons.items():
+            reasons[name] = reasons.get(name, 0) + count
+    if reasons:
+        top = sorted(reasons.items(), key=lambda item: -item[1])
+        console.print("Quarantine reasons: " + ", ".join(f"{name} {count}" for name, count in top))
     ignored = sorted({c for r in records for c in r.ignored_columns})
     if ignored:
         console.print(f"Columns not stored (outside the contract): {', '.join(ignored)}")
