@@ -65,32 +65,103 @@ def _print_summary(records, settings: Settings) -> None:
                   f"Ledger: {settings.ledger_dir}\nRun reports: {settings.reports_dir / 'runs'}")
 
 
-def _run_ingest(landing: Optional[Path], sources: Optional[list[str]]) -> None:
-    prefect_environment()
-    from flows.ingest import ingest_flow
-
-    settings = Settings.from_env()
-    state = ingest_flow(landing=str(landing) if landing else None, sources=sources, return_state=True)
+def _flow_state(flow_fn, **parameters):
+    """Run a flow (the CLI is the only place that starts flows) and stop with 1 if it failed."""
+    state = flow_fn(**parameters, return_state=True)
     if state.is_failed():
         console.print(f"[red]The run could not complete:[/red] {state.message}")
-        records = []
-    else:
-        records = state.result()
-    _print_summary(records, settings)
-    if state.is_failed():
-        raise typer.Exit(1)
+    return state
+
+
+def _print_build(build: dict, settings: Settings) -> None:
+    from txpipe.warehouse.query import headline
+
+    result = headline(Path(build["warehouse"]))
+    if result.rows:
+        year = result.rows[0][0]
+        table = Table(title=f"Partner participants (attended headcount), {year}")
+        for column in result.columns[1:]:
+            table.add_column(column, justify="left" if column == "framework" else "right")
+        for row in result.rows:
+            table.add_row(*(str(v) for v in row[1:]))
+        console.print(table)
+    console.print(f"Warehouse: {build['warehouse']}\nMarts: {settings.marts_dir}\n"
+                  "Query it: txpipe query \"SELECT * FROM metrics_participation LIMIT 10\"")
 
 
 @app.command()
 def run(landing: LandingOption = None, source: SourceOption = None) -> None:
-    """The main job: ingest new deliveries into the lake."""
-    _run_ingest(landing, source)
+    """The main job: ingest new deliveries, then build and publish the warehouse and marts."""
+    prefect_environment()
+    from flows.pipeline import pipeline_flow
+
+    settings = Settings.from_env()
+    state = _flow_state(pipeline_flow, landing=str(landing) if landing else None, sources=source)
+    if state.is_failed():
+        raise typer.Exit(1)
+    result = state.result()
+    _print_summary(result["deliveries"], settings)
+    _print_build(result["build"], settings)
 
 
 @app.command()
 def ingest(landing: LandingOption = None, source: SourceOption = None) -> None:
     """Ingest new deliveries: read, normalise, validate, store valid rows, quarantine the rest."""
-    _run_ingest(landing, source)
+    prefect_environment()
+    from flows.ingest import ingest_flow
+
+    settings = Settings.from_env()
+    state = _flow_state(ingest_flow, landing=str(landing) if landing else None, sources=source)
+    if state.is_failed():
+        raise typer.Exit(1)
+    _print_summary(state.result(), settings)
+
+
+@app.command()
+def build() -> None:
+    """Build and publish the warehouse from the lake, and export the marts."""
+    prefect_environment()
+    from flows.build_metrics import build_flow
+
+    state = _flow_state(build_flow)
+    if state.is_failed():
+        raise typer.Exit(1)
+    _print_build(state.result(), Settings.from_env())
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run read-only on the published warehouse.")],
+    format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """Run ad-hoc SQL, read-only, on the published warehouse."""
+    import csv
+    import json
+
+    from txpipe.warehouse.publish import warehouse_path
+    from txpipe.warehouse.query import QueryRefused, run_query
+
+    if format not in ("table", "csv", "json"):
+        raise typer.BadParameter("--format must be table, csv or json")
+    try:
+        result = run_query(warehouse_path(Settings.from_env()), sql)
+    except (QueryRefused, FileNotFoundError) as error:
+        Console(stderr=True).print(f"[red]Refused:[/red] {error}")
+        raise typer.Exit(2) from None
+    if format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+    elif format == "json":
+        print(json.dumps([dict(zip(result.columns, row)) for row in result.rows], default=str, indent=1))
+    else:
+        table = Table(show_lines=False)
+        for column in result.columns:
+            table.add_column(column)
+        for row in result.rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
+        console.print(f"{len(result.rows)} row(s)")
 
 
 @app.command()

@@ -95,7 +95,7 @@ def discover(landing: Path, ledger: Ledger, sources: list[str] | None = None) ->
 
 
 def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return dt.datetime.now(dt.timezone.utc)
 
 
 def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
