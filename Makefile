@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 # Prefect keeps its state inside the project and stays quiet offline.
 export PREFECT_HOME ?= $(CURDIR)/.prefect
@@ -22,12 +23,17 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
+# Test-only tools (the DuckDB 1.5 command-line shell that checks the warehouse stays readable).
+$(TEST_STAMP): $(STAMP) requirements-test.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-test.lock
+	touch $(TEST_STAMP)
+
 ## make run: ingest the shipped sample deliveries (embedded defaults, temporary Prefect server)
 run: $(STAMP)
 	$(BIN)/txpipe run --landing data/sample/landing
 
 ## make test: the whole test suite
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
 ## make sample: regenerate the committed sample deliveries (deterministic)

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-from prefect.testing.utilities import prefect_test_harness
-
 from tests.conftest import row, write_csv
 from txpipe.ledger import Ledger
-
-
-@pytest.fixture(scope="session", autouse=True)
-def prefect_api():
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def test_flow_ingests_each_file_and_commits_the_ledger(settings, landing):
