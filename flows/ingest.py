@@ -11,33 +11,31 @@ from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from rich.progress import Progress
 
+from flows.locking import exclusive_run
+from flows.retries import retry_on_io_error
 from txpipe.ingest import Delivery, IngestContext, discover, ingest_delivery
 from txpipe.ledger import DeliveryRecord, Ledger
 from txpipe.reports import totals, write_run_report
 from txpipe.settings import Settings
 
 
-def _retry_on_io_error(_task, _task_run, state) -> bool:
-    """Only I/O failures (a file share hiccup) are worth retrying; data problems are not."""
-    try:
-        state.result()
-    except OSError:
-        return True
-    except Exception:
-        return False
-    return False
-
-
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2, retry_condition_fn=_retry_on_io_error)
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2, retry_condition_fn=retry_on_io_error)
 def ingest_file(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
     return ingest_delivery(delivery, ctx)
 
 
 @flow(name="txpipe-ingest", validate_parameters=False)
-def ingest_flow(landing: str | None = None, sources: list[str] | None = None) -> list[DeliveryRecord]:
+def ingest_flow(
+    landing: str | None = None, sources: list[str] | None = None, wait_for_lock: bool = True
+) -> list[DeliveryRecord]:
     """Ingest every new delivery under ``landing`` (default ``$TXPIPE_HOME/landing``)."""
-    log = get_run_logger()
     settings = Settings.from_env()
+    with exclusive_run(settings, wait_for_lock):
+        return _ingest(settings, landing, sources)
+
+
+def _ingest(settings: Settings, landing: str | None, sources: list[str] | None) -> list[DeliveryRecord]:
+    log = get_run_logger()
     landing_dir = Path(landing).resolve() if landing else settings.landing
     ledger = Ledger(settings.ledger_dir)
     deliveries = discover(landing_dir, ledger, sources)

@@ -20,6 +20,8 @@ LandingOption = Annotated[
     Optional[Path], typer.Option("--landing", help="Landing root with one folder per source (default: $TXPIPE_HOME/landing).")
 ]
 SourceOption = Annotated[Optional[list[str]], typer.Option("--source", help="Only these sources (repeatable).")]
+WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="If another run is active: wait for it (default) or exit with status 3.")]
+FullOption = Annotated[bool, typer.Option("--full-rebuild", help="Rebuild and publish even if nothing changed.")]
 
 
 def prefect_environment() -> None:
@@ -60,14 +62,23 @@ def _print_summary(records, settings: Settings) -> None:
         console.print("Quarantine reasons: " + ", ".join(f"{name} {count}" for name, count in top))
     ignored = sorted({c for r in records for c in r.ignored_columns})
     if ignored:
-        console.print(f"Columns not stored (outside the contract): {', '.join(ignored)}")
+        shown = ", ".join(ignored[:20]) + (f" and {len(ignored) - 20} more" if len(ignored) > 20 else "")
+        console.print(f"Columns not stored (outside the contract): {shown}")
     console.print(f"Lake: {settings.participation_dir}\nQuarantine: {settings.quarantine_dir}\n"
                   f"Ledger: {settings.ledger_dir}\nRun reports: {settings.reports_dir / 'runs'}")
 
 
-def _flow_state(flow_fn, **parameters):
-    """Run a flow (the CLI is the only place that starts flows) and stop with 1 if it failed."""
-    state = flow_fn(**parameters, return_state=True)
+def _flow_state(flow_fn, wait: bool = True, **parameters):
+    """Run a flow under the run lock (the CLI is the only place that starts flows)."""
+    from txpipe.runlock import RunLocked, run_lock
+
+    settings = Settings.from_env()
+    try:
+        with run_lock(settings.home, wait=wait, on_wait=lambda m: console.print(f"[yellow]{m}[/yellow]")):
+            state = flow_fn(**parameters, return_state=True)
+    except RunLocked as error:
+        console.print(f"[red]Not started:[/red] {error}")
+        raise typer.Exit(3) from None
     if state.is_failed():
         console.print(f"[red]The run could not complete:[/red] {state.message}")
     return state
@@ -76,6 +87,8 @@ def _flow_state(flow_fn, **parameters):
 def _print_build(build: dict, settings: Settings) -> None:
     from txpipe.warehouse.query import headline
 
+    if build.get("skipped"):
+        console.print("Nothing changed since the last publish: the warehouse and marts were kept as they are.")
     result = headline(Path(build["warehouse"]))
     if result.rows:
         year = result.rows[0][0]
@@ -90,13 +103,15 @@ def _print_build(build: dict, settings: Settings) -> None:
 
 
 @app.command()
-def run(landing: LandingOption = None, source: SourceOption = None) -> None:
+def run(landing: LandingOption = None, source: SourceOption = None, wait: WaitOption = True,
+        full_rebuild: FullOption = False) -> None:
     """The main job: ingest new deliveries, then build and publish the warehouse and marts."""
     prefect_environment()
     from flows.pipeline import pipeline_flow
 
     settings = Settings.from_env()
-    state = _flow_state(pipeline_flow, landing=str(landing) if landing else None, sources=source)
+    state = _flow_state(pipeline_flow, wait, landing=str(landing) if landing else None, sources=source,
+                        full_rebuild=full_rebuild)
     if state.is_failed():
         raise typer.Exit(1)
     result = state.result()
@@ -105,25 +120,25 @@ def run(landing: LandingOption = None, source: SourceOption = None) -> None:
 
 
 @app.command()
-def ingest(landing: LandingOption = None, source: SourceOption = None) -> None:
+def ingest(landing: LandingOption = None, source: SourceOption = None, wait: WaitOption = True) -> None:
     """Ingest new deliveries: read, normalise, validate, store valid rows, quarantine the rest."""
     prefect_environment()
     from flows.ingest import ingest_flow
 
     settings = Settings.from_env()
-    state = _flow_state(ingest_flow, landing=str(landing) if landing else None, sources=source)
+    state = _flow_state(ingest_flow, wait, landing=str(landing) if landing else None, sources=source)
     if state.is_failed():
         raise typer.Exit(1)
     _print_summary(state.result(), settings)
 
 
 @app.command()
-def build() -> None:
+def build(wait: WaitOption = True, full_rebuild: FullOption = False) -> None:
     """Build and publish the warehouse from the lake, and export the marts."""
     prefect_environment()
     from flows.build_metrics import build_flow
 
-    state = _flow_state(build_flow)
+    state = _flow_state(build_flow, wait, full_rebuild=full_rebuild)
     if state.is_failed():
         raise typer.Exit(1)
     _print_build(state.result(), Settings.from_env())

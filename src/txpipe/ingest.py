@@ -106,7 +106,7 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
         source=delivery.source,
         source_file=delivery.source_file,
         sha256=delivery.sha256,
-        received_at=received.isoformat(),
+        received_at=received.isoformat(timespec="microseconds"),
         status="stored",
         run_id=ctx.run_id,
     )

@@ -76,6 +76,21 @@ class Ledger:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
 
+    def repair(self) -> list[DeliveryRecord]:
+        """Mark superseded every record that a later one of the same file replaced.
+
+        Only needed after a run was killed between the two writes of :meth:`commit`.
+        """
+        current = self.current()
+        repaired = []
+        for record in self.records():
+            latest = current.get((record.source, record.source_file))
+            if record.status != "superseded" and latest is not None and latest.batch_id != record.batch_id:
+                record.status, record.superseded_by = "superseded", latest.batch_id
+                self._write(record)
+                repaired.append(record)
+        return repaired
+
     def commit(self, record: DeliveryRecord) -> DeliveryRecord | None:
         """Record a delivery; an earlier delivery of the same file is marked superseded.
 

@@ -6,15 +6,20 @@ reader ever sees a half-built warehouse.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import uuid
 from pathlib import Path
+
+import txpipe
 
 from txpipe.settings import Settings
 from txpipe.warehouse import WAREHOUSE_FILE
 from txpipe.warehouse.build import build_warehouse
 
 BUILD_PREFIX = ".build-"
+BUILD_INFO = "build.json"
 
 
 def warehouse_path(settings: Settings) -> Path:
@@ -44,3 +49,38 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def build_fingerprint(settings: Settings) -> str:
+    """Everything a build reads: the ledger, the reference data, the SQL and txpipe's version.
+
+    Lake files need no hashing: they are immutable and named by the ledger's batch ids.
+    """
+    from txpipe.warehouse import SQL_DIR
+
+    digest = hashlib.sha256(txpipe.__version__.encode())
+    for directory, pattern in ((settings.ledger_dir, "*.json"), (settings.reference_dir, "*.csv"), (SQL_DIR, "*.sql")):
+        for path in sorted(directory.glob(pattern)) if directory.exists() else []:
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def published_build(settings: Settings) -> dict | None:
+    """What the last complete publish (warehouse and marts) recorded, if its outputs are all there."""
+    info_path = settings.warehouse_dir / BUILD_INFO
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    outputs = [warehouse_path(settings)] + [settings.marts_dir / name for name in info.get("marts", [])]
+    return info if all(p.exists() for p in outputs) else None
+
+
+def record_build(settings: Settings, fingerprint: str, counts: dict[str, int], marts: list[Path]) -> None:
+    """Written last, after the marts: a run killed before this point rebuilds next time."""
+    info = {"fingerprint": fingerprint, "counts": counts, "marts": sorted(p.name for p in marts)}
+    target = settings.warehouse_dir / BUILD_INFO
+    tmp = target.with_name(f".tmp-{uuid.uuid4().hex}-{BUILD_INFO}")
+    tmp.write_text(json.dumps(info, indent=2), encoding="utf-8")
+    os.replace(tmp, target)

@@ -1,0 +1,117 @@
+"""One run at a time per TXPIPE_HOME: an advisory lock the kernel releases when the holder dies.
+
+``fcntl.flock`` on ``$TXPIPE_HOME/.txpipe.lock``: a run killed by SIGKILL or a power cut leaves no
+lock behind, so a stale lock can never block forever. The lock file records who holds it, for the
+message the waiting run prints. Re-entrant within a process (the pipeline flow holds it while its
+ingest and build flows take it again).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LOCK_FILE = ".txpipe.lock"
+
+_process_lock = threading.RLock()
+_held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth)
+
+
+class RunLocked(RuntimeError):
+    """Another run holds the lock and we were told not to wait (or waited too long)."""
+
+
+def lock_path(home: Path) -> Path:
+    return home / LOCK_FILE
+
+
+def held_here(home: Path) -> bool:
+    """Whether this process already holds the lock for ``home``."""
+    with _process_lock:
+        return str(lock_path(home)) in _held
+
+
+def holder(home: Path) -> dict | None:
+    """Who holds (or last held) the lock, as recorded in the lock file."""
+    try:
+        text = lock_path(home).read_text(encoding="utf-8")
+        return json.loads(text) if text.strip() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _describe(info: dict | None) -> str:
+    if not info:
+        return "another txpipe run"
+    return f"txpipe run pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
+
+
+@contextmanager
+def run_lock(
+    home: Path,
+    wait: bool = True,
+    timeout: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    poll_seconds: float = 0.5,
+) -> Iterator[None]:
+    """Hold the run lock for the duration of the block."""
+    path = lock_path(home)
+    key = str(path)
+    with _process_lock:
+        if key in _held:
+            fd, depth = _held[key]
+            _held[key] = (fd, depth + 1)
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield
+        finally:
+            with _process_lock:
+                fd, depth = _held[key]
+                _held[key] = (fd, depth - 1)
+        return
+
+    home.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    started = time.monotonic()
+    told = False
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                who = _describe(holder(home))
+                if not wait:
+                    raise RunLocked(f"{who} is active on {home}; not waiting (use --wait to queue)") from None
+                if timeout is not None and time.monotonic() - started > timeout:
+                    raise RunLocked(f"{who} still active on {home} after {timeout:.0f} s") from None
+                if on_wait and not told:
+                    on_wait(f"{who} is active on {home}; waiting for it to finish")
+                    told = True
+                time.sleep(poll_seconds)
+        info = {"pid": os.getpid(), "host": socket.gethostname(),
+                "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+        with _process_lock:
+            _held[key] = (fd, 1)
+        try:
+            yield
+        finally:
+            with _process_lock:
+                del _held[key]
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
