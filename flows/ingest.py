@@ -13,7 +13,7 @@ from rich.progress import Progress
 
 from flows.locking import exclusive_run
 from flows.retries import retry_on_io_error
-from txpipe.ingest import Delivery, IngestContext, discover, ingest_delivery
+from txpipe.ingest import Delivery, IngestContext, discover, ingest_delivery, stray_files
 from txpipe.ledger import DeliveryRecord, Ledger
 from txpipe.reports import totals, write_run_report
 from txpipe.settings import Settings
@@ -38,6 +38,9 @@ def _ingest(settings: Settings, landing: str | None, sources: list[str] | None) 
     log = get_run_logger()
     landing_dir = Path(landing).resolve() if landing else settings.landing
     ledger = Ledger(settings.ledger_dir)
+    strays = stray_files(landing_dir)
+    if strays:
+        log.warning("not ingested, put them in a source folder: %s", ", ".join(strays))
     deliveries = discover(landing_dir, ledger, sources)
     log.info("%d new deliveries under %s", len(deliveries), landing_dir)
     if not deliveries:

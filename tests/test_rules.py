@@ -10,6 +10,9 @@ from tests.conftest import ingest_all, read_parquet_rows, row, write_csv
 
 CASES = [
     ("source_record_id_missing", {"source_record_id": ""}),
+    ("source_record_id_too_long", {"source_record_id": "R" * 101}),
+    ("activity_title_too_long", {"activity_title": "T" * 501}),
+    ("provider_too_long", {"provider": "P" * 201}),
     ("programme_missing", {"programme": ""}),
     ("programme_invalid", {"programme": "seminar"}),
     ("activity_code_missing", {"activity_code": ""}),

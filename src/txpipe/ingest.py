@@ -74,8 +74,19 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def stray_files(landing: Path) -> list[str]:
+    """Files directly under the landing root: not in a source folder, so never ingested."""
+    if not landing.is_dir():
+        return []
+    return sorted(p.name for p in landing.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
 def discover(landing: Path, ledger: Ledger, sources: list[str] | None = None) -> list[Delivery]:
-    """Files under ``landing/<source>/`` whose current content the ledger has not recorded."""
+    """Files under ``landing/<source>/`` whose current content the ledger has not recorded.
+
+    Every file in a source folder counts, hidden ones included, so that nothing delivered goes
+    unaccounted; a file txpipe cannot read is rejected with the reason.
+    """
     if not landing.is_dir():
         return []
     current = ledger.current()
@@ -85,7 +96,7 @@ def discover(landing: Path, ledger: Ledger, sources: list[str] | None = None) ->
             continue
         for path in sorted(source_dir.rglob("*")):
             relative = path.relative_to(source_dir)
-            if not path.is_file() or any(part.startswith(".") for part in relative.parts):
+            if not path.is_file():
                 continue
             delivery = Delivery(source_dir.name, path, relative.as_posix(), file_sha256(path))
             known = current.get((delivery.source, delivery.source_file))

@@ -31,7 +31,8 @@ _DATE_FORMATS = {
     "DMY": ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y"),
     "MDY": ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y"),
 }
-_ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?$")
+# ISO dates, zero padding optional (2024-3-4), with a midnight time allowed (JSON/Excel exports).
+_ISO_DATE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?$")
 
 
 @dataclass(frozen=True)

@@ -86,17 +86,21 @@ def sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _first_record(path: Path, codec: str, delimiter: str | None) -> tuple[list[str], str]:
+def _is_blank(row: list[str]) -> bool:
+    return not row or (len(row) == 1 and not row[0].strip())
+
+
+def _first_record(path: Path, codec: str, delimiter: str | None) -> tuple[list[str], str, int]:
+    """The header, the delimiter, and the physical line the header ends on (blank lines before it skipped)."""
     with open(path, encoding=codec, newline="") as handle:
         head = handle.read(1 << 16)
-    lines = head.splitlines()
-    first = next((ln for ln in lines if ln.strip()), "")
+    first = next((ln for ln in head.split("\n") if ln.strip()), "")
     if not first.strip():
         raise UnreadableFile("the file holds only blank lines")
     delimiter = delimiter or sniff_delimiter(first)
     reader = pycsv.reader(io.StringIO(head), delimiter=delimiter)
-    header = next((row for row in reader if any(cell.strip() for cell in row)), [])
-    return header, delimiter
+    header = next((row for row in reader if not _is_blank(row)), [])
+    return header, delimiter, reader.line_num
 
 
 def _frame(columns: dict[str, list], names: list[str], first_row: int) -> pd.DataFrame:
@@ -108,13 +112,13 @@ def _frame(columns: dict[str, list], names: list[str], first_row: int) -> pd.Dat
 
 def read_csv(path: Path, options: ReadOptions) -> Delivered:
     codec = check_text(path, options.encoding)
-    raw_header, delimiter = _first_record(path, codec, options.delimiter)
+    raw_header, delimiter, header_lines = _first_record(path, codec, options.delimiter)
     headers = check_headers(raw_header)
-    return Delivered(headers=headers, batches=_batches(path, codec, delimiter, headers, options))
+    return Delivered(headers=headers, batches=_batches(path, codec, delimiter, headers, header_lines, options))
 
 
 def _batches(
-    path: Path, codec: str, delimiter: str, headers: list[str], options: ReadOptions
+    path: Path, codec: str, delimiter: str, headers: list[str], header_lines: int, options: ReadOptions
 ) -> Iterator[RawBatch]:
     positional = [f"c{i}" for i in range(len(headers))]
 
@@ -127,7 +131,7 @@ def _batches(
         reader = pacsv.open_csv(  # opening parses the first block already
             path,
             read_options=pacsv.ReadOptions(
-                column_names=positional, skip_rows=1, encoding=arrow_encoding, block_size=8 << 20
+                column_names=positional, skip_rows=header_lines, encoding=arrow_encoding, block_size=8 << 20
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=reject_row
@@ -147,10 +151,9 @@ def _batches(
             )
             records_done += len(frame)
             yield RawBatch(drop_blank_rows(_stripped(frame)))
-    except pa.ArrowInvalid as error:
-        text = str(error)
-        if "columns" not in text and "fields" not in text:
-            raise UnreadableFile("the file could not be parsed as CSV") from None
+    except pa.ArrowInvalid:
+        # A record Arrow cannot place (wrong field count, runaway quote): read the rest exactly.
+        # Arrow's message quotes the row, which may hold personal data, so it is not repeated.
         yield from _exact_batches(path, codec, delimiter, headers, records_done, options.chunk_rows)
 
 
@@ -164,15 +167,16 @@ def _exact_batches(
 ) -> Iterator[RawBatch]:
     """Slow, exact path: Python's csv module from record ``skip`` on."""
     width = len(headers)
+    pycsv.field_size_limit(1 << 30)
     with open(path, encoding=codec, newline="") as handle:
-        reader = pycsv.reader(handle, delimiter=delimiter)
-        next((row for row in reader if row), None)  # header
+        reader = pycsv.reader(handle, delimiter=delimiter, strict=False)
+        next((row for row in reader if not _is_blank(row)), None)  # the header
         record = 0
         rows: list[list[str | None]] = []
         index: list[int] = []
         issues: list[RowIssue] = []
-        for row in reader:
-            if not row:
+        for row in _rows(reader):
+            if _is_blank(row):
                 continue  # blank line
             record += 1
             if record <= skip:
@@ -194,6 +198,13 @@ def _exact_batches(
                 rows, index, issues = [], [], []
         if rows or issues:
             yield _exact_batch(rows, index, headers, issues)
+
+
+def _rows(reader) -> Iterator[list[str]]:
+    try:
+        yield from reader
+    except pycsv.Error as error:
+        raise UnreadableFile(f"the CSV cannot be parsed at line {reader.line_num}: {error}") from None
 
 
 def _exact_batch(rows, index, headers, issues) -> RawBatch:

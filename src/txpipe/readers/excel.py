@@ -47,7 +47,16 @@ def cell_text(value: Any) -> str | None:
     return text or None
 
 
+OLE_SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")
+
+
 def _open(path: Path):
+    with open(path, "rb") as handle:
+        if handle.read(8) == OLE_SIGNATURE:
+            raise UnreadableFile(
+                "the workbook is password-protected (encrypted) or an old binary .xls: "
+                "deliver an unprotected .xlsx"
+            )
     try:
         return load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as error:

@@ -58,9 +58,16 @@ def read_json(path: Path, options: ReadOptions) -> Delivered:
     return Delivered(names, _batches(records, issues, names, options))
 
 
+def _loads(text: str):
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise UnreadableFile("the JSON is nested too deeply to be a roster") from None
+
+
 def _array_records(text: str) -> tuple[list[tuple[int, dict]], list[RowIssue]]:
     try:
-        document = json.loads(text)
+        document = _loads(text)
     except json.JSONDecodeError as error:
         raise UnreadableFile(
             f"broken JSON: {error.msg} at line {error.lineno}, column {error.colno}"
@@ -83,7 +90,7 @@ def _lines_records(text: str) -> tuple[list[tuple[int, dict]], list[RowIssue]]:
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = _loads(line)
         except json.JSONDecodeError as error:
             if not records and not issues:
                 first_line_failed = error
@@ -96,7 +103,7 @@ def _lines_records(text: str) -> tuple[list[tuple[int, dict]], list[RowIssue]]:
     if first_line_failed is not None:
         # Perhaps a single document spread over lines rather than JSON Lines.
         try:
-            document = json.loads(text)
+            document = _loads(text)
         except json.JSONDecodeError as error:
             if records:
                 return records, issues  # JSON Lines whose first line is broken
