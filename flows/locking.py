@@ -8,16 +8,21 @@ from contextlib import contextmanager
 from prefect import get_run_logger
 
 from txpipe.recovery import recover
-from txpipe.runlock import held_here, run_lock
+from txpipe.runlock import run_lock, session
 from txpipe.settings import Settings
+
+
+_recovered: set[int] = set()  # lock sessions already cleaned up
 
 
 @contextmanager
 def exclusive_run(settings: Settings, wait: bool = True) -> Iterator[None]:
+    """Hold the run lock; the first flow of a lock session cleans up after any killed run."""
     log = get_run_logger()
-    outermost = not held_here(settings.home)
     with run_lock(settings.home, wait=wait, on_wait=log.warning):
-        if outermost:
+        current = session(settings.home)
+        if current not in _recovered:
+            _recovered.add(current)
             cleaned = recover(settings)
             if cleaned.anything:
                 log.warning("cleaned up after an interrupted run: %s", cleaned)

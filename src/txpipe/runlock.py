@@ -23,6 +23,8 @@ LOCK_FILE = ".txpipe.lock"
 
 _process_lock = threading.RLock()
 _held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth)
+_sessions: dict[str, int] = {}  # lock path -> number of the current hold
+_session_counter = 0
 
 
 class RunLocked(RuntimeError):
@@ -37,6 +39,12 @@ def held_here(home: Path) -> bool:
     """Whether this process already holds the lock for ``home``."""
     with _process_lock:
         return str(lock_path(home)) in _held
+
+
+def session(home: Path) -> int | None:
+    """A number for the current hold of the lock (a new one every time it is taken afresh)."""
+    with _process_lock:
+        return _sessions.get(str(lock_path(home)))
 
 
 def holder(home: Path) -> dict | None:
@@ -104,13 +112,17 @@ def run_lock(
                 "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+        global _session_counter
         with _process_lock:
             _held[key] = (fd, 1)
+            _session_counter += 1
+            _sessions[key] = _session_counter
         try:
             yield
         finally:
             with _process_lock:
                 del _held[key]
+                del _sessions[key]
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
