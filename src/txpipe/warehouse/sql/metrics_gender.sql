@@ -27,4 +27,4 @@ final AS (
     FROM counts
 )
 SELECT * FROM final
-ORDER BY year, nation, programme;
+ORDER BY year, nation, framework, programme;

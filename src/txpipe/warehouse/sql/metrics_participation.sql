@@ -34,4 +34,4 @@ final AS (
     GROUP BY ALL
 )
 SELECT * FROM final
-ORDER BY year, quarter, nation, programme;
+ORDER BY year, quarter, nation, framework, programme;
