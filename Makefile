@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_LOGGING_LEVEL := CRITICAL
 
-.PHONY: install run ingest test lock sample clean
+.PHONY: install run ingest test serve lock sample clean
 
 install: $(STAMP)
 
@@ -35,6 +35,10 @@ run: $(STAMP)
 ## make test: the whole test suite
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
+
+## make serve: a local Prefect server on 127.0.0.1:4200 plus the scheduled deployments (Ctrl-C stops both)
+serve: $(STAMP)
+	$(BIN)/txpipe serve --start-server
 
 ## make sample: regenerate the committed sample deliveries (deterministic)
 sample: $(STAMP)

@@ -9,9 +9,12 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.locking import exclusive_run
 from flows.retries import retry_on_io_error
+from txpipe.ledger import Ledger
 from txpipe.marts import export_marts
 from txpipe.settings import Settings
+from txpipe.validation_report import write_validation_report
 from txpipe.warehouse.publish import build_fingerprint, published_build, publish_warehouse, record_build, warehouse_path
+from txpipe.warehouse.query import headline
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2, retry_condition_fn=retry_on_io_error)
@@ -33,13 +36,18 @@ def build_flow(full_rebuild: bool = False, wait_for_lock: bool = True) -> dict:
     with exclusive_run(settings, wait_for_lock):
         fingerprint = build_fingerprint(settings)
         previous = published_build(settings)
+        report = str(write_validation_report(settings, Ledger(settings.ledger_dir).records()))
         if not full_rebuild and previous and previous["fingerprint"] == fingerprint:
             log.info("nothing changed since the last publish: warehouse and marts kept")
             return {"warehouse": str(warehouse_path(settings)), "counts": previous["counts"], "marts": [],
-                    "skipped": True}
+                    "skipped": True, "headline": previous.get("headline"), "validation_report": report}
         warehouse, counts = publish(settings)
         log.info("published %s: %s", warehouse, ", ".join(f"{k} {v}" for k, v in counts.items()))
         marts = export(warehouse, settings)
-        record_build(settings, fingerprint, counts, [Path(m) for m in marts])
+        result = headline(Path(warehouse))
+        summary = {"columns": result.columns, "rows": [list(r) for r in result.rows]}
+        record_build(settings, fingerprint, counts, [Path(m) for m in marts], summary)
         log.info("exported %d mart files to %s", len(marts), settings.marts_dir)
-        return {"warehouse": warehouse, "counts": counts, "marts": marts, "skipped": False}
+        return {"warehouse": warehouse, "counts": counts, "marts": marts, "skipped": False, "headline": summary,
+                "previous_counts": (previous or {}).get("counts"), "previous_headline": (previous or {}).get("headline"),
+                "validation_report": report}

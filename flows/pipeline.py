@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows.artifacts import publish_run_artifacts
 from flows.build_metrics import build_flow
 from flows.ingest import ingest_flow
 from flows.locking import exclusive_run
+from txpipe.health import max_quarantine_share_from_env, run_problems
 from txpipe.settings import Settings
 
 
@@ -16,11 +18,24 @@ def pipeline_flow(
     sources: list[str] | None = None,
     full_rebuild: bool = False,
     wait_for_lock: bool = True,
+    alert: bool = True,
+    max_quarantine_share: float | None = None,
 ) -> dict:
-    """Ingest new deliveries, then build and publish (the build is skipped when nothing changed)."""
+    """Ingest new deliveries, then build and publish (the build is skipped when nothing changed).
+
+    With ``alert`` the run ends Failed, with the reason as its message, when every delivery was
+    rejected or the quarantined share of rows passes ``max_quarantine_share`` (default
+    TXPIPE_MAX_QUARANTINE_SHARE or 0.2), so that a Prefect automation can notify on it.
+    """
     with exclusive_run(Settings.from_env(), wait_for_lock):
         ingested = ingest_flow(landing=landing, sources=sources, return_state=True)
         built = build_flow(full_rebuild=full_rebuild)  # what was ingested is published even if a file crashed
     if ingested.is_failed():
         raise RuntimeError(f"ingest did not complete: {ingested.message}")
-    return {"deliveries": ingested.result(), "build": built}
+    records = ingested.result()
+    publish_run_artifacts(records, built)
+    share = max_quarantine_share_from_env() if max_quarantine_share is None else max_quarantine_share
+    problems = run_problems(records, share) if alert else []
+    if problems:
+        raise RuntimeError("needs attention: " + "; ".join(problems))
+    return {"deliveries": records, "build": built}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -99,19 +100,22 @@ def _print_build(build: dict, settings: Settings) -> None:
             table.add_row(*(str(v) for v in row[1:]))
         console.print(table)
     console.print(f"Warehouse: {build['warehouse']}\nMarts: {settings.marts_dir}\n"
+                  f"Validation report: {build.get('validation_report')}\n"
                   "Query it: txpipe query \"SELECT * FROM metrics_participation LIMIT 10\"")
 
 
 @app.command()
 def run(landing: LandingOption = None, source: SourceOption = None, wait: WaitOption = True,
-        full_rebuild: FullOption = False) -> None:
+        full_rebuild: FullOption = False,
+        strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when every delivery was rejected or the "
+                                             "quarantined share passes TXPIPE_MAX_QUARANTINE_SHARE.")] = False) -> None:
     """The main job: ingest new deliveries, then build and publish the warehouse and marts."""
     prefect_environment()
     from flows.pipeline import pipeline_flow
 
     settings = Settings.from_env()
     state = _flow_state(pipeline_flow, wait, landing=str(landing) if landing else None, sources=source,
-                        full_rebuild=full_rebuild)
+                        full_rebuild=full_rebuild, alert=strict)
     if state.is_failed():
         raise typer.Exit(1)
     result = state.result()
@@ -177,6 +181,39 @@ def query(
             table.add_row(*("" if v is None else str(v) for v in row))
         console.print(table)
         console.print(f"{len(result.rows)} row(s)")
+
+
+@app.command()
+def serve(
+    landing: LandingOption = None,
+    source: SourceOption = None,
+    nightly_cron: Annotated[Optional[str], typer.Option(help="Cron of the nightly run (default 0 2 * * *, UTC).")] = None,
+    weekly_cron: Annotated[Optional[str], typer.Option(help="Cron of the weekly full rebuild (default 0 4 * * 0).")] = None,
+    start_server: Annotated[bool, typer.Option("--start-server", help="Also start a local Prefect server on 127.0.0.1.")] = False,
+    port: Annotated[int, typer.Option(help="Port of the server --start-server starts.")] = 4200,
+) -> None:
+    """Serve the scheduled deployments (nightly pipeline, weekly full rebuild) until Ctrl-C."""
+    from txpipe.prefect_server import local_server
+
+    prefect_environment()
+    if not start_server and not os.environ.get("PREFECT_API_URL"):
+        console.print("[red]txpipe serve needs a Prefect server:[/red] use --start-server (or `make serve`), "
+                      "or set PREFECT_API_URL")
+        raise typer.Exit(2)
+    with local_server(port) if start_server else _nothing():
+        console.print(f"Prefect UI: {os.environ['PREFECT_API_URL'].removesuffix('/api')}  (Ctrl-C stops everything)")
+        from flows.deployments import serve_deployments
+
+        try:
+            serve_deployments(landing=str(landing.resolve()) if landing else None, sources=source,
+                              nightly_cron=nightly_cron, weekly_cron=weekly_cron)
+        except KeyboardInterrupt:
+            console.print("stopped")
+
+
+@contextmanager
+def _nothing():
+    yield
 
 
 @app.command()

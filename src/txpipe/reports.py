@@ -37,3 +37,58 @@ def write_run_report(reports_dir: Path, run_id: str, records: list[DeliveryRecor
     }
     path.write_text(json.dumps(document, indent=2), encoding="utf-8")
     return path
+
+
+def quarantine_by_source(records: list[DeliveryRecord]) -> dict[str, dict[str, int]]:
+    """Per source, how many rows each rule quarantined in these deliveries (most frequent first)."""
+    out: dict[str, dict[str, int]] = {}
+    for record in records:
+        counts = out.setdefault(record.source, {})
+        for name, count in record.quarantine_reasons.items():
+            counts[name] = counts.get(name, 0) + count
+    return {s: dict(sorted(c.items(), key=lambda item: -item[1])) for s, c in sorted(out.items()) if c}
+
+
+def _table(columns: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+def run_report_markdown(records: list[DeliveryRecord], build: dict) -> str:
+    """The run report: what came in, what was published, what changed, what was quarantined."""
+    t = totals(records)
+    lines = ["# txpipe run report", ""]
+    if records:
+        lines.append(f"**{t['files']} new deliveries**: {t['rows_read']:,} rows read, {t['rows_stored']:,} stored, "
+                     f"{t['rows_quarantined']:,} quarantined, {t['rows_duplicate']:,} exact duplicates collapsed, "
+                     f"{t['rejected']} files rejected.")
+    else:
+        lines.append("No new deliveries.")
+    lines.append("")
+    if build.get("skipped"):
+        lines.append("Nothing changed since the last publish: the warehouse and marts were kept.")
+    else:
+        previous = build.get("previous_counts") or {}
+        changed = [[name, f"{previous.get(name, 0):,}", f"{count:,}", f"{count - previous.get(name, 0):+,}"]
+                   for name, count in build["counts"].items() if count != previous.get(name, 0)]
+        lines += ["## What changed since the previous publish", ""]
+        lines += _table(["table", "rows before", "rows now", "change"], changed) if changed else ["No table changed."]
+    headline = build.get("headline") or {}
+    if headline.get("rows"):
+        year = headline["rows"][0][0]
+        before = {row[1]: row[-2] for row in (build.get("previous_headline") or {}).get("rows", []) if row[0] == year}
+        lines += ["", f"## Partner participants, {year} (attended headcount)", ""]
+        lines += _table(["framework", "education", "training", "exercise", "total", "before", "nations"],
+                        [[r[1], r[2], r[3], r[4], r[5], before.get(r[1], "-"), r[6]] for r in headline["rows"]])
+    by_source = quarantine_by_source(records)
+    if by_source:
+        lines += ["", "## Top quarantine reasons by source", ""]
+        lines += _table(["source", "rule", "rows"],
+                        [[source, name, count] for source, counts in by_source.items()
+                         for name, count in list(counts.items())[:5]])
+    rejected = [r for r in records if r.status == "rejected"]
+    if rejected:
+        lines += ["", "## Rejected files", ""]
+        lines += _table(["source", "file", "reason"], [[r.source, r.source_file, r.reason] for r in rejected])
+    return "\n".join(lines) + "\n"

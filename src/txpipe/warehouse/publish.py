@@ -77,9 +77,12 @@ def published_build(settings: Settings) -> dict | None:
     return info if all(p.exists() for p in outputs) else None
 
 
-def record_build(settings: Settings, fingerprint: str, counts: dict[str, int], marts: list[Path]) -> None:
+def record_build(
+    settings: Settings, fingerprint: str, counts: dict[str, int], marts: list[Path], headline: dict | None = None
+) -> None:
     """Written last, after the marts: a run killed before this point rebuilds next time."""
-    info = {"fingerprint": fingerprint, "counts": counts, "marts": sorted(p.name for p in marts)}
+    info = {"fingerprint": fingerprint, "counts": counts, "marts": sorted(p.name for p in marts),
+            "headline": headline}
     target = settings.warehouse_dir / BUILD_INFO
     tmp = target.with_name(f".tmp-{uuid.uuid4().hex}-{BUILD_INFO}")
     tmp.write_text(json.dumps(info, indent=2), encoding="utf-8")

@@ -1,0 +1,58 @@
+"""Start and stop a local Prefect server process (for `txpipe serve --start-server`).
+
+Plain process management: it starts the `prefect` command-line server on 127.0.0.1 and never
+imports Prefect itself.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+# Fit for the throw-away server of a one-off run, not for a server that keeps run history.
+TEMPORARY_ONLY = "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED"
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Prefect server exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"the Prefect server at {url} was not healthy after {timeout:.0f} s")
+
+
+@contextmanager
+def local_server(port: int = 4200) -> Iterator[str]:
+    """A `prefect server start` on 127.0.0.1:port for the block; PREFECT_API_URL points at it."""
+    prefect = Path(sys.executable).parent / "prefect"
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", TEMPORARY_ONLY)}
+    process = subprocess.Popen([str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                               env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        wait_healthy(url, process)
+        os.environ["PREFECT_API_URL"] = url
+        os.environ.pop(TEMPORARY_ONLY, None)
+        yield url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
