@@ -1,9 +1,13 @@
-"""One delivery, end to end: read -> normalise -> collapse duplicates -> validate -> store.
+"""One delivery, end to end: read -> normalise -> drop exact duplicates -> validate -> store.
 
 ``discover`` lists the files under the landing root that the ledger has not seen (new, or
-re-delivered with new content). ``ingest_delivery`` turns one file into lake files and
-returns its :class:`DeliveryRecord`; committing that record to the ledger is the caller's
-job, done from one place so that concurrent deliveries never race on the ledger.
+re-delivered with new content). ``ingest_delivery`` streams one file into lake files in
+bounded chunks and returns its :class:`DeliveryRecord`; committing that record to the ledger is
+the caller's job, done from one place so that concurrent deliveries never race on the ledger.
+
+A delivery is read twice: the census (first pass) counts the rows and finds exact and
+conflicting duplicates across the whole file; the second pass normalises, validates and stores
+each chunk knowing them.
 """
 
 from __future__ import annotations
@@ -11,26 +15,27 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from txpipe import lake
+from txpipe.census import take_census
+from txpipe.lake import DeliveryFiles
 from txpipe.ledger import DeliveryRecord, Ledger
-from txpipe.normalize import (
-    REPORTABLE_COLUMNS,
-    delivered_values,
-    normalize,
-    plan_columns,
-)
+from txpipe.normalize import REPORTABLE_COLUMNS, delivered_values, normalize, plan_columns
 from txpipe.pseudonym import Pseudonymizer
 from txpipe.readers import RowIssue, UnreadableFile, read_delivery
 from txpipe.reference import Reference, load_reference
 from txpipe.settings import Settings
 from txpipe.sources import SourceConfigError, load_source_config
-from txpipe.validate import RowSuite, load_suite, validate
+from txpipe.validate import RowSuite, Verdict, load_suite, validate
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class Delivery:
     path: Path
     source_file: str  # path inside the source folder, POSIX style
     sha256: str
+    size: int = 0
+    mtime_ns: int = 0
 
     @property
     def batch_id(self) -> str:
@@ -85,7 +92,8 @@ def discover(landing: Path, ledger: Ledger, sources: list[str] | None = None) ->
     """Files under ``landing/<source>/`` whose current content the ledger has not recorded.
 
     Every file in a source folder counts, hidden ones included, so that nothing delivered goes
-    unaccounted; a file txpipe cannot read is rejected with the reason.
+    unaccounted. A file whose size and modification time match its ledger record is not read
+    again (a re-run with nothing new costs a directory listing, not a hash of every byte).
     """
     if not landing.is_dir():
         return []
@@ -95,11 +103,14 @@ def discover(landing: Path, ledger: Ledger, sources: list[str] | None = None) ->
         if sources and source_dir.name not in sources:
             continue
         for path in sorted(source_dir.rglob("*")):
-            relative = path.relative_to(source_dir)
             if not path.is_file():
                 continue
-            delivery = Delivery(source_dir.name, path, relative.as_posix(), file_sha256(path))
-            known = current.get((delivery.source, delivery.source_file))
+            relative = path.relative_to(source_dir).as_posix()
+            stat = path.stat()
+            known = current.get((source_dir.name, relative))
+            if known is not None and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                continue
+            delivery = Delivery(source_dir.name, path, relative, file_sha256(path), stat.st_size, stat.st_mtime_ns)
             if known is None or known.sha256 != delivery.sha256:
                 found.append(delivery)
     return found
@@ -113,150 +124,147 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
     """Store one delivered file in the lake; a file that cannot be read is rejected whole."""
     received = now_utc()
     record = DeliveryRecord(
-        batch_id=delivery.batch_id,
-        source=delivery.source,
-        source_file=delivery.source_file,
-        sha256=delivery.sha256,
-        received_at=received.isoformat(timespec="microseconds"),
-        status="stored",
-        run_id=ctx.run_id,
+        batch_id=delivery.batch_id, source=delivery.source, source_file=delivery.source_file,
+        sha256=delivery.sha256, received_at=received.isoformat(timespec="microseconds"), status="stored",
+        run_id=ctx.run_id, size=delivery.size, mtime_ns=delivery.mtime_ns,
     )
+    census_dir = ctx.settings.home / "tmp" / f"census-{uuid.uuid4().hex}"
     try:
         config = load_source_config(ctx.settings.sources_dir, delivery.source)
-        delivered = read_delivery(delivery.path, config.read_options())
-        plan = plan_columns(delivered.headers, config)
-        batches = list(delivered.batches)
+        options = config.read_options()
+        first_pass = read_delivery(delivery.path, options)
+        plan = plan_columns(first_pass.headers, config)
+        census = take_census(first_pass.batches, plan, census_dir)
     except (UnreadableFile, SourceConfigError) as error:
         record.status, record.reason = "rejected", str(error)
         return record
+    finally:
+        shutil.rmtree(census_dir, ignore_errors=True)
 
-    frames = [b.frame for b in batches] or [pd.DataFrame(columns=delivered.headers, dtype="string")]
-    frame = pd.concat(frames)
-    issues = [issue for b in batches for issue in b.issues]
     record.ignored_columns = list(plan.ignored)
-    record.rows_read = len(frame) + len(issues)
-
-    raw = delivered_values(frame, plan)
-    canonical = normalize(raw, config, ctx.reference, ctx.pseudonymizer)
-    raw = raw.drop(columns=["participant_ref"])  # the raw ref goes no further than normalise
-
-    duplicate = canonical.duplicated(keep="first").to_numpy()
-    record.rows_duplicate = int(duplicate.sum())
-    canonical, raw = canonical[~duplicate], raw[~duplicate]
-
-    verdict = validate(
-        canonical,
-        ctx.suite,
-        {"nation_codes": list(ctx.reference.nation_codes), "activity_codes": list(ctx.reference.activity_codes)},
-    )
-    bad = verdict.quarantined_mask()
-    reasons = verdict.reasons("critical")
-    warnings = verdict.reasons("warning")
-
+    record.rows_read = census.rows_read
+    parameters = {
+        "nation_codes": list(ctx.reference.nation_codes),
+        "activity_codes": list(ctx.reference.activity_codes),
+        "conflicting_ids": list(census.conflicting_ids),
+    }
     rules = {r.name: r for r in ctx.suite.rules}
-    quarantine_rows = _quarantine_rows(
-        canonical[bad], raw[bad], [reasons[i] for i in bad.nonzero()[0]], rules, issues
-    )
-    good = canonical[~bad]
-    participation = _participation_table(
-        good, [warnings[i] for i in (~bad).nonzero()[0]], delivery, ctx.run_id, received
-    )
-    quarantine = _quarantine_table(quarantine_rows, delivery, ctx.run_id, received)
-
-    files = lake.write_participation(participation, ctx.settings.lake, delivery.batch_id)
-    files += lake.write_quarantine(quarantine, ctx.settings.lake, delivery.source, delivery.batch_id)
-    record.files = [p.relative_to(ctx.settings.lake).as_posix() for p in files]
-    record.rows_stored = participation.num_rows
-    record.rows_quarantined = quarantine.num_rows
-    record.warnings = _count(warnings)
-    record.quarantine_reasons = _count([row["reasons"] for row in quarantine_rows])
+    files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source)
+    warnings: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    try:
+        for batch in read_delivery(delivery.path, options).batches:
+            raw = delivered_values(batch.frame, plan)
+            keep = ~raw.index.isin(list(census.duplicate_rows)) if census.duplicate_rows else np.ones(len(raw), bool)
+            record.rows_duplicate += int((~keep).sum())
+            raw = raw[keep]
+            canonical = normalize(raw, config, ctx.reference, ctx.pseudonymizer)
+            raw = raw.drop(columns=["participant_ref"])  # the raw ref goes no further than normalise
+            verdict = validate(canonical, ctx.suite, parameters)
+            bad = verdict.quarantined_mask()
+            good_warnings = verdict.sparse_reasons("warning", rows=np.flatnonzero(~bad))
+            stored = participation_table(canonical[~bad], good_warnings, delivery, ctx.run_id, received)
+            quarantined = quarantine_rows(canonical[bad], raw[bad], verdict, np.flatnonzero(bad), rules, batch.issues)
+            files.add_participation(stored)
+            files.add_quarantine(quarantine_table(quarantined, delivery, ctx.run_id, received))
+            record.rows_stored += stored.num_rows
+            record.rows_quarantined += len(quarantined)
+            _tally(warnings, good_warnings.values())
+            _tally(reasons, (row["reasons"] for row in quarantined))
+        written = files.commit()
+    except UnreadableFile as error:  # the file changed between the two passes
+        files.abort()
+        record = DeliveryRecord(**{**record.__dict__, "status": "rejected", "reason": str(error),
+                                   "rows_stored": 0, "rows_quarantined": 0, "rows_duplicate": 0})
+        return record
+    except BaseException:
+        files.abort()
+        raise
+    record.files = [p.relative_to(ctx.settings.lake).as_posix() for p in written]
+    record.warnings = dict(sorted(warnings.items()))
+    record.quarantine_reasons = dict(sorted(reasons.items()))
     if not record.balanced:  # a bug, never a data problem: stop before the ledger says stored
+        for path in written:
+            path.unlink(missing_ok=True)
         raise AssertionError(f"row accounting does not balance for {delivery.source}/{delivery.source_file}")
     return record
 
 
-def _count(lists: list[list[str]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
+def _tally(counts: dict[str, int], lists) -> None:
     for names in lists:
         for name in names:
             counts[name] = counts.get(name, 0) + 1
-    return dict(sorted(counts.items()))
 
 
 def _json(values: dict) -> str:
     return json.dumps({k: (None if pd.isna(v) else v) for k, v in values.items()}, ensure_ascii=False, sort_keys=True)
 
 
-def _quarantine_rows(canonical, raw, reasons, rules, issues: list[RowIssue]) -> list[dict]:
+def quarantine_rows(canonical: pd.DataFrame, raw: pd.DataFrame, verdict: Verdict, positions: np.ndarray,
+                    rules: dict, issues: list[RowIssue]) -> list[dict]:
+    """One dict per quarantined row: its rules, the values they judged, and the whole delivered row."""
+    reasons = verdict.sparse_reasons("critical", rows=positions)
     rows = []
     raw_records = raw.to_dict("records")
     pids = canonical["participant_pid"].tolist()
-    for source_row, row_reasons, delivered, pid in zip(canonical.index, reasons, raw_records, pids):
+    for position, source_row, delivered, pid in zip(positions, canonical.index, raw_records, pids):
+        row_reasons = reasons[int(position)]
         columns = [c for name in row_reasons for c in rules[name].columns]
         offending = {c: (None if c == "participant_ref" else delivered.get(c)) for c in dict.fromkeys(columns)}
-        rows.append(
-            {
-                "source_row": int(source_row),
-                "reasons": row_reasons,
-                "offending_values": _json(offending),
-                "record": _json({**{c: delivered[c] for c in REPORTABLE_COLUMNS}, "participant_pid": pid}),
-            }
-        )
+        rows.append({
+            "source_row": int(source_row),
+            "reasons": row_reasons,
+            "offending_values": _json(offending),
+            "record": _json({**{c: delivered[c] for c in REPORTABLE_COLUMNS}, "participant_pid": pid}),
+        })
     for issue in issues:
-        rows.append(
-            {
-                "source_row": issue.source_row,
-                "reasons": [issue.rule],
-                "offending_values": _json({"problem": issue.message}),
-                "record": "{}",
-            }
-        )
+        rows.append({"source_row": issue.source_row, "reasons": [issue.rule],
+                     "offending_values": _json({"problem": issue.message}), "record": "{}"})
     return sorted(rows, key=lambda r: r["source_row"])
 
 
-def _quarantine_table(rows: list[dict], delivery: Delivery, run_id: str, received: dt.datetime) -> pa.Table:
+def _constant(value, n: int, type_: pa.DataType) -> pa.Array:
+    return pa.repeat(pa.scalar(value, type_), n) if hasattr(pa, "repeat") else pa.array([value] * n, type_)
+
+
+def quarantine_table(rows: list[dict], delivery: Delivery, run_id: str, received: dt.datetime) -> pa.Table:
     n = len(rows)
-    return pa.table(
-        {
-            "batch_id": [delivery.batch_id] * n,
-            "source": [delivery.source] * n,
-            "source_file": [delivery.source_file] * n,
-            "source_row": [r["source_row"] for r in rows],
-            "reasons": [r["reasons"] for r in rows],
-            "offending_values": [r["offending_values"] for r in rows],
-            "record": [r["record"] for r in rows],
-            "ingested_at": pa.array([received] * n, pa.timestamp("us", tz="UTC")),
-            "run_id": [run_id] * n,
-        }
-    )
+    return pa.table({
+        "batch_id": _constant(delivery.batch_id, n, pa.string()),
+        "source": _constant(delivery.source, n, pa.string()),
+        "source_file": _constant(delivery.source_file, n, pa.string()),
+        "source_row": pa.array([r["source_row"] for r in rows], pa.int64()),
+        "reasons": pa.array([r["reasons"] for r in rows], pa.list_(pa.string())),
+        "offending_values": pa.array([r["offending_values"] for r in rows], pa.string()),
+        "record": pa.array([r["record"] for r in rows], pa.string()),
+        "ingested_at": _constant(received, n, pa.timestamp("us", tz="UTC")),
+        "run_id": _constant(run_id, n, pa.string()),
+    })
 
 
-def record_key(source: str, source_record_id: str) -> str:
-    return hashlib.sha256(f"{source}\x1f{source_record_id}".encode("utf-8")).hexdigest()[:32]
-
-
-def _participation_table(
-    good: pd.DataFrame, warnings: list[list[str]], delivery: Delivery, run_id: str, received: dt.datetime
-) -> pa.Table:
+def participation_table(good: pd.DataFrame, warnings: dict[int, list[str]], delivery: Delivery, run_id: str,
+                        received: dt.datetime) -> pa.Table:
+    """Valid canonical rows as the lake's Arrow table (types cast in Arrow, not row by row)."""
     n = len(good)
-    table = {
-        "record_key": [record_key(delivery.source, rid) for rid in good["source_record_id"]],
-        "source": [delivery.source] * n,
-    }
-    for column in good.columns:
-        series = good[column]
-        if column in ("start_date", "end_date"):
-            table[column] = pa.array(pd.to_datetime(series, format="%Y-%m-%d").dt.date, pa.date32())
-        elif column == "headcount":
-            table[column] = pa.array(series.astype("int64"), pa.int32())
-        elif column == "score":
-            table[column] = pa.array(pd.to_numeric(series), pa.float64())
-        else:
-            table[column] = pa.array(series.astype(object).where(series.notna(), None), pa.string())
-    table["warnings"] = pa.array([w or None for w in warnings], pa.list_(pa.string()))
-    table["batch_id"] = [delivery.batch_id] * n
-    table["source_file"] = [delivery.source_file] * n
-    table["source_row"] = pa.array(good.index.to_numpy(), pa.int64())
-    table["ingested_at"] = pa.array([received] * n, pa.timestamp("us", tz="UTC"))
-    table["run_id"] = [run_id] * n
-    return pa.table(table)
+    text = pa.Table.from_pandas(good, preserve_index=False)
+    columns = {"source": _constant(delivery.source, n, pa.string())}
+    for name in good.columns:
+        column = text[name]
+        if name in ("start_date", "end_date"):
+            column = pc.cast(column, pa.date32())
+        elif name == "headcount":
+            column = pc.cast(column, pa.int32())
+        elif name == "score":
+            column = pc.cast(column, pa.float64())
+        columns[name] = column
+    ordered = sorted(warnings)
+    warning_lists = [None] * n
+    for position, names in zip(ordered, (warnings[p] for p in ordered)):
+        warning_lists[position] = names
+    columns["warnings"] = pa.array(warning_lists, pa.list_(pa.string()))
+    columns["batch_id"] = _constant(delivery.batch_id, n, pa.string())
+    columns["source_file"] = _constant(delivery.source_file, n, pa.string())
+    columns["source_row"] = pa.array(good.index.to_numpy(), pa.int64())
+    columns["ingested_at"] = _constant(received, n, pa.timestamp("us", tz="UTC"))
+    columns["run_id"] = _constant(run_id, n, pa.string())
+    return pa.table(columns)

@@ -42,26 +42,55 @@ def quarantine_path(lake: Path, source: str, batch_id: str) -> Path:
     return lake / "quarantine" / f"source={source}" / f"{batch_id}.parquet"
 
 
-def write_participation(table: pa.Table, lake: Path, batch_id: str) -> list[Path]:
-    """Split a delivery's valid rows by programme and year of start_date; one file per partition."""
-    table = table.cast(PARTICIPATION_SCHEMA)
-    if table.num_rows == 0:
-        return []
-    years = pc.year(table["start_date"])
-    keyed = table.append_column("_year", years)
-    written = []
-    for part in keyed.group_by(["programme", "_year"]).aggregate([]).to_pylist():
-        mask = pc.and_(
-            pc.equal(keyed["programme"], part["programme"]), pc.equal(keyed["_year"], part["_year"])
-        )
-        chunk = keyed.filter(mask).drop_columns(["_year"])
-        path = participation_path(lake, part["programme"], part["_year"], batch_id)
-        written.append(write_atomic(chunk, path))
-    return sorted(written)
+class DeliveryFiles:
+    """A delivery's lake files, written chunk by chunk under temporary names, renamed on commit.
 
+    One Parquet file per (programme, year) partition and one quarantine file, each grown by a
+    row group per chunk, so memory stays bounded however large the delivery is.
+    """
 
-def write_quarantine(table: pa.Table, lake: Path, source: str, batch_id: str) -> list[Path]:
-    table = table.cast(QUARANTINE_SCHEMA)
-    if table.num_rows == 0:
-        return []
-    return [write_atomic(table, quarantine_path(lake, source, batch_id))]
+    def __init__(self, lake: Path, batch_id: str, source: str) -> None:
+        self.lake, self.batch_id, self.source = lake, batch_id, source
+        self._writers: dict[Path, tuple[Path, pq.ParquetWriter]] = {}
+
+    def _writer(self, final: Path, schema: pa.Schema) -> pq.ParquetWriter:
+        if final not in self._writers:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = final.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{final.name}")
+            self._writers[final] = (tmp, pq.ParquetWriter(tmp, schema, compression="zstd"))
+        return self._writers[final][1]
+
+    def add_participation(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        table = table.cast(PARTICIPATION_SCHEMA)
+        keyed = table.append_column("_year", pc.year(table["start_date"]))
+        for part in keyed.group_by(["programme", "_year"]).aggregate([]).to_pylist():
+            mask = pc.and_(pc.equal(keyed["programme"], part["programme"]), pc.equal(keyed["_year"], part["_year"]))
+            path = participation_path(self.lake, part["programme"], part["_year"], self.batch_id)
+            self._writer(path, PARTICIPATION_SCHEMA).write_table(keyed.filter(mask).drop_columns(["_year"]))
+
+    def add_quarantine(self, table: pa.Table) -> None:
+        if table.num_rows:
+            path = quarantine_path(self.lake, self.source, self.batch_id)
+            self._writer(path, QUARANTINE_SCHEMA).write_table(table.cast(QUARANTINE_SCHEMA))
+
+    def commit(self) -> list[Path]:
+        """Close every file, make it durable, and rename it into place."""
+        for tmp, writer in self._writers.values():
+            writer.close()
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+        for final, (tmp, _) in self._writers.items():
+            os.replace(tmp, final)
+        written = sorted(self._writers)
+        self._writers.clear()
+        return written
+
+    def abort(self) -> None:
+        for tmp, writer in self._writers.values():
+            try:
+                writer.close()
+            finally:
+                tmp.unlink(missing_ok=True)
+        self._writers.clear()

@@ -34,6 +34,8 @@ class DeliveryRecord:
     files: list[str] = field(default_factory=list)
     run_id: str = ""
     superseded_by: str | None = None
+    size: int = 0  # bytes and modification time when ingested: an unchanged file is not hashed again
+    mtime_ns: int = 0
 
     @property
     def balanced(self) -> bool:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from txpipe.pseudonym import Pseudonymizer
@@ -145,6 +146,7 @@ def normalize(
     out["nation"] = _map_uniques(out["nation"], reference.resolve_nation)
     out["headcount"] = _map_uniques(out["headcount"], lambda v: v[:-2] if v.endswith(".0") else v)
     out["score"] = _map_uniques(out["score"], _score)
-    pids = pseudonymizer.pids(config.name, out["participant_ref"].tolist())
-    out["participant_ref"] = pd.array(pids, dtype="string")
+    codes, refs = pd.factorize(out["participant_ref"])  # each distinct ref is hashed once; blank -> -1
+    pids = np.array(pseudonymizer.pids(config.name, refs.tolist()) + [None], dtype=object)
+    out["participant_ref"] = pd.array(pids[codes], dtype="string")
     return out.rename(columns={"participant_ref": "participant_pid"})[list(CANONICAL_COLUMNS)]

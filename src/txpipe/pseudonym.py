@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 from collections.abc import Iterable
@@ -27,18 +26,20 @@ class Pseudonymizer:
 
     def pid(self, source: str, participant_ref: str) -> str:
         message = f"{source}\x1f{participant_ref.strip()}".encode("utf-8")
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, message, "sha256").hex()
 
     def pids(self, source: str, refs: Iterable[str | None]) -> list[str | None]:
-        """Pseudonymise a column; blank refs stay None."""
-        cache: dict[str, str] = {}
+        """Pseudonymise a column; blank refs stay None. Each distinct ref is hashed once."""
+        key, prefix = self._key, f"{source}\x1f"
+        cache: dict[str, str | None] = {}
         out: list[str | None] = []
         for ref in refs:
-            if not isinstance(ref, str) or not ref.strip():
+            if not isinstance(ref, str):
                 out.append(None)
                 continue
-            pid = cache.get(ref)
-            if pid is None:
-                pid = cache[ref] = self.pid(source, ref)
+            pid = cache.get(ref, False)
+            if pid is False:
+                stripped = ref.strip()
+                pid = cache[ref] = hmac.digest(key, (prefix + stripped).encode("utf-8"), "sha256").hex() if stripped else None
             out.append(pid)
         return out

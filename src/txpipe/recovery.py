@@ -48,13 +48,18 @@ def recover(settings: Settings) -> Recovery:
     if settings.warehouse_dir.exists():
         temporary += [p for p in settings.warehouse_dir.glob(f"{BUILD_PREFIX}*") if p.is_file()]
     report.temporary_files = _remove(temporary, home)
+    scratch = home / "tmp"  # census spill files of a killed ingest
+    if scratch.exists():
+        import shutil
+
+        shutil.rmtree(scratch, ignore_errors=True)
 
     ledger = Ledger(settings.ledger_dir)
     known = {r.batch_id for r in ledger.records()}
     orphans = []
     for zone in (settings.participation_dir, settings.quarantine_dir):
         if zone.exists():
-            orphans += [p for p in zone.rglob("*.parquet") if p.stem not in known]
+            orphans += [p for p in zone.rglob("*.parquet") if p.stem.split("-")[0] not in known and not p.name.startswith(".")]
     report.orphan_files = _remove(orphans, home)
     report.superseded = [r.batch_id for r in ledger.repair()]
     return report

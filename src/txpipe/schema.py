@@ -83,7 +83,6 @@ _TS = pa.timestamp("us", tz="UTC")
 
 PARTICIPATION_SCHEMA = pa.schema(
     [
-        pa.field("record_key", pa.string(), nullable=False),
         pa.field("source", pa.string(), nullable=False),
         pa.field("source_record_id", pa.string(), nullable=False),
         pa.field("programme", pa.string(), nullable=False),

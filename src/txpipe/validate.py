@@ -117,6 +117,19 @@ class Verdict:
                 out[p].append(name)
         return out
 
+    def sparse_reasons(self, severity: str, rows: np.ndarray) -> dict[int, list[str]]:
+        """For the given row positions, the rules of this severity each broke (only rows that broke any)."""
+        wanted = set(int(r) for r in rows)
+        out: dict[int, list[str]] = {}
+        for rule in self.rules:
+            if rule.severity != severity:
+                continue
+            for position in self.failures.get(rule.name, ()):
+                position = int(position)
+                if position in wanted:
+                    out.setdefault(position, []).append(rule.name)
+        return out
+
     def quarantined_mask(self) -> np.ndarray:
         mask = np.zeros(self.rows, dtype=bool)
         for positions in self.failed("critical").values():

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from txpipe.readers import (
@@ -103,8 +104,16 @@ def _first_record(path: Path, codec: str, delimiter: str | None) -> tuple[list[s
     return header, delimiter, reader.line_num
 
 
-def _frame(columns: dict[str, list], names: list[str], first_row: int) -> pd.DataFrame:
-    frame = pd.DataFrame(columns, dtype="string")
+def _trimmed(column: pa.Array) -> pa.Array:
+    """Surrounding spaces dropped, and a cell left empty becomes null (in Arrow, not row by row)."""
+    column = pc.utf8_trim_whitespace(column)
+    return pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
+
+
+def _frame(batch: pa.RecordBatch, names: list[str], first_row: int) -> pd.DataFrame:
+    string = pd.StringDtype("pyarrow")
+    frame = pd.DataFrame({i: pd.Series(_trimmed(batch.column(i)).to_pandas(types_mapper={pa.string(): string}.get),
+                                       dtype=string) for i in range(batch.num_columns)})
     frame.columns = names
     frame.index = pd.RangeIndex(first_row, first_row + len(frame), name="source_row")
     return frame
@@ -131,7 +140,7 @@ def _batches(
         reader = pacsv.open_csv(  # opening parses the first block already
             path,
             read_options=pacsv.ReadOptions(
-                column_names=positional, skip_rows=header_lines, encoding=arrow_encoding, block_size=8 << 20
+                column_names=positional, skip_rows=header_lines, encoding=arrow_encoding, block_size=32 << 20
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=reject_row
@@ -144,22 +153,13 @@ def _batches(
             ),
         )
         for batch in reader:
-            frame = _frame(
-                {c: batch.column(i).to_pylist() for i, c in enumerate(positional)},
-                headers,
-                records_done + 2,
-            )
+            frame = _frame(batch, headers, records_done + 2)
             records_done += len(frame)
-            yield RawBatch(drop_blank_rows(_stripped(frame)))
+            yield RawBatch(drop_blank_rows(frame))
     except pa.ArrowInvalid:
         # A record Arrow cannot place (wrong field count, runaway quote): read the rest exactly.
         # Arrow's message quotes the row, which may hold personal data, so it is not repeated.
         yield from _exact_batches(path, codec, delimiter, headers, records_done, options.chunk_rows)
-
-
-def _stripped(frame: pd.DataFrame) -> pd.DataFrame:
-    stripped = frame.apply(lambda col: col.str.strip())
-    return stripped.mask(stripped == "")
 
 
 def _exact_batches(

@@ -31,7 +31,7 @@ with_framework AS (
 ),
 final AS (
     SELECT
-        record_key, source, source_record_id, programme, activity_code, activity_title, iteration_id,
+        md5(source || chr(31) || source_record_id) AS record_key, source, source_record_id, programme, activity_code, activity_title, iteration_id,
         provider, start_date, end_date, delivery_mode, nation, framework, participant_pid, headcount,
         sex, rank, role, status, score, batch_id, source_file, source_row, ingested_at
     FROM with_framework

@@ -1,0 +1,7 @@
+-- source_record_ids that occur with more than one content in the delivery: every copy is quarantined.
+SELECT id
+FROM census_rows
+WHERE id IS NOT NULL
+GROUP BY id
+HAVING count(DISTINCT (hash_a, hash_b)) > 1
+ORDER BY id;
