@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_LOGGING_LEVEL := CRITICAL
 
-.PHONY: install run ingest test serve lock sample clean
+.PHONY: install run ingest test serve bench lock sample clean
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ test: $(TEST_STAMP)
 ## make serve: a local Prefect server on 127.0.0.1:4200 plus the scheduled deployments (Ctrl-C stops both)
 serve: $(STAMP)
 	$(BIN)/txpipe serve --start-server
+
+## make bench: txpipe against bare DuckDB on 100k, 1M and 5M rows (results in benchmarks/out/results.json)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
 
 ## make sample: regenerate the committed sample deliveries (deterministic)
 sample: $(STAMP)

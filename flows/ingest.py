@@ -5,8 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import os
+
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from rich.progress import Progress
@@ -24,7 +27,12 @@ def ingest_file(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
     return ingest_delivery(delivery, ctx)
 
 
-@flow(name="txpipe-ingest", validate_parameters=False)
+def workers() -> int:
+    """Deliveries ingested at once: TXPIPE_WORKERS, default the CPU count."""
+    return int(os.environ.get("TXPIPE_WORKERS") or os.cpu_count() or 1)
+
+
+@flow(name="txpipe-ingest", validate_parameters=False, task_runner=ThreadPoolTaskRunner(max_workers=workers()))
 def ingest_flow(
     landing: str | None = None, sources: list[str] | None = None, wait_for_lock: bool = True
 ) -> list[DeliveryRecord]:

@@ -42,20 +42,98 @@ def value_text(value: Any) -> str | None:
 def read_json(path: Path, options: ReadOptions) -> Delivered:
     codec = check_text(path, options.encoding)
     with open(path, encoding=codec) as handle:
-        text = handle.read()
-    stripped = text.lstrip()
-    if not stripped:
+        head = handle.read(4096).lstrip()
+        while not head and (more := handle.read(1 << 20)):
+            head = more.lstrip()
+    if not head:
         raise UnreadableFile("the file holds only whitespace")
-    if stripped.startswith("["):
-        records, issues = _array_records(text)
-    else:
-        records, issues = _lines_records(text)
+    if head.startswith("["):  # an array is parsed whole (JSON Lines is the format for big deliveries)
+        with open(path, encoding=codec) as handle:
+            records, issues = _array_records(handle.read())
+        return Delivered(_header_names(r for _, r in records), _batches(records, issues, options))
+    names = _scan_lines(path, codec)
+    return Delivered(names, _line_batches(path, codec, names, options))
+
+
+def _header_names(records) -> list[str]:
     headers: dict[str, str] = {}
-    for _, record in records:
+    for record in records:
         for key in record:
             headers.setdefault(str(key).strip().casefold(), str(key).strip())
-    names = check_headers(list(headers.values())) if headers else []
-    return Delivered(names, _batches(records, issues, names, options))
+    return check_headers(list(headers.values())) if headers else []
+
+
+def _parsed_lines(path: Path, codec: str):
+    """(line number, parsed value or the JSONDecodeError) for every non-blank line, streaming."""
+    with open(path, encoding=codec) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, _loads(line)
+            except json.JSONDecodeError as error:
+                yield number, error
+
+
+def _scan_lines(path: Path, codec: str) -> list[str]:
+    """First look at a JSON Lines file: its column names, or why it is not JSON Lines at all."""
+    keys: dict[str, str] = {}
+    records = 0
+    first_line_broken = None
+    for index, (_, value) in enumerate(_parsed_lines(path, codec)):
+        if isinstance(value, json.JSONDecodeError):
+            if index == 0:
+                first_line_broken = value
+        elif isinstance(value, dict):
+            records += 1
+            for key in value:
+                keys.setdefault(str(key).strip().casefold(), str(key).strip())
+    if first_line_broken is not None:
+        # Perhaps not JSON Lines but one document spread over lines: judge it whole.
+        document = _whole_document(path, codec)
+        if document is not None:
+            raise UnreadableFile(
+                f"the JSON document is a single {type(document).__name__}; deliver an array of objects or JSON Lines")
+        if not records:
+            raise UnreadableFile(f"broken JSON: {first_line_broken.msg} on line 1")
+    if not records:
+        raise UnreadableFile("no line holds a JSON object: deliver an array of objects or JSON Lines")
+    return check_headers(list(keys.values()))
+
+
+def _whole_document(path: Path, codec: str):
+    """The file parsed as one JSON document, or None if it is not one."""
+    with open(path, encoding=codec) as handle:
+        try:
+            return _loads(handle.read())
+        except json.JSONDecodeError:
+            return None
+
+
+def _line_batches(path: Path, codec: str, names: list[str], options: ReadOptions) -> Iterator[RawBatch]:
+    chunk: list[tuple[int, dict]] = []
+    issues: list[RowIssue] = []
+    for number, value in _parsed_lines(path, codec):
+        if isinstance(value, json.JSONDecodeError):
+            issues.append(RowIssue(number, "json_line_malformed", f"line {number}: {value.msg} at column {value.colno}"))
+        elif isinstance(value, dict):
+            chunk.append((number, value))
+        else:
+            issues.append(RowIssue(number, "json_record_not_object",
+                                   f"line {number} holds a {type(value).__name__}, not an object"))
+        if len(chunk) + len(issues) >= options.chunk_rows:
+            yield RawBatch(_frame(chunk, names), issues)
+            chunk, issues = [], []
+    if chunk or issues:
+        yield RawBatch(_frame(chunk, names), issues)
+
+
+def _frame(records: list[tuple[int, dict]], names: list[str]) -> pd.DataFrame:
+    keys = [n.casefold() for n in names]
+    folded = [{str(k).strip().casefold(): v for k, v in record.items()} for _, record in records]
+    frame = pd.DataFrame([[value_text(rec.get(k)) for k in keys] for rec in folded], columns=names, dtype="string")
+    frame.index = pd.Index([n for n, _ in records], name="source_row", dtype="int64")
+    return drop_blank_rows(frame)
 
 
 def _loads(text: str):
@@ -83,52 +161,10 @@ def _array_records(text: str) -> tuple[list[tuple[int, dict]], list[RowIssue]]:
     return records, issues
 
 
-def _lines_records(text: str) -> tuple[list[tuple[int, dict]], list[RowIssue]]:
-    records, issues = [], []
-    first_line_failed = None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = _loads(line)
-        except json.JSONDecodeError as error:
-            if not records and not issues:
-                first_line_failed = error
-            issues.append(RowIssue(number, "json_line_malformed", f"line {number}: {error.msg} at column {error.colno}"))
-            continue
-        if isinstance(value, dict):
-            records.append((number, value))
-        else:
-            issues.append(RowIssue(number, "json_record_not_object", f"line {number} holds a {type(value).__name__}, not an object"))
-    if first_line_failed is not None:
-        # Perhaps a single document spread over lines rather than JSON Lines.
-        try:
-            document = _loads(text)
-        except json.JSONDecodeError as error:
-            if records:
-                return records, issues  # JSON Lines whose first line is broken
-            raise UnreadableFile(
-                f"broken JSON: {error.msg} at line {error.lineno}, column {error.colno}"
-            ) from None
-        raise UnreadableFile(
-            f"the JSON document is a single {type(document).__name__}; "
-            "deliver an array of objects or JSON Lines"
-        )
-    if not records:
-        raise UnreadableFile("no line holds a JSON object: deliver an array of objects or JSON Lines")
-    return records, issues
-
-
-def _batches(records, issues, names, options: ReadOptions) -> Iterator[RawBatch]:
-    keys = [n.casefold() for n in names]
+def _batches(records, issues, options: ReadOptions) -> Iterator[RawBatch]:
+    names = _header_names(r for _, r in records)
     if not records:
         yield RawBatch(pd.DataFrame(columns=names, dtype="string"), issues)
         return
     for start in range(0, len(records), options.chunk_rows):
-        chunk = records[start : start + options.chunk_rows]
-        folded = [{str(k).strip().casefold(): v for k, v in record.items()} for _, record in chunk]
-        frame = pd.DataFrame(
-            [[value_text(rec.get(k)) for k in keys] for rec in folded], columns=names, dtype="string"
-        )
-        frame.index = pd.Index([n for n, _ in chunk], name="source_row", dtype="int64")
-        yield RawBatch(drop_blank_rows(frame), issues if start == 0 else [])
+        yield RawBatch(_frame(records[start : start + options.chunk_rows], names), issues if start == 0 else [])

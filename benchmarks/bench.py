@@ -1,0 +1,187 @@
+"""txpipe against bare DuckDB on the same deliveries, in one run: `make bench`.
+
+For each size (rows of one e-learning CSV delivery made by `txpipe generate`):
+- baseline: bare DuckDB doing the minimum equivalent work: read_csv -> Parquet -> the same
+  metric SQL files (no validation, no pseudonymisation, no quarantine, no ledger);
+- txpipe in-process: the library calls (ingest the delivery, build and publish, export marts);
+- txpipe run: the whole command, with its temporary Prefect server.
+Each is a separate process; wall seconds, rows/s and the peak RSS of its whole process tree are
+measured. Then: a re-run with nothing new, and one 10k-row delivery into an empty lake and into
+the lake of the largest size. Results go to benchmarks/out/results.json.
+
+    python benchmarks/bench.py [--sizes 100000 1000000 5000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "out"
+PYTHON = sys.executable
+TXPIPE = [PYTHON, "-m", "txpipe"]
+
+BASELINE = r'''
+import sys, duckdb
+from pathlib import Path
+csv_path, parquet_path, sql_dir, reference = sys.argv[1:5]
+con = duckdb.connect(":memory:")
+con.execute(Path(sql_dir, "create_macros.sql").read_text())
+for name in ("nations", "activities", "iterations"):
+    con.execute(Path(sql_dir, f"create_{name}.sql").read_text(), {"path": f"{reference}/{name}.csv"})
+con.execute(f"""COPY (SELECT * REPLACE (CAST(start_date AS DATE) AS start_date, CAST(end_date AS DATE) AS end_date,
+                     CAST(headcount AS INTEGER) AS headcount, CAST(score AS DOUBLE) AS score)
+                     FROM read_csv('{csv_path}', all_varchar = true))
+               TO '{parquet_path}' (FORMAT parquet, COMPRESSION zstd)""")
+con.execute(f"""CREATE TABLE participation AS
+    SELECT p.*, participant_ref AS participant_pid, n.framework
+    FROM read_parquet('{parquet_path}') p
+    LEFT JOIN nations n ON n.code = p.nation
+        AND p.start_date BETWEEN coalesce(n.valid_from, DATE '0001-01-01') AND coalesce(n.valid_to, DATE '9999-12-31')""")
+for metric in ("metrics_participation", "metrics_outcomes", "metrics_gender", "metrics_partner_coverage",
+               "metrics_exercises", "metrics_fill_rate"):
+    con.execute(Path(sql_dir, f"{metric}.sql").read_text())
+'''
+
+IN_PROCESS = r'''
+import sys
+from pathlib import Path
+from txpipe.ingest import IngestContext, discover, ingest_delivery
+from txpipe.ledger import Ledger
+from txpipe.marts import export_marts
+from txpipe.settings import Settings
+from txpipe.warehouse.publish import publish_warehouse
+settings = Settings.from_env()
+ledger = Ledger(settings.ledger_dir)
+ctx = IngestContext.create(settings, "bench")
+for delivery in discover(Path(sys.argv[1]), ledger):
+    ledger.commit(ingest_delivery(delivery, ctx))
+if sys.argv[2] == "build":
+    path, _ = publish_warehouse(settings)
+    export_marts(path, settings.marts_dir)
+'''
+
+STARTUP = "from prefect import flow\nflow(name='noop')(lambda: None)()\n"
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (from /proc)."""
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/status") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    stack.extend(int(c) for c in handle.read().split())
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total
+
+
+def measure(command: list[str], env: dict | None = None) -> dict:
+    """Wall seconds and peak RSS of the whole process tree of one command."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    stop = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, tree_rss(process.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = process.communicate()
+    seconds = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{err.decode()[-3000:]}")
+    return {"seconds": round(seconds, 2), "peak_rss_mib": round(peak / 2**20)}
+
+
+def env_for(home: Path) -> dict:
+    env = {**os.environ, "TXPIPE_HOME": str(home), "TXPIPE_PSEUDONYM_KEY": "benchmark",
+           "PREFECT_HOME": str(OUT / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    return env
+
+
+def landing_for(rows: int, seed: int = 7) -> Path:
+    landing = OUT / "data" / f"{rows}" / "landing"
+    if not (landing / "jadl" / "jadl_01.csv").exists():
+        shutil.rmtree(landing, ignore_errors=True)
+        subprocess.run(TXPIPE + ["generate", str(landing), "--rows", str(rows), "--source", "jadl", "--files", "1",
+                                 "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL)
+    return landing
+
+
+def fresh(home: Path) -> Path:
+    shutil.rmtree(home, ignore_errors=True)
+    return home
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 5_000_000])
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    sql_dir, reference = ROOT / "src" / "txpipe" / "warehouse" / "sql", ROOT / "data" / "reference"
+    results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                           "platform": platform.platform(), "memory_gib": round(
+                               os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
+               "sizes": {}}
+    for rows in args.sizes:
+        landing = landing_for(rows)
+        csv_path = landing / "jadl" / "jadl_01.csv"
+        base = measure([PYTHON, "-c", BASELINE, str(csv_path), str(OUT / f"baseline-{rows}.parquet"), str(sql_dir),
+                        str(reference)])
+        home = fresh(OUT / "homes" / f"lib-{rows}")
+        library = measure([PYTHON, "-c", IN_PROCESS, str(landing), "build"], env_for(home))
+        home = fresh(OUT / "homes" / f"cli-{rows}")
+        cli = measure(TXPIPE + ["run", "--landing", str(landing)], env_for(home))
+        entry = {"rows": rows, "file_mib": round(csv_path.stat().st_size / 2**20), "baseline": base,
+                 "txpipe_in_process": library, "txpipe_run": cli,
+                 "ratio_in_process": round(library["seconds"] / base["seconds"], 2),
+                 "ratio_run": round(cli["seconds"] / base["seconds"], 2)}
+        for key in ("baseline", "txpipe_in_process", "txpipe_run"):
+            entry[key]["rows_per_s"] = round(rows / entry[key]["seconds"])
+        results["sizes"][str(rows)] = entry
+        print(json.dumps(entry), flush=True)
+
+    largest = max(args.sizes)
+    startup = measure([PYTHON, "-c", STARTUP], env_for(fresh(OUT / "homes" / "startup")))
+    rerun = measure(TXPIPE + ["run", "--landing", str(landing_for(largest))], env_for(OUT / "homes" / f"cli-{largest}"))
+    results["rerun_nothing_new"] = {"run": rerun, "interpreter_and_prefect_start": startup,
+                                    "beyond_start_seconds": round(rerun["seconds"] - startup["seconds"], 2)}
+    small = landing_for(10_000, seed=11)
+    extra = OUT / "data" / "extra" / "landing"
+    shutil.rmtree(extra, ignore_errors=True)
+    (extra / "jadl_extra").mkdir(parents=True)
+    shutil.copy(small / "jadl" / "jadl_01.csv", extra / "jadl_extra" / "extra.csv")
+    empty = measure([PYTHON, "-c", IN_PROCESS, str(extra), "ingest"], env_for(fresh(OUT / "homes" / "empty-lake")))
+    big = measure([PYTHON, "-c", IN_PROCESS, str(extra), "ingest"], env_for(OUT / "homes" / f"lib-{largest}"))
+    results["delivery_10k"] = {"into_empty_lake": empty, f"into_{largest}_row_lake": big,
+                               "ratio": round(big["seconds"] / empty["seconds"], 2)}
+    print(json.dumps({k: results[k] for k in ("rerun_nothing_new", "delivery_10k")}), flush=True)
+    (OUT / "results.json").write_text(json.dumps(results, indent=2))
+    print(f"\nresults: {OUT / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
