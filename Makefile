@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_LOGGING_LEVEL := CRITICAL
 
-.PHONY: install run ingest test serve bench lock sample clean
+.PHONY: install run ingest test serve bench screenshot lock sample clean
 
 install: $(STAMP)
 
@@ -23,9 +23,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-# Test-only tools (the DuckDB 1.5 command-line shell that checks the warehouse stays readable).
+# Test-only tools: the DuckDB 1.5 shell (the warehouse must stay readable by DuckDB 1.x) and
+# Debian's chromium (the dashboard is checked in a real headless browser).
 $(TEST_STAMP): $(STAMP) requirements-test.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-test.lock
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	touch $(TEST_STAMP)
 
 ## make run: ingest the shipped sample deliveries (embedded defaults, temporary Prefect server)
@@ -43,6 +45,14 @@ serve: $(STAMP)
 ## make bench: txpipe against bare DuckDB on 100k, 1M and 5M rows (results in benchmarks/out/results.json)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+## make screenshot: docs/dashboard.png from the shipped samples (needs chromium, see make test)
+screenshot: $(TEST_STAMP)
+	TXPIPE_HOME=$(CURDIR)/.screenshot $(BIN)/txpipe run --landing data/sample/landing >/dev/null
+	chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
+	  --disable-component-update --user-data-dir=$(CURDIR)/.screenshot/chromium --virtual-time-budget=15000 \
+	  --window-size=1400,1900 --screenshot=$(CURDIR)/docs/dashboard.png $(CURDIR)/.screenshot/reports/dashboard.html
+	rm -rf .screenshot
 
 ## make sample: regenerate the committed sample deliveries (deterministic)
 sample: $(STAMP)

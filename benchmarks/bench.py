@@ -151,15 +151,17 @@ def main() -> None:
         csv_path = landing / "jadl" / "jadl_01.csv"
         base = measure([PYTHON, "-c", BASELINE, str(csv_path), str(OUT / f"baseline-{rows}.parquet"), str(sql_dir),
                         str(reference)])
+        ingest_only = measure([PYTHON, "-c", IN_PROCESS, str(landing), "ingest"],
+                              env_for(fresh(OUT / "homes" / f"ingest-{rows}")))
         home = fresh(OUT / "homes" / f"lib-{rows}")
         library = measure([PYTHON, "-c", IN_PROCESS, str(landing), "build"], env_for(home))
         home = fresh(OUT / "homes" / f"cli-{rows}")
         cli = measure(TXPIPE + ["run", "--landing", str(landing)], env_for(home))
         entry = {"rows": rows, "file_mib": round(csv_path.stat().st_size / 2**20), "baseline": base,
-                 "txpipe_in_process": library, "txpipe_run": cli,
+                 "txpipe_ingest_only": ingest_only, "txpipe_in_process": library, "txpipe_run": cli,
                  "ratio_in_process": round(library["seconds"] / base["seconds"], 2),
                  "ratio_run": round(cli["seconds"] / base["seconds"], 2)}
-        for key in ("baseline", "txpipe_in_process", "txpipe_run"):
+        for key in ("baseline", "txpipe_ingest_only", "txpipe_in_process", "txpipe_run"):
             entry[key]["rows_per_s"] = round(rows / entry[key]["seconds"])
         results["sizes"][str(rows)] = entry
         print(json.dumps(entry), flush=True)

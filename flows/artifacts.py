@@ -22,5 +22,7 @@ def publish_run_artifacts(records: list[DeliveryRecord], build: dict) -> None:
                              description="Headline metrics, what changed since the previous publish, quarantine")
     create_link_artifact(key="txpipe-warehouse", link=Path(build["warehouse"]).resolve().as_uri(),
                          link_text="Published DuckDB warehouse", description="Open read-only with DuckDB 1.4+")
+    create_link_artifact(key="txpipe-dashboard", link=Path(build["dashboard"]).resolve().as_uri(),
+                         link_text="Dashboard (offline HTML)")
     create_link_artifact(key="txpipe-validation-report", link=Path(build["validation_report"]).resolve().as_uri(),
                          link_text="Validation report (offline HTML)")

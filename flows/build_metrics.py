@@ -9,6 +9,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.locking import exclusive_run
 from flows.retries import retry_on_io_error
+from txpipe.dashboard import write_dashboard
 from txpipe.ledger import Ledger
 from txpipe.marts import export_marts
 from txpipe.settings import Settings
@@ -28,6 +29,11 @@ def export(warehouse: str, settings: Settings) -> list[str]:
     return [str(p) for p in export_marts(Path(warehouse), settings.marts_dir)]
 
 
+@task(cache_policy=NO_CACHE)
+def dashboard(settings: Settings) -> str:
+    return str(write_dashboard(settings))
+
+
 @flow(name="txpipe-build", validate_parameters=False)
 def build_flow(full_rebuild: bool = False, wait_for_lock: bool = True) -> dict:
     """Publish a new warehouse from the lake and export every metric table to marts/."""
@@ -40,14 +46,16 @@ def build_flow(full_rebuild: bool = False, wait_for_lock: bool = True) -> dict:
         if not full_rebuild and previous and previous["fingerprint"] == fingerprint:
             log.info("nothing changed since the last publish: warehouse and marts kept")
             return {"warehouse": str(warehouse_path(settings)), "counts": previous["counts"], "marts": [],
-                    "skipped": True, "headline": previous.get("headline"), "validation_report": report}
+                    "skipped": True, "headline": previous.get("headline"), "validation_report": report,
+                    "dashboard": str(settings.reports_dir / "dashboard.html")}
         warehouse, counts = publish(settings)
         log.info("published %s: %s", warehouse, ", ".join(f"{k} {v}" for k, v in counts.items()))
         marts = export(warehouse, settings)
+        board = dashboard(settings)
         result = headline(Path(warehouse))
         summary = {"columns": result.columns, "rows": [list(r) for r in result.rows]}
         record_build(settings, fingerprint, counts, [Path(m) for m in marts], summary)
         log.info("exported %d mart files to %s", len(marts), settings.marts_dir)
         return {"warehouse": warehouse, "counts": counts, "marts": marts, "skipped": False, "headline": summary,
                 "previous_counts": (previous or {}).get("counts"), "previous_headline": (previous or {}).get("headline"),
-                "validation_report": report}
+                "validation_report": report, "dashboard": board}

@@ -100,7 +100,7 @@ def _print_build(build: dict, settings: Settings) -> None:
             table.add_row(*(str(v) for v in row[1:]))
         console.print(table)
     console.print(f"Warehouse: {build['warehouse']}\nMarts: {settings.marts_dir}\n"
-                  f"Validation report: {build.get('validation_report')}\n"
+                  f"Validation report: {build.get('validation_report')}\nDashboard: {build.get('dashboard')}\n"
                   "Query it: txpipe query \"SELECT * FROM metrics_participation LIMIT 10\"")
 
 
@@ -214,6 +214,41 @@ def serve(
 @contextmanager
 def _nothing():
     yield
+
+
+PartnerOption = Annotated[str, typer.Option("--partner", help="Nation code (e.g. GEO): only its figures.")]
+
+
+@app.command()
+def dashboard(
+    partner: Annotated[Optional[str], typer.Option("--partner", help="Nation code: a copy with only its figures.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Where to write (default reports/dashboard[-CODE].html).")] = None,
+) -> None:
+    """Write the offline dashboard (one self-contained HTML file) from the published warehouse."""
+    from txpipe.dashboard import write_dashboard
+
+    try:
+        path = write_dashboard(Settings.from_env(), partner, out)
+    except (ValueError, FileNotFoundError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Dashboard: {path}")
+
+
+@app.command()
+def export(
+    partner: PartnerOption,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder (default marts/partner-CODE/).")] = None,
+) -> None:
+    """Export the marts scoped to one partner (Parquet and CSV): its own rows and overall totals only."""
+    from txpipe.partner_export import export_partner_marts
+
+    try:
+        files = export_partner_marts(Settings.from_env(), partner, out)
+    except (ValueError, FileNotFoundError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Wrote {len(files)} files to {files[0].parent}")
 
 
 @app.command()

@@ -96,7 +96,9 @@ class Generator:
         self.reference = reference
         self.seed = seed
         self.defect_rate = defect_rate
+        # Suspended partners (Russia, Belarus, Afghanistan) no longer send participants.
         nations = reference.nations.drop_duplicates("code", keep="last")
+        nations = nations[nations["status"] != "suspended"]
         self.nations = list(nations["code"])
         self.names = dict(zip(nations["code"], nations["name"]))
         self.weights = [PARTNER_WEIGHT[f] for f in nations["framework"]]

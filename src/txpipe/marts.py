@@ -32,7 +32,7 @@ def neutralise_formulas(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def _write_csv_atomic(table: pa.Table, path: Path) -> Path:
+def write_csv_atomic(table: pa.Table, path: Path) -> Path:
     tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
     try:
         pacsv.write_csv(neutralise_formulas(table), tmp)
@@ -49,5 +49,5 @@ def export_marts(warehouse: Path, marts_dir: Path) -> list[Path]:
         for name in METRIC_TABLES:
             table = con.table(name).to_arrow_table()
             written.append(write_atomic(table, marts_dir / f"{name}.parquet"))
-            written.append(_write_csv_atomic(table, marts_dir / f"{name}.csv"))
+            written.append(write_csv_atomic(table, marts_dir / f"{name}.csv"))
     return written

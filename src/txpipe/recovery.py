@@ -11,6 +11,7 @@ Called at the start of every run, under the run lock, so nothing it removes is i
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,11 +48,11 @@ def recover(settings: Settings) -> Recovery:
             temporary += [p for p in directory.rglob(".tmp-*") if p.is_file()]
     if settings.warehouse_dir.exists():
         temporary += [p for p in settings.warehouse_dir.glob(f"{BUILD_PREFIX}*") if p.is_file()]
+        for spill in settings.warehouse_dir.glob(f"{BUILD_PREFIX}*.tmp"):
+            shutil.rmtree(spill, ignore_errors=True)
     report.temporary_files = _remove(temporary, home)
     scratch = home / "tmp"  # census spill files of a killed ingest
     if scratch.exists():
-        import shutil
-
         shutil.rmtree(scratch, ignore_errors=True)
 
     ledger = Ledger(settings.ledger_dir)

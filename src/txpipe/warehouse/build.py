@@ -6,6 +6,7 @@ files of deliveries the ledger marks ``stored`` are read.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -29,7 +30,10 @@ LEDGER_SCHEMA = pa.schema([
 
 
 def connect_for_build(path: Path, threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    config = {"storage_compatibility_version": STORAGE_COMPATIBILITY}
+    """A new warehouse file; DuckDB's memory is capped (TXPIPE_DUCKDB_MEMORY, default 1GB) and spills beyond."""
+    config = {"storage_compatibility_version": STORAGE_COMPATIBILITY,
+              "memory_limit": os.environ.get("TXPIPE_DUCKDB_MEMORY", "1GB"),
+              "temp_directory": str(path.parent / f"{path.name}.tmp")}
     if threads:
         config["threads"] = threads
     con = duckdb.connect(str(path), config=config)

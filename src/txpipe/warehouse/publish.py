@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def publish_warehouse(settings: Settings) -> tuple[Path, dict[str, int]]:
     finally:
         building.unlink(missing_ok=True)
         Path(f"{building}.wal").unlink(missing_ok=True)
+        shutil.rmtree(f"{building}.tmp", ignore_errors=True)  # DuckDB's spill folder
     return published, counts
 
 

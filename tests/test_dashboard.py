@@ -1,0 +1,111 @@
+"""The offline dashboard in a real headless browser, its headline figures, and partner-scoped copies."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from tests.browser import open_page
+from tests.conftest import SAMPLE_LANDING, ingest_all
+from txpipe.dashboard import write_dashboard
+from txpipe.partner_export import export_partner_marts
+from txpipe.reference import load_reference
+from txpipe.settings import REPO_ROOT, Settings
+from txpipe.warehouse.publish import publish_warehouse
+
+pytestmark = pytest.mark.integration
+CHARTS = ("trend", "programme", "exercises", "partners", "status", "share", "reasons")
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TXPIPE_HOME", str(tmp_path_factory.mktemp("dashboard") / "home"))
+    mp.setenv("TXPIPE_PSEUDONYM_KEY", "dashboard")
+    settings = Settings.from_env()
+    ingest_all(settings, SAMPLE_LANDING)
+    path, _ = publish_warehouse(settings)
+    yield settings, path
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def page(published, tmp_path_factory):
+    settings, _ = published
+    html = write_dashboard(settings)
+    shots = tmp_path_factory.mktemp("shots")
+    return html, open_page(html, shots / "profile", screenshot=shots / "dashboard.png"), shots / "dashboard.png"
+
+
+def test_charts_are_drawn_offline_without_errors(page):
+    html, result, screenshot = page
+    text = html.read_text(encoding="utf-8")
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", text), "the file must not load anything"
+    assert result["requests"] == [], result["requests"]
+    assert not [line for line in result["console"] if "error" in line.lower() or "uncaught" in line.lower()]
+    dom = result["dom"]
+    assert 'data-ready="true"' in dom
+    assert re.search(r'<pre id="errors" role="alert">\s*</pre>', dom), "the page reported a script error"
+    for name in CHARTS:
+        chart = dom.split(f'id="chart-{name}"', 1)[1].split("</svg>", 1)[0]
+        width = float(re.search(r'<svg[^>]*width="([0-9.]+)"', chart).group(1))
+        assert width > 100, f"{name} drawn {width} px wide"
+        assert len(re.findall(r'role="graphics-symbol"', chart)) > 0, f"{name} has no marks"
+    for name in ("trend", "programme", "exercises", "status", "share", "reasons"):
+        assert re.search(rf'id="table-{name}"><table>.*?<td', dom, re.S), f"{name} has no data table"
+    assert screenshot.stat().st_size > 20_000
+
+
+def tile_values(dom: str) -> dict[str, float]:
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r'id="tile-(\w+)"[^>]*data-value="([0-9.eE+-]+)"', dom)}
+
+
+def test_headline_figures_match_the_warehouse(page, published):
+    _, result, _ = page
+    _, warehouse = published
+    tiles = tile_values(result["dom"])
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        year = con.execute("SELECT max(year(start_date)) FROM participation WHERE is_attended(status)").fetchone()[0]
+        partners, engaged, women, known, completed, attended = con.execute("""
+            SELECT sum(headcount), count(DISTINCT nation),
+                   sum(headcount) FILTER (WHERE sex = 'F'), sum(headcount) FILTER (WHERE sex IN ('F', 'M', 'X')),
+                   sum(headcount) FILTER (WHERE status IN ('completed', 'passed')), sum(headcount)
+            FROM participation
+            WHERE is_attended(status) AND is_partner(framework) AND year(start_date) = ?""", [year]).fetchone()
+    assert tiles["participants"] == partners
+    assert tiles["engaged"] == engaged
+    assert tiles["women"] == pytest.approx(women / known)
+    assert tiles["completion"] == pytest.approx(completed / attended)
+
+
+def test_partner_copies_hold_no_other_nation(published, tmp_path):
+    settings, _ = published
+    partner = "GEO"
+    files = [write_dashboard(settings, partner=partner, out=tmp_path / "dashboard-GEO.html")]
+    files += export_partner_marts(settings, partner, tmp_path / "marts")
+    nations = load_reference(REPO_ROOT / "data" / "reference").nations
+    others = nations[nations["code"] != partner]
+    patterns = [re.compile(rf"(?<![A-Za-z0-9]){re.escape(code)}(?![A-Za-z0-9])") for code in set(others["code"])]
+    patterns += [re.compile(rf"(?<![A-Za-z]){re.escape(name)}(?![A-Za-z])", re.I) for name in set(others["name"])]
+    own = re.compile(r"(?<![A-Za-z0-9])GEO(?![A-Za-z0-9])")
+    assert len(files) == 11
+    for path in files:
+        content = path.read_bytes().decode("utf-8", errors="replace")
+        if path.suffix == ".parquet":
+            content += repr(pq.read_table(path).to_pylist())
+        hits = [p.pattern for p in patterns if p.search(content)]
+        assert hits == [], f"{path.name} mentions {hits[:5]}"
+    assert own.search((tmp_path / "marts" / "metrics_participation.csv").read_text())
+    assert "Georgia" in files[0].read_text(encoding="utf-8")
+
+
+def test_partner_dashboard_renders(published, tmp_path):
+    settings, _ = published
+    html = write_dashboard(settings, partner="GEO", out=tmp_path / "d.html")
+    result = open_page(html, tmp_path / "profile")
+    assert result["requests"] == [] and 'data-ready="true"' in result["dom"]
+    assert re.search(r'<pre id="errors" role="alert">\s*</pre>', result["dom"])
+    assert tile_values(result["dom"])["participants"] > 0
