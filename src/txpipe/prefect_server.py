@@ -35,24 +35,39 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 120) -> N
     raise TimeoutError(f"the Prefect server at {url} was not healthy after {timeout:.0f} s")
 
 
-@contextmanager
-def local_server(port: int = 4200) -> Iterator[str]:
-    """A `prefect server start` on 127.0.0.1:port for the block; PREFECT_API_URL points at it."""
+def start_server(port: int, env: dict | None = None, **popen) -> tuple[subprocess.Popen, str]:
+    """Start `prefect server start` on 127.0.0.1:port in its own process group; wait until healthy."""
     prefect = Path(sys.executable).parent / "prefect"
-    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", TEMPORARY_ONLY)}
+    env = {k: v for k, v in (env or os.environ).items() if k not in ("PREFECT_API_URL", TEMPORARY_ONLY)}
     process = subprocess.Popen([str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                               env=env, start_new_session=True)
+                               env=env, start_new_session=True, **popen)
     url = f"http://127.0.0.1:{port}/api"
     try:
         wait_healthy(url, process)
+    except BaseException:
+        stop_process(process)
+        raise
+    return process, url
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Ctrl-C the process group (a Prefect worker ignores SIGTERM); SIGKILL if it hangs."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextmanager
+def local_server(port: int = 4200) -> Iterator[str]:
+    """A `prefect server start` on 127.0.0.1:port for the block; PREFECT_API_URL points at it."""
+    process, url = start_server(port)
+    try:
         os.environ["PREFECT_API_URL"] = url
         os.environ.pop(TEMPORARY_ONLY, None)
         yield url
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process(process)

@@ -109,14 +109,6 @@ class Verdict:
         wanted = {r.name for r in self.rules if r.severity == severity}
         return {name: pos for name, pos in self.failures.items() if name in wanted and len(pos)}
 
-    def reasons(self, severity: str) -> list[list[str]]:
-        """Per row, the names of the rules of this severity it broke (in suite order)."""
-        out: list[list[str]] = [[] for _ in range(self.rows)]
-        for name, positions in self.failed(severity).items():
-            for p in positions:
-                out[p].append(name)
-        return out
-
     def sparse_reasons(self, severity: str, rows: np.ndarray) -> dict[int, list[str]]:
         """For the given row positions, the rules of this severity each broke (only rows that broke any)."""
         wanted = set(int(r) for r in rows)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import duckdb
 import pytest
 
 from tests.conftest import SAMPLE_LANDING
+from txpipe.prefect_server import stop_process
 from txpipe.settings import REPO_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -28,17 +28,6 @@ def client(env, *args, timeout=400) -> dict:
                             timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Ctrl-C, as a user would (a worker ignores SIGTERM); SIGKILL only if it hangs."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture
@@ -69,7 +58,7 @@ def test_served_deployments_run_on_demand_with_artifacts(env, tmp_path):
         assert "## Partner participants" in run["report"] and "## Top quarantine reasons by source" in run["report"]
         check_published(env)
     finally:
-        stop(serve)
+        stop_process(serve)
         log.close()
     assert serve.returncode is not None
 
@@ -93,5 +82,5 @@ def test_prefect_yaml_deployments_run_on_a_process_worker(env, tmp_path):
         rebuild = client(env, "run", "txpipe-build/weekly-full-rebuild", "{}")
         assert rebuild["state"] == "COMPLETED", rebuild["message"]
     finally:
-        stop(worker)
+        stop_process(worker)
         log.close()

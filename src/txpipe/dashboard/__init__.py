@@ -25,13 +25,14 @@ from txpipe.settings import Settings
 from txpipe.warehouse.query import connect_read_only
 
 HERE = Path(__file__).parent
+PARTNER_SQL = HERE.parent / "partner_sql"  # shared with the partner-scoped marts
 STALE_DAYS = 90
 FRAMEWORK_COLOURS = {"domain": ["ALLY", "PFP", "MD", "ICI", "PAG", "IO", "none"],
                      "range": ["#8c96a3", "#1f5f99", "#d9822b", "#2a9d8f", "#8e5ea2", "#c0392b", "#cccccc"]}
 
 
-def _rows(con: duckdb.DuckDBPyConnection, name: str, partner: str | None) -> list[dict]:
-    sql = (HERE / "sql" / f"{name}.sql").read_text(encoding="utf-8")
+def _rows(con: duckdb.DuckDBPyConnection, name: str, partner: str | None, folder: Path = HERE / "sql") -> list[dict]:
+    sql = (folder / f"{name}.sql").read_text(encoding="utf-8")
     cursor = con.execute(sql, {"partner": partner} if "$partner" in sql else None)
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, row)) for row in cursor.fetchall()]
@@ -46,7 +47,7 @@ def gather(warehouse: Path, partner: str | None = None) -> dict:
         data = {name: _rows(con, name, partner) for name in ("participation", "outcomes", "gender", "coverage")}
         data["nations"] = nations
         if partner:
-            data["exercises"] = _rows(con, "partner_exercises", partner)
+            data["exercises"] = _rows(con, "partner_metrics_exercises", partner, PARTNER_SQL)
             data["totals"] = _rows(con, "totals", None)
             data["quality"] = None
         else:
