@@ -12,7 +12,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from txpipe.ledger import DeliveryRecord, Ledger
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
@@ -57,6 +56,15 @@ def lake_files(settings: Settings, records: list[DeliveryRecord], zone: str) -> 
     ]
 
 
+def _lake_view(con: duckdb.DuckDBPyConnection, name: str, files: list[str], schema: pa.Schema) -> None:
+    """A view of the lake files that count, scanned by DuckDB's own Parquet reader (streaming, inside
+    its memory limit); for an empty lake, an empty table of the lake schema. Dropped before publish."""
+    if files:
+        con.read_parquet(files, hive_partitioning=False).create_view(name, replace=True)
+    else:
+        con.register(name, schema.empty_table())
+
+
 def build_warehouse(settings: Settings, target: Path) -> dict[str, int]:
     """Create every object of CONTRACT.md in ``target`` (a new file); return row counts per table."""
     if target.exists():
@@ -69,17 +77,19 @@ def build_warehouse(settings: Settings, target: Path) -> dict[str, int]:
             con.execute(read_sql(f"create_{name}"), {"path": str(settings.reference_dir / csv_name)})
         con.register("ledger_records", _ledger_table(records))
         con.execute(read_sql("create_deliveries"))
-        con.register("lake_participation", ds.dataset(lake_files(settings, records, "participation"),
-                                                     schema=PARTICIPATION_SCHEMA, format="parquet"))
+        _lake_view(con, "lake_participation", lake_files(settings, records, "participation"), PARTICIPATION_SCHEMA)
         con.execute(read_sql("create_participation"))
-        con.register("lake_quarantine", ds.dataset(lake_files(settings, records, "quarantine"),
-                                                  schema=QUARANTINE_SCHEMA, format="parquet"))
+        _lake_view(con, "lake_quarantine", lake_files(settings, records, "quarantine"), QUARANTINE_SCHEMA)
         con.execute(read_sql("create_quarantine"))
         for table in METRIC_TABLES:
             con.execute(read_sql(table))
         con.execute(read_sql("comment_objects"))
-        for view in ("ledger_records", "lake_participation", "lake_quarantine"):
-            con.unregister(view)
+        con.unregister("ledger_records")
+        for view in ("lake_participation", "lake_quarantine"):
+            if view in {name for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}:
+                con.execute(read_sql(f"drop_{view}"))
+            else:
+                con.unregister(view)
         tables = con.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()
         counts = {name: con.table(name).shape[0] for (name,) in tables}
         con.execute("CHECKPOINT")
