@@ -21,7 +21,7 @@ from txpipe.normalize import ColumnPlan, delivered_values
 from txpipe.readers import RawBatch
 
 SQL_DIR = Path(__file__).parent / "sql"
-MEMORY_LIMIT = "256MB"
+MEMORY_LIMIT = "64MB"
 INSERT = (SQL_DIR / "census_insert_chunk.sql").read_text()
 
 
@@ -46,8 +46,9 @@ def census_chunk(raw: pd.DataFrame) -> pa.Table:
 def take_census(batches: Iterable[RawBatch], plan: ColumnPlan, temp_dir: Path) -> Census:
     temp_dir.mkdir(parents=True, exist_ok=True)
     rows_read = 0
-    with duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(temp_dir),
-                                            }) as con:
+    # A file-backed scratch database: the census of a huge delivery lives on disk, not in memory.
+    with duckdb.connect(str(temp_dir / "census.duckdb"), config={
+            "memory_limit": MEMORY_LIMIT, "temp_directory": str(temp_dir), "preserve_insertion_order": False}) as con:
         con.execute("CREATE TABLE census_rows (source_row BIGINT, id VARCHAR, hash_a UBIGINT, hash_b UBIGINT)")
         for batch in batches:
             rows_read += len(batch.frame) + len(batch.issues)

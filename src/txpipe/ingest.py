@@ -12,6 +12,7 @@ each chunk knowing them.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import hashlib
 import json
@@ -171,6 +172,7 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
             record.rows_quarantined += len(quarantined)
             _tally(warnings, good_warnings.values())
             _tally(reasons, (row["reasons"] for row in quarantined))
+            release_freed_memory()
         written = files.commit()
     except UnreadableFile as error:  # the file changed between the two passes
         files.abort()
@@ -188,6 +190,34 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
             path.unlink(missing_ok=True)
         raise AssertionError(f"row accounting does not balance for {delivery.source}/{delivery.source_file}")
     return record
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed by the last chunk back to the OS, so a long delivery's footprint stays flat
+    (glibc keeps freed blocks otherwise, and pandas frees many)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc():
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to do
+        return None
+
+
+_LIBC = _load_libc()
+
+
+def _arrow_returns_memory_at_once() -> None:
+    """Arrow's allocator keeps freed pages for seconds by default; a streaming ingest wants them back."""
+    try:
+        pa.jemalloc_set_decay_ms(0)
+    except (NotImplementedError, AttributeError, pa.ArrowNotImplementedError):
+        pass
+
+
+_arrow_returns_memory_at_once()
 
 
 def _tally(counts: dict[str, int], lists) -> None:

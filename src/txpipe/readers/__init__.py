@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 200_000
 
 
 class UnreadableFile(Exception):

@@ -104,13 +104,19 @@ def _first_record(path: Path, codec: str, delimiter: str | None) -> tuple[list[s
     return header, delimiter, reader.line_num
 
 
+def _with_end(reader):
+    """The reader's batches, then None to flush the last chunk."""
+    yield from reader
+    yield None
+
+
 def _trimmed(column: pa.Array) -> pa.Array:
     """Surrounding spaces dropped, and a cell left empty becomes null (in Arrow, not row by row)."""
     column = pc.utf8_trim_whitespace(column)
     return pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
 
 
-def _frame(batch: pa.RecordBatch, names: list[str], first_row: int) -> pd.DataFrame:
+def _frame(batch: pa.Table, names: list[str], first_row: int) -> pd.DataFrame:
     string = pd.StringDtype("pyarrow")
     frame = pd.DataFrame({i: pd.Series(_trimmed(batch.column(i)).to_pandas(types_mapper={pa.string(): string}.get),
                                        dtype=string) for i in range(batch.num_columns)})
@@ -140,7 +146,9 @@ def _batches(
         reader = pacsv.open_csv(  # opening parses the first block already
             path,
             read_options=pacsv.ReadOptions(
-                column_names=positional, skip_rows=header_lines, encoding=arrow_encoding, block_size=32 << 20
+                column_names=positional, skip_rows=header_lines, encoding=arrow_encoding, block_size=4 << 20,
+                # Arrow reads ahead a number of blocks: small blocks keep that bounded; chunks
+                # of options.chunk_rows rows are assembled from them below.
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=reject_row
@@ -152,10 +160,16 @@ def _batches(
                 null_values=[""],
             ),
         )
-        for batch in reader:
-            frame = _frame(batch, headers, records_done + 2)
-            records_done += len(frame)
-            yield RawBatch(drop_blank_rows(frame))
+        pending: list[pa.RecordBatch] = []
+        for batch in _with_end(reader):
+            if batch is not None:
+                pending.append(batch)
+            if pending and (batch is None or sum(b.num_rows for b in pending) >= options.chunk_rows):
+                chunk = pa.Table.from_batches(pending).combine_chunks()
+                pending = []
+                frame = _frame(chunk, headers, records_done + 2)
+                records_done += len(frame)
+                yield RawBatch(drop_blank_rows(frame))
     except pa.ArrowInvalid:
         # A record Arrow cannot place (wrong field count, runaway quote): read the rest exactly.
         # Arrow's message quotes the row, which may hold personal data, so it is not repeated.
