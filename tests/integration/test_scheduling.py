@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CLIENT = Path(__file__).parent / "prefect_client.py"
 PREFECT = Path(sys.executable).parent / "prefect"
 # Prefect 3.9 stores link artifacts with type "markdown".
-ARTIFACTS = [["txpipe-deliveries", "table"], ["txpipe-run-report", "markdown"],
+ARTIFACTS = [["txpipe-dashboard", "markdown"], ["txpipe-deliveries", "table"], ["txpipe-run-report", "markdown"],
              ["txpipe-validation-report", "markdown"], ["txpipe-warehouse", "markdown"]]
 
 
@@ -42,6 +42,7 @@ def check_published(env) -> None:
         assert con.execute("SELECT count(*) FROM participation").fetchone()[0] > 3000
     html = (Path(env["TXPIPE_HOME"]) / "reports" / "validation.html").read_text()
     assert "jadl_legacy_export.csv" in html
+    assert (Path(env["TXPIPE_HOME"]) / "reports" / "dashboard.html").stat().st_size > 500_000
 
 
 def test_served_deployments_run_on_demand_with_artifacts(env, tmp_path):
