@@ -13,7 +13,6 @@ import pandas as pd
 import pycountry
 
 FRAMEWORKS = ("ALLY", "PFP", "MD", "ICI", "PAG", "IO")
-PARTNER_FRAMEWORKS = ("PFP", "MD", "ICI", "PAG", "IO")
 
 
 def nation_key(value: str) -> str:

@@ -70,15 +70,6 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "status": STATUSES,
 }
 
-LINEAGE_COLUMNS: tuple[str, ...] = (
-    "batch_id",
-    "source",
-    "source_file",
-    "source_row",
-    "ingested_at",
-    "run_id",
-)
-
 _TS = pa.timestamp("us", tz="UTC")
 
 PARTICIPATION_SCHEMA = pa.schema(

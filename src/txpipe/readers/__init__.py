@@ -54,9 +54,6 @@ class ReadOptions:
     chunk_rows: int = CHUNK_ROWS
 
 
-SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".json", ".jsonl", ".ndjson")
-
-
 def read_delivery(path: Path, options: ReadOptions) -> Delivered:
     """Pick the reader for the file's extension."""
     from txpipe.readers import csv, excel, json
