@@ -16,7 +16,6 @@ import ctypes
 import datetime as dt
 import hashlib
 import json
-import os
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -254,7 +253,7 @@ def quarantine_rows(canonical: pd.DataFrame, raw: pd.DataFrame, verdict: Verdict
 
 
 def _constant(value, n: int, type_: pa.DataType) -> pa.Array:
-    return pa.repeat(pa.scalar(value, type_), n) if hasattr(pa, "repeat") else pa.array([value] * n, type_)
+    return pa.repeat(pa.scalar(value, type_), n)
 
 
 def quarantine_table(rows: list[dict], delivery: Delivery, run_id: str, received: dt.datetime) -> pa.Table:

@@ -8,30 +8,18 @@ the same columns. Files are immutable: one per delivery and partition, named by 
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from txpipe.atomic import replace_atomically, temporary_path
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
 
-TMP_PREFIX = ".tmp-"
-
-
 def write_atomic(table: pa.Table, path: Path) -> Path:
-    """Write Parquet to a hidden temporary name beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}")
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    """Write one Parquet file atomically (see txpipe.atomic)."""
+    return replace_atomically(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
 def participation_path(lake: Path, programme: str, year: int, batch_id: str) -> Path:
@@ -56,7 +44,7 @@ class DeliveryFiles:
     def _writer(self, final: Path, schema: pa.Schema) -> pq.ParquetWriter:
         if final not in self._writers:
             final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = final.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{final.name}")
+            tmp = temporary_path(final)
             self._writers[final] = (tmp, pq.ParquetWriter(tmp, schema, compression="zstd"))
         return self._writers[final][1]
 

@@ -9,10 +9,10 @@ and the row counts: rows_read = rows_stored + rows_quarantined + rows_duplicate.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from txpipe.atomic import write_text_atomically
 
 
 @dataclass
@@ -69,14 +69,7 @@ class Ledger:
         return latest
 
     def _write(self, record: DeliveryRecord) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        target = self.path(record.batch_id)
-        tmp = target.with_name(f".tmp-{uuid.uuid4().hex}-{target.name}")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(asdict(record), handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        write_text_atomically(self.path(record.batch_id), json.dumps(asdict(record), indent=2, sort_keys=True))
 
     def repair(self) -> list[DeliveryRecord]:
         """Mark superseded every record that a later one of the same file replaced.

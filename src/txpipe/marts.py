@@ -6,8 +6,6 @@ so a spreadsheet never evaluates them as formulas.
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import duckdb
@@ -15,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from txpipe.atomic import replace_atomically
 from txpipe.lake import write_atomic
 from txpipe.warehouse import METRIC_TABLES
 
@@ -33,13 +32,7 @@ def neutralise_formulas(table: pa.Table) -> pa.Table:
 
 
 def write_csv_atomic(table: pa.Table, path: Path) -> Path:
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-    try:
-        pacsv.write_csv(neutralise_formulas(table), tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return replace_atomically(path, lambda tmp: pacsv.write_csv(neutralise_formulas(table), tmp))
 
 
 def export_marts(warehouse: Path, marts_dir: Path) -> list[Path]:

@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from txpipe.atomic import TMP_PREFIX
 from txpipe.ledger import Ledger
 from txpipe.settings import Settings
 from txpipe.warehouse.publish import BUILD_PREFIX
@@ -45,7 +46,7 @@ def recover(settings: Settings) -> Recovery:
     temporary = []
     for directory in (settings.lake, settings.marts_dir):
         if directory.exists():
-            temporary += [p for p in directory.rglob(".tmp-*") if p.is_file()]
+            temporary += [p for p in directory.rglob(f"{TMP_PREFIX}*") if p.is_file()]
     if settings.warehouse_dir.exists():
         temporary += [p for p in settings.warehouse_dir.glob(f"{BUILD_PREFIX}*") if p.is_file()]
         for spill in settings.warehouse_dir.glob(f"{BUILD_PREFIX}*.tmp"):

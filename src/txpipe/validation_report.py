@@ -10,10 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import os
-import uuid
 from pathlib import Path
 
+from txpipe.atomic import write_text_atomically
 from txpipe.ledger import DeliveryRecord
 from txpipe.settings import Settings
 
@@ -83,9 +82,5 @@ def render(records: list[DeliveryRecord], suite_path: Path) -> str:
 
 
 def write_validation_report(settings: Settings, records: list[DeliveryRecord]) -> Path:
-    settings.reports_dir.mkdir(parents=True, exist_ok=True)
-    target = settings.reports_dir / REPORT_FILE
-    tmp = target.with_name(f".tmp-{uuid.uuid4().hex}-{REPORT_FILE}")
-    tmp.write_text(render(records, settings.expectations_dir / "participation.json"), encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    html = render(records, settings.expectations_dir / "participation.json")
+    return write_text_atomically(settings.reports_dir / REPORT_FILE, html)

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import uuid
 from functools import lru_cache
 from pathlib import Path
 
 import altair as alt
 import duckdb
 
+from txpipe.atomic import write_text_atomically
 from txpipe.settings import Settings
 from txpipe.warehouse.query import connect_read_only
 
@@ -138,12 +137,7 @@ def write_dashboard(settings: Settings, partner: str | None = None, out: Path | 
 
     partner = partner.upper() if partner else None
     target = out or settings.reports_dir / (f"dashboard-{partner}.html" if partner else "dashboard.html")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    html = render(gather(warehouse_path(settings), partner), partner)
-    tmp = target.with_name(f".tmp-{uuid.uuid4().hex}-{target.name}")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    return write_text_atomically(target, render(gather(warehouse_path(settings), partner), partner))
 
 
 QUALITY_SECTION = """

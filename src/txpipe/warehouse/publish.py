@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import txpipe
+from txpipe.atomic import write_text_atomically
 
 from txpipe.settings import Settings
 from txpipe.warehouse import WAREHOUSE_FILE
@@ -85,7 +86,4 @@ def record_build(
     """Written last, after the marts: a run killed before this point rebuilds next time."""
     info = {"fingerprint": fingerprint, "counts": counts, "marts": sorted(p.name for p in marts),
             "headline": headline}
-    target = settings.warehouse_dir / BUILD_INFO
-    tmp = target.with_name(f".tmp-{uuid.uuid4().hex}-{BUILD_INFO}")
-    tmp.write_text(json.dumps(info, indent=2), encoding="utf-8")
-    os.replace(tmp, target)
+    write_text_atomically(settings.warehouse_dir / BUILD_INFO, json.dumps(info, indent=2))
