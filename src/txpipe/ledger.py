@@ -45,6 +45,7 @@ class DeliveryRecord:
 class Ledger:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._current: dict[tuple[str, str], DeliveryRecord] | None = None  # read once, kept up to date
 
     def path(self, batch_id: str) -> Path:
         return self.directory / f"{batch_id}.json"
@@ -58,18 +59,31 @@ class Ledger:
         return out
 
     def current(self) -> dict[tuple[str, str], DeliveryRecord]:
-        """The delivery that counts for each (source, source_file): the latest not superseded."""
-        latest: dict[tuple[str, str], DeliveryRecord] = {}
-        for record in self.records():
-            if record.status == "superseded":
-                continue
-            key = (record.source, record.source_file)
-            if key not in latest or record.received_at > latest[key].received_at:
-                latest[key] = record
-        return latest
+        """The delivery that counts for each (source, source_file): the latest not superseded.
+
+        The ledger folder is read once per Ledger; this instance's own writes keep the answer
+        current (the run lock makes it the only writer), so committing N deliveries costs N
+        writes, not N reads of the whole ledger.
+        """
+        if self._current is None:
+            self._current = {}
+            for record in self.records():
+                self._note(record)
+        return dict(self._current)
+
+    def _note(self, record: DeliveryRecord) -> None:
+        key = (record.source, record.source_file)
+        known = self._current.get(key)
+        if record.status == "superseded":
+            if known is not None and known.batch_id == record.batch_id:
+                del self._current[key]
+        elif known is None or record.received_at > known.received_at or known.batch_id == record.batch_id:
+            self._current[key] = record
 
     def _write(self, record: DeliveryRecord) -> None:
         write_text_atomically(self.path(record.batch_id), json.dumps(asdict(record), indent=2, sort_keys=True))
+        if self._current is not None:
+            self._note(record)
 
     def repair(self) -> list[DeliveryRecord]:
         """Mark superseded every record that a later one of the same file replaced.
@@ -92,7 +106,7 @@ class Ledger:
         Returns the superseded record, if any.
         """
         previous = self.current().get((record.source, record.source_file))
-        self._write(record)
+        self._write(record)  # the new record is now the current one for its file
         if previous is not None and previous.batch_id != record.batch_id:
             previous.status = "superseded"
             previous.superseded_by = record.batch_id
