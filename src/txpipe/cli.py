@@ -219,6 +219,15 @@ def _nothing():
 PartnerOption = Annotated[str, typer.Option("--partner", help="Nation code (e.g. GEO): only its figures.")]
 
 
+def _or_exit_2(make, *args):
+    """Run an output-writing call; an unknown nation or a missing warehouse exits 2 with the reason."""
+    try:
+        return make(*args)
+    except (ValueError, FileNotFoundError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def dashboard(
     partner: Annotated[Optional[str], typer.Option("--partner", help="Nation code: a copy with only its figures.")] = None,
@@ -227,12 +236,7 @@ def dashboard(
     """Write the offline dashboard (one self-contained HTML file) from the published warehouse."""
     from txpipe.dashboard import write_dashboard
 
-    try:
-        path = write_dashboard(Settings.from_env(), partner, out)
-    except (ValueError, FileNotFoundError) as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
-    console.print(f"Dashboard: {path}")
+    console.print(f"Dashboard: {_or_exit_2(write_dashboard, Settings.from_env(), partner, out)}")
 
 
 @app.command()
@@ -243,11 +247,7 @@ def export(
     """Export the marts scoped to one partner (Parquet and CSV): its own rows and overall totals only."""
     from txpipe.partner_export import export_partner_marts
 
-    try:
-        files = export_partner_marts(Settings.from_env(), partner, out)
-    except (ValueError, FileNotFoundError) as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
+    files = _or_exit_2(export_partner_marts, Settings.from_env(), partner, out)
     console.print(f"Wrote {len(files)} files to {files[0].parent}")
 
 
