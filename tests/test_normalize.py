@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from txpipe.normalize import normalize, parse_date, plan_columns, delivered_values
+from txpipe.normalize import delivered_values, normalize, parse_date, plan_columns, pseudonymise
 from txpipe.pseudonym import Pseudonymizer
 from txpipe.readers import UnreadableFile
 from txpipe.sources import SourceConfig, parse_source_config
@@ -64,7 +64,7 @@ def test_config_mapping_defaults_aliases_and_enums(reference):
     assert plan.ignored == ("E-mail",)
     frame = pd.DataFrame([["1", "n5-35", "Georgia", "GRADUATED", "P1", "04.03.2024", "08.03.2024", "w", "x@y", "Training_Audience"]],
                          columns=headers, dtype="string")
-    out = normalize(delivered_values(frame, plan), config, reference, Pseudonymizer("k")).iloc[0].to_dict()
+    out = normalize(pseudonymise(delivered_values(frame, plan), "nso", Pseudonymizer("k")), config, reference).iloc[0].to_dict()
     assert out["activity_code"] == "N5-35" and out["nation"] == "GEO" and out["status"] == "passed"
     assert out["sex"] == "F" and out["role"] == "training_audience" and out["programme"] == "education"
     assert out["provider"] == "NSO" and out["start_date"] == "2024-03-04" and out["headcount"] == "1"

@@ -1,28 +1,28 @@
 """First pass over a delivery: count its rows and find duplicates across the whole file.
 
 Exact duplicates collapse and conflicting duplicates are quarantined across the whole delivery,
-however many chunks it streams in. This pass keeps, per row, only its position, its
-source_record_id and two independent 64-bit hashes of its delivered contract values, in a DuckDB table with a
-memory limit (it spills to disk), so memory does not grow with the file.
+however many chunks it streams in. The census keeps, per row, only its position, its
+source_record_id and two independent 64-bit hashes of its delivered contract values, in a DuckDB
+table with a memory limit (it spills to disk), so memory does not grow with the file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from txpipe.normalize import ColumnPlan, delivered_values
-from txpipe.readers import RawBatch
+from txpipe.spool import SOURCE_ROW
 
 SQL_DIR = Path(__file__).parent / "sql"
 MEMORY_LIMIT = "64MB"
-INSERT = (SQL_DIR / "census_insert_chunk.sql").read_text()
+
+
+def _sql(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -32,31 +32,47 @@ class Census:
     conflicting_ids: tuple[str, ...]
 
 
-def census_chunk(raw: pd.DataFrame) -> pa.Table:
+def census_chunk(table: pa.Table) -> pa.Table:
     """Position, id and the delivered values of each row as one struct column (hashed by DuckDB)."""
-    table = pa.Table.from_pandas(raw, preserve_index=False)
-    values = pa.StructArray.from_arrays([c.combine_chunks() for c in table.columns], names=table.column_names)
+    values = table.drop_columns([SOURCE_ROW])
+    row_values = pa.StructArray.from_arrays([c.combine_chunks() for c in values.columns], names=values.column_names)
     return pa.table({
-        "source_row": pa.array(raw.index.to_numpy(), pa.int64()),
+        SOURCE_ROW: table[SOURCE_ROW],
         "id": pc.utf8_trim_whitespace(table["source_record_id"]),
-        "row_values": values,
+        "row_values": row_values,
     })
 
 
-def take_census(batches: Iterable[RawBatch], plan: ColumnPlan, temp_dir: Path) -> Census:
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    rows_read = 0
-    # A file-backed scratch database: the census of a huge delivery lives on disk, not in memory.
-    with duckdb.connect(str(temp_dir / "census.duckdb"), config={
-            "memory_limit": MEMORY_LIMIT, "temp_directory": str(temp_dir), "preserve_insertion_order": False}) as con:
-        con.execute("CREATE TABLE census_rows (source_row BIGINT, id VARCHAR, hash_a UBIGINT, hash_b UBIGINT)")
-        for batch in batches:
-            rows_read += len(batch.frame) + len(batch.issues)
-            if batch.frame.empty:
-                continue
-            con.register("census_chunk", census_chunk(delivered_values(batch.frame, plan)))
-            con.execute(INSERT)
-            con.unregister("census_chunk")
-        duplicates = con.execute((SQL_DIR / "census_duplicate_rows.sql").read_text()).fetchnumpy()["source_row"]
-        conflicting = [row[0] for row in con.execute((SQL_DIR / "census_conflicting_ids.sql").read_text()).fetchall()]
-    return Census(rows_read, frozenset(int(r) for r in duplicates), tuple(conflicting))
+class CensusTaker:
+    """Counts rows and records their hashes chunk by chunk; :meth:`result` settles the duplicates."""
+
+    def __init__(self, temp_dir: Path) -> None:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        # A file-backed scratch database: the census of a huge delivery lives on disk, not in memory.
+        self._con = duckdb.connect(str(temp_dir / "census.duckdb"), config={
+            "memory_limit": MEMORY_LIMIT, "temp_directory": str(temp_dir), "preserve_insertion_order": False})
+        self._con.execute("CREATE TABLE census_rows (source_row BIGINT, id VARCHAR, hash_a UBIGINT, hash_b UBIGINT)")
+        self._insert = _sql("census_insert_chunk")
+        self.rows_read = 0
+
+    def add(self, table: pa.Table, issues: int) -> None:
+        """One chunk of delivered values (with source_row), and how many records beside it were unreadable."""
+        self.rows_read += table.num_rows + issues
+        if table.num_rows:
+            self._con.register("census_chunk", census_chunk(table))
+            self._con.execute(self._insert)
+            self._con.unregister("census_chunk")
+
+    def result(self) -> Census:
+        duplicates = self._con.execute(_sql("census_duplicate_rows")).fetchnumpy()["source_row"]
+        conflicting = [row[0] for row in self._con.execute(_sql("census_conflicting_ids")).fetchall()]
+        return Census(self.rows_read, frozenset(int(r) for r in duplicates), tuple(conflicting))
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> "CensusTaker":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

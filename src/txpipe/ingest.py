@@ -5,9 +5,10 @@ re-delivered with new content). ``ingest_delivery`` streams one file into lake f
 bounded chunks and returns its :class:`DeliveryRecord`; committing that record to the ledger is
 the caller's job, done from one place so that concurrent deliveries never race on the ledger.
 
-A delivery is read twice: the census (first pass) counts the rows and finds exact and
-conflicting duplicates across the whole file; the second pass normalises, validates and stores
-each chunk knowing them.
+A delivery is read once. The first pass hands each chunk of delivered values to the census,
+which counts the rows and finds exact and conflicting duplicates across the whole file, and to a
+spool on local disk; the second pass reads the spool back and normalises, validates and stores
+each chunk knowing the duplicates.
 """
 
 from __future__ import annotations
@@ -26,15 +27,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from txpipe.census import take_census
+from txpipe.census import Census, CensusTaker
 from txpipe.lake import DeliveryFiles
 from txpipe.ledger import DeliveryRecord, Ledger
-from txpipe.normalize import REPORTABLE_COLUMNS, delivered_values, normalize, plan_columns
+from txpipe.normalize import REPORTABLE_COLUMNS, ColumnPlan, delivered_values, normalize, plan_columns, pseudonymise
 from txpipe.pseudonym import Pseudonymizer
 from txpipe.readers import RowIssue, UnreadableFile, read_delivery
 from txpipe.reference import Reference, load_reference
 from txpipe.settings import Settings
-from txpipe.sources import SourceConfigError, load_source_config
+from txpipe.sources import SourceConfig, SourceConfigError, load_source_config
+from txpipe.spool import Spool, frame_to_table
 from txpipe.validate import RowSuite, Verdict, load_suite, validate
 
 
@@ -128,19 +130,45 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
         sha256=delivery.sha256, received_at=received.isoformat(timespec="microseconds"), status="stored",
         run_id=ctx.run_id, size=delivery.size, mtime_ns=delivery.mtime_ns,
     )
-    census_dir = ctx.settings.home / "tmp" / f"census-{uuid.uuid4().hex}"
+    scratch = ctx.settings.home / "tmp" / f"census-{uuid.uuid4().hex}"
     try:
-        config = load_source_config(ctx.settings.sources_dir, delivery.source)
-        options = config.read_options()
-        first_pass = read_delivery(delivery.path, options)
-        plan = plan_columns(first_pass.headers, config)
-        census = take_census(first_pass.batches, plan, census_dir)
-    except (UnreadableFile, SourceConfigError) as error:
-        record.status, record.reason = "rejected", str(error)
-        return record
+        try:
+            config, plan, census, spool = first_pass(delivery, ctx, scratch)
+        except (UnreadableFile, SourceConfigError) as error:
+            record.status, record.reason = "rejected", str(error)
+            return record
+        written = store_pass(delivery, ctx, record, config, plan, census, spool, received)
     finally:
-        shutil.rmtree(census_dir, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    record.files = [p.relative_to(ctx.settings.lake).as_posix() for p in written]
+    if not record.balanced:  # a bug, never a data problem: stop before the ledger says stored
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise AssertionError(f"row accounting does not balance for {delivery.source}/{delivery.source_file}")
+    return record
 
+
+def first_pass(delivery: Delivery, ctx: IngestContext, scratch: Path) -> tuple[SourceConfig, ColumnPlan, Census, Spool]:
+    """Read the delivery once: census every chunk and spool its delivered values for the store pass.
+
+    participant_ref is replaced by its pseudonym before the chunk goes anywhere (the spool is on disk).
+    """
+    config = load_source_config(ctx.settings.sources_dir, delivery.source)
+    delivered = read_delivery(delivery.path, config.read_options())
+    plan = plan_columns(delivered.headers, config)
+    spool = Spool(scratch / "chunks")
+    with CensusTaker(scratch) as census:
+        for batch in delivered.batches:
+            values = pseudonymise(delivered_values(batch.frame, plan), config.name, ctx.pseudonymizer)
+            table = frame_to_table(values)
+            census.add(table, len(batch.issues))
+            spool.add(table, batch.issues)
+        return config, plan, census.result(), spool
+
+
+def store_pass(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, config: SourceConfig,
+               plan: ColumnPlan, census: Census, spool: Spool, received: dt.datetime) -> list[Path]:
+    """Normalise, validate and store the spooled chunks; fills the record's counts; returns the files."""
     record.ignored_columns = list(plan.ignored)
     record.rows_read = census.rows_read
     parameters = {
@@ -149,22 +177,21 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
         "conflicting_ids": list(census.conflicting_ids),
     }
     rules = {r.name: r for r in ctx.suite.rules}
+    duplicates = list(census.duplicate_rows)
     files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source)
     warnings: dict[str, int] = {}
     reasons: dict[str, int] = {}
     try:
-        for batch in read_delivery(delivery.path, options).batches:
-            raw = delivered_values(batch.frame, plan)
-            keep = ~raw.index.isin(list(census.duplicate_rows)) if census.duplicate_rows else np.ones(len(raw), bool)
+        for raw, issues in spool:
+            keep = ~raw.index.isin(duplicates) if duplicates else np.ones(len(raw), bool)
             record.rows_duplicate += int((~keep).sum())
             raw = raw[keep]
-            canonical = normalize(raw, config, ctx.reference, ctx.pseudonymizer)
-            raw = raw.drop(columns=["participant_ref"])  # the raw ref goes no further than normalise
+            canonical = normalize(raw, config, ctx.reference)
             verdict = validate(canonical, ctx.suite, parameters)
             bad = verdict.quarantined_mask()
             good_warnings = verdict.sparse_reasons("warning", rows=np.flatnonzero(~bad))
             stored = participation_table(canonical[~bad], good_warnings, delivery, ctx.run_id, received)
-            quarantined = quarantine_rows(canonical[bad], raw[bad], verdict, np.flatnonzero(bad), rules, batch.issues)
+            quarantined = quarantine_rows(canonical[bad], raw[bad], verdict, np.flatnonzero(bad), rules, issues)
             files.add_participation(stored)
             files.add_quarantine(quarantine_table(quarantined, delivery, ctx.run_id, received))
             record.rows_stored += stored.num_rows
@@ -173,22 +200,12 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
             _tally(reasons, (row["reasons"] for row in quarantined))
             release_freed_memory()
         written = files.commit()
-    except UnreadableFile as error:  # the file changed between the two passes
-        files.abort()
-        record = DeliveryRecord(**{**record.__dict__, "status": "rejected", "reason": str(error),
-                                   "rows_stored": 0, "rows_quarantined": 0, "rows_duplicate": 0})
-        return record
     except BaseException:
         files.abort()
         raise
-    record.files = [p.relative_to(ctx.settings.lake).as_posix() for p in written]
     record.warnings = dict(sorted(warnings.items()))
     record.quarantine_reasons = dict(sorted(reasons.items()))
-    if not record.balanced:  # a bug, never a data problem: stop before the ledger says stored
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise AssertionError(f"row accounting does not balance for {delivery.source}/{delivery.source_file}")
-    return record
+    return written
 
 
 def release_freed_memory() -> None:

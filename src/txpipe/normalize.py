@@ -2,7 +2,8 @@
 
 Normalisation never rejects a row: a value it cannot make canonical is passed on as delivered,
 so that validation names the rule it breaks. The participant_ref is replaced by its
-pseudonym here and goes no further.
+pseudonym (``pseudonymise``) as soon as a chunk is read, before anything is written, and goes no
+further.
 """
 
 from __future__ import annotations
@@ -124,13 +125,17 @@ def _score(value: str) -> str:
     return f"{number:g}" if abs(number) < 1e6 else value
 
 
-def normalize(
-    delivered: pd.DataFrame,
-    config: SourceConfig,
-    reference: Reference,
-    pseudonymizer: Pseudonymizer,
-) -> pd.DataFrame:
-    """Canonical text values for every column; participant_ref becomes participant_pid."""
+def pseudonymise(delivered: pd.DataFrame, source: str, pseudonymizer: Pseudonymizer) -> pd.DataFrame:
+    """Delivered values with participant_ref replaced by participant_pid (blank stays missing)."""
+    codes, refs = pd.factorize(delivered["participant_ref"])  # each distinct ref is hashed once; blank -> -1
+    pids = np.array(pseudonymizer.pids(source, refs.tolist()) + [None], dtype=object)
+    out = delivered.copy()
+    out["participant_ref"] = pd.array(pids[codes], dtype="string")
+    return out.rename(columns={"participant_ref": "participant_pid"})
+
+
+def normalize(delivered: pd.DataFrame, config: SourceConfig, reference: Reference) -> pd.DataFrame:
+    """Canonical text values for every column of pseudonymised delivered values."""
     out = delivered.copy()
     for column, value in {**COLUMN_DEFAULTS, **config.defaults}.items():
         out[column] = out[column].fillna(value)
@@ -146,7 +151,4 @@ def normalize(
     out["nation"] = _map_uniques(out["nation"], reference.resolve_nation)
     out["headcount"] = _map_uniques(out["headcount"], lambda v: v[:-2] if v.endswith(".0") else v)
     out["score"] = _map_uniques(out["score"], _score)
-    codes, refs = pd.factorize(out["participant_ref"])  # each distinct ref is hashed once; blank -> -1
-    pids = np.array(pseudonymizer.pids(config.name, refs.tolist()) + [None], dtype=object)
-    out["participant_ref"] = pd.array(pids[codes], dtype="string")
-    return out.rename(columns={"participant_ref": "participant_pid"})[list(CANONICAL_COLUMNS)]
+    return out[list(CANONICAL_COLUMNS)]

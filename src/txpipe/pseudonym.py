@@ -29,17 +29,11 @@ class Pseudonymizer:
         return hmac.digest(self._key, message, "sha256").hex()
 
     def pids(self, source: str, refs: Iterable[str | None]) -> list[str | None]:
-        """Pseudonymise a column; blank refs stay None. Each distinct ref is hashed once."""
-        key, prefix = self._key, f"{source}\x1f"
-        cache: dict[str, str | None] = {}
+        """Pseudonymise a column; blank refs stay None (callers pass each distinct ref once)."""
+        key, prefix, digest = self._key, f"{source}\x1f", hmac.digest
         out: list[str | None] = []
+        append = out.append
         for ref in refs:
-            if not isinstance(ref, str):
-                out.append(None)
-                continue
-            pid = cache.get(ref, False)
-            if pid is False:
-                stripped = ref.strip()
-                pid = cache[ref] = hmac.digest(key, (prefix + stripped).encode("utf-8"), "sha256").hex() if stripped else None
-            out.append(pid)
+            stripped = ref.strip() if isinstance(ref, str) else ""
+            append(digest(key, (prefix + stripped).encode("utf-8"), "sha256").hex() if stripped else None)
         return out

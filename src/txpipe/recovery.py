@@ -52,7 +52,7 @@ def recover(settings: Settings) -> Recovery:
         for spill in settings.warehouse_dir.glob(f"{BUILD_PREFIX}*.tmp"):
             shutil.rmtree(spill, ignore_errors=True)
     report.temporary_files = _remove(temporary, home)
-    scratch = home / "tmp"  # census spill files of a killed ingest
+    scratch = home / "tmp"  # census and spool files of a killed ingest
     if scratch.exists():
         shutil.rmtree(scratch, ignore_errors=True)
 

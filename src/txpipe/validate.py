@@ -5,12 +5,19 @@ time. Each expectation carries ``meta.rule`` (the name reported in quarantine re
 ``severity`` (critical: quarantine the row; warning: keep it, count it) and optionally
 ``meta.depends_on`` (rules whose failure on the same row makes this one moot, e.g. date order
 is not judged on a date that is not a date).
+
+Every expectation in the suite judges a row by that row's values alone (GX's map expectations;
+the loader refuses any other kind). So GX is shown each distinct combination of the values a
+group of rules reads once, not every row: a roster of 200,000 rows holds a few hundred distinct
+programmes, dates and nations, and GX's verdict on a value is mapped back to every row holding it.
+Rules that read near-unique columns (record ids, pseudonyms) are validated on the rows themselves.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +35,17 @@ class SuiteError(RuntimeError):
     """The suite on disk cannot be trusted (GX dropped or failed an expectation)."""
 
 
+# A group of rules is validated on its distinct values when they number at most this share of the rows.
+DISTINCT_SHARE = 0.25
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
     severity: str
-    columns: tuple[str, ...]
+    columns: tuple[str, ...]  # the delivered columns a quarantine report shows for this rule
     depends_on: tuple[str, ...]
+    reads: tuple[str, ...] = ()  # every canonical column the expectation reads (row condition included)
 
 
 @dataclass(frozen=True)
@@ -41,15 +53,40 @@ class RowSuite:
     path: Path
     suite: object  # great_expectations.ExpectationSuite
     rules: tuple[Rule, ...]
+    document: dict | None = None  # the suite file as loaded, to make sub-suites from
 
     @property
     def rule_names(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.rules)
 
+    def subset(self, names: frozenset[str]):
+        """A GX suite of only the named rules (cached: the same groups recur chunk after chunk)."""
+        return _sub_suite(self, names)
+
 
 def _columns(kwargs: dict) -> tuple[str, ...]:
     names = [kwargs.get(k) for k in ("column", "column_A", "column_B")]
     return tuple("participant_ref" if n == "participant_pid" else n for n in names if n)
+
+
+def _reads(kwargs: dict) -> tuple[str, ...]:
+    names = [kwargs.get(k) for k in ("column", "column_A", "column_B")] + list(kwargs.get("column_list") or ())
+    condition = kwargs.get("row_condition")
+    if isinstance(condition, dict):  # GX keeps a pandas condition as {"pass_through_filter": ...}
+        condition = condition.get("pass_through_filter")
+    if condition:
+        names += re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(condition))
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _row_wise(expectation) -> bool:
+    from great_expectations.expectations.expectation import (
+        ColumnMapExpectation,
+        ColumnPairMapExpectation,
+        MulticolumnMapExpectation,
+    )
+
+    return isinstance(expectation, (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation))
 
 
 def load_suite(expectations_dir: Path) -> RowSuite:
@@ -69,18 +106,53 @@ def load_suite(expectations_dir: Path) -> RowSuite:
         meta = expectation.meta or {}
         if "rule" not in meta:
             raise SuiteError(f"{path}: an expectation of type {expectation.expectation_type} has no meta.rule")
+        if not _row_wise(expectation):
+            raise SuiteError(
+                f"{path}: rule {meta['rule']} ({expectation.expectation_type}) does not judge rows one by one; "
+                "txpipe quarantines rows, so the suite takes column-map, column-pair-map and multicolumn-map "
+                "expectations only"
+            )
+        kwargs = expectation.configuration.kwargs
         rules.append(
             Rule(
                 name=meta["rule"],
                 severity=str(getattr(expectation.severity, "value", expectation.severity)),
-                columns=_columns(expectation.configuration.kwargs),
+                columns=_columns(kwargs),
                 depends_on=tuple(meta.get("depends_on", ())),
+                reads=_reads(kwargs),
             )
         )
     names = [r.name for r in rules]
     if len(set(names)) != len(names):
         raise SuiteError(f"{path}: rule names must be unique")
-    return RowSuite(path=path, suite=suite, rules=tuple(rules))
+    return RowSuite(path=path, suite=suite, rules=tuple(rules), document=document)
+
+
+_sub_suites: dict[tuple[Path, frozenset[str]], object] = {}
+
+
+def _sub_suite(suite: RowSuite, names: frozenset[str]):
+    import great_expectations as gx
+
+    key = (suite.path, names)
+    if key not in _sub_suites:
+        document = dict(suite.document or {})
+        document["expectations"] = [e for e in document["expectations"] if e["meta"]["rule"] in names]
+        document["name"] = f"{document.get('name', 'suite')}:{len(_sub_suites)}"
+        _sub_suites[key] = gx.ExpectationSuite(**document)
+    return _sub_suites[key]
+
+
+def _cheap_batch_fingerprints() -> None:
+    """GX fingerprints every in-memory batch by hashing all its values, twice per validation (once to
+    build the batch, once to build the validator), which costs more than the validation itself. Our
+    batches are chunks validated once and never looked up again, so shape and identity serve."""
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    def fingerprint(frame: pd.DataFrame) -> str:
+        return f"txpipe-chunk-{id(frame):x}-{frame.shape[0]}x{frame.shape[1]}"
+
+    pandas_execution_engine.hash_pandas_dataframe = fingerprint
 
 
 def _batch_definition():
@@ -89,6 +161,7 @@ def _batch_definition():
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        _cheap_batch_fingerprints()
         logging.getLogger("great_expectations").setLevel(logging.ERROR)
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -132,10 +205,35 @@ class Verdict:
 def validate(frame: pd.DataFrame, suite: RowSuite, parameters: dict[str, list]) -> Verdict:
     """Run the suite on a canonical frame; return which rows broke which rules."""
     data = frame.reset_index(drop=True)
+    failures: dict[str, np.ndarray] = {}
+    if len(data):
+        distinct, whole = plan_groups(data, suite)
+        if whole:
+            names = frozenset(r.name for group in whole for r in group.rules)
+            failures.update(_run_gx(pd.concat([g.values for g in whole], axis=1), suite, names, parameters))
+        if distinct:
+            names = frozenset(r.name for group in distinct for r in group.rules)
+            found = _run_gx(distinct_frame(distinct), suite, names, parameters)
+            for group in distinct:
+                for rule in group.rules:
+                    failures[rule.name] = group.rows_holding(found[rule.name])
+    else:
+        failures = {name: np.empty(0, np.int64) for name in suite.rule_names}
+    if set(failures) != set(suite.rule_names):
+        raise SuiteError(f"GX returned results for {sorted(failures)}, expected {sorted(suite.rule_names)}")
+    for rule in suite.rules:  # a rule is moot on rows where a rule it depends on failed
+        for dependency in rule.depends_on:
+            if len(failures.get(rule.name, ())) and len(failures.get(dependency, ())):
+                failures[rule.name] = np.setdiff1d(failures[rule.name], failures[dependency])
+    return Verdict(rows=len(data), failures=failures, rules=suite.rules)
+
+
+def _run_gx(data: pd.DataFrame, suite: RowSuite, names: frozenset[str], parameters: dict) -> dict[str, np.ndarray]:
+    """GX's verdict on every row of ``data`` for the named rules: failed positions per rule."""
     with _gx_lock:
-        batch = _batch_definition().get_batch(batch_parameters={"dataframe": data})
+        batch = _batch_definition().get_batch(batch_parameters={"dataframe": data.reset_index(drop=True)})
         result = batch.validate(
-            suite.suite,
+            suite.subset(names),
             result_format={"result_format": "COMPLETE"},
             expectation_parameters=parameters,
         )
@@ -147,10 +245,72 @@ def validate(frame: pd.DataFrame, suite: RowSuite, parameters: dict[str, list]) 
             raise SuiteError(f"rule {name} could not be evaluated: {info.get('exception_message')}")
         index = outcome.result.get("unexpected_index_list") or []
         failures[name] = np.asarray(index, dtype=np.int64)
-    if set(failures) != set(suite.rule_names):
-        raise SuiteError(f"GX returned results for {sorted(failures)}, expected {sorted(suite.rule_names)}")
-    for rule in suite.rules:  # a rule is moot on rows where a rule it depends on failed
-        for dependency in rule.depends_on:
-            if len(failures.get(rule.name, ())) and len(failures.get(dependency, ())):
-                failures[rule.name] = np.setdiff1d(failures[rule.name], failures[dependency])
-    return Verdict(rows=len(data), failures=failures, rules=suite.rules)
+    if set(failures) != set(names):
+        raise SuiteError(f"GX returned results for {sorted(failures)}, expected {sorted(names)}")
+    return failures
+
+
+@dataclass
+class RuleGroup:
+    """Rules that read overlapping columns, and the distinct value combinations of those columns."""
+
+    rules: list[Rule]
+    values: pd.DataFrame  # the columns the rules read, every row
+    codes: np.ndarray | None = None  # per row: which distinct combination it holds
+    firsts: np.ndarray | None = None  # per distinct combination: the first row holding it
+
+    def rows_holding(self, distinct_positions: np.ndarray) -> np.ndarray:
+        """Rows holding any of the given distinct combinations (positions past the last are padding)."""
+        wanted = np.zeros(len(self.firsts), dtype=bool)
+        wanted[distinct_positions[distinct_positions < len(self.firsts)]] = True
+        return np.flatnonzero(wanted[self.codes])
+
+
+def plan_groups(data: pd.DataFrame, suite: RowSuite) -> tuple[list[RuleGroup], list[RuleGroup]]:
+    """Split the rules into groups over shared columns; return (validated on distinct values, on rows)."""
+    groups: list[tuple[list[Rule], set[str]]] = []
+    for rule in suite.rules:
+        reads = {c for c in rule.reads if c in data.columns} or set(data.columns)
+        joined = [g for g in groups if g[1] & reads]
+        merged = ([rule] + [r for g in joined for r in g[0]], reads.union(*(g[1] for g in joined)))
+        groups = [g for g in groups if not any(g is j for j in joined)] + [merged]
+    distinct, whole = [], []
+    limit = int(DISTINCT_SHARE * len(data))
+    for rules, columns in groups:
+        ordered = [c for c in data.columns if c in columns]
+        codes = _combination_codes(data, ordered, limit)
+        if codes is None:
+            whole.append(RuleGroup(rules=rules, values=data[ordered]))
+            continue
+        firsts = np.full(int(codes.max()) + 1, len(data), dtype=np.int64)
+        np.minimum.at(firsts, codes, np.arange(len(data), dtype=np.int64))
+        distinct.append(RuleGroup(rules=rules, values=data[ordered], codes=codes, firsts=firsts))
+    return distinct, whole
+
+
+def _combination_codes(data: pd.DataFrame, columns: list[str], limit: int) -> np.ndarray | None:
+    """One integer per row naming its combination of values in ``columns`` (0, 1, ... in order of
+    first appearance; missing is a value too); None as soon as the combinations outnumber ``limit``."""
+    combined = np.zeros(len(data), dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(data[column], use_na_sentinel=False)
+        if len(uniques) > limit:
+            return None
+        combined, distinct = pd.factorize(combined * (len(uniques) + 1) + codes)
+        if len(distinct) > limit:
+            return None
+    return combined.astype(np.int64)
+
+
+def distinct_frame(groups: list[RuleGroup]) -> pd.DataFrame:
+    """One frame holding every group's distinct combinations, row i of each group side by side.
+
+    Groups share no column. A group with fewer combinations than the longest is padded by repeating
+    its first combination: a repeat adds no verdict that the first did not already give.
+    """
+    length = max(len(g.firsts) for g in groups)
+    parts = []
+    for group in groups:
+        take = np.concatenate([group.firsts, np.full(length - len(group.firsts), group.firsts[0])])
+        parts.append(group.values.iloc[take].reset_index(drop=True))
+    return pd.concat(parts, axis=1)

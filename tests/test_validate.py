@@ -1,0 +1,100 @@
+"""Validation on distinct values gives GX's verdict on every row, exactly as validating every row does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import txpipe.validate as validation
+from txpipe.generate import generate
+from txpipe.normalize import delivered_values, normalize, plan_columns, pseudonymise
+from txpipe.pseudonym import Pseudonymizer
+from txpipe.readers import read_delivery
+from txpipe.settings import Settings
+from txpipe.sources import load_source_config
+from txpipe.validate import SuiteError, load_suite, plan_groups, validate
+
+
+@pytest.fixture(scope="module")
+def canonical(tmp_path_factory, reference):
+    """A generated e-learning delivery of 4,000 rows with about 20% planted defects, normalised."""
+    out = tmp_path_factory.mktemp("generated")
+    generate(out, reference, rows=4000, seed=12, defect_rate=0.2, sources=("jadl",), files_per_source=1)
+    settings = Settings.from_env()
+    config = load_source_config(settings.sources_dir, "jadl")
+    delivered = read_delivery(out / "jadl" / "jadl_01.csv", config.read_options())
+    plan = plan_columns(delivered.headers, config)
+    frames = [delivered_values(batch.frame, plan) for batch in delivered.batches]
+    [raw] = frames
+    return normalize(pseudonymise(raw, "jadl", Pseudonymizer("test")), config, reference)
+
+
+# Bad canonical values, each planted on two rows far apart (one rule or more per change).
+PLANTED = [
+    ("source_record_id", None), ("source_record_id", "R" * 101), ("activity_title", "T" * 501),
+    ("provider", "P" * 201), ("programme", None), ("programme", "seminar"), ("activity_code", None),
+    ("activity_code", "N5 35"), ("activity_code", "ZZ-NOPE"), ("iteration_id", "N5-35"), ("start_date", None),
+    ("start_date", "2024-02-30"), ("end_date", "next week"), ("end_date", "1999-01-01"),
+    ("delivery_mode", "carrier pigeon"), ("nation", None), ("nation", "Narnia"), ("headcount", "0"),
+    ("participant_pid", None), ("sex", "Q"), ("rank", "General"), ("role", "spectator"), ("status", None),
+    ("status", "graduated"), ("score", "101"),
+]
+
+
+def planted(frame):
+    frame = frame.copy()
+    for i, (column, value) in enumerate(PLANTED):
+        for position in (7 + 31 * i, len(frame) - 7 - 31 * i):
+            frame.iloc[position, frame.columns.get_loc(column)] = value
+            if column == "participant_pid":
+                frame.iloc[position, frame.columns.get_loc("headcount")] = "1"
+    return frame
+
+
+def parameters(reference, conflicting=()):
+    return {"nation_codes": list(reference.nation_codes), "activity_codes": list(reference.activity_codes),
+            "conflicting_ids": list(conflicting)}
+
+
+def test_distinct_values_give_the_same_verdict_as_every_row(canonical, reference, monkeypatch):
+    suite = load_suite(Settings.from_env().expectations_dir)
+    canonical = planted(canonical)
+    conflicting = canonical["source_record_id"].dropna().iloc[[5, 50]].tolist()
+    distinct, whole = plan_groups(canonical.reset_index(drop=True), suite)
+    assert distinct and whole  # both paths are exercised: low-cardinality columns and near-unique ones
+    assert "source_record_id" in {c for g in whole for c in g.values.columns}
+
+    fast = validate(canonical, suite, parameters(reference, conflicting))
+    monkeypatch.setattr(validation, "DISTINCT_SHARE", 0.0)  # every rule on every row: plain GX
+    assert plan_groups(canonical.reset_index(drop=True), suite)[0] == []
+    every_row = validate(canonical, suite, parameters(reference, conflicting))
+
+    assert set(fast.failures) == set(every_row.failures) == set(suite.rule_names)
+    for name in suite.rule_names:
+        assert np.array_equal(np.sort(fast.failures[name]), np.sort(every_row.failures[name])), name
+    broken = {name for name, rows in every_row.failures.items() if len(rows)}
+    assert len(broken) >= 24, broken  # the comparison covers many rules, not an all-pass frame
+    assert len(every_row.failures["conflicting_duplicate"]) >= 2
+
+
+def test_a_row_failure_maps_back_to_every_row_holding_the_value(canonical, reference):
+    suite = load_suite(Settings.from_env().expectations_dir)
+    frame = canonical.copy()
+    frame.iloc[[10, 1000, 3000], frame.columns.get_loc("delivery_mode")] = "carrier pigeon"
+    verdict = validate(frame, suite, parameters(reference))
+    assert {10, 1000, 3000} <= set(verdict.failures["delivery_mode_invalid"].tolist())
+    assert (frame["delivery_mode"].iloc[verdict.failures["delivery_mode_invalid"]] != "resident").all()
+
+
+def test_a_suite_with_an_aggregate_expectation_is_refused(tmp_path):
+    shutil.copy(Settings.from_env().expectations_dir / "participation.json", tmp_path / "participation.json")
+    suite = json.loads((tmp_path / "participation.json").read_text())
+    suite["expectations"].append({"type": "expect_column_mean_to_be_between",
+                                  "kwargs": {"column": "score", "min_value": 0, "max_value": 100},
+                                  "meta": {"rule": "score_mean"}})
+    (tmp_path / "participation.json").write_text(json.dumps(suite))
+    with pytest.raises(SuiteError, match="score_mean .* does not judge rows one by one"):
+        load_suite(tmp_path)
