@@ -18,7 +18,10 @@ import pyarrow.compute as pc
 from txpipe.spool import SOURCE_ROW
 
 SQL_DIR = Path(__file__).parent / "sql"
-MEMORY_LIMIT = "64MB"
+# DuckDB's memory: small while chunks stream in (the reader's chunks are in memory then), larger to
+# settle the duplicates once reading is over. Both spill to disk beyond.
+READING_MEMORY_LIMIT = "16MB"
+SETTLING_MEMORY_LIMIT = "128MB"
 
 
 def _sql(name: str) -> str:
@@ -50,7 +53,7 @@ class CensusTaker:
         temp_dir.mkdir(parents=True, exist_ok=True)
         # A file-backed scratch database: the census of a huge delivery lives on disk, not in memory.
         self._con = duckdb.connect(str(temp_dir / "census.duckdb"), config={
-            "memory_limit": MEMORY_LIMIT, "temp_directory": str(temp_dir), "preserve_insertion_order": False})
+            "memory_limit": READING_MEMORY_LIMIT, "temp_directory": str(temp_dir), "preserve_insertion_order": False})
         self._con.execute("CREATE TABLE census_rows (source_row BIGINT, id VARCHAR, hash_a UBIGINT, hash_b UBIGINT)")
         self._insert = _sql("census_insert_chunk")
         self.rows_read = 0
@@ -64,6 +67,7 @@ class CensusTaker:
             self._con.unregister("census_chunk")
 
     def result(self) -> Census:
+        self._con.execute(f"SET memory_limit = '{SETTLING_MEMORY_LIMIT}'")
         duplicates = self._con.execute(_sql("census_duplicate_rows")).fetchnumpy()["source_row"]
         conflicting = [row[0] for row in self._con.execute(_sql("census_conflicting_ids")).fetchall()]
         return Census(self.rows_read, frozenset(int(r) for r in duplicates), tuple(conflicting))

@@ -8,6 +8,7 @@ the same columns. Files are immutable: one per delivery and partition, named by 
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,6 +17,11 @@ import pyarrow.parquet as pq
 
 from txpipe.atomic import replace_atomically, temporary_path
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
+
+# Near-unique columns gain nothing from dictionary encoding; Arrow would try it and fall back per page.
+_DICTIONARY = [name for name in PARTICIPATION_SCHEMA.names + QUARANTINE_SCHEMA.names
+               if name not in ("source_record_id", "participant_pid", "source_row", "offending_values", "record")]
+
 
 def write_atomic(table: pa.Table, path: Path) -> Path:
     """Write one Parquet file atomically (see txpipe.atomic)."""
@@ -34,18 +40,36 @@ class DeliveryFiles:
     """A delivery's lake files, written chunk by chunk under temporary names, renamed on commit.
 
     One Parquet file per (programme, year) partition and one quarantine file, each grown by a
-    row group per chunk, so memory stays bounded however large the delivery is.
+    row group per chunk, so memory stays bounded however large the delivery is. Chunks handed to
+    :meth:`add` are encoded and compressed by one background thread (Arrow releases the GIL) while
+    the caller prepares the next chunk; at most one chunk waits, so memory stays bounded.
     """
 
     def __init__(self, lake: Path, batch_id: str, source: str) -> None:
         self.lake, self.batch_id, self.source = lake, batch_id, source
         self._writers: dict[Path, tuple[Path, pq.ParquetWriter]] = {}
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lake-{batch_id[:8]}")
+        self._pending: Future | None = None
+
+    def add(self, participation: pa.Table, quarantine: pa.Table) -> None:
+        """Queue one chunk's valid and quarantined rows (waits for the chunk before, and raises its error)."""
+        self._wait()
+        self._pending = self._thread.submit(self._write_chunk, participation, quarantine)
+
+    def _write_chunk(self, participation: pa.Table, quarantine: pa.Table) -> None:
+        self.add_participation(participation)
+        self.add_quarantine(quarantine)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def _writer(self, final: Path, schema: pa.Schema) -> pq.ParquetWriter:
         if final not in self._writers:
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = temporary_path(final)
-            self._writers[final] = (tmp, pq.ParquetWriter(tmp, schema, compression="zstd"))
+            self._writers[final] = (tmp, pq.ParquetWriter(tmp, schema, compression="zstd", use_dictionary=_DICTIONARY))
         return self._writers[final][1]
 
     def add_participation(self, table: pa.Table) -> None:
@@ -65,6 +89,8 @@ class DeliveryFiles:
 
     def commit(self) -> list[Path]:
         """Close every file, make it durable, and rename it into place."""
+        self._wait()
+        self._thread.shutdown()
         for tmp, writer in self._writers.values():
             writer.close()
             with open(tmp, "rb") as handle:
@@ -76,6 +102,12 @@ class DeliveryFiles:
         return written
 
     def abort(self) -> None:
+        try:
+            self._wait()
+        except Exception:  # noqa: BLE001 - the chunk's error is not the one being reported
+            pass
+        finally:
+            self._thread.shutdown()
         for tmp, writer in self._writers.values():
             try:
                 writer.close()

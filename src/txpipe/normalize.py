@@ -129,14 +129,13 @@ def pseudonymise(delivered: pd.DataFrame, source: str, pseudonymizer: Pseudonymi
     """Delivered values with participant_ref replaced by participant_pid (blank stays missing)."""
     codes, refs = pd.factorize(delivered["participant_ref"])  # each distinct ref is hashed once; blank -> -1
     pids = np.array(pseudonymizer.pids(source, refs.tolist()) + [None], dtype=object)
-    out = delivered.copy()
-    out["participant_ref"] = pd.array(pids[codes], dtype="string")
+    out = delivered.assign(participant_ref=pd.array(pids[codes], dtype="string"))  # other columns shared, not copied
     return out.rename(columns={"participant_ref": "participant_pid"})
 
 
 def normalize(delivered: pd.DataFrame, config: SourceConfig, reference: Reference) -> pd.DataFrame:
     """Canonical text values for every column of pseudonymised delivered values."""
-    out = delivered.copy()
+    out = delivered.copy(deep=False)  # copy-on-write: replaced columns never touch the caller's frame
     for column, value in {**COLUMN_DEFAULTS, **config.defaults}.items():
         out[column] = out[column].fillna(value)
     for column in ENUMS:

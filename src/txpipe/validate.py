@@ -155,6 +155,11 @@ def _cheap_batch_fingerprints() -> None:
     pandas_execution_engine.hash_pandas_dataframe = fingerprint
 
 
+def prepare_validation() -> None:
+    """Set up GX's in-memory data source now rather than at the first chunk."""
+    _batch_definition()
+
+
 def _batch_definition():
     global _gx_batch_definition
     if _gx_batch_definition is None:

@@ -12,6 +12,7 @@ A file that cannot be read at all raises :class:`UnreadableFile` with the reason
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +53,19 @@ class ReadOptions:
     sheet: str | None = None
     is_known_header: Callable[[str], bool] = lambda name: False
     chunk_rows: int = CHUNK_ROWS
+
+
+_END = object()
+
+
+def read_ahead(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
+    """The same batches, the next one read by a background thread while the caller works on this one
+    (parsing runs in Arrow, outside the GIL). One batch is read ahead, no more."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as thread:
+        upcoming = thread.submit(next, batches, _END)
+        while (batch := upcoming.result()) is not _END:
+            upcoming = thread.submit(next, batches, _END)
+            yield batch
 
 
 def read_delivery(path: Path, options: ReadOptions) -> Delivered:

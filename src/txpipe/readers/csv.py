@@ -165,9 +165,9 @@ def _batches(
             if batch is not None:
                 pending.append(batch)
             if pending and (batch is None or sum(b.num_rows for b in pending) >= options.chunk_rows):
-                chunk = pa.Table.from_batches(pending).combine_chunks()
+                # Columns stay chunked (one piece per block): no copy of the whole chunk is made.
+                frame = _frame(pa.Table.from_batches(pending), headers, records_done + 2)
                 pending = []
-                frame = _frame(chunk, headers, records_done + 2)
                 records_done += len(frame)
                 yield RawBatch(drop_blank_rows(frame))
     except pa.ArrowInvalid:
