@@ -13,7 +13,7 @@ from txpipe.dashboard import write_dashboard
 from txpipe.ledger import Ledger
 from txpipe.marts import export_marts
 from txpipe.settings import Settings
-from txpipe.validation_report import write_validation_report
+from txpipe.validation_report import validation_report_path, write_validation_report
 from txpipe.warehouse.publish import build_fingerprint, published_build, publish_warehouse, record_build, warehouse_path
 from txpipe.warehouse.query import headline
 
@@ -34,6 +34,14 @@ def dashboard(settings: Settings) -> str:
     return str(write_dashboard(settings))
 
 
+def kept_build(settings: Settings, previous: dict) -> dict:
+    """The build result of a run that publishes nothing: what the last publish recorded."""
+    return {"warehouse": str(warehouse_path(settings)), "counts": previous["counts"], "marts": [],
+            "skipped": True, "headline": previous.get("headline"),
+            "validation_report": str(validation_report_path(settings)),
+            "dashboard": str(settings.reports_dir / "dashboard.html")}
+
+
 @flow(name="txpipe-build", validate_parameters=False)
 def build_flow(full_rebuild: bool = False, wait_for_lock: bool = True) -> dict:
     """Publish a new warehouse from the lake and export every metric table to marts/."""
@@ -45,9 +53,7 @@ def build_flow(full_rebuild: bool = False, wait_for_lock: bool = True) -> dict:
         report = str(write_validation_report(settings, Ledger(settings.ledger_dir).records()))
         if not full_rebuild and previous and previous["fingerprint"] == fingerprint:
             log.info("nothing changed since the last publish: warehouse and marts kept")
-            return {"warehouse": str(warehouse_path(settings)), "counts": previous["counts"], "marts": [],
-                    "skipped": True, "headline": previous.get("headline"), "validation_report": report,
-                    "dashboard": str(settings.reports_dir / "dashboard.html")}
+            return kept_build(settings, previous)
         warehouse, counts = publish(settings)
         log.info("published %s: %s", warehouse, ", ".join(f"{k} {v}" for k, v in counts.items()))
         marts = export(warehouse, settings)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from prefect import flow
+from pathlib import Path
+
+from prefect import flow, get_run_logger
 
 from flows.artifacts import publish_run_artifacts
-from flows.build_metrics import build_flow
+from flows.build_metrics import build_flow, kept_build
 from flows.ingest import ingest_flow
 from flows.locking import exclusive_run
 from txpipe.health import max_quarantine_share_from_env, run_problems
+from txpipe.ingest import anything_new, stray_files
+from txpipe.ledger import Ledger
 from txpipe.settings import Settings
+from txpipe.warehouse.publish import current_build
 
 
 @flow(name="txpipe-pipeline", validate_parameters=False)
@@ -27,12 +32,23 @@ def pipeline_flow(
     rejected or the quarantined share of rows passes ``max_quarantine_share`` (default
     TXPIPE_MAX_QUARANTINE_SHARE or 0.2), so that a Prefect automation can notify on it.
     """
-    with exclusive_run(Settings.from_env(), wait_for_lock):
-        ingested = ingest_flow(landing=landing, sources=sources, return_state=True)
-        built = build_flow(full_rebuild=full_rebuild)  # what was ingested is published even if a file crashed
-    if ingested.is_failed():
-        raise RuntimeError(f"ingest did not complete: {ingested.message}")
-    records = ingested.result()
+    settings = Settings.from_env()
+    with exclusive_run(settings, wait_for_lock):
+        landing_dir = Path(landing).resolve() if landing else settings.landing
+        previous = None if full_rebuild else current_build(settings)
+        if previous and not anything_new(landing_dir, Ledger(settings.ledger_dir), sources):
+            # Nothing to ingest and nothing to publish: no subflow runs at all (a no-op run stays cheap).
+            log = get_run_logger()
+            log.info("no new or changed file under %s and the warehouse is current: nothing to do", landing_dir)
+            if strays := stray_files(landing_dir):
+                log.warning("not ingested, put them in a source folder: %s", ", ".join(strays))
+            records, built = [], kept_build(settings, previous)
+        else:
+            ingested = ingest_flow(landing=landing, sources=sources, return_state=True)
+            built = build_flow(full_rebuild=full_rebuild)  # what was ingested is published even if a file crashed
+            if ingested.is_failed():
+                raise RuntimeError(f"ingest did not complete: {ingested.message}")
+            records = ingested.result()
     publish_run_artifacts(records, built)
     share = max_quarantine_share_from_env() if max_quarantine_share is None else max_quarantine_share
     problems = run_problems(records, share) if alert else []

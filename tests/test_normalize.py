@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import pandas as pd
 import pytest
 
@@ -44,6 +47,16 @@ def test_pseudonyms_are_keyed_per_source_and_stable():
     assert one.pid("nso", "P1") != two.pid("nso", "P1")
     assert len(one.pid("nso", "P1")) == 64 and "P1" not in one.pid("nso", "P1")
     assert one.pids("nso", ["P1", None, "  "]) == [one.pid("nso", "P1"), None, None]
+
+
+@pytest.mark.parametrize("key", ["k", "x" * 64, "a much longer key than one SHA-256 block of sixty-four bytes, ünïcode"])
+def test_column_pseudonyms_are_hmac_sha256_of_source_and_ref(key):
+    """The fast path equals the standard library's HMAC-SHA256, for short, block-sized and long keys."""
+    refs = ["P1", " P-0002 ", "Ärzte-7", "x" * 300, None, ""]
+    expected = [hmac.new(key.encode(), f"mtep\x1f{r.strip()}".encode(), hashlib.sha256).hexdigest() if r and r.strip()
+                else None for r in refs]
+    assert Pseudonymizer(key).pids("mtep", refs) == expected
+    assert Pseudonymizer(key).pid("mtep", "P1") == expected[0]
 
 
 def test_development_key_is_flagged(caplog):

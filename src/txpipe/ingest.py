@@ -94,17 +94,12 @@ def stray_files(landing: Path) -> list[str]:
     return sorted(p.name for p in landing.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def discover(landing: Path, ledger: Ledger, sources: list[str] | None = None) -> list[Delivery]:
-    """Files under ``landing/<source>/`` whose current content the ledger has not recorded.
-
-    Every file in a source folder counts, hidden ones included, so that nothing delivered goes
-    unaccounted. A file whose size and modification time match its ledger record is not read
-    again (a re-run with nothing new costs a directory listing, not a hash of every byte).
-    """
+def _changed_files(landing: Path, ledger: Ledger, sources: list[str] | None):
+    """(source, path inside it, path, stat, ledger record or None) of every file under
+    ``landing/<source>/`` whose size or modification time differ from its ledger record."""
     if not landing.is_dir():
-        return []
+        return
     current = ledger.current()
-    found = []
     for source_dir in sorted(p for p in landing.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if sources and source_dir.name not in sources:
             continue
@@ -114,11 +109,27 @@ def discover(landing: Path, ledger: Ledger, sources: list[str] | None = None) ->
             relative = path.relative_to(source_dir).as_posix()
             stat = path.stat()
             known = current.get((source_dir.name, relative))
-            if known is not None and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-                continue
-            delivery = Delivery(source_dir.name, path, relative, file_sha256(path), stat.st_size, stat.st_mtime_ns)
-            if known is None or known.sha256 != delivery.sha256:
-                found.append(delivery)
+            if known is None or (known.size, known.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+                yield source_dir.name, relative, path, stat, known
+
+
+def anything_new(landing: Path, ledger: Ledger, sources: list[str] | None = None) -> bool:
+    """Whether any file may hold a new delivery (a directory listing; no file is read)."""
+    return next(_changed_files(landing, ledger, sources), None) is not None
+
+
+def discover(landing: Path, ledger: Ledger, sources: list[str] | None = None) -> list[Delivery]:
+    """Files under ``landing/<source>/`` whose current content the ledger has not recorded.
+
+    Every file in a source folder counts, hidden ones included, so that nothing delivered goes
+    unaccounted. A file whose size and modification time match its ledger record is not read
+    again (a re-run with nothing new costs a directory listing, not a hash of every byte).
+    """
+    found = []
+    for source, relative, path, stat, known in _changed_files(landing, ledger, sources):
+        delivery = Delivery(source, path, relative, file_sha256(path), stat.st_size, stat.st_mtime_ns)
+        if known is None or known.sha256 != delivery.sha256:
+            found.append(delivery)
     return found
 
 

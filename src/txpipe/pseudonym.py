@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 from collections.abc import Iterable
@@ -23,17 +24,31 @@ class Pseudonymizer:
             key = DEVELOPMENT_PSEUDONYM_KEY
         self._key = key.encode("utf-8")
         self.is_development_key = key == DEVELOPMENT_PSEUDONYM_KEY
+        # HMAC (RFC 2104) with its two keyed SHA-256 states computed once: each pid then costs two
+        # compressions instead of four (hmac.digest sets the key up again for every message).
+        block = self._key if len(self._key) <= 64 else hashlib.sha256(self._key).digest()
+        block = block.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
     def pid(self, source: str, participant_ref: str) -> str:
         message = f"{source}\x1f{participant_ref.strip()}".encode("utf-8")
         return hmac.digest(self._key, message, "sha256").hex()
 
     def pids(self, source: str, refs: Iterable[str | None]) -> list[str | None]:
-        """Pseudonymise a column; blank refs stay None (callers pass each distinct ref once)."""
-        key, prefix, digest = self._key, f"{source}\x1f", hmac.digest
+        """Pseudonymise a column; blank refs stay None (callers pass each distinct ref once).
+        Equal to :meth:`pid` for every ref, faster (see ``__init__``)."""
+        prefix, new_inner, new_outer = f"{source}\x1f", self._inner.copy, self._outer.copy
         out: list[str | None] = []
         append = out.append
         for ref in refs:
             stripped = ref.strip() if isinstance(ref, str) else ""
-            append(digest(key, (prefix + stripped).encode("utf-8"), "sha256").hex() if stripped else None)
+            if not stripped:
+                append(None)
+                continue
+            inner = new_inner()
+            inner.update((prefix + stripped).encode("utf-8"))
+            outer = new_outer()
+            outer.update(inner.digest())
+            append(outer.hexdigest())
         return out

@@ -81,6 +81,10 @@ def render(records: list[DeliveryRecord], suite_path: Path) -> str:
     return "\n".join(out)
 
 
+def validation_report_path(settings: Settings) -> Path:
+    return settings.reports_dir / REPORT_FILE
+
+
 def write_validation_report(settings: Settings, records: list[DeliveryRecord]) -> Path:
     html = render(records, settings.expectations_dir / "participation.json")
-    return write_text_atomically(settings.reports_dir / REPORT_FILE, html)
+    return write_text_atomically(validation_report_path(settings), html)

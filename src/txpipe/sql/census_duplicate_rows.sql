@@ -1,10 +1,16 @@
 -- Rows identical to an earlier row of the same delivery (same id and same content): they collapse.
-SELECT source_row
-FROM (
-    SELECT
-        source_row,
-        row_number() OVER (PARTITION BY id, hash_a, hash_b ORDER BY source_row) AS copy_number
+-- Only contents that occur more than once are joined back (a hash aggregate, no sort of every row).
+WITH repeated AS (
+    SELECT id, hash_a, hash_b, min(source_row) AS first_row
     FROM census_rows
+    GROUP BY id, hash_a, hash_b
+    HAVING count(*) > 1
 )
-WHERE copy_number > 1
-ORDER BY source_row;
+SELECT census_rows.source_row
+FROM census_rows
+JOIN repeated
+    ON census_rows.id IS NOT DISTINCT FROM repeated.id
+    AND census_rows.hash_a = repeated.hash_a
+    AND census_rows.hash_b = repeated.hash_b
+WHERE census_rows.source_row > repeated.first_row
+ORDER BY census_rows.source_row;

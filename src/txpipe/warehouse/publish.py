@@ -80,6 +80,12 @@ def published_build(settings: Settings) -> dict | None:
     return info if all(p.exists() for p in outputs) else None
 
 
+def current_build(settings: Settings) -> dict | None:
+    """What the last publish recorded, if nothing a build reads has changed since (else None)."""
+    previous = published_build(settings)
+    return previous if previous and previous["fingerprint"] == build_fingerprint(settings) else None
+
+
 def record_build(
     settings: Settings, fingerprint: str, counts: dict[str, int], marts: list[Path], headline: dict | None = None
 ) -> None:
