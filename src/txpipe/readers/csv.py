@@ -173,7 +173,7 @@ def _batches(
     except pa.ArrowInvalid:
         # A record Arrow cannot place (wrong field count, runaway quote): read the rest exactly.
         # Arrow's message quotes the row, which may hold personal data, so it is not repeated.
-        yield from _exact_batches(path, codec, delimiter, headers, records_done, options.chunk_rows)
+        yield from _exact_batches(path, codec, delimiter, headers, records_done, options.row_built_chunk_rows)
 
 
 def _exact_batches(

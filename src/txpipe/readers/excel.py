@@ -114,7 +114,7 @@ def _batches(workbook, pending, rows, headers, first_row, options) -> Iterator[R
             buffer.append(cells)
             index.append(row_number)
             row_number += 1
-            if len(buffer) >= options.chunk_rows:
+            if len(buffer) >= options.row_built_chunk_rows:
                 yield _batch(buffer, index, headers)
                 buffer, index = [], []
         if buffer:

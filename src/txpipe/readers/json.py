@@ -121,7 +121,7 @@ def _line_batches(path: Path, codec: str, names: list[str], options: ReadOptions
         else:
             issues.append(RowIssue(number, "json_record_not_object",
                                    f"line {number} holds a {type(value).__name__}, not an object"))
-        if len(chunk) + len(issues) >= options.chunk_rows:
+        if len(chunk) + len(issues) >= options.row_built_chunk_rows:
             yield RawBatch(_frame(chunk, names), issues)
             chunk, issues = [], []
     if chunk or issues:
@@ -166,5 +166,6 @@ def _batches(records, issues, options: ReadOptions) -> Iterator[RawBatch]:
     if not records:
         yield RawBatch(pd.DataFrame(columns=names, dtype="string"), issues)
         return
-    for start in range(0, len(records), options.chunk_rows):
-        yield RawBatch(_frame(records[start : start + options.chunk_rows], names), issues if start == 0 else [])
+    step = options.row_built_chunk_rows
+    for start in range(0, len(records), step):
+        yield RawBatch(_frame(records[start : start + step], names), issues if start == 0 else [])
