@@ -70,7 +70,9 @@ if sys.argv[2] == "build":
     export_marts(path, settings.marts_dir)
 '''
 
-STARTUP = "from prefect import flow\nflow(name='noop')(lambda: None)()\n"
+# The interpreter and a trivial Prefect flow on a temporary server, with txpipe's Prefect settings.
+STARTUP = ("from txpipe.cli import prefect_environment\nprefect_environment()\n"
+           "from prefect import flow\nflow(name='noop')(lambda: None)()\n")
 
 
 def tree_rss(pid: int) -> int:

@@ -17,8 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-# Fit for the throw-away server of a one-off run, not for a server that keeps run history.
-TEMPORARY_ONLY = "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED"
+# Server services that the throw-away server of a one-off run can do without (txpipe's CLI turns
+# them off for it); a server that keeps run history and fires schedules needs every one of them.
+TEMPORARY_SERVER_IDLE_SERVICES = (
+    "TASK_RUN_RECORDER", "CANCELLATION_CLEANUP", "DB_VACUUM", "EVENT_PERSISTER", "EVENT_LOGGER", "FOREMAN",
+    "LATE_RUNS", "SCHEDULER", "PAUSE_EXPIRATIONS", "REPOSSESSOR", "CLEANUP_RECONCILER", "TRIGGERS",
+)
+TEMPORARY_ONLY = tuple(f"PREFECT_SERVER_SERVICES_{name}_ENABLED" for name in TEMPORARY_SERVER_IDLE_SERVICES)
 
 
 def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -38,7 +43,7 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 120) -> N
 def start_server(port: int, env: dict | None = None, **popen) -> tuple[subprocess.Popen, str]:
     """Start `prefect server start` on 127.0.0.1:port in its own process group; wait until healthy."""
     prefect = Path(sys.executable).parent / "prefect"
-    env = {k: v for k, v in (env or os.environ).items() if k not in ("PREFECT_API_URL", TEMPORARY_ONLY)}
+    env = {k: v for k, v in (env or os.environ).items() if k != "PREFECT_API_URL" and k not in TEMPORARY_ONLY}
     process = subprocess.Popen([str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                                env=env, start_new_session=True, **popen)
     url = f"http://127.0.0.1:{port}/api"
@@ -67,7 +72,8 @@ def local_server(port: int = 4200) -> Iterator[str]:
     process, url = start_server(port)
     try:
         os.environ["PREFECT_API_URL"] = url
-        os.environ.pop(TEMPORARY_ONLY, None)
+        for name in TEMPORARY_ONLY:
+            os.environ.pop(name, None)
         yield url
     finally:
         stop_process(process)
