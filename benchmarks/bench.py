@@ -6,8 +6,9 @@ For each size (rows of one e-learning CSV delivery made by `txpipe generate`):
 - txpipe in-process: the library calls (ingest the delivery, build and publish, export marts);
 - txpipe run: the whole command, with its temporary Prefect server.
 Each is a separate process; wall seconds, rows/s and the peak RSS of its whole process tree are
-measured. Then: a re-run with nothing new, and one 10k-row delivery into an empty lake and into
-the lake of the largest size. Results go to benchmarks/out/results.json.
+measured. Then: the fixed costs (the library's start: interpreter, pandas, pyarrow, DuckDB, GX and
+the suite; bare DuckDB's start), a re-run with nothing new, and one 10k-row delivery into an empty
+lake and into the lake of the largest size. Results go to benchmarks/out/results.json.
 
     python benchmarks/bench.py [--sizes 100000 1000000 5000000]
 """
@@ -69,6 +70,10 @@ if sys.argv[2] == "build":
     path, _ = publish_warehouse(settings)
     export_marts(path, settings.marts_dir)
 '''
+
+# What the library pays before its first row: the interpreter, pandas/pyarrow/DuckDB, GX and the suite.
+LIBRARY_START = ("from txpipe.ingest import IngestContext\nfrom txpipe.settings import Settings\n"
+                 "IngestContext.create(Settings.from_env(), 'start')\n")
 
 # The interpreter and a trivial Prefect flow on a temporary server, with txpipe's Prefect settings.
 STARTUP = ("from txpipe.cli import prefect_environment\nprefect_environment()\n"
@@ -169,6 +174,11 @@ def main() -> None:
         print(json.dumps(entry), flush=True)
 
     largest = max(args.sizes)
+    results["fixed_costs"] = {
+        "library_start": measure([PYTHON, "-c", LIBRARY_START], env_for(fresh(OUT / "homes" / "library-start"))),
+        "bare_duckdb_start": measure([PYTHON, "-c", "import duckdb; duckdb.connect().execute('SELECT 1')"]),
+    }
+    print(json.dumps(results["fixed_costs"]), flush=True)
     startup = measure([PYTHON, "-c", STARTUP], env_for(fresh(OUT / "homes" / "startup")))
     rerun = measure(TXPIPE + ["run", "--landing", str(landing_for(largest))], env_for(OUT / "homes" / f"cli-{largest}"))
     results["rerun_nothing_new"] = {"run": rerun, "interpreter_and_prefect_start": startup,

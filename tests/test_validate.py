@@ -89,12 +89,15 @@ def test_a_row_failure_maps_back_to_every_row_holding_the_value(canonical, refer
     assert (frame["delivery_mode"].iloc[verdict.failures["delivery_mode_invalid"]] != "resident").all()
 
 
-def test_a_suite_with_an_aggregate_expectation_is_refused(tmp_path):
+@pytest.mark.parametrize("expectation", [
+    {"type": "expect_column_mean_to_be_between", "kwargs": {"column": "score", "min_value": 0, "max_value": 100}},
+    {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "participant_pid"}},
+    {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["source_record_id", "nation"]}},
+], ids=["aggregate", "unique", "compound-unique"])
+def test_a_suite_with_an_expectation_across_rows_is_refused(tmp_path, expectation):
     shutil.copy(Settings.from_env().expectations_dir / "participation.json", tmp_path / "participation.json")
     suite = json.loads((tmp_path / "participation.json").read_text())
-    suite["expectations"].append({"type": "expect_column_mean_to_be_between",
-                                  "kwargs": {"column": "score", "min_value": 0, "max_value": 100},
-                                  "meta": {"rule": "score_mean"}})
+    suite["expectations"].append({**expectation, "meta": {"rule": "across_rows"}})
     (tmp_path / "participation.json").write_text(json.dumps(suite))
-    with pytest.raises(SuiteError, match="score_mean .* does not judge rows one by one"):
+    with pytest.raises(SuiteError, match="across_rows .* does not judge rows one by one"):
         load_suite(tmp_path)

@@ -79,6 +79,10 @@ def _reads(kwargs: dict) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in names if n))
 
 
+# Map expectations whose verdict on a row depends on the other rows (uniqueness across the batch).
+_ACROSS_ROWS = frozenset({"expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"})
+
+
 def _row_wise(expectation) -> bool:
     from great_expectations.expectations.expectation import (
         ColumnMapExpectation,
@@ -86,7 +90,8 @@ def _row_wise(expectation) -> bool:
         MulticolumnMapExpectation,
     )
 
-    return isinstance(expectation, (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation))
+    return (isinstance(expectation, (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation))
+            and expectation.expectation_type not in _ACROSS_ROWS)
 
 
 def load_suite(expectations_dir: Path) -> RowSuite:
