@@ -109,3 +109,16 @@ def test_partner_dashboard_renders(published, tmp_path):
     assert result["requests"] == [] and 'data-ready="true"' in result["dom"]
     assert re.search(r'<pre id="errors" role="alert">\s*</pre>', result["dom"])
     assert tile_values(result["dom"])["participants"] > 0
+
+
+def test_the_vega_bundle_is_made_once_and_then_read_from_the_cache(tmp_path):
+    from txpipe.dashboard import vega_bundle
+
+    vega_bundle.cache_clear()
+    bundle = vega_bundle(tmp_path)
+    [cached] = tmp_path.glob("vega-bundle-*.js")
+    assert cached.read_text(encoding="utf-8") == bundle and "vegaEmbed" in bundle
+    cached.write_text("/* from the cache */", encoding="utf-8")
+    vega_bundle.cache_clear()
+    assert vega_bundle(tmp_path) == "/* from the cache */"
+    vega_bundle.cache_clear()
