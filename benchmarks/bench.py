@@ -76,8 +76,8 @@ LIBRARY_START = ("from txpipe.ingest import IngestContext\nfrom txpipe.settings 
                  "IngestContext.create(Settings.from_env(), 'start')\n")
 
 # The interpreter and a trivial Prefect flow on a temporary server, with txpipe's Prefect settings.
-STARTUP = ("from txpipe.cli import prefect_environment\nprefect_environment()\n"
-           "from prefect import flow\nflow(name='noop')(lambda: None)()\n")
+STARTUP = ("from txpipe.cli import prefect_environment, prefect_run_settings\nprefect_environment()\n"
+           "from prefect import flow\nwith prefect_run_settings():\n    flow(name='noop')(lambda: None)()\n")
 
 
 def tree_rss(pid: int) -> int:

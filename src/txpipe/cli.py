@@ -74,13 +74,28 @@ def _print_summary(records, settings: Settings) -> None:
                   f"Ledger: {settings.ledger_dir}\nRun reports: {settings.reports_dir / 'runs'}")
 
 
+@contextmanager
+def prefect_run_settings():
+    """Settings for flows this process runs. On the temporary server, no flow-run heartbeats: they
+    exist to spot crashed runs on a lasting server, and each flow would wait up to 1 s at its end
+    for the heartbeat thread to notice it finished."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
 def _flow_state(flow_fn, wait: bool = True, **parameters):
     """Run a flow under the run lock (the CLI is the only place that starts flows)."""
     from txpipe.runlock import RunLocked, run_lock
 
     settings = Settings.from_env()
     try:
-        with run_lock(settings.home, wait=wait, on_wait=lambda m: console.print(f"[yellow]{m}[/yellow]")):
+        with run_lock(settings.home, wait=wait, on_wait=lambda m: console.print(f"[yellow]{m}[/yellow]")), \
+                prefect_run_settings():
             state = flow_fn(**parameters, return_state=True)
     except RunLocked as error:
         console.print(f"[red]Not started:[/red] {error}")
