@@ -6,6 +6,7 @@ import json
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import txpipe.validate as validation
@@ -101,3 +102,23 @@ def test_a_suite_with_an_expectation_across_rows_is_refused(tmp_path, expectatio
     (tmp_path / "participation.json").write_text(json.dumps(suite))
     with pytest.raises(SuiteError, match="across_rows .* does not judge rows one by one"):
         load_suite(tmp_path)
+
+
+def test_long_chunks_take_the_sampled_look_and_keep_the_verdict(canonical, reference, monkeypatch):
+    """Past 80,000 rows, near-unique columns are spotted on a sample; the verdict is still GX's on every row."""
+    suite = load_suite(Settings.from_env().expectations_dir)
+    copies = []
+    for n in range(25):
+        copy = planted(canonical).reset_index(drop=True)
+        copy["source_record_id"] = copy["source_record_id"] + f"-{n}"
+        copies.append(copy)
+    frame = pd.concat(copies, ignore_index=True)
+    assert len(frame) >= 4 * validation._SAMPLE_ROWS
+    distinct, whole = plan_groups(frame, suite)
+    assert "source_record_id" in {c for g in whole for c in g.values.columns}
+    assert "delivery_mode" in {c for g in distinct for c in g.values.columns}
+    fast = validate(frame, suite, parameters(reference))
+    monkeypatch.setattr(validation, "DISTINCT_SHARE", 0.0)
+    every_row = validate(frame, suite, parameters(reference))
+    for name in suite.rule_names:
+        assert np.array_equal(np.sort(fast.failures[name]), np.sort(every_row.failures[name])), name

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from txpipe.pseudonym import Pseudonymizer
 from txpipe.readers import UnreadableFile
@@ -35,6 +37,9 @@ _DATE_FORMATS = {
 }
 # ISO dates, zero padding optional (2024-3-4), with a midnight time allowed (JSON/Excel exports).
 _ISO_DATE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?$")
+
+
+_STRING = pd.StringDtype("pyarrow")
 
 
 @dataclass(frozen=True)
@@ -76,10 +81,15 @@ def delivered_values(frame: pd.DataFrame, plan: ColumnPlan) -> pd.DataFrame:
 
 
 def _map_uniques(series: pd.Series, convert: Callable[[str], str | None]) -> pd.Series:
-    """Apply ``convert`` once per distinct value (rosters repeat values heavily)."""
-    uniques = series.dropna().unique()
-    lookup = {value: convert(value) for value in uniques}
-    return series.map(lookup).astype("string")
+    """Apply ``convert`` once per distinct value (rosters repeat values heavily); the column is
+    dictionary-encoded and rebuilt in Arrow, so no Python object is made per row."""
+    values = pa.array(series, type=pa.string())
+    if isinstance(values, pa.ChunkedArray):  # pyarrow-backed columns arrive in pieces
+        values = values.combine_chunks()
+    encoded = pc.dictionary_encode(values)
+    converted = pa.array([convert(value) for value in encoded.dictionary.to_pylist()], pa.string())
+    return pd.Series(pd.array(pc.take(converted, encoded.indices), dtype=_STRING), index=series.index,
+                     name=series.name)
 
 
 def _enum_key(value: str) -> str:

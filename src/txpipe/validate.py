@@ -303,6 +303,8 @@ def _combination_codes(data: pd.DataFrame, columns: list[str], limit: int) -> np
     first appearance; missing is a value too); None as soon as the combinations outnumber ``limit``."""
     combined = np.zeros(len(data), dtype=np.int64)
     for column in columns:
+        if _looks_near_unique(data[column], limit):
+            return None
         codes, uniques = pd.factorize(data[column], use_na_sentinel=False)
         if len(uniques) > limit:
             return None
@@ -310,6 +312,17 @@ def _combination_codes(data: pd.DataFrame, columns: list[str], limit: int) -> np
         if len(distinct) > limit:
             return None
     return combined.astype(np.int64)
+
+
+_SAMPLE_ROWS = 20_000
+
+
+def _looks_near_unique(column: pd.Series, limit: int) -> bool:
+    """A cheap look at the first rows of a long column: mostly distinct there means validate every row.
+    (Only the faster path depends on it: both paths give the same verdict.)"""
+    if len(column) < 4 * _SAMPLE_ROWS:
+        return False
+    return column.iloc[:_SAMPLE_ROWS].nunique(dropna=False) > _SAMPLE_ROWS * limit / len(column)
 
 
 def distinct_frame(groups: list[RuleGroup]) -> pd.DataFrame:
