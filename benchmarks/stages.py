@@ -1,0 +1,64 @@
+"""Where an ingest spends its time, stage by stage (wall seconds, in-process, no Prefect).
+
+    TXPIPE_HOME=/tmp/stages .venv/bin/python benchmarks/stages.py benchmarks/out/data/1000000/landing
+
+Wraps the library's stage functions with timers, ingests every new delivery under the landing
+root into TXPIPE_HOME (use an empty one), and prints the time per stage. Stages nest (first_pass
+holds pseudonymise and census.add; store_pass holds normalize and validate, which holds
+plan_groups and the GX calls); the Parquet writes run on a background thread, beside store_pass.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import sys
+import time
+from pathlib import Path
+
+import txpipe.census as census
+import txpipe.ingest as ingest
+import txpipe.validate as validate
+from txpipe.ledger import Ledger
+from txpipe.settings import Settings
+
+SECONDS: collections.Counter = collections.Counter()
+
+
+def timed(owner, name: str, label: str) -> None:
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            SECONDS[label] += time.perf_counter() - started
+
+    setattr(owner, name, wrapper)
+
+
+def main(landing: Path) -> None:
+    for name in ("first_pass", "store_pass", "pseudonymise", "normalize", "validate", "participation_table",
+                 "quarantine_rows", "file_sha256", "release_freed_memory"):
+        timed(ingest, name, name)
+    timed(validate, "plan_groups", "validate: plan_groups")
+    timed(validate, "_run_gx", "validate: GX")
+    timed(census.CensusTaker, "add", "census.add")
+    timed(census.CensusTaker, "result", "census.result")
+    settings = Settings.from_env()
+    started = time.perf_counter()
+    context = ingest.IngestContext.create(settings, "stages")
+    SECONDS["start: reference, GX suite and context"] = time.perf_counter() - started
+    ledger = Ledger(settings.ledger_dir)
+    started = time.perf_counter()
+    for delivery in ingest.discover(landing, ledger):
+        ledger.commit(ingest.ingest_delivery(delivery, context))
+    print(f"ingest: {time.perf_counter() - started:.2f} s")
+    for label, seconds in SECONDS.most_common():
+        print(f"  {seconds:6.2f} s  {label}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
