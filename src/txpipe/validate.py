@@ -51,9 +51,8 @@ class Rule:
 @dataclass(frozen=True)
 class RowSuite:
     path: Path
-    suite: object  # great_expectations.ExpectationSuite
     rules: tuple[Rule, ...]
-    document: dict | None = None  # the suite file as loaded, to make sub-suites from
+    document: dict  # the suite file as loaded, to make GX sub-suites from
 
     @property
     def rule_names(self) -> tuple[str, ...]:
@@ -64,13 +63,16 @@ class RowSuite:
         return _sub_suite(self, names)
 
 
+def _named_columns(kwargs: dict) -> list[str]:
+    return [n for n in (kwargs.get(k) for k in ("column", "column_A", "column_B")) if n]
+
+
 def _columns(kwargs: dict) -> tuple[str, ...]:
-    names = [kwargs.get(k) for k in ("column", "column_A", "column_B")]
-    return tuple("participant_ref" if n == "participant_pid" else n for n in names if n)
+    return tuple("participant_ref" if n == "participant_pid" else n for n in _named_columns(kwargs))
 
 
 def _reads(kwargs: dict) -> tuple[str, ...]:
-    names = [kwargs.get(k) for k in ("column", "column_A", "column_B")] + list(kwargs.get("column_list") or ())
+    names = _named_columns(kwargs) + list(kwargs.get("column_list") or ())
     condition = kwargs.get("row_condition")
     if isinstance(condition, dict):  # GX keeps a pandas condition as {"pass_through_filter": ...}
         condition = condition.get("pass_through_filter")
@@ -130,7 +132,7 @@ def load_suite(expectations_dir: Path) -> RowSuite:
     names = [r.name for r in rules]
     if len(set(names)) != len(names):
         raise SuiteError(f"{path}: rule names must be unique")
-    return RowSuite(path=path, suite=suite, rules=tuple(rules), document=document)
+    return RowSuite(path=path, rules=tuple(rules), document=document)
 
 
 _sub_suites: dict[tuple[Path, frozenset[str]], object] = {}
@@ -141,7 +143,7 @@ def _sub_suite(suite: RowSuite, names: frozenset[str]):
 
     key = (suite.path, names)
     if key not in _sub_suites:
-        document = dict(suite.document or {})
+        document = dict(suite.document)
         document["expectations"] = [e for e in document["expectations"] if e["meta"]["rule"] in names]
         document["name"] = f"{document.get('name', 'suite')}:{len(_sub_suites)}"
         _sub_suites[key] = gx.ExpectationSuite(**document)
@@ -197,15 +199,15 @@ class Verdict:
 
     def sparse_reasons(self, severity: str, rows: np.ndarray) -> dict[int, list[str]]:
         """For the given row positions, the rules of this severity each broke (only rows that broke any)."""
-        wanted = set(int(r) for r in rows)
+        wanted = np.zeros(self.rows, dtype=bool)
+        wanted[rows] = True
         out: dict[int, list[str]] = {}
         for rule in self.rules:
-            if rule.severity != severity:
+            failed = self.failures.get(rule.name)
+            if rule.severity != severity or failed is None or not len(failed):
                 continue
-            for position in self.failures.get(rule.name, ()):
-                position = int(position)
-                if position in wanted:
-                    out.setdefault(position, []).append(rule.name)
+            for position in failed[wanted[failed]].tolist():
+                out.setdefault(position, []).append(rule.name)
         return out
 
     def quarantined_mask(self) -> np.ndarray:
