@@ -13,8 +13,6 @@ each chunk knowing the duplicates.
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import datetime as dt
 import hashlib
 import json
@@ -31,6 +29,7 @@ import pyarrow.compute as pc
 from txpipe.census import Census, CensusTaker
 from txpipe.lake import DeliveryFiles
 from txpipe.ledger import DeliveryRecord, Ledger
+from txpipe.memory import prepare_for_streaming, release_freed_memory
 from txpipe.normalize import REPORTABLE_COLUMNS, ColumnPlan, delivered_values, normalize, plan_columns, pseudonymise
 from txpipe.pseudonym import Pseudonymizer
 from txpipe.readers import RowIssue, UnreadableFile, read_ahead, read_delivery
@@ -75,7 +74,7 @@ class IngestContext:
             run_id=run_id,
         )
         prepare_validation()
-        _set_aside_long_lived_objects()
+        prepare_for_streaming()
         return context
 
 
@@ -221,54 +220,6 @@ def store_pass(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, c
     record.warnings = dict(sorted(warnings.items()))
     record.quarantine_reasons = dict(sorted(reasons.items()))
     return written
-
-
-_long_lived_set_aside = False
-
-
-def _set_aside_long_lived_objects() -> None:
-    """Once per process, with GX and the reference data loaded: take every object alive now out of
-    the cycle collector's reach (``gc.freeze``), so that the collection after each chunk walks the
-    chunk's objects only (with GX's ~270,000 objects in view, each collection costs 0.13 s)."""
-    global _long_lived_set_aside
-    if not _long_lived_set_aside:
-        gc.collect()
-        gc.freeze()
-        _long_lived_set_aside = True
-
-
-def release_freed_memory() -> None:
-    """Hand memory freed by the last chunk back to the OS, so a long delivery's footprint stays flat.
-
-    pandas and GX objects hold reference cycles, so a chunk's frames (and the spool mapping under
-    them) are only freed by the cycle collector, which otherwise runs when it likes; and glibc keeps
-    freed blocks unless asked to trim."""
-    gc.collect()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _load_libc():
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc: nothing to do
-        return None
-
-
-_LIBC = _load_libc()
-
-
-def _arrow_returns_memory_at_once() -> None:
-    """Arrow's default allocator here (mimalloc) keeps freed pages, so a streaming ingest's footprint
-    creeps up chunk after chunk; jemalloc told to return freed pages at once (decay 0) does not."""
-    try:
-        pa.set_memory_pool(pa.jemalloc_memory_pool())
-        pa.jemalloc_set_decay_ms(0)
-    except (NotImplementedError, AttributeError, pa.ArrowNotImplementedError):
-        pass  # a pyarrow built without jemalloc: keep its default
-
-
-_arrow_returns_memory_at_once()
 
 
 def _tally(counts: dict[str, int], lists) -> None:
