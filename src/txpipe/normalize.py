@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from txpipe.pseudonym import Pseudonymizer
-from txpipe.readers import UnreadableFile
+from txpipe.readers import STRING, UnreadableFile
 from txpipe.reference import Reference
 from txpipe.schema import COLUMN_DEFAULTS, ENUMS, LANDING_COLUMNS, REQUIRED_COLUMNS
 from txpipe.sources import SourceConfig, fold_header
@@ -37,9 +37,6 @@ _DATE_FORMATS = {
 }
 # ISO dates, zero padding optional (2024-3-4), with a midnight time allowed (JSON/Excel exports).
 _ISO_DATE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?$")
-
-
-_STRING = pd.StringDtype("pyarrow")
 
 
 @dataclass(frozen=True)
@@ -88,7 +85,7 @@ def _map_uniques(series: pd.Series, convert: Callable[[str], str | None]) -> pd.
         values = values.combine_chunks()
     encoded = pc.dictionary_encode(values)
     converted = pa.array([convert(value) for value in encoded.dictionary.to_pylist()], pa.string())
-    return pd.Series(pd.array(pc.take(converted, encoded.indices), dtype=_STRING), index=series.index,
+    return pd.Series(pd.array(pc.take(converted, encoded.indices), dtype=STRING), index=series.index,
                      name=series.name)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from txpipe.readers import RowIssue
+from txpipe.readers import STRING, RowIssue
 
 SOURCE_ROW = "source_row"
 
@@ -27,8 +27,7 @@ def frame_to_table(raw: pd.DataFrame) -> pa.Table:
 
 
 def table_to_frame(table: pa.Table) -> pd.DataFrame:
-    string = pd.StringDtype("pyarrow")
-    frame = table.drop_columns([SOURCE_ROW]).to_pandas(types_mapper={pa.string(): string}.get)
+    frame = table.drop_columns([SOURCE_ROW]).to_pandas(types_mapper={pa.string(): STRING}.get)
     frame.index = pd.Index(table[SOURCE_ROW].to_numpy(), name=SOURCE_ROW, dtype="int64")
     return frame
 

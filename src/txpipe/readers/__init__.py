@@ -24,6 +24,9 @@ import pandas as pd
 CHUNK_ROWS = 400_000
 ROW_BUILT_CHUNK_ROWS = 100_000
 
+# The dtype of every delivered value: text in Arrow, missing as pd.NA.
+STRING = pd.StringDtype("pyarrow")
+
 
 class UnreadableFile(Exception):
     """The whole file is rejected; the message says why in words a programme office understands."""

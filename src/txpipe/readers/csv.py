@@ -23,6 +23,7 @@ from txpipe.readers import (
     Delivered,
     RawBatch,
     ReadOptions,
+    STRING,
     RowIssue,
     UnreadableFile,
     check_headers,
@@ -117,9 +118,8 @@ def _trimmed(column: pa.Array) -> pa.Array:
 
 
 def _frame(batch: pa.Table, names: list[str], first_row: int) -> pd.DataFrame:
-    string = pd.StringDtype("pyarrow")
-    frame = pd.DataFrame({i: pd.Series(_trimmed(batch.column(i)).to_pandas(types_mapper={pa.string(): string}.get),
-                                       dtype=string) for i in range(batch.num_columns)})
+    frame = pd.DataFrame({i: _trimmed(batch.column(i)).to_pandas(types_mapper={pa.string(): STRING}.get)
+                          for i in range(batch.num_columns)})
     frame.columns = names
     frame.index = pd.RangeIndex(first_row, first_row + len(frame), name="source_row")
     return frame
@@ -161,13 +161,15 @@ def _batches(
             ),
         )
         pending: list[pa.RecordBatch] = []
+        pending_rows = 0
         for batch in _with_end(reader):
             if batch is not None:
                 pending.append(batch)
-            if pending and (batch is None or sum(b.num_rows for b in pending) >= options.chunk_rows):
+                pending_rows += batch.num_rows
+            if pending and (batch is None or pending_rows >= options.chunk_rows):
                 # Columns stay chunked (one piece per block): no copy of the whole chunk is made.
                 frame = _frame(pa.Table.from_batches(pending), headers, records_done + 2)
-                pending = []
+                pending, pending_rows = [], 0
                 records_done += len(frame)
                 yield RawBatch(drop_blank_rows(frame))
     except pa.ArrowInvalid:
