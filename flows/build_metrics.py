@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.locking import exclusive_run
 from flows.retries import retry_on_io_error
-from txpipe.dashboard import write_dashboard
+from txpipe.dashboard import dashboard_path, write_dashboard
 from txpipe.ledger import Ledger
 from txpipe.marts import export_marts
 from txpipe.settings import Settings
@@ -39,7 +39,7 @@ def kept_build(settings: Settings, previous: dict) -> dict:
     return {"warehouse": str(warehouse_path(settings)), "counts": previous["counts"], "marts": [],
             "skipped": True, "headline": previous.get("headline"),
             "validation_report": str(validation_report_path(settings)),
-            "dashboard": str(settings.reports_dir / "dashboard.html")}
+            "dashboard": str(dashboard_path(settings))}
 
 
 @flow(name="txpipe-build", validate_parameters=False)

@@ -42,13 +42,21 @@ def ingest_flow(
         return _ingest(settings, landing, sources)
 
 
+def landing_root(settings: Settings, landing: str | None) -> Path:
+    """The landing root a flow was given, else $TXPIPE_HOME/landing."""
+    return Path(landing).resolve() if landing else settings.landing
+
+
+def warn_about_stray_files(landing_dir: Path) -> None:
+    if strays := stray_files(landing_dir):
+        get_run_logger().warning("not ingested, put them in a source folder: %s", ", ".join(strays))
+
+
 def _ingest(settings: Settings, landing: str | None, sources: list[str] | None) -> list[DeliveryRecord]:
     log = get_run_logger()
-    landing_dir = Path(landing).resolve() if landing else settings.landing
+    landing_dir = landing_root(settings, landing)
     ledger = Ledger(settings.ledger_dir)
-    strays = stray_files(landing_dir)
-    if strays:
-        log.warning("not ingested, put them in a source folder: %s", ", ".join(strays))
+    warn_about_stray_files(landing_dir)
     deliveries = discover(landing_dir, ledger, sources)
     log.info("%d new deliveries under %s", len(deliveries), landing_dir)
     if not deliveries:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import flow, get_run_logger
 
 from flows.artifacts import publish_run_artifacts
 from flows.build_metrics import build_flow, kept_build
-from flows.ingest import ingest_flow
+from flows.ingest import ingest_flow, landing_root, warn_about_stray_files
 from flows.locking import exclusive_run
 from txpipe.health import max_quarantine_share_from_env, run_problems
-from txpipe.ingest import anything_new, stray_files
+from txpipe.ingest import anything_new
 from txpipe.ledger import Ledger
 from txpipe.settings import Settings
 from txpipe.warehouse.publish import current_build
@@ -34,14 +32,13 @@ def pipeline_flow(
     """
     settings = Settings.from_env()
     with exclusive_run(settings, wait_for_lock):
-        landing_dir = Path(landing).resolve() if landing else settings.landing
+        landing_dir = landing_root(settings, landing)
         previous = None if full_rebuild else current_build(settings)
         if previous and not anything_new(landing_dir, Ledger(settings.ledger_dir), sources):
             # Nothing to ingest and nothing to publish: no subflow runs at all (a no-op run stays cheap).
-            log = get_run_logger()
-            log.info("no new or changed file under %s and the warehouse is current: nothing to do", landing_dir)
-            if strays := stray_files(landing_dir):
-                log.warning("not ingested, put them in a source folder: %s", ", ".join(strays))
+            get_run_logger().info("no new or changed file under %s and the warehouse is current: nothing to do",
+                                  landing_dir)
+            warn_about_stray_files(landing_dir)
             records, built = [], kept_build(settings, previous)
         else:
             ingested = ingest_flow(landing=landing, sources=sources, return_state=True)

@@ -146,12 +146,16 @@ def render(data: dict, partner: str | None = None, generated: dt.datetime | None
             .replace("{{app}}", (HERE / "dashboard.js").read_text(encoding="utf-8")))
 
 
+def dashboard_path(settings: Settings, partner: str | None = None) -> Path:
+    return settings.reports_dir / (f"dashboard-{partner}.html" if partner else "dashboard.html")
+
+
 def write_dashboard(settings: Settings, partner: str | None = None, out: Path | None = None) -> Path:
     """Write reports/dashboard.html (or the partner copy) atomically; return its path."""
     from txpipe.warehouse.publish import warehouse_path
 
     partner = partner.upper() if partner else None
-    target = out or settings.reports_dir / (f"dashboard-{partner}.html" if partner else "dashboard.html")
+    target = out or dashboard_path(settings, partner)
     html = render(gather(warehouse_path(settings), partner), partner, cache_dir=settings.home / "cache")
     return write_text_atomically(target, html)
 
