@@ -54,7 +54,7 @@ class CensusTaker:
         # A file-backed scratch database: the census of a huge delivery lives on disk, not in memory.
         self._con = duckdb.connect(str(temp_dir / "census.duckdb"), config={
             "memory_limit": READING_MEMORY_LIMIT, "temp_directory": str(temp_dir), "preserve_insertion_order": False})
-        self._con.execute("CREATE TABLE census_rows (source_row BIGINT, id VARCHAR, hash_a UBIGINT, hash_b UBIGINT)")
+        self._con.execute(_sql("census_create"))
         self._insert = _sql("census_insert_chunk")
         self.rows_read = 0
 
