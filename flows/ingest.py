@@ -16,7 +16,7 @@ from rich.progress import Progress
 
 from flows.locking import exclusive_run
 from flows.retries import retry_on_io_error
-from txpipe.ingest import Delivery, IngestContext, discover, ingest_delivery, stray_files
+from txpipe.ingest import Delivery, DeliveryFailed, IngestContext, discover, ingest_delivery, stray_files
 from txpipe.ledger import DeliveryRecord, Ledger
 from txpipe.reports import totals, write_run_report
 from txpipe.settings import Settings
@@ -71,8 +71,9 @@ def _ingest(settings: Settings, landing: str | None, sources: list[str] | None) 
             try:
                 record = future.result()
             except Exception as error:  # a bug, not bad data: leave the file for the next run
-                log.error("%s/%s failed: %s", delivery.source, delivery.source_file, error)
-                failed.append(f"{delivery.source}/{delivery.source_file}")
+                failure = error if isinstance(error, DeliveryFailed) else DeliveryFailed(delivery, "unknown", error)
+                log.error("%s; it will be retried on the next run\n%s", failure, failure.traceback)
+                failed.append(failure.as_report())
             else:
                 previous = ledger.commit(record)  # the ledger is written from this one place
                 if previous is not None:
@@ -85,8 +86,9 @@ def _ingest(settings: Settings, landing: str | None, sources: list[str] | None) 
                     f" ({record.reason})" if record.reason else "",
                 )
             progress.advance(bar)
-    report = write_run_report(settings.reports_dir, ctx.run_id, records, superseded)
+    report = write_run_report(settings.reports_dir, ctx.run_id, records, superseded, failed)
     log.info("totals %s; report %s", totals(records), report)
     if failed:
-        raise RuntimeError(f"{len(failed)} file(s) could not be ingested and will be retried: {', '.join(failed)}")
+        names = ", ".join(f"{f['source']}/{f['source_file']} (stage {f['stage']})" for f in failed)
+        raise RuntimeError(f"{len(failed)} file(s) could not be ingested and will be retried: {names}; see {report}")
     return records

@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ from txpipe.reference import Reference, load_reference
 from txpipe.settings import Settings
 from txpipe.sources import SourceConfig, SourceConfigError, load_source_config
 from txpipe.spool import Spool, frame_to_table
-from txpipe.validate import RowSuite, Verdict, load_suite, prepare_validation, validate
+from txpipe.validate import RowSuite, load_suite, prepare_validation, validate
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,35 @@ def discover(landing: Path, ledger: Ledger, sources: list[str] | None = None) ->
     return found
 
 
+STAGES = ("read", "census", "normalise", "validate", "store")
+
+
+class DeliveryFailed(RuntimeError):
+    """A delivery failed on a bug, not on its data: which file, in which stage, and the traceback.
+
+    The file is left out of the ledger, so the next run takes it again. The exception's own message
+    is withheld (a library's message may quote a delivered value); its type and frames are kept.
+    """
+
+    def __init__(self, delivery: "Delivery", stage: str, error: BaseException) -> None:
+        self.source, self.source_file, self.stage = delivery.source, delivery.source_file, stage
+        self.error_type = type(error).__name__
+        frames = "".join(traceback.format_list(traceback.extract_tb(error.__traceback__)))
+        self.traceback = f"Traceback (most recent call last):\n{frames}{self.error_type} (message withheld)"
+        super().__init__(f"{self.source}/{self.source_file} failed in stage '{stage}' ({self.error_type})")
+
+    def as_report(self) -> dict[str, str]:
+        return {"source": self.source, "source_file": self.source_file, "stage": self.stage,
+                "error": self.error_type, "traceback": self.traceback}
+
+
+@dataclass
+class _Stage:
+    """The stage a delivery is in, so that a failure can say where it happened."""
+
+    name: str = STAGES[0]
+
+
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -145,45 +175,58 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
         run_id=ctx.run_id, size=delivery.size, mtime_ns=delivery.mtime_ns,
     )
     scratch = ctx.settings.home / "tmp" / f"census-{uuid.uuid4().hex}"
+    stage = _Stage()
     try:
         try:
-            config, plan, census, spool = first_pass(delivery, ctx, scratch)
+            config, plan, census, spool = first_pass(delivery, ctx, scratch, stage)
         except (UnreadableFile, SourceConfigError) as error:
             record.status, record.reason = "rejected", str(error)
             return record
-        written = store_pass(delivery, ctx, record, config, plan, census, spool, received)
+        written = store_pass(delivery, ctx, record, config, plan, census, spool, received, stage)
+    except Exception as error:
+        raise DeliveryFailed(delivery, stage.name, error) from None  # its traceback is kept, its message not
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     record.files = [p.relative_to(ctx.settings.lake).as_posix() for p in written]
     if not record.balanced:  # a bug, never a data problem: stop before the ledger says stored
         for path in written:
             path.unlink(missing_ok=True)
-        raise AssertionError(f"row accounting does not balance for {delivery.source}/{delivery.source_file}")
+        try:
+            raise AssertionError(f"row accounting does not balance for {delivery.source}/{delivery.source_file}")
+        except AssertionError as error:
+            raise DeliveryFailed(delivery, "store", error) from None
     return record
 
 
-def first_pass(delivery: Delivery, ctx: IngestContext, scratch: Path) -> tuple[SourceConfig, ColumnPlan, Census, Spool]:
+def first_pass(delivery: Delivery, ctx: IngestContext, scratch: Path,
+               stage: _Stage | None = None) -> tuple[SourceConfig, ColumnPlan, Census, Spool]:
     """Read the delivery once: census every chunk and spool its delivered values for the store pass.
 
     participant_ref is replaced by its pseudonym before the chunk goes anywhere (the spool is on disk).
     """
+    stage = stage or _Stage()
     config = load_source_config(ctx.settings.sources_dir, delivery.source)
-    delivered = read_delivery(delivery.path, config.read_options())
+    delivered = read_delivery(delivery.path, config.read_options(ctx.settings.chunk_rows))
     plan = plan_columns(delivered.headers, config)
     spool = Spool(scratch / "chunks")
     with CensusTaker(scratch) as census:
-        for batch in read_ahead(delivered.batches):
+        for batch in read_ahead(delivered.batches):  # a failure while reading surfaces here
+            stage.name = "census"
             values = pseudonymise(delivered_values(batch.frame, plan), config.name, ctx.pseudonymizer)
             table = frame_to_table(values)
             census.add(table, len(batch.issues))
             spool.add(table, batch.issues)
             release_freed_memory()
+            stage.name = "read"
+        stage.name = "census"
         return config, plan, census.result(), spool
 
 
 def store_pass(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, config: SourceConfig,
-               plan: ColumnPlan, census: Census, spool: Spool, received: dt.datetime) -> list[Path]:
+               plan: ColumnPlan, census: Census, spool: Spool, received: dt.datetime,
+               stage: _Stage | None = None) -> list[Path]:
     """Normalise, validate and store the spooled chunks; fills the record's counts; returns the files."""
+    stage = stage or _Stage()
     record.ignored_columns = list(plan.ignored)
     record.rows_read = census.rows_read
     parameters = {
@@ -194,53 +237,59 @@ def store_pass(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, c
     rules = {r.name: r for r in ctx.suite.rules}
     duplicates = list(census.duplicate_rows)
     files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source)
-    warnings: dict[str, int] = {}
-    reasons: dict[str, int] = {}
+    warnings_seen: dict[str, int] = {}
+    reasons_seen: dict[str, int] = {}
     try:
         for raw, issues in spool:
+            stage.name = "normalise"
             keep = ~raw.index.isin(duplicates) if duplicates else np.ones(len(raw), bool)
             record.rows_duplicate += int((~keep).sum())
             raw = raw[keep]
             canonical = normalize(raw, config, ctx.reference)
+            stage.name = "validate"
             verdict = validate(canonical, ctx.suite, parameters)
-            bad = verdict.quarantined_mask()
-            good_warnings = verdict.sparse_reasons("warning", rows=np.flatnonzero(~bad))
-            stored = participation_table(canonical[~bad], good_warnings, delivery, ctx.run_id, received)
-            quarantined = quarantine_rows(canonical[bad], raw[bad], verdict, np.flatnonzero(bad), rules, issues)
+            stage.name = "store"
+            # One mask splits the rows and their verdicts alike (all aligned to the validated frame).
+            bad = verdict.quarantined()
+            warnings = verdict.names("warning").filter(pa.array(~bad))
+            stored = participation_table(canonical[~bad], warnings, delivery, ctx.run_id, received)
+            quarantined = quarantine_rows(canonical[bad], raw[bad], verdict.names("critical").filter(pa.array(bad)),
+                                          rules, issues)
             files.add(stored, quarantine_table(quarantined, delivery, ctx.run_id, received))
             record.rows_stored += stored.num_rows
             record.rows_quarantined += len(quarantined)
-            _tally(warnings, good_warnings.values())
-            _tally(reasons, (row["reasons"] for row in quarantined))
+            _tally(warnings_seen, pc.list_flatten(warnings))
+            _tally(reasons_seen, pa.array([name for row in quarantined for name in row["reasons"]], pa.string()))
             release_freed_memory()
+        stage.name = "store"
         written = files.commit()
     except BaseException:
         files.abort()
         raise
-    record.warnings = dict(sorted(warnings.items()))
-    record.quarantine_reasons = dict(sorted(reasons.items()))
+    record.warnings = dict(sorted(warnings_seen.items()))
+    record.quarantine_reasons = dict(sorted(reasons_seen.items()))
     return written
 
 
-def _tally(counts: dict[str, int], lists) -> None:
-    for names in lists:
-        for name in names:
-            counts[name] = counts.get(name, 0) + 1
+def _tally(counts: dict[str, int], names: pa.Array) -> None:
+    """Add how often each rule name occurs in ``names``."""
+    for item in pc.value_counts(names).to_pylist():
+        counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
 
 
 def _json(values: dict) -> str:
     return json.dumps({k: (None if pd.isna(v) else v) for k, v in values.items()}, ensure_ascii=False, sort_keys=True)
 
 
-def quarantine_rows(canonical: pd.DataFrame, raw: pd.DataFrame, verdict: Verdict, positions: np.ndarray,
-                    rules: dict, issues: list[RowIssue]) -> list[dict]:
-    """One dict per quarantined row: its rules, the values they judged, and the whole delivered row."""
-    reasons = verdict.sparse_reasons("critical", rows=positions)
+def quarantine_rows(canonical: pd.DataFrame, raw: pd.DataFrame, reasons: pa.ListArray, rules: dict,
+                    issues: list[RowIssue]) -> list[dict]:
+    """One dict per quarantined row: its rules, the values they judged, and the whole delivered row.
+
+    ``canonical``, ``raw`` and ``reasons`` hold the same rows in the same order."""
     rows = []
     raw_records = raw.to_dict("records")
     pids = canonical["participant_pid"].tolist()
-    for position, source_row, delivered, pid in zip(positions, canonical.index, raw_records, pids):
-        row_reasons = reasons[int(position)]
+    for source_row, row_reasons, delivered, pid in zip(canonical.index, reasons.to_pylist(), raw_records, pids):
         columns = [c for name in row_reasons for c in rules[name].columns]
         offending = {c: (None if c == "participant_ref" else delivered.get(c)) for c in dict.fromkeys(columns)}
         rows.append({
@@ -274,9 +323,10 @@ def quarantine_table(rows: list[dict], delivery: Delivery, run_id: str, received
     })
 
 
-def participation_table(good: pd.DataFrame, warnings: dict[int, list[str]], delivery: Delivery, run_id: str,
+def participation_table(good: pd.DataFrame, warnings: pa.ListArray, delivery: Delivery, run_id: str,
                         received: dt.datetime) -> pa.Table:
-    """Valid canonical rows as the lake's Arrow table (types cast in Arrow, not row by row)."""
+    """Valid canonical rows as the lake's Arrow table (types cast in Arrow, not row by row);
+    ``warnings`` holds each row's warning rules, row for row."""
     n = len(good)
     text = pa.Table.from_pandas(good, preserve_index=False)
     columns = {"source": _constant(delivery.source, n, pa.string())}
@@ -289,11 +339,7 @@ def participation_table(good: pd.DataFrame, warnings: dict[int, list[str]], deli
         elif name == "score":
             column = pc.cast(column, pa.float64())
         columns[name] = column
-    ordered = sorted(warnings)
-    warning_lists = [None] * n
-    for position, names in zip(ordered, (warnings[p] for p in ordered)):
-        warning_lists[position] = names
-    columns["warnings"] = pa.array(warning_lists, pa.list_(pa.string()))
+    columns["warnings"] = warnings
     columns["batch_id"] = _constant(delivery.batch_id, n, pa.string())
     columns["source_file"] = _constant(delivery.source_file, n, pa.string())
     columns["source_row"] = pa.array(good.index.to_numpy(), pa.int64())

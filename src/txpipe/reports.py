@@ -26,7 +26,9 @@ def totals(records: list[DeliveryRecord]) -> dict[str, int]:
     return out
 
 
-def write_run_report(reports_dir: Path, run_id: str, records: list[DeliveryRecord], superseded: list[str]) -> Path:
+def write_run_report(reports_dir: Path, run_id: str, records: list[DeliveryRecord], superseded: list[str],
+                     failed: list[dict] | None = None) -> Path:
+    """The run's JSON report; ``failed`` lists the deliveries that failed on a bug (file, stage, traceback)."""
     path = reports_dir / "runs" / f"ingest-{run_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
@@ -34,6 +36,7 @@ def write_run_report(reports_dir: Path, run_id: str, records: list[DeliveryRecor
         "totals": totals(records),
         "deliveries": [asdict(r) for r in sorted(records, key=lambda r: (r.source, r.source_file))],
         "superseded_batches": superseded,
+        "failed": failed or [],
     }
     path.write_text(json.dumps(document, indent=2), encoding="utf-8")
     return path

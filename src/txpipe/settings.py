@@ -12,6 +12,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+# Rows per chunk when a delivery streams through ingest. Readers that build Python rows first
+# (Excel, JSON) use at most ROW_BUILT_CHUNK_ROWS of them (see txpipe.readers).
+CHUNK_ROWS = 400_000
+
 DEVELOPMENT_PSEUDONYM_KEY = "txpipe-DEVELOPMENT-ONLY-pseudonym-key-do-not-use-in-production"
 
 
@@ -22,6 +26,7 @@ class Settings:
     sources_dir: Path
     expectations_dir: Path
     pseudonym_key: str | None
+    chunk_rows: int = CHUNK_ROWS  # rows per chunk a delivery streams in (tests use a handful)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -32,6 +37,7 @@ class Settings:
             sources_dir=Path(env.get("TXPIPE_SOURCES_DIR", REPO_ROOT / "data" / "sources")),
             expectations_dir=Path(env.get("TXPIPE_EXPECTATIONS_DIR", REPO_ROOT / "expectations")),
             pseudonym_key=env.get("TXPIPE_PSEUDONYM_KEY") or None,
+            chunk_rows=_positive_int(env, "TXPIPE_CHUNK_ROWS", CHUNK_ROWS),
         )
 
     @property
@@ -65,3 +71,16 @@ class Settings:
     @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
+
+
+def _positive_int(env, name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of rows, got a value that is not") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1")
+    return value

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from txpipe.readers import ReadOptions
+from txpipe.settings import CHUNK_ROWS
 from txpipe.schema import LANDING_COLUMNS
 
 DATE_ORDERS = ("ISO", "DMY", "MDY")
@@ -52,8 +53,9 @@ class SourceConfig:
     def is_known_header(self, header: str) -> bool:
         return self.canonical_name(header) is not None
 
-    def read_options(self) -> ReadOptions:
+    def read_options(self, chunk_rows: int = CHUNK_ROWS) -> ReadOptions:
         return ReadOptions(
+            chunk_rows=chunk_rows,
             encoding=self.encoding,
             delimiter=self.delimiter,
             sheet=self.sheet,

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 SUITE_FILE = "participation.json"
 
@@ -187,34 +189,39 @@ def _batch_definition():
 
 @dataclass
 class Verdict:
-    """Failed row positions (0-based, in frame order) per rule."""
+    """Which rules each row of the validated frame broke.
+
+    Rows are addressed in one index space only: their position in the frame given to
+    :func:`validate` (0 .. rows-1). Every answer comes back aligned to that frame, one entry per row,
+    so a caller splits the frame and its verdicts with the same mask and never translates positions.
+    """
 
     rows: int
-    failures: dict[str, np.ndarray]
+    failures: dict[str, np.ndarray]  # rule -> failed positions
     rules: tuple[Rule, ...]
 
-    def failed(self, severity: str) -> dict[str, np.ndarray]:
-        wanted = {r.name for r in self.rules if r.severity == severity}
-        return {name: pos for name, pos in self.failures.items() if name in wanted and len(pos)}
-
-    def sparse_reasons(self, severity: str, rows: np.ndarray) -> dict[int, list[str]]:
-        """For the given row positions, the rules of this severity each broke (only rows that broke any)."""
-        wanted = np.zeros(self.rows, dtype=bool)
-        wanted[rows] = True
-        out: dict[int, list[str]] = {}
-        for rule in self.rules:
-            failed = self.failures.get(rule.name)
-            if rule.severity != severity or failed is None or not len(failed):
-                continue
-            for position in failed[wanted[failed]].tolist():
-                out.setdefault(position, []).append(rule.name)
-        return out
-
-    def quarantined_mask(self) -> np.ndarray:
+    def quarantined(self) -> np.ndarray:
+        """Per row: whether it broke a critical rule."""
         mask = np.zeros(self.rows, dtype=bool)
-        for positions in self.failed("critical").values():
-            mask[positions] = True
+        for rule in self.rules:
+            if rule.severity == "critical":
+                mask[self.failures.get(rule.name, _NONE)] = True
         return mask
+
+    def names(self, severity: str) -> pa.ListArray:
+        """Per row: the rules of this severity it broke, in suite order; null where it broke none."""
+        ordered = [r.name for r in self.rules if r.severity == severity]
+        failed = [np.unique(self.failures.get(name, _NONE)) for name in ordered]
+        positions = np.concatenate([_NONE, *failed])
+        rule_numbers = np.concatenate([_NONE, *(np.full(len(f), i, np.int64) for i, f in enumerate(failed))])
+        order = np.lexsort((rule_numbers, positions))  # by row, then by rule in suite order
+        counts = np.bincount(positions, minlength=self.rows)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        values = pc.take(pa.array(ordered, pa.string()), pa.array(rule_numbers[order]))
+        return pa.ListArray.from_arrays(pa.array(offsets), values, mask=pa.array(counts == 0))
+
+
+_NONE = np.empty(0, np.int64)
 
 
 def validate(frame: pd.DataFrame, suite: RowSuite, parameters: dict[str, list]) -> Verdict:

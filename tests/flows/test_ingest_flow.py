@@ -36,3 +36,46 @@ def test_a_crashing_file_fails_the_run_but_not_the_other_files(settings, landing
     state = module.ingest_flow(landing=str(landing), return_state=True)
     assert state.is_failed() and "nso/b.csv" in state.message
     assert [r.source_file for r in Ledger(settings.ledger_dir).records()] == ["a.csv"]
+
+
+def test_a_bug_in_a_stage_is_reported_with_file_stage_and_traceback(settings, landing, monkeypatch):
+    """It names the file and the stage, keeps the traceback in the log and the run report, withholds the
+    exception's message (it may quote a delivered value) and leaves the file for the next run."""
+    import json
+    import logging
+
+    import txpipe.ingest as library
+    from flows.ingest import ingest_flow
+
+    real = library.validate
+
+    def buggy_validate(frame, suite, parameters):
+        if "b-" in frame["source_record_id"].iloc[0]:
+            raise IndexError(f"list assignment index out of range near {frame['source_record_id'].iloc[0]}")
+        return real(frame, suite, parameters)
+
+    monkeypatch.setattr(library, "validate", buggy_validate)
+    write_csv(landing / "nso" / "a.csv", [row()])
+    write_csv(landing / "nso" / "b.csv", [row(source_record_id="b-SECRET-VALUE")])
+    logged_records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = logged_records.append
+    run_logs = [logging.getLogger(f"prefect.{name}_runs") for name in ("flow", "task")]  # they do not propagate
+    for log in run_logs:
+        log.addHandler(handler)
+    try:
+        state = ingest_flow(landing=str(landing), return_state=True)
+    finally:
+        for log in run_logs:
+            log.removeHandler(handler)
+    assert state.is_failed() and "nso/b.csv (stage validate)" in state.message
+    [report] = (settings.reports_dir / "runs").glob("ingest-*.json")
+    document = json.loads(report.read_text())
+    [failure] = document["failed"]
+    assert (failure["source"], failure["source_file"], failure["stage"], failure["error"]) == (
+        "nso", "b.csv", "validate", "IndexError")
+    assert "buggy_validate" in failure["traceback"] and "store_pass" in failure["traceback"]
+    logged = "\n".join(logging.Formatter().format(r) for r in logged_records)  # with any traceback Prefect logs
+    assert "nso/b.csv failed in stage 'validate'" in logged and "buggy_validate" in logged
+    assert "SECRET-VALUE" not in report.read_text() + logged + state.message
+    assert [r.source_file for r in Ledger(settings.ledger_dir).records()] == ["a.csv"]

@@ -145,6 +145,15 @@ def build() -> None:
         csv_text([good(1)]).replace("source_record_id", " Source_Record_ID ", 1).replace("nation", "NATION", 1))
     expect("duplicates.csv", **stored(5, 1, {5: ["conflicting_duplicate"], 6: ["conflicting_duplicate"]}, duplicate=2)
            ).write_text(csv_text([good(1), good(1), good(1), good(2), good(2, status="failed")]))
+    # Warning rows after quarantined rows of the same chunk: each stored row keeps exactly its own warnings
+    # (the shape that once moved warnings onto the wrong stored row, or past the last one).
+    expect("warnings_after_quarantined.csv", **stored(
+        7, 4, {2: ["nation_unknown"], 4: ["end_before_start"], 6: ["status_invalid"]},
+        warnings={"3": ["activity_code_not_in_catalogue"], "5": ["iteration_id_malformed"], "7": None,
+                  "8": ["activity_code_not_in_catalogue", "iteration_id_malformed"]})).write_text(csv_text([
+        good(1, nation="Narnia"), good(2, activity_code="Z9-999"), good(3, end_date="2024-03-01"),
+        good(4, iteration_id="spring intake"), good(5, status="unsure"), good(6),
+        good(7, activity_code="Z9-998", iteration_id="autumn")]))
     expect("numbers_as_text_and_spaces.csv", **stored(1, 1)).write_text(csv_text([
         good(1, headcount=" 1 ", score=" 88.50 ", nation="  georgia  ")]))
     expect("huge_numbers.csv", **stored(2, 0, {2: ["headcount_invalid"], 3: ["score_invalid"]})).write_text(

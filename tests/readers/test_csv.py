@@ -107,3 +107,24 @@ def test_empty_and_header_only_files(tmp_path):
     header_only.write_text("a,b\n", encoding="utf-8")
     headers, rows, issues = read_all(header_only)
     assert headers == ["a", "b"] and rows == [] and issues == []
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 7, 1000])
+def test_chunks_hold_at_most_chunk_rows_and_keep_positions(tmp_path, chunk_rows):
+    """A delivery streams in chunks of at most ``chunk_rows`` rows (TXPIPE_CHUNK_ROWS); positions run on."""
+    path = tmp_path / "c.csv"
+    path.write_text("id,x\n" + "".join(f"{n},v{n}\n" + ("\n" if n % 5 == 0 else "") for n in range(1, 31)))
+    batches = list(read_delivery(path, ReadOptions(chunk_rows=chunk_rows)).batches)
+    assert max(len(b.frame) for b in batches) == min(chunk_rows, 30)
+    assert [int(i) for b in batches for i in b.frame.index] == list(range(2, 32))
+    assert [r["id"] for b in batches for r in b.frame.to_dict("records")] == [str(n) for n in range(1, 31)]
+
+
+def test_chunk_rows_setting(monkeypatch):
+    from txpipe.settings import CHUNK_ROWS, Settings
+
+    assert Settings.from_env({}).chunk_rows == CHUNK_ROWS
+    assert Settings.from_env({"TXPIPE_CHUNK_ROWS": "7"}).chunk_rows == 7
+    for bad in ("0", "seven"):
+        with pytest.raises(ValueError, match="TXPIPE_CHUNK_ROWS"):
+            Settings.from_env({"TXPIPE_CHUNK_ROWS": bad})

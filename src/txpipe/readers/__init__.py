@@ -18,10 +18,12 @@ from pathlib import Path
 
 import pandas as pd
 
-# Rows per chunk. The CSV reader's chunks are Arrow columns (about 0.5 GB at peak through the
-# pipeline for 400,000 rows); readers that build Python rows first (Excel, JSON, the exact CSV
-# path) hold several times more per row, so they hand on smaller chunks.
-CHUNK_ROWS = 400_000
+from txpipe.settings import CHUNK_ROWS
+
+# Rows per chunk: CHUNK_ROWS (settings, TXPIPE_CHUNK_ROWS). The CSV reader's chunks are Arrow
+# columns (about 0.5 GB at peak through the pipeline for 400,000 rows); readers that build Python
+# rows first (Excel, JSON, the exact CSV path) hold several times more per row, so they hand on
+# at most this many.
 ROW_BUILT_CHUNK_ROWS = 100_000
 
 # The dtype of every delivered value: text in Arrow, missing as pd.NA.

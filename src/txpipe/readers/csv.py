@@ -166,10 +166,12 @@ def _batches(
             if batch is not None:
                 pending.append(batch)
                 pending_rows += batch.num_rows
-            if pending and (batch is None or pending_rows >= options.chunk_rows):
+            while pending and (batch is None or pending_rows >= options.chunk_rows):
                 # Columns stay chunked (one piece per block): no copy of the whole chunk is made.
-                frame = _frame(pa.Table.from_batches(pending), headers, records_done + 2)
-                pending, pending_rows = [], 0
+                table = pa.Table.from_batches(pending)
+                rest = table.slice(options.chunk_rows)
+                pending, pending_rows = rest.to_batches(), rest.num_rows
+                frame = _frame(table.slice(0, options.chunk_rows), headers, records_done + 2)
                 records_done += len(frame)
                 yield RawBatch(drop_blank_rows(frame))
     except pa.ArrowInvalid:
