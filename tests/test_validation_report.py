@@ -26,3 +26,26 @@ def test_remote_reference_detector_can_fail():
     assert REMOTE.search('<link rel=stylesheet href="https://cdn.example/x.css">')
     assert REMOTE.search("<script src=//cdn.example/x.js></script>")
     assert not REMOTE.search('<a href="#rules">rules</a>')
+
+
+def test_unknown_nations_get_the_closest_reference_nations_never_the_value(settings, landing):
+    """A nation_unknown row carries "did you mean" reference nations in its offending values, the ledger
+    counts them and the report shows them; the delivered spelling appears in neither the ledger nor the report."""
+    import json
+
+    from tests.conftest import read_parquet_rows, row, write_csv
+
+    write_csv(landing / "ptec" / "r.csv", [row(source_record_id="A", nation="Georgiaa"),
+                                           row(source_record_id="B", nation="Repubic of Korea"),
+                                           row(source_record_id="C", nation="Georgia (US state)")])
+    [record] = ingest_all(settings, landing)
+    offending = {q["source_row"]: json.loads(q["offending_values"]) for q in read_parquet_rows(settings.quarantine_dir)}
+    assert offending[2]["nation"] == "Georgiaa" and offending[2]["nation_did_you_mean"][0] == "Georgia (GEO)"
+    assert offending[3]["nation_did_you_mean"][0] == "Republic of Korea (KOR)"
+    assert offending[4]["nation_did_you_mean"][0] == "Georgia (GEO)"  # suggested, never resolved
+    assert record.nation_suggestions == {"Georgia (GEO)": 2, "Republic of Korea (KOR)": 1}
+    html = write_validation_report(settings, Ledger(settings.ledger_dir).records()).read_text(encoding="utf-8")
+    assert "did you mean: Georgia (GEO) (2), Republic of Korea (KOR) (1)" in html
+    ledger_text = "".join(p.read_text() for p in settings.ledger_dir.glob("*.json"))
+    for delivered in ("Georgiaa", "Repubic", "US state"):
+        assert delivered not in html and delivered not in ledger_text

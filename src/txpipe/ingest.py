@@ -19,6 +19,7 @@ import json
 import shutil
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,6 +240,7 @@ def store_pass(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, c
     files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source)
     warnings_seen: dict[str, int] = {}
     reasons_seen: dict[str, int] = {}
+    suggested: dict[str, int] = {}
     try:
         for raw, issues in spool:
             stage.name = "normalise"
@@ -254,12 +256,13 @@ def store_pass(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, c
             warnings = verdict.names("warning").filter(pa.array(~bad))
             stored = participation_table(canonical[~bad], warnings, delivery, ctx.run_id, received)
             quarantined = quarantine_rows(canonical[bad], raw[bad], verdict.names("critical").filter(pa.array(bad)),
-                                          rules, issues)
+                                          rules, issues, ctx.reference.nation_names.suggestions)
             files.add(stored, quarantine_table(quarantined, delivery, ctx.run_id, received))
             record.rows_stored += stored.num_rows
             record.rows_quarantined += len(quarantined)
             _tally(warnings_seen, pc.list_flatten(warnings))
             _tally(reasons_seen, pa.array([name for row in quarantined for name in row["reasons"]], pa.string()))
+            _tally(suggested, pa.array([row[SUGGESTIONS][0] for row in quarantined if row.get(SUGGESTIONS)], pa.string()))
             release_freed_memory()
         stage.name = "store"
         written = files.commit()
@@ -268,6 +271,7 @@ def store_pass(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, c
         raise
     record.warnings = dict(sorted(warnings_seen.items()))
     record.quarantine_reasons = dict(sorted(reasons_seen.items()))
+    record.nation_suggestions = dict(sorted(suggested.items(), key=lambda item: (-item[1], item[0])))
     return written
 
 
@@ -278,11 +282,16 @@ def _tally(counts: dict[str, int], names: pa.Array) -> None:
 
 
 def _json(values: dict) -> str:
-    return json.dumps({k: (None if pd.isna(v) else v) for k, v in values.items()}, ensure_ascii=False, sort_keys=True)
+    return json.dumps({k: (None if not isinstance(v, list) and pd.isna(v) else v) for k, v in values.items()},
+                      ensure_ascii=False, sort_keys=True)
+
+
+# Offending-values key of a nation_unknown row: the closest reference nations, "Georgia (GEO)".
+SUGGESTIONS = "nation_did_you_mean"
 
 
 def quarantine_rows(canonical: pd.DataFrame, raw: pd.DataFrame, reasons: pa.ListArray, rules: dict,
-                    issues: list[RowIssue]) -> list[dict]:
+                    issues: list[RowIssue], suggest_nations: Callable[[str], list[str]]) -> list[dict]:
     """One dict per quarantined row: its rules, the values they judged, and the whole delivered row.
 
     ``canonical``, ``raw`` and ``reasons`` hold the same rows in the same order."""
@@ -292,11 +301,14 @@ def quarantine_rows(canonical: pd.DataFrame, raw: pd.DataFrame, reasons: pa.List
     for source_row, row_reasons, delivered, pid in zip(canonical.index, reasons.to_pylist(), raw_records, pids):
         columns = [c for name in row_reasons for c in rules[name].columns]
         offending = {c: (None if c == "participant_ref" else delivered.get(c)) for c in dict.fromkeys(columns)}
+        if "nation_unknown" in row_reasons:
+            offending[SUGGESTIONS] = suggest_nations(delivered["nation"])
         rows.append({
             "source_row": int(source_row),
             "reasons": row_reasons,
             "offending_values": _json(offending),
             "record": _json({**{c: delivered[c] for c in REPORTABLE_COLUMNS}, "participant_pid": pid}),
+            SUGGESTIONS: offending.get(SUGGESTIONS),
         })
     for issue in issues:
         rows.append({"source_row": issue.source_row, "reasons": [issue.rule],

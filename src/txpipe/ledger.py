@@ -31,6 +31,8 @@ class DeliveryRecord:
     ignored_columns: list[str] = field(default_factory=list)
     warnings: dict[str, int] = field(default_factory=dict)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    # rows quarantined as nation_unknown, by the closest reference nation ("Georgia (GEO)"; never the value)
+    nation_suggestions: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     run_id: str = ""
     superseded_by: str | None = None

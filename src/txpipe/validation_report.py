@@ -62,6 +62,9 @@ def render(records: list[DeliveryRecord], suite_path: Path) -> str:
         broken = ", ".join(f"{_e(k)} ({v})" for k, v in {**r.quarantine_reasons, **r.warnings}.items())
         note = r.reason or (("not stored: " + ", ".join(r.ignored_columns[:12]) + (" ..." if len(r.ignored_columns) > 12 else ""))
                             if r.ignored_columns else "")
+        if r.nation_suggestions:  # reference nations only, never the delivered spelling
+            broken += "<br><span class=muted>nation_unknown, did you mean: " + ", ".join(
+                f"{_e(label)} ({count})" for label, count in list(r.nation_suggestions.items())[:5]) + "</span>"
         out.append(
             f"<tr class={_e(r.status)}><td>{_e(r.source)}</td><td>{_e(r.source_file)}</td><td>{_e(r.status)}</td>"
             + "".join(f"<td class=n>{getattr(r, k):,}</td>" for k in ("rows_read", "rows_stored", "rows_quarantined", "rows_duplicate"))
