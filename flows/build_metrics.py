@@ -60,8 +60,10 @@ def build_flow(full_rebuild: bool = False, wait_for_lock: bool = True) -> dict:
         board = dashboard(settings)
         result = headline(Path(warehouse))
         summary = {"columns": result.columns, "rows": [list(r) for r in result.rows]}
+        completion = headline(Path(warehouse), "headline_course_completion")
         record_build(settings, fingerprint, counts, [Path(m) for m in marts], summary)
         log.info("exported %d mart files to %s", len(marts), settings.marts_dir)
         return {"warehouse": warehouse, "counts": counts, "marts": marts, "skipped": False, "headline": summary,
+                "course_completion": {"columns": completion.columns, "rows": [list(r) for r in completion.rows]},
                 "previous_counts": (previous or {}).get("counts"), "previous_headline": (previous or {}).get("headline"),
                 "validation_report": report, "dashboard": board}

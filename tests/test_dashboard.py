@@ -72,13 +72,16 @@ def test_headline_figures_match_the_warehouse(page, published):
         partners, engaged, women, known, completed, attended = con.execute("""
             SELECT sum(headcount), count(DISTINCT nation),
                    sum(headcount) FILTER (WHERE sex = 'F'), sum(headcount) FILTER (WHERE sex IN ('F', 'M', 'X')),
-                   sum(headcount) FILTER (WHERE status IN ('completed', 'passed')), sum(headcount)
+                   -- completion is a course measure: education and training only
+                   sum(headcount) FILTER (WHERE status IN ('completed', 'passed') AND programme <> 'exercise'),
+                   sum(headcount) FILTER (WHERE programme <> 'exercise')
             FROM participation
             WHERE is_attended(status) AND is_partner(framework) AND year(start_date) = ?""", [year]).fetchone()
     assert tiles["participants"] == partners
     assert tiles["engaged"] == engaged
     assert tiles["women"] == pytest.approx(women / known)
     assert tiles["completion"] == pytest.approx(completed / attended)
+    assert tiles["completion"] > 0.5  # courses are mostly completed; exercise contingents once made it 7.8%
 
 
 def test_partner_copies_hold_no_other_nation(published, tmp_path):
@@ -122,3 +125,25 @@ def test_the_vega_bundle_is_made_once_and_then_read_from_the_cache(tmp_path):
     vega_bundle.cache_clear()
     assert vega_bundle(tmp_path) == "/* from the cache */"
     vega_bundle.cache_clear()
+
+
+def test_run_report_completion_covers_courses_only(published):
+    """The run report's completion table divides over education and training only, per partner framework."""
+    from txpipe.reports import run_report_markdown
+    from txpipe.warehouse.query import headline
+
+    _, warehouse = published
+    result = headline(warehouse, "headline_course_completion")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        expected = dict(con.execute("""
+            SELECT framework, sum(headcount) FILTER (WHERE status IN ('completed', 'passed')) / sum(headcount)
+            FROM participation
+            WHERE is_attended(status) AND is_partner(framework) AND programme IN ('education', 'training')
+              AND year(start_date) = (SELECT max(year(start_date)) FROM participation WHERE is_attended(status))
+            GROUP BY framework""").fetchall())
+    got = {row[1]: row[4] for row in result.rows}
+    assert got.keys() == expected.keys() and all(got[k] == pytest.approx(expected[k]) for k in got)
+    build = {"counts": {}, "course_completion": {"columns": result.columns, "rows": [list(r) for r in result.rows]}}
+    markdown = run_report_markdown([], build)
+    assert "education and training only" in markdown
+    assert f"{result.rows[0][4]:.1%}" in markdown

@@ -29,7 +29,8 @@ def test_manifest_lists_every_file_and_defect(tmp_path, reference):
     again = load_manifest(tmp_path)
     assert again.files == manifest.files and again.planted == manifest.planted
     assert all((tmp_path / name).is_file() for name in manifest.files)
-    assert 0.15 < len({(p.file, p.source_row) for p in manifest.planted}) / sum(manifest.files.values()) < 0.3
+    defects = {(p.file, p.source_row) for p in manifest.planted if p.severity == "critical"}
+    assert 0.15 < len(defects) / sum(manifest.files.values()) < 0.3
 
 
 def test_contingents_have_headcount_above_one(tmp_path, reference):
@@ -44,3 +45,23 @@ def test_cli_generate(tmp_path):
                           "--files", "1"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert (out / "jadl" / "jadl_01.csv").read_text().count("\n") == 51
+
+
+def test_deliveries_look_like_the_world(tmp_path, reference):
+    """About one activity in ten is outside the catalogue, iteration ids and nation spellings vary the way
+    public lists and offices write them, and every file mixes critical defects and warnings."""
+    import csv as csvlib
+
+    manifest = generate(tmp_path, reference, rows=3000, seed=11, defect_rate=0.05, files_per_source=2)
+    rows = sum(manifest.files.values())
+    outside = sum(p.defect == "activity_not_in_catalogue" for p in manifest.planted) / rows
+    assert 0.06 < outside < 0.14
+    for name in manifest.files:
+        severities = {p.severity for p in manifest.planted if f"{p.source}/{p.file}" == name}
+        assert severities == {"critical", "warning"}, name
+    with open(tmp_path / "jadl" / "jadl_01.csv", newline="", encoding="utf-8") as handle:
+        nations = [r["nation"] for r in csvlib.DictReader(handle)]
+    codes = set(reference.nation_codes)
+    assert len(set(nations)) > 2 * len({reference.resolve_nation(n) for n in nations} & codes)
+    assert any("," in n or "(the)" in n for n in nations) and any(n.isupper() and len(n) == 2 for n in nations)
+    assert any(not n.isascii() for n in nations)  # French and other non-ASCII spellings

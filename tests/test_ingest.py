@@ -19,11 +19,21 @@ from txpipe.validate import SuiteError, load_suite
 
 
 def assert_planted_defects_caught(settings, landing, records):
-    """Every planted defect is in quarantine under its rule, and nothing else is."""
+    """Every planted defect is in quarantine under its rule, and nothing else is; every planted warning
+    is on its own stored row, and no other stored row carries one."""
     manifest = load_manifest(landing)
     quarantined = {(q["source"], q["source_file"], q["source_row"]): q["reasons"]
                    for q in read_parquet_rows(settings.quarantine_dir)}
-    expected = {(p.source, p.file, p.source_row): p.rule for p in manifest.planted if p.rule}
+    expected = {(p.source, p.file, p.source_row): p.rule for p in manifest.planted
+                if p.rule and p.severity == "critical"}
+    warned = collections.defaultdict(list)
+    for p in manifest.planted:
+        if p.severity == "warning":
+            warned[(p.source, p.file, p.source_row)].append(p.rule)
+    stored = {(s["source"], s["source_file"], s["source_row"]): s["warnings"]
+              for s in read_parquet_rows(settings.participation_dir) if s["warnings"]}
+    assert warned, "the generator planted no warnings"
+    assert {k: sorted(v) for k, v in stored.items()} == {k: sorted(v) for k, v in warned.items()}
     for key, rule in expected.items():
         assert key in quarantined, f"planted {rule} at {key} was not quarantined"
         assert rule in quarantined[key], f"{key}: expected {rule}, got {quarantined[key]}"
@@ -54,7 +64,9 @@ def test_generated_deliveries_with_many_defects(settings, tmp_path, reference, s
     manifest = generate(landing, reference, rows=2500, seed=seed, defect_rate=0.15, files_per_source=2)
     assert {p.defect for p in manifest.planted} >= {"unknown_nation", "end_before_start", "unknown_status",
                                                      "missing_participant_ref", "exact_duplicate",
-                                                     "conflicting_duplicate"}
+                                                     "conflicting_duplicate", "invalid_date", "score_out_of_range",
+                                                     "malformed_activity_code", "activity_not_in_catalogue",
+                                                     "iteration_other_shape"}
     records = ingest_all(settings, landing)
     assert all(r.balanced and r.status == "stored" for r in records)
     assert sum(r.rows_read for r in records) == sum(manifest.files.values())

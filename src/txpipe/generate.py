@@ -8,9 +8,15 @@ Four sources, each in the shape its programme office really exports:
 - ``mtep`` exercise contingents (headcount > 1): JSON Lines mapped by ``data/sources/mtep.toml``;
 - ``jadl`` e-learning completions: plain comma CSV with the canonical columns.
 
-Every planted defect is recorded (file, source_row, defect, the rule expected to catch it) in
-``<out>/.txpipe-generate.json``, a hidden file that discovery does not pick up. Synthetic
-people only: names and e-mails are made up and are dropped at ingest anyway.
+The content looks like the world, not like our reference: about one activity code in ten is
+NATO-style but not in the catalogue (the catalogue is never complete), iteration ids come in the
+shapes offices really write ("N5-35-B-24", "N5-35/B/2024", "B-24"), nations are written as public
+lists write them (ISO and UN names with their "(the)" forms, World Bank's "Korea, Rep.", CLDR's
+English and French names, alpha-2 and alpha-3 codes), and every file mixes defects.
+
+Every planted defect and warning is recorded (file, source_row, defect, the rule expected to catch
+it, and its severity) in ``<out>/.txpipe-generate.json``, a hidden file that discovery does not pick
+up. Synthetic people only: names and e-mails are made up and are dropped at ingest anyway.
 """
 
 from __future__ import annotations
@@ -38,6 +44,23 @@ DEFECTS: dict[str, str | None] = {
     "exact_duplicate": None,
     "conflicting_duplicate": "conflicting_duplicate",
     "broken_json_line": "json_line_malformed",
+    "invalid_date": "start_date_invalid",
+    "score_out_of_range": "score_invalid",
+    "malformed_activity_code": "activity_code_malformed",
+}
+# Content that is kept but warned about -> its warning rule.
+WARNINGS: dict[str, str] = {
+    "activity_not_in_catalogue": "activity_code_not_in_catalogue",
+    "iteration_other_shape": "iteration_id_malformed",
+}
+NOT_IN_CATALOGUE_SHARE = 0.10
+OTHER_ITERATION_SHAPE_SHARE = 0.15
+# Well-formed NATO-style activity codes that the catalogue does not hold, per programme.
+UNCATALOGUED = {
+    "education": ("N2-106", "M6-140", "N7-58", "P3-12", "M4-201"),
+    "training": ("T3-77", "T7-104", "PTC-21", "MTT-8"),
+    "exercise": ("E4-480", "E5-512", "STDF-25"),
+    "online": ("ADL-301", "ADL-412", "ADL-099"),
 }
 
 NSO_HEADERS = ["Record", "Course", "Course Title", "Class", "Start", "End", "Country",
@@ -54,7 +77,8 @@ STATUS_WEIGHTS = {"passed": 62, "completed": 8, "failed": 5, "attended": 4, "no_
 NSO_RESULT = {"passed": "Graduated", "failed": "Not graduated", "no_show": "Did not attend",
               "registered": "Enrolled"}
 RANK_POOL = [f"OF-{i}" for i in range(1, 7)] * 3 + [f"OR-{i}" for i in range(4, 10)] + ["WO-2", "CIV", "CIV"]
-UNKNOWN_NATIONS = ("Narnia", "Atlantis", "ZZZ", "Freedonia")
+# Spellings no resolver may place: fiction, an aggregate of the World Bank, a US state, an ambiguous name.
+UNKNOWN_NATIONS = ("Narnia", "Atlantis", "ZZZ", "Freedonia", "Euro area", "Georgia (US state)", "Congo")
 UNKNOWN_STATUSES = ("pending review", "postponed", "in progress")
 
 
@@ -65,6 +89,7 @@ class Planted:
     source_row: int
     defect: str
     rule: str | None
+    severity: str = "critical"  # critical: quarantined; warning: stored with the warning
 
 
 @dataclass
@@ -100,9 +125,8 @@ class Generator:
         nations = reference.nations.drop_duplicates("code", keep="last")
         nations = nations[nations["status"] != "suspended"]
         self.nations = list(nations["code"])
-        self.names = dict(zip(nations["code"], nations["name"]))
         self.weights = [PARTNER_WEIGHT[f] for f in nations["framework"]]
-        self.alpha2 = _alpha2(self.nations)
+        self.spellings = {code: _spellings(reference, code) for code in self.nations}
         self.activities = reference.activities.set_index("activity_code").to_dict("index")
         self.iterations = reference.iterations.to_dict("records")
 
@@ -165,16 +189,40 @@ class Generator:
             "status": rng.choices(["attended", "cancelled", "registered"], (90, 6, 4))[0], "score": None,
         }
 
+    def dress(self, rng: random.Random, record: dict) -> tuple[dict, list[str]]:
+        """Write a clean record the way offices do: the nation as some public list spells it and, now
+        and then, the iteration id in another shape. Returns the record and the warnings it will carry."""
+        out = dict(record)
+        out["nation"] = rng.choice(self.spellings[record["nation"]])
+        warnings = []
+        if rng.random() < NOT_IN_CATALOGUE_SHARE:
+            kind = "online" if record["delivery_mode"] == "online" else record["programme"]
+            code = out["activity_code"] = rng.choice(UNCATALOGUED[kind])
+            out["activity_title"] = f"{code} partner course (not yet in the catalogue)"
+            if out["iteration_id"]:
+                out["iteration_id"] = f"{code}-A-{record['start_date'][2:4]}"
+            warnings.append("activity_not_in_catalogue")
+        iteration = out["iteration_id"]
+        if iteration and rng.random() < OTHER_ITERATION_SHAPE_SHARE:
+            course, letter, year = iteration.rsplit("-", 2)
+            out["iteration_id"] = rng.choice([f"{course}/{letter}/20{year}", f"{letter}-{year}",
+                                              f"{course} {letter} 20{year}", f"20{year}-{letter}"])
+            warnings.append("iteration_other_shape")
+        return out, warnings
+
     # -- defects -------------------------------------------------------------------------
     def plant(self, rng: random.Random, record: dict, source: str, jsonl: bool) -> tuple[str | None, list[dict]]:
         """Maybe damage a record. Returns (defect, rows to write in its place)."""
         if rng.random() >= self.defect_rate:
             return None, [record]
-        choices = ["unknown_nation", "end_before_start", "unknown_status", "exact_duplicate", "conflicting_duplicate"]
+        choices = ["unknown_nation", "end_before_start", "unknown_status", "exact_duplicate", "conflicting_duplicate",
+                   "invalid_date", "score_out_of_range", "malformed_activity_code"]
         if record["headcount"] == "1":
             choices.append("missing_participant_ref")
         if jsonl:
             choices.append("broken_json_line")
+        if source == "mtep":  # exercise returns carry no score
+            choices.remove("score_out_of_range")
         defect = rng.choice(choices)
         bad = dict(record)
         if defect == "unknown_nation":
@@ -195,18 +243,33 @@ class Generator:
             return defect, [record, other]
         elif defect == "broken_json_line":
             bad["__broken__"] = True
+        elif defect == "invalid_date":
+            bad["start_date"] = rng.choice(["2024-02-30", "2023-13-01", "TBC"])
+            bad["end_date"] = record["end_date"]
+        elif defect == "score_out_of_range":
+            bad["score"] = rng.choice(["101", "-5", "n/a"])
+        elif defect == "malformed_activity_code":
+            bad["activity_code"] = rng.choice(["N5 35", "course 12", "N5_35"])
         return defect, [bad]
 
 
-def _alpha2(codes: list[str]) -> dict[str, str]:
+def _spellings(reference: Reference, code: str) -> list[str]:
+    """How public lists write one reference nation (each checked to resolve to that very code)."""
     import pycountry
+    from babel import Locale
 
-    out = {}
-    for code in codes:
-        country = pycountry.countries.get(alpha_3=code)
-        if country:
-            out[code] = country.alpha_2
-    return out
+    name = reference.nations.loc[reference.nations["code"] == code, "name"].iloc[-1]
+    found = [code, name]
+    country = pycountry.countries.get(alpha_3=code)
+    if country is not None:
+        found += [country.alpha_2, getattr(country, "official_name", None), Locale("fr").territories.get(country.alpha_2),
+                  Locale("en").territories.get(country.alpha_2)]
+    for form in ("Republic of ", "Arab Republic of ", "Kingdom of "):
+        if (official := getattr(country, "official_name", "") or "").startswith(form):  # World Bank: "Korea, Rep."
+            found.append(f"{official[len(form):]}, {form.replace('Republic', 'Rep.').replace(' of ', '').strip()}")
+    if name.startswith(("Republic", "Russian", "United", "Netherlands")):  # UN terminology: "Netherlands (the)"
+        found.append(f"{name} (the)")
+    return sorted({s for s in found if s and reference.resolve_nation(s) == code})
 
 
 # -- writers -----------------------------------------------------------------------------
@@ -222,20 +285,27 @@ def _nso_row(g: Generator, rec: dict, rng: random.Random, excel: bool) -> list:
     number = rec["participant_ref"]
     return [
         rec["source_record_id"], rec["activity_code"], rec["activity_title"], rec["iteration_id"],
-        dmy(rec["start_date"]), dmy(rec["end_date"]), g.names.get(nation, nation), number,
+        dmy(rec["start_date"]), dmy(rec["end_date"]), nation, number,
         f"Student {number[-5:]}" if number else None, f"student.{number[-5:]}@example.mil" if number else None,
         {"F": "W", "M": "Male"}.get(rec["sex"], rec["sex"]), rec["rank"],
         NSO_RESULT.get(rec["status"], rec["status"]),
-        float(rec["score"]) if excel and rec["score"] else rec["score"],
+        _number(rec["score"]) if excel else rec["score"],
         rng.choice([None, None, None, "late arrival", "needs visa letter;\nsee file"]),
     ]
 
 
-def _jftc_record(g: Generator, rec: dict) -> dict:
+def _number(text: str | None) -> float | str | None:
+    """A score as a spreadsheet or JSON number where it is one (defects stay text)."""
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return text
+
+
+def _jftc_record(rec: dict) -> dict:
     out = {k: rec[k] for k in CANONICAL_HEADERS}
-    out["nation"] = g.alpha2.get(rec["nation"], rec["nation"])
     out["headcount"] = int(rec["headcount"])
-    out["score"] = float(rec["score"]) if rec["score"] else None
+    out["score"] = _number(rec["score"])
     return out
 
 
@@ -302,7 +372,7 @@ class _Writer:
             self.csv.writerow([rec[k] for k in CANONICAL_HEADERS])
             self.next_row += 1
         elif self.fmt == "json":
-            self.items.append(_jftc_record(self.g, rec))
+            self.items.append(_jftc_record(rec))
             self.next_row += 1
         elif self.fmt == "jsonl":
             text = json.dumps(_mtep_record(rec), ensure_ascii=False)
@@ -370,9 +440,13 @@ def generate(
             name = f"{source}_{index + 1:02d}{SUFFIX[fmt]}"
             writer = _Writer(out / source / name, fmt, source, g, rng)
             share = count // n_files + (1 if index < count % n_files else 0)
-            for _, record in zip(range(share), records):
+            for _, clean in zip(range(share), records):
+                record, warnings = g.dress(rng, clean)
                 defect, rows_out = g.plant(rng, record, source, jsonl=fmt == "jsonl")
                 at = [writer.write(row) for row in rows_out]
+                if defect in (None, "exact_duplicate"):  # the row (or its first copy) is stored with its warnings
+                    for warning in warnings:
+                        manifest.planted.append(Planted(source, name, at[0], warning, WARNINGS[warning], "warning"))
                 if defect == "exact_duplicate":
                     at = at[1:]  # the second copy is the one that collapses
                 for source_row in at if defect else ():

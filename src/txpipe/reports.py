@@ -84,6 +84,14 @@ def run_report_markdown(records: list[DeliveryRecord], build: dict) -> str:
         lines += ["", f"## Partner participants, {year} (attended headcount)", ""]
         lines += _table(["framework", "education", "training", "exercise", "total", "before", "nations"],
                         [[r[1], r[2], r[3], r[4], r[5], before.get(r[1], "-"), r[6]] for r in headline["rows"]])
+    completion = build.get("course_completion") or {}
+    if completion.get("rows"):
+        year = completion["rows"][0][0]
+        lines += ["", f"## Course completion of partners, {year} (education and training only; exercises have no "
+                  "completion)", ""]
+        lines += _table(["framework", "completed or passed", "attended", "completion rate"],
+                        [[r[1], f"{r[2]:,}", f"{r[3]:,}", "-" if r[4] is None else f"{r[4]:.1%}"]
+                         for r in completion["rows"]])
     by_source = quarantine_by_source(records)
     if by_source:
         lines += ["", "## Top quarantine reasons by source", ""]

@@ -190,7 +190,7 @@ PAGE = """<!doctype html>
   <div class="tile" id="tile-participants"><div class="label">Partner participants</div><div class="value"></div><div class="delta"></div><div class="note"></div></div>
   <div class="tile" id="tile-engaged"><div class="label">{{engaged_label}}</div><div class="value"></div><div class="delta"></div><div class="note"></div></div>
   <div class="tile" id="tile-women"><div class="label">Women's share (partners)</div><div class="value"></div><div class="delta"></div><div class="note"></div></div>
-  <div class="tile" id="tile-completion"><div class="label">Completion rate (partners)</div><div class="value"></div><div class="delta"></div><div class="note"></div></div>
+  <div class="tile" id="tile-completion"><div class="label">Course completion rate (partners)</div><div class="value"></div><div class="delta"></div><div class="note"></div></div>
 </div>
 <section><h2>Partner participation by quarter and framework</h2><div class="chart" id="chart-trend"></div>
   <details><summary>Data table</summary><div id="table-trend"></div></details></section>

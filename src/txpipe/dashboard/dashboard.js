@@ -83,6 +83,9 @@
     el.dataset.value = value === null ? "" : String(value);
   }
 
+  const COURSES = ["education", "training"];
+  const courses = (rows) => rows.filter((r) => COURSES.includes(r.programme));
+
   function headline() {
     const figures = (year) => {
       const keep = (r) => r.year === year && PARTNER.includes(r.framework) &&
@@ -98,7 +101,9 @@
         engaged, active,
         women: ratio(sum(gender, "women"), known),
         coverage: ratio(known, known + sum(gender, "unknown")),
-        completion: ratio(sum(outcomes, "completed") + sum(outcomes, "passed"), sum(outcomes, "attended_total")),
+        // Completion is a course measure: education and training only (exercises have no completion).
+        completion: ratio(sum(courses(outcomes), "completed") + sum(courses(outcomes), "passed"),
+          sum(courses(outcomes), "attended_total")),
       };
     };
     const now = figures(state.year), before = figures(state.year - 1);
@@ -111,7 +116,8 @@
       tile("tile-engaged", now.engaged, before.engaged, fmt, `of ${fmt(now.active)} active partners (${pct(ratio(now.engaged, now.active))})`);
     }
     tile("tile-women", now.women, before.women, pct, `sex recorded for ${pct(now.coverage)} of attended headcount`);
-    tile("tile-completion", now.completion, before.completion, pct, "(completed + passed) / attended");
+    tile("tile-completion", now.completion, before.completion, pct,
+      state.programme === "exercise" ? "exercises have no completion" : "(completed + passed) / attended, education and training only");
   }
 
   // ---- sections ------------------------------------------------------------------------------

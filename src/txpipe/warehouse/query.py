@@ -71,10 +71,11 @@ def run_query(warehouse: Path, sql: str) -> QueryResult:
             raise QueryRefused(str(error).splitlines()[0]) from None
 
 
-def headline(warehouse: Path) -> QueryResult:
-    """Partner participants by framework and programme for the latest year (for the run summary)."""
+def headline(warehouse: Path, name: str = "headline_partner_participants") -> QueryResult:
+    """A run-summary table for the latest year: partner participants by framework and programme
+    (the default), or ``headline_course_completion`` (completion over education and training only)."""
     from txpipe.warehouse import read_sql
 
     with connect_read_only(warehouse) as con:
-        cursor = con.execute(read_sql("headline_partner_participants"))
+        cursor = con.execute(read_sql(name))
         return QueryResult([d[0] for d in cursor.description], cursor.fetchall())
