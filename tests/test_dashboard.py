@@ -17,7 +17,7 @@ from txpipe.settings import REPO_ROOT, Settings
 from txpipe.warehouse.publish import publish_warehouse
 
 pytestmark = pytest.mark.integration
-CHARTS = ("trend", "programme", "exercises", "partners", "status", "share", "reasons")
+CHARTS = ("trend", "programme", "exercises", "partners", "status", "share", "reasons", "warnings")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_charts_are_drawn_offline_without_errors(page):
         width = float(re.search(r'<svg[^>]*width="([0-9.]+)"', chart).group(1))
         assert width > 100, f"{name} drawn {width} px wide"
         assert len(re.findall(r'role="graphics-symbol"', chart)) > 0, f"{name} has no marks"
-    for name in ("trend", "programme", "exercises", "status", "share", "reasons"):
+    for name in ("trend", "programme", "exercises", "status", "share", "reasons", "warnings"):
         assert re.search(rf'id="table-{name}"><table>.*?<td', dom, re.S), f"{name} has no data table"
     assert screenshot.stat().st_size > 20_000
 

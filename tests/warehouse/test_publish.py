@@ -30,6 +30,8 @@ CONTRACT_OBJECTS = {
                           "training_audience_headcount", "observer_headcount"],
     "metrics_fill_rate": ["year", "activity_code", "iteration_id", "seats_offered", "attended", "fill_rate"],
 }
+# Columns txpipe adds after the contract's own, in this order.
+EXTENSIONS = {"participation": ["warnings"]}
 
 
 def test_duckdb_15_cli_reads_the_published_warehouse(settings):
@@ -57,7 +59,7 @@ def test_contract_objects_and_every_comment(settings):
         for table, columns in CONTRACT_OBJECTS.items():
             got = [c for (c,) in con.execute(
                 "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index", [table]).fetchall()]
-            assert got == columns, table
+            assert got == columns + EXTENSIONS.get(table, []), table
         for name in ("nations", "quarantine", "deliveries"):
             assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone() == (1,)
         uncommented_tables = con.execute(

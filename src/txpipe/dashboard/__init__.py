@@ -52,7 +52,8 @@ def gather(warehouse: Path, partner: str | None = None) -> dict:
             data["exercises"] = _rows(con, "exercises", None)
             data["totals"] = []
             data["quality"] = {"deliveries": _rows(con, "quality_deliveries", None),
-                               "reasons": _rows(con, "quality_reasons", None)}
+                               "reasons": _rows(con, "quality_reasons", None),
+                               "warnings": _rows(con, "quality_warnings", None)}
     return data
 
 
@@ -96,6 +97,9 @@ def chart_specs(partner: str | None) -> dict:
         "reasons": alt.Chart(empty).mark_bar(color="#b42318").encode(
             x=alt.X("rows:Q", title="rows quarantined"), y=alt.Y("reason:N", sort="-x", title=None),
             tooltip=["reason:N", "rows:Q"]).properties(height=260),
+        "warnings": alt.Chart(empty).mark_bar(color="#d9822b").encode(
+            x=alt.X("rows:Q", title="rows stored with the warning"), y=alt.Y("warning:N", sort="-x", title=None),
+            tooltip=["warning:N", "rows:Q"]).properties(height=120),
     }
     return {name: _spec(chart) for name, chart in specs.items()}
 
@@ -169,6 +173,8 @@ QUALITY_SECTION = """
       <details><summary>Data table</summary><div id="table-share"></div></details></div>
     <div><h3 class="muted">Top quarantine reasons</h3><div class="chart" id="chart-reasons"></div>
       <details><summary>Data table</summary><div id="table-reasons"></div></details></div>
+    <div><h3 class="muted">Warnings on stored rows (kept and counted)</h3><div class="chart" id="chart-warnings"></div>
+      <details><summary>Data table</summary><div id="table-warnings"></div></details></div>
     <div><h3 class="muted">Last delivery per source (stale: more than 90 days behind the newest)</h3>
       <div id="table-freshness"></div></div>
   </div>

@@ -180,6 +180,10 @@
       D.quality.reasons.forEach((r) => { reasons[r.reason] = (reasons[r.reason] || 0) + r.rows_quarantined; });
       chart("reasons", Object.entries(reasons).map(([reason, rows]) => ({reason, rows})).sort((a, b) => b.rows - a.rows).slice(0, 12),
         [{key: "reason", label: "rule"}, {key: "rows", label: "rows quarantined"}]);
+      const warned = {};
+      D.quality.warnings.forEach((r) => { warned[r.warning] = (warned[r.warning] || 0) + r.rows_stored; });
+      chart("warnings", Object.entries(warned).map(([warning, rows]) => ({warning, rows})).sort((a, b) => b.rows - a.rows),
+        [{key: "warning", label: "rule"}, {key: "rows", label: "rows stored"}]);
       const last = {};
       D.quality.deliveries.forEach((r) => { if (!last[r.source] || r.last_delivery > last[r.source]) last[r.source] = r.last_delivery; });
       const newest = Object.values(last).sort().pop();

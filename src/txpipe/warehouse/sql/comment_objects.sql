@@ -60,6 +60,7 @@ COMMENT ON COLUMN participation.rank IS 'NATO rank code (OF-n, OR-n, WO-n) or CI
 COMMENT ON COLUMN participation.role IS 'student, training_audience, observer, instructor, evaluator or staff';
 COMMENT ON COLUMN participation.status IS 'nominated, registered, cancelled, no_show, attended, completed, passed, failed or withdrawn';
 COMMENT ON COLUMN participation.score IS 'Score 0..100';
+COMMENT ON COLUMN participation.warnings IS 'Warning rules the row broke and was stored with (e.g. activity_code_not_in_catalogue); NULL when none';
 COMMENT ON COLUMN participation.batch_id IS 'Delivery the current version came from (deliveries.batch_id)';
 COMMENT ON COLUMN participation.source_file IS 'File the current version came from';
 COMMENT ON COLUMN participation.source_row IS 'Row in that file (spreadsheet row, JSON Lines line, CSV record counting the header as 1)';

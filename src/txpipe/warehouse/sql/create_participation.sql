@@ -48,7 +48,7 @@ with_framework AS (
 SELECT
     md5(source || chr(31) || source_record_id) AS record_key, source, source_record_id, programme, activity_code, activity_title, iteration_id,
     provider, start_date, end_date, delivery_mode, nation, framework, participant_pid, headcount,
-    sex, rank, role, status, score, batch_id, source_file, source_row, ingested_at
+    sex, rank, role, status, score, batch_id, source_file, source_row, ingested_at, warnings
 FROM with_framework;
 
 RESET preserve_insertion_order;
