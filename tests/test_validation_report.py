@@ -42,10 +42,10 @@ def test_unknown_nations_get_the_closest_reference_nations_never_the_value(setti
     offending = {q["source_row"]: json.loads(q["offending_values"]) for q in read_parquet_rows(settings.quarantine_dir)}
     assert offending[2]["nation"] == "Georgiaa" and offending[2]["nation_did_you_mean"][0] == "Georgia (GEO)"
     assert offending[3]["nation_did_you_mean"][0] == "Republic of Korea (KOR)"
-    assert offending[4]["nation_did_you_mean"][0] == "Georgia (GEO)"  # suggested, never resolved
-    assert record.nation_suggestions == {"Georgia (GEO)": 2, "Republic of Korea (KOR)": 1}
+    assert offending[4]["nation"] == "Georgia (US state)"  # quarantined, never resolved to GEO
+    assert record.nation_suggestions == {"Georgia (GEO)": 1, "Republic of Korea (KOR)": 1}
     html = write_validation_report(settings, Ledger(settings.ledger_dir).records()).read_text(encoding="utf-8")
-    assert "did you mean: Georgia (GEO) (2), Republic of Korea (KOR) (1)" in html
+    assert "did you mean: Georgia (GEO) (1), Republic of Korea (KOR) (1)" in html
     ledger_text = "".join(p.read_text() for p in settings.ledger_dir.glob("*.json"))
     for delivered in ("Georgiaa", "Repubic", "US state"):
         assert delivered not in html and delivered not in ledger_text

@@ -152,7 +152,7 @@ class NationNames:
 def _suggest(names: NationNames, text: str, limit: int) -> list[str]:
     keys = [k for k, code in names.names.items() if code in names._display]
     found: list[str] = []
-    for key in difflib.get_close_matches(fold(text), keys, n=limit * 4, cutoff=0.6):
+    for key in difflib.get_close_matches(fold(text), keys, n=limit * 4, cutoff=0.75):
         label = f"{names._display[names.names[key]]} ({names.names[key]})"
         if label not in found:
             found.append(label)
