@@ -79,9 +79,10 @@ def row(**changes) -> dict:
     return {**VALID_ROW, **changes}
 
 
-def ingest_all(settings: Settings, landing: Path, run_id: str = "test-run") -> list[DeliveryRecord]:
+def ingest_all(settings: Settings, landing: Path, run_id: str = "test-run",
+               context: IngestContext | None = None) -> list[DeliveryRecord]:
     """Discover and ingest every new delivery with the plain library, committing the ledger."""
-    ctx = IngestContext.create(settings, run_id)
+    ctx = context or IngestContext.create(settings, run_id)
     ledger = Ledger(settings.ledger_dir)
     records = []
     for delivery in discover(landing, ledger):
