@@ -153,7 +153,8 @@ def test_killed_runs_converge_to_the_uninterrupted_result(tmp_path, reference, p
     rng = random.Random(20261127)
     kills = {"ingest": 0, "publish": 0}
     rounds = 0
-    while sum(kills.values()) < KILLS_WANTED and rounds < 12:
+    # Where a kill lands depends on the machine's timing: go on until both phases have their share.
+    while (sum(kills.values()) < KILLS_WANTED or min(kills.values()) < 5) and rounds < 12:
         rounds += 1
         home = tmp_path / f"round{rounds}"
         for phase in ("ingest", "ingest", "ingest", "publish", "publish", "publish", "publish"):
