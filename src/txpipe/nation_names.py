@@ -27,7 +27,6 @@ import gettext
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 
 # Names that stand for more than one country: never guessed, whatever a library says.
 AMBIGUOUS = frozenset({"congo", "korea", "virgin islands"})
@@ -126,7 +125,10 @@ class NationNames:
             for key in shapes(spelling):
                 self.names[key] = code
         self.names.pop("", None)
-        self._display = {code: name for name, code in reference_names}
+        display = {code: name for name, code in reference_names}
+        # Folded spelling -> "Georgia (GEO)", for every spelling of a reference nation (suggestions).
+        self._labels = {key: f"{display[code]} ({code})" for key, code in self.names.items() if code in display}
+        self._suggested: dict[str, list[str]] = {}
 
     def resolve(self, value: str) -> str | None:
         """The code for a spelling, or None when it is unknown or ambiguous."""
@@ -141,19 +143,9 @@ class NationNames:
         return None
 
     def suggestions(self, value: str, limit: int = 3) -> list[str]:
-        """The closest reference nations to an unknown spelling, as "Georgia (GEO)"."""
-        return _suggest(self, value.strip(), limit)
-
-    def __hash__(self) -> int:
-        return id(self)
-
-
-@lru_cache(maxsize=4096)
-def _suggest(names: NationNames, text: str, limit: int) -> list[str]:
-    keys = [k for k, code in names.names.items() if code in names._display]
-    found: list[str] = []
-    for key in difflib.get_close_matches(fold(text), keys, n=limit * 4, cutoff=0.75):
-        label = f"{names._display[names.names[key]]} ({names.names[key]})"
-        if label not in found:
-            found.append(label)
-    return found[:limit]
+        """The closest reference nations to an unknown spelling, as "Georgia (GEO)" (each text once)."""
+        key = fold(value)
+        if key not in self._suggested:
+            close = difflib.get_close_matches(key, list(self._labels), n=limit * 4, cutoff=0.75)
+            self._suggested[key] = list(dict.fromkeys(self._labels[k] for k in close))
+        return self._suggested[key][:limit]
