@@ -2,7 +2,7 @@
 
 Called at the start of every run, under the run lock, so nothing it removes is in use:
 
-- temporary files (``.tmp-*`` in the lake, ledger and marts, ``.build-*`` warehouse files);
+- temporary files (``.tmp-*`` in the lake, ledger, marts and reports, ``.build-*`` warehouse files);
 - lake files of deliveries that have no ledger record (a run killed between writing a
   delivery's files and committing it; the delivery is ingested again as new);
 - two current ledger records for one file (a run killed between committing a re-delivery and
@@ -44,7 +44,7 @@ def recover(settings: Settings) -> Recovery:
     report = Recovery()
     home = settings.home
     temporary = []
-    for directory in (settings.lake, settings.marts_dir):
+    for directory in (settings.lake, settings.marts_dir, settings.reports_dir):
         if directory.exists():
             temporary += [p for p in directory.rglob(f"{TMP_PREFIX}*") if p.is_file()]
     if settings.warehouse_dir.exists():
