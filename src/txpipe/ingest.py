@@ -207,7 +207,7 @@ def first_pass(delivery: Delivery, ctx: IngestContext, scratch: Path,
     """
     stage = stage or _Stage()
     config = load_source_config(ctx.settings.sources_dir, delivery.source)
-    delivered = read_delivery(delivery.path, config.read_options(ctx.settings.chunk_rows))
+    delivered = read_delivery(delivery.path, config.read_options(ctx.settings.chunk_rows, ctx.settings.limits))
     plan = plan_columns(delivered.headers, config)
     spool = Spool(scratch / "chunks")
     with CensusTaker(scratch) as census:

@@ -7,7 +7,7 @@ source configs and the GX suites belong to the repository and are found beside t
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -15,6 +15,20 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Rows per chunk when a delivery streams through ingest. Readers that build Python rows first
 # (Excel, JSON) use at most ROW_BUILT_CHUNK_ROWS of them (see txpipe.readers).
 CHUNK_ROWS = 400_000
+
+# What one delivered file may hold before it is rejected (README "Limits"; TXPIPE_MAX_* variables).
+@dataclass(frozen=True)
+class ReadLimits:
+    xlsx_bytes: int = 256 << 20        # uncompressed size of an XLSX's parts, in bytes
+    xlsx_ratio: int = 100              # uncompressed size over compressed size, per XLSX part
+    sheet_rows: int = 1_048_576        # rows in the sheet read (Excel's own maximum)
+    sheet_cells: int = 20_000_000      # cells in the sheet read, blank ones included
+    field_chars: int = 1_000_000       # characters in one field (cell, CSV field, JSON value)
+
+    @classmethod
+    def from_env(cls, env) -> "ReadLimits":
+        return cls(**{f.name: _positive_int(env, f"TXPIPE_MAX_{f.name.upper()}", f.default) for f in fields(cls)})
+
 
 DEVELOPMENT_PSEUDONYM_KEY = "txpipe-DEVELOPMENT-ONLY-pseudonym-key-do-not-use-in-production"
 
@@ -27,6 +41,7 @@ class Settings:
     expectations_dir: Path
     pseudonym_key: str | None
     chunk_rows: int = CHUNK_ROWS  # rows per chunk a delivery streams in (tests use a handful)
+    limits: ReadLimits = field(default_factory=ReadLimits)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -38,6 +53,7 @@ class Settings:
             expectations_dir=Path(env.get("TXPIPE_EXPECTATIONS_DIR", REPO_ROOT / "expectations")),
             pseudonym_key=env.get("TXPIPE_PSEUDONYM_KEY") or None,
             chunk_rows=_positive_int(env, "TXPIPE_CHUNK_ROWS", CHUNK_ROWS),
+            limits=ReadLimits.from_env(env),
         )
 
     @property
@@ -80,7 +96,7 @@ def _positive_int(env, name: str, default: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"{name} must be a whole number of rows, got a value that is not") from None
+        raise ValueError(f"{name} must be a whole number, got a value that is not") from None
     if value < 1:
         raise ValueError(f"{name} must be at least 1")
     return value

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from txpipe.readers import ReadOptions
-from txpipe.settings import CHUNK_ROWS
+from txpipe.settings import CHUNK_ROWS, ReadLimits
 from txpipe.schema import LANDING_COLUMNS
 
 DATE_ORDERS = ("ISO", "DMY", "MDY")
@@ -53,9 +53,10 @@ class SourceConfig:
     def is_known_header(self, header: str) -> bool:
         return self.canonical_name(header) is not None
 
-    def read_options(self, chunk_rows: int = CHUNK_ROWS) -> ReadOptions:
+    def read_options(self, chunk_rows: int = CHUNK_ROWS, limits: ReadLimits | None = None) -> ReadOptions:
         return ReadOptions(
             chunk_rows=chunk_rows,
+            limits=limits or ReadLimits(),
             encoding=self.encoding,
             delimiter=self.delimiter,
             sheet=self.sheet,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from txpipe.settings import CHUNK_ROWS
+from txpipe.settings import CHUNK_ROWS, ReadLimits
 
 # Rows per chunk: CHUNK_ROWS (settings, TXPIPE_CHUNK_ROWS). The CSV reader's chunks are Arrow
 # columns (about 0.5 GB at peak through the pipeline for 400,000 rows); readers that build Python
@@ -62,6 +62,7 @@ class ReadOptions:
     sheet: str | None = None
     is_known_header: Callable[[str], bool] = lambda name: False
     chunk_rows: int = CHUNK_ROWS
+    limits: ReadLimits = field(default_factory=ReadLimits)
 
     @property
     def row_built_chunk_rows(self) -> int:
