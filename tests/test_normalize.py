@@ -89,5 +89,31 @@ def test_missing_required_columns_and_double_mapping_reject_the_file():
     with pytest.raises(UnreadableFile, match="missing required column.*nation, status"):
         plan_columns(["source_record_id", "programme", "activity_code", "start_date", "end_date"], config)
     doubled = parse_source_config("t", {"columns": {"Country": "nation"}})
-    with pytest.raises(UnreadableFile, match="'nation' and 'Country' both map to 'nation'"):
+    with pytest.raises(UnreadableFile, match="columns 1 and 2 both map to 'nation'"):
         plan_columns(["nation", "Country"], doubled)
+
+
+def test_a_header_row_that_is_data_is_never_quoted():
+    """A CSV without its header row: the first data row is taken as headers; the reason names counts only."""
+    first_row = ["EVIL-0003", "training", "N5-35", "2024-03-04", "GEO", "person3.hostile@example.org", "+41 79 555 01 02"]
+    with pytest.raises(UnreadableFile) as caught:
+        plan_columns(first_row, SourceConfig(name="t"))
+    reason = str(caught.value)
+    assert "7 field(s) and no known column name" in reason
+    assert not [value for value in first_row if value in reason]
+
+
+def test_ignored_columns_keep_names_only_when_they_look_like_names():
+    headers = ["source_record_id", "programme", "activity_code", "start_date", "end_date", "nation", "status",
+               "E-mail", "person@example.org", "+41 79 555 01 02", "2024-03-04", "Student No.", "x" * 60]
+    plan = plan_columns(headers, SourceConfig(name="t"))
+    assert plan.ignored == ("E-mail", "(column 9)", "(column 10)", "(column 11)", "Student No.", "(column 13)")
+
+
+def test_a_missing_column_message_names_known_columns_only():
+    headers = ["source_record_id", "programme", "alice@example.org", "activity_code", "start_date", "end_date"]
+    with pytest.raises(UnreadableFile) as caught:
+        plan_columns(headers, SourceConfig(name="t"))
+    reason = str(caught.value)
+    assert "missing required column(s) nation, status" in reason and "alice" not in reason
+    assert "activity_code (column 4)" in reason

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from txpipe.pseudonym import Pseudonymizer
-from txpipe.readers import STRING, UnreadableFile
+from txpipe.readers import STRING, UnreadableFile, looks_like_a_name
 from txpipe.reference import Reference
 from txpipe.schema import COLUMN_DEFAULTS, ENUMS, LANDING_COLUMNS, REQUIRED_COLUMNS
 from txpipe.sources import SourceConfig, fold_header
@@ -48,25 +48,31 @@ class ColumnPlan:
 
 
 def plan_columns(headers: list[str], config: SourceConfig) -> ColumnPlan:
+    """Map delivered headers to canonical columns. Headers outside the contract are listed in
+    ``ignored`` by name when they look like names, else as 'column N' (a header may hold data)."""
     mapping: dict[str, str] = {}
     ignored: list[str] = []
-    taken: dict[str, str] = {}
-    for header in headers:
+    taken: dict[str, int] = {}
+    for position, header in enumerate(headers, start=1):
         canonical = config.canonical_name(header)
         if canonical is None:
-            ignored.append(header)
+            ignored.append(header if looks_like_a_name(header) else f"(column {position})")
             continue
         if canonical in taken:
-            raise UnreadableFile(
-                f"columns '{taken[canonical]}' and '{header}' both map to '{canonical}'"
-            )
-        taken[canonical] = header
+            raise UnreadableFile(f"columns {taken[canonical]} and {position} both map to '{canonical}'")
+        taken[canonical] = position
         mapping[header] = canonical
     missing = [c for c in REQUIRED_COLUMNS if c not in taken and c not in config.defaults]
-    if missing:
+    if missing and not taken:
         raise UnreadableFile(
-            f"missing required column(s) {', '.join(missing)}; the file has: "
-            f"{', '.join(headers) or '(no columns)'}"
+            f"missing required column(s) {', '.join(missing)}: the header (first record) has {len(headers)} "
+            "field(s) and no known column name; is the header row missing?"
+        )
+    if missing:
+        found = ", ".join(f"{canonical} (column {position})" for canonical, position in taken.items())
+        raise UnreadableFile(
+            f"missing required column(s) {', '.join(missing)}; the header has {len(headers)} column(s), "
+            f"of which these are known: {found}"
         )
     return ColumnPlan(mapping=mapping, ignored=tuple(ignored))
 

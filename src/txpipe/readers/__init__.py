@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,6 +102,24 @@ def read_delivery(path: Path, options: ReadOptions) -> Delivered:
     )
 
 
+# A delivered header is shown in messages and reports only when it looks like a column name:
+# a letter, then letters, digits, spaces and _ - . ( ) / # %, at most 40 characters and 4 digits.
+# Anything else (an e-mail, a phone number, a date, a data row taken for a header) is named by
+# its position and length only.
+_NAME_LIKE = re.compile(r"^[^\W\d_][\w .()/#%-]{0,39}$")
+
+
+def looks_like_a_name(header: str) -> bool:
+    return bool(_NAME_LIKE.match(header)) and sum(ch.isdigit() for ch in header) <= 4 and "@" not in header
+
+
+def column_label(header: str, position: int) -> str:
+    """How a message names a delivered column: 'Nation', or 'column 5 (27 characters)'."""
+    if looks_like_a_name(header):
+        return f"'{header}'"
+    return f"column {position} ({len(header)} characters)"
+
+
 def check_headers(headers: list[str]) -> list[str]:
     """Reject blank-only or duplicated header names; return them trimmed."""
     cleaned = [("" if h is None else str(h)).strip() for h in headers]
@@ -112,8 +131,9 @@ def check_headers(headers: list[str]) -> list[str]:
             continue
         key = name.casefold()
         if key in seen:
+            shown = f"'{name}'" if looks_like_a_name(name) else f"({len(name)} characters)"
             raise UnreadableFile(
-                f"duplicated column '{name}' (columns {seen[key]} and {position}): "
+                f"duplicated column {shown} (columns {seen[key]} and {position}): "
                 "each column may appear only once"
             )
         seen[key] = position
