@@ -56,7 +56,8 @@ for metric in ("metrics_participation", "metrics_outcomes", "metrics_gender", "m
 IN_PROCESS = r'''
 import sys
 from pathlib import Path
-from txpipe.ingest import IngestContext, discover, ingest_delivery
+from txpipe.ingest import IngestContext, ingest_delivery
+from txpipe.landing import discover
 from txpipe.ledger import Ledger
 from txpipe.marts import export_marts
 from txpipe.settings import Settings

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import txpipe.census as census
 import txpipe.ingest as ingest
+from txpipe.landing import discover
 import txpipe.validate as validate
 from txpipe.ledger import Ledger
 from txpipe.settings import Settings
@@ -53,7 +54,7 @@ def main(landing: Path) -> None:
     SECONDS["start: reference, GX suite and context"] = time.perf_counter() - started
     ledger = Ledger(settings.ledger_dir)
     started = time.perf_counter()
-    for delivery in ingest.discover(landing, ledger):
+    for delivery in discover(landing, ledger):
         ledger.commit(ingest.ingest_delivery(delivery, context))
     print(f"ingest: {time.perf_counter() - started:.2f} s")
     for label, seconds in SECONDS.most_common():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import os
@@ -16,7 +17,8 @@ from rich.progress import Progress
 
 from flows.locking import exclusive_run
 from flows.retries import retry_on_io_error
-from txpipe.ingest import Delivery, DeliveryFailed, IngestContext, discover, ingest_delivery, stray_files
+from txpipe.ingest import Delivery, DeliveryDeferred, DeliveryFailed, IngestContext, ingest_delivery
+from txpipe.landing import Skipped, skipped_entries, stray_files, survey
 from txpipe.ledger import DeliveryRecord, Ledger
 from txpipe.reports import totals, write_run_report
 from txpipe.settings import Settings
@@ -47,19 +49,34 @@ def landing_root(settings: Settings, landing: str | None) -> Path:
     return Path(landing).resolve() if landing else settings.landing
 
 
-def warn_about_stray_files(landing_dir: Path) -> None:
+def warn_about_landing(landing_dir: Path, skipped: list[Skipped]) -> None:
+    """Say what in the landing is not ingested: files outside a source folder, links and special files."""
+    log = get_run_logger()
     if strays := stray_files(landing_dir):
-        get_run_logger().warning("not ingested, put them in a source folder: %s", ", ".join(strays))
+        log.warning("not ingested, put them in a source folder: %s", ", ".join(strays))
+    for entry in skipped:
+        log.warning("skipped %s: %s", entry.path, entry.reason)
+
+
+def warn_about_stray_files(landing_dir: Path, sources: list[str] | None = None) -> None:
+    warn_about_landing(landing_dir, skipped_entries(landing_dir, sources))
 
 
 def _ingest(settings: Settings, landing: str | None, sources: list[str] | None) -> list[DeliveryRecord]:
     log = get_run_logger()
     landing_dir = landing_root(settings, landing)
     ledger = Ledger(settings.ledger_dir)
-    warn_about_stray_files(landing_dir)
-    deliveries = discover(landing_dir, ledger, sources)
+    found = survey(landing_dir, ledger, sources)
+    warn_about_landing(landing_dir, found.skipped)
+    deferred = [asdict(entry) for entry in found.deferred]
+    for entry in found.deferred:
+        log.warning("%s %s", entry.path, entry.reason)
+    deliveries = found.deliveries
     log.info("%d new deliveries under %s", len(deliveries), landing_dir)
     if not deliveries:
+        if found.skipped or deferred:
+            write_run_report(settings.reports_dir, str(flow_run.get_id() or "local"), [], [],
+                             skipped=[asdict(e) for e in found.skipped], deferred=deferred)
         return []
     ctx = IngestContext.create(settings, run_id=str(flow_run.get_id() or "local"))
     futures = {ingest_file.submit(d, ctx): d for d in deliveries}
@@ -70,6 +87,9 @@ def _ingest(settings: Settings, landing: str | None, sources: list[str] | None) 
             delivery = futures[future]
             try:
                 record = future.result()
+            except DeliveryDeferred as deferral:  # still being written: not a failure
+                log.warning("%s", deferral)
+                deferred.append(deferral.as_report())
             except Exception as error:  # a bug, not bad data: leave the file for the next run
                 failure = error if isinstance(error, DeliveryFailed) else DeliveryFailed(delivery, "unknown", error)
                 log.error("%s; it will be retried on the next run\n%s", failure, failure.traceback)
@@ -86,7 +106,8 @@ def _ingest(settings: Settings, landing: str | None, sources: list[str] | None) 
                     f" ({record.reason})" if record.reason else "",
                 )
             progress.advance(bar)
-    report = write_run_report(settings.reports_dir, ctx.run_id, records, superseded, failed)
+    report = write_run_report(settings.reports_dir, ctx.run_id, records, superseded, failed,
+                              skipped=[asdict(e) for e in found.skipped], deferred=deferred)
     log.info("totals %s; report %s", totals(records), report)
     if failed:
         names = ", ".join(f"{f['source']}/{f['source_file']} (stage {f['stage']})" for f in failed)

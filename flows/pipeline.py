@@ -9,7 +9,7 @@ from flows.build_metrics import build_flow, kept_build
 from flows.ingest import ingest_flow, landing_root, warn_about_stray_files
 from flows.locking import exclusive_run
 from txpipe.health import max_quarantine_share_from_env, run_problems
-from txpipe.ingest import anything_new
+from txpipe.landing import anything_new
 from txpipe.ledger import Ledger
 from txpipe.settings import Settings
 from txpipe.warehouse.publish import current_build
@@ -38,7 +38,7 @@ def pipeline_flow(
             # Nothing to ingest and nothing to publish: no subflow runs at all (a no-op run stays cheap).
             get_run_logger().info("no new or changed file under %s and the warehouse is current: nothing to do",
                                   landing_dir)
-            warn_about_stray_files(landing_dir)
+            warn_about_stray_files(landing_dir, sources)
             records, built = [], kept_build(settings, previous)
         else:
             ingested = ingest_flow(landing=landing, sources=sources, return_state=True)

@@ -16,7 +16,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
 
-from txpipe.ingest import IngestContext, discover, ingest_delivery  # noqa: E402
+from txpipe.ingest import IngestContext, ingest_delivery  # noqa: E402
+from txpipe.landing import discover  # noqa: E402
 from txpipe.ledger import DeliveryRecord, Ledger  # noqa: E402
 from txpipe.reference import load_reference  # noqa: E402
 from txpipe.settings import REPO_ROOT, Settings  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import SAMPLE_LANDING, ingest_all, read_parquet_rows, row, write_csv
 from txpipe.generate import generate, load_manifest
-from txpipe.ingest import discover
+from txpipe.landing import discover
 from txpipe.ledger import Ledger
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
 from txpipe.settings import Settings

@@ -1,7 +1,7 @@
 """One delivery, end to end: read -> normalise -> drop exact duplicates -> validate -> store.
 
-``discover`` lists the files under the landing root that the ledger has not seen (new, or
-re-delivered with new content). ``ingest_delivery`` streams one file into lake files in
+``discover`` (in :mod:`txpipe.landing`) lists the files under the landing root that the ledger has
+not seen (new, or re-delivered with new content). ``ingest_delivery`` streams one file into lake files in
 bounded chunks and returns its :class:`DeliveryRecord`; committing that record to the ledger is
 the caller's job, done from one place so that concurrent deliveries never race on the ledger.
 
@@ -14,7 +14,6 @@ each chunk knowing the duplicates.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import shutil
 import traceback
@@ -30,7 +29,8 @@ import pyarrow.compute as pc
 
 from txpipe.census import Census, CensusTaker
 from txpipe.lake import DeliveryFiles
-from txpipe.ledger import DeliveryRecord, Ledger
+from txpipe.landing import CHANGING, Delivery, unchanged_since
+from txpipe.ledger import DeliveryRecord
 from txpipe.memory import prepare_for_streaming, release_freed_memory
 from txpipe.normalize import REPORTABLE_COLUMNS, ColumnPlan, delivered_values, normalize, plan_columns, pseudonymise
 from txpipe.pseudonym import Pseudonymizer
@@ -40,22 +40,6 @@ from txpipe.settings import Settings
 from txpipe.sources import SourceConfig, SourceConfigError, load_source_config
 from txpipe.spool import Spool, frame_to_table
 from txpipe.validate import RowSuite, load_suite, prepare_validation, validate
-
-
-@dataclass(frozen=True)
-class Delivery:
-    source: str
-    path: Path
-    source_file: str  # path inside the source folder, POSIX style
-    sha256: str
-    size: int = 0
-    mtime_ns: int = 0
-
-    @property
-    def batch_id(self) -> str:
-        """Content hash of the delivery: the same bytes under the same name give the same id."""
-        key = f"{self.source}\x1f{self.source_file}\x1f{self.sha256}".encode("utf-8")
-        return hashlib.sha256(key).hexdigest()[:24]
 
 
 @dataclass(frozen=True)
@@ -80,61 +64,19 @@ class IngestContext:
         return context
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def stray_files(landing: Path) -> list[str]:
-    """Files directly under the landing root: not in a source folder, so never ingested."""
-    if not landing.is_dir():
-        return []
-    return sorted(p.name for p in landing.iterdir() if p.is_file() and not p.name.startswith("."))
-
-
-def _changed_files(landing: Path, ledger: Ledger, sources: list[str] | None):
-    """(source, path inside it, path, stat, ledger record or None) of every file under
-    ``landing/<source>/`` whose size or modification time differ from its ledger record."""
-    if not landing.is_dir():
-        return
-    current = ledger.current()
-    for source_dir in sorted(p for p in landing.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if sources and source_dir.name not in sources:
-            continue
-        for path in sorted(source_dir.rglob("*")):
-            if not path.is_file():
-                continue
-            relative = path.relative_to(source_dir).as_posix()
-            stat = path.stat()
-            known = current.get((source_dir.name, relative))
-            if known is None or (known.size, known.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
-                yield source_dir.name, relative, path, stat, known
-
-
-def anything_new(landing: Path, ledger: Ledger, sources: list[str] | None = None) -> bool:
-    """Whether any file may hold a new delivery (a directory listing; no file is read)."""
-    return next(_changed_files(landing, ledger, sources), None) is not None
-
-
-def discover(landing: Path, ledger: Ledger, sources: list[str] | None = None) -> list[Delivery]:
-    """Files under ``landing/<source>/`` whose current content the ledger has not recorded.
-
-    Every file in a source folder counts, hidden ones included, so that nothing delivered goes
-    unaccounted. A file whose size and modification time match its ledger record is not read
-    again (a re-run with nothing new costs a directory listing, not a hash of every byte).
-    """
-    found = []
-    for source, relative, path, stat, known in _changed_files(landing, ledger, sources):
-        delivery = Delivery(source, path, relative, file_sha256(path), stat.st_size, stat.st_mtime_ns)
-        if known is None or known.sha256 != delivery.sha256:
-            found.append(delivery)
-    return found
-
-
 STAGES = ("read", "census", "normalise", "validate", "store")
+
+
+class DeliveryDeferred(Exception):
+    """The file changed while it was read (it is still being written): nothing of it is kept, and the
+    next run takes it once it is still. Not a failure: the run goes on and completes."""
+
+    def __init__(self, delivery: Delivery) -> None:
+        self.source, self.source_file = delivery.source, delivery.source_file
+        super().__init__(f"{delivery.source}/{delivery.source_file} {CHANGING}")
+
+    def as_report(self) -> dict[str, str]:
+        return {"path": f"{self.source}/{self.source_file}", "reason": CHANGING}
 
 
 class DeliveryFailed(RuntimeError):
@@ -177,17 +119,24 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
     )
     scratch = ctx.settings.home / "tmp" / f"census-{uuid.uuid4().hex}"
     stage = _Stage()
+    written: list[Path] = []
+    if not unchanged_since(delivery):
+        raise DeliveryDeferred(delivery)
     try:
         try:
             config, plan, census, spool = first_pass(delivery, ctx, scratch, stage)
         except (UnreadableFile, SourceConfigError) as error:
             record.status, record.reason = "rejected", str(error)
-            return record
-        written = store_pass(delivery, ctx, record, config, plan, census, spool, received, stage)
+        else:
+            written = store_pass(delivery, ctx, record, config, plan, census, spool, received, stage)
     except Exception as error:
         raise DeliveryFailed(delivery, stage.name, error) from None  # its traceback is kept, its message not
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if not unchanged_since(delivery):  # what was read may not be what was hashed: keep nothing
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise DeliveryDeferred(delivery)
     record.files = [p.relative_to(ctx.settings.lake).as_posix() for p in written]
     if not record.balanced:  # a bug, never a data problem: stop before the ledger says stored
         for path in written:

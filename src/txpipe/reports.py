@@ -27,8 +27,11 @@ def totals(records: list[DeliveryRecord]) -> dict[str, int]:
 
 
 def write_run_report(reports_dir: Path, run_id: str, records: list[DeliveryRecord], superseded: list[str],
-                     failed: list[dict] | None = None) -> Path:
-    """The run's JSON report; ``failed`` lists the deliveries that failed on a bug (file, stage, traceback)."""
+                     failed: list[dict] | None = None, skipped: list[dict] | None = None,
+                     deferred: list[dict] | None = None) -> Path:
+    """The run's JSON report. ``failed`` lists the deliveries that failed on a bug (file, stage,
+    traceback); ``skipped`` the landing entries never read (links, special files: path and reason);
+    ``deferred`` the files left for the next run because they changed while read."""
     path = reports_dir / "runs" / f"ingest-{run_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
@@ -37,6 +40,8 @@ def write_run_report(reports_dir: Path, run_id: str, records: list[DeliveryRecor
         "deliveries": [asdict(r) for r in sorted(records, key=lambda r: (r.source, r.source_file))],
         "superseded_batches": superseded,
         "failed": failed or [],
+        "skipped": skipped or [],
+        "deferred": deferred or [],
     }
     path.write_text(json.dumps(document, indent=2), encoding="utf-8")
     return path
