@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from html import escape as html_escape
 
 import duckdb
 import pyarrow.parquet as pq
@@ -147,3 +149,120 @@ def test_run_report_completion_covers_courses_only(published):
     markdown = run_report_markdown([], build)
     assert "education and training only" in markdown
     assert f"{result.rows[0][4]:.1%}" in markdown
+
+
+# ---- hostile values: every value the pages show is text, never markup or code ------------------
+
+IMG_SOURCE = "<img src=x onerror=document.title='XSS'>"      # a source folder: a rejected delivery, shown in quality
+BRACES_SOURCE = "x{{app}}"                                     # a source folder: once hit the page's str.replace chain
+# iteration ids break a warning rule only, so the row is stored and shown; they are upper-cased when stored, so the
+# attribute is written with character references that survive it (&#X64; is "d") and really sets the title.
+IMG_ITERATION = "\"><IMG SRC=X ONERROR=" + "".join(f"&#X{ord(c):X};" for c in "document.title='XSS'") + ">"
+PLAIN_IMG_ITERATION = "\"><IMG SRC=X ONERROR=document.title='XSS'>"
+COMMENT_ITERATION = "<!--<SCRIPT>"                             # script-data escape states: once left the page blank
+CLOSE_ITERATION = "</SCRIPT><SCRIPT>document.title='XSS'</SCRIPT>"
+HOSTILE_ITERATIONS = (IMG_ITERATION, PLAIN_IMG_ITERATION, COMMENT_ITERATION, CLOSE_ITERATION)
+TITLE = "Partnership training and exercise participation"
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """A warehouse whose data holds script and template payloads in shown values."""
+    from tests.conftest import row, write_csv
+
+    root = tmp_path_factory.mktemp("hostile")
+    landing = root / "landing"
+    rows = [row(source_record_id=f"C{i}", nation=nation, participant_ref=f"P-{i}", programme=programme)
+            for i, (nation, programme) in enumerate([("GEO", "education"), ("ARM", "education"), ("AZE", "training"),
+                                                     ("GEO", "training"), ("MDA", "training")])]
+    rows += [row(source_record_id=f"X{i}", programme="exercise", activity_code="E1-401", iteration_id=iteration,
+                 activity_title="Exercise STEADFAST JACKAL", start_date="2024-06-03", end_date="2024-06-14",
+                 delivery_mode="field", nation="GEO", participant_ref="", headcount=str(5 + i),
+                 role="training_audience", status="attended", score="")
+             for i, iteration in enumerate(HOSTILE_ITERATIONS)]
+    write_csv(landing / "ptec" / "roster.csv", rows)
+    for source in (IMG_SOURCE, BRACES_SOURCE):
+        write_csv(landing / source / "roster.csv", [row()])
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TXPIPE_HOME", str(root / "home"))
+    mp.setenv("TXPIPE_PSEUDONYM_KEY", "dashboard")
+    settings = Settings.from_env()
+    records = ingest_all(settings, landing)
+    assert sorted(r.status for r in records) == ["rejected", "rejected", "stored"]
+    publish_warehouse(settings)
+    yield settings
+    mp.undo()
+
+
+def hover_first_mark(html, chart: str, contains: str):
+    """A copy of the page that, once drawn, moves the pointer over a mark of ``chart`` whose datum holds ``contains``,
+    so vega-tooltip fills #vg-tooltip-element the way a user's hover does."""
+    probe = f"""<script>
+    setTimeout(() => {{
+      const marks = [...document.querySelectorAll("#chart-{chart} [role=graphics-symbol]")]
+        .filter((m) => JSON.stringify((m.__data__ || {{}}).datum || {{}}).includes({json.dumps(contains)}));
+      const mark = marks[0];
+      document.body.dataset.hovered = String(marks.length);
+      if (!mark) return;
+      const box = mark.getBoundingClientRect();
+      const at = {{bubbles: true, clientX: box.x + box.width / 2, clientY: box.y + box.height / 2}};
+      for (const type of ["pointerover", "pointermove", "mouseover", "mousemove"]) {{
+        mark.dispatchEvent(type.startsWith("pointer") ? new PointerEvent(type, at) : new MouseEvent(type, at));
+      }}
+    }}, 3000);
+    </script></body>"""
+    copy = html.with_name(html.stem + "-hover.html")
+    text = html.read_text(encoding="utf-8")
+    head, tail = text.rsplit("</body>", 1)
+    copy.write_text(head + probe + tail, encoding="utf-8")
+    return copy
+
+
+def cells(dom: str) -> list[str]:
+    """The text of every table cell as the browser serialises it (text nodes: & < > escaped)."""
+    return re.findall(r"<td[^>]*>(.*?)</td>", dom, re.S)
+
+
+def outside_scripts(dom: str) -> str:
+    return re.sub(r"<script\b[^>]*>.*?</script>", "", dom, flags=re.S | re.I)
+
+
+def assert_inert(dom: str, title: str):
+    """The payloads did not run, left no element behind, and the page was drawn (not blank)."""
+    body = outside_scripts(dom)
+    assert f"<title>{title}</title>" in body, "a payload changed document.title (it ran)"
+    assert not re.search(r"<img\b", body, re.I), "a payload became an element"
+    assert 'data-ready="true"' in body, "the page was left blank"
+    assert re.search(r'<pre id="errors" role="alert">\s*</pre>', body), "the page reported a script error"
+    tiles = tile_values(body)
+    assert tiles.get("participants", 0) > 0, tiles
+
+
+def test_hostile_values_are_shown_as_text_and_never_run(hostile, tmp_path):
+    html = write_dashboard(hostile, out=tmp_path / "dashboard.html")
+    result = open_page(html, tmp_path / "profile")
+    dom = result["dom"]
+    assert_inert(dom, TITLE)
+    shown = cells(dom)
+    for value in (IMG_SOURCE, BRACES_SOURCE, *(i.upper() for i in HOSTILE_ITERATIONS)):
+        assert html_escape(value, quote=False) in shown, f"{value!r} is not shown literally in a table cell"
+    assert re.search(r'id="table-status"><table>.*?<td', dom, re.S)
+
+
+def test_hostile_values_in_the_partner_copy(hostile, tmp_path):
+    html = write_dashboard(hostile, partner="GEO", out=tmp_path / "dashboard-GEO.html")
+    dom = open_page(html, tmp_path / "profile")["dom"]
+    assert_inert(dom, "Partnership participation: Georgia")
+    shown = cells(dom)
+    for value in (i.upper() for i in HOSTILE_ITERATIONS):  # iteration ids are stored upper-cased
+        assert html_escape(value, quote=False) in shown, f"{value!r} is not shown literally in a table cell"
+
+
+def test_tooltips_show_hostile_values_as_text(hostile, tmp_path):
+    html = write_dashboard(hostile, out=tmp_path / "dashboard.html")
+    dom = open_page(hover_first_mark(html, "exercises", "IMG SRC"), tmp_path / "profile")["dom"]
+    assert 'data-hovered="' in dom and 'data-hovered="0"' not in dom, "no exercise mark to hover"
+    tooltip = re.search(r'<div id="vg-tooltip-element"[^>]*>(.*?)</div>', dom, re.S)
+    assert tooltip, "hovering a mark showed no tooltip"
+    assert "IMG SRC" in tooltip.group(1) and not re.search(r"<img", tooltip.group(1), re.I), tooltip.group(1)
+    assert_inert(dom, TITLE)

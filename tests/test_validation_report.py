@@ -49,3 +49,16 @@ def test_unknown_nations_get_the_closest_reference_nations_never_the_value(setti
     ledger_text = "".join(p.read_text() for p in settings.ledger_dir.glob("*.json"))
     for delivered in ("Georgiaa", "Repubic", "US state"):
         assert delivered not in html and delivered not in ledger_text
+
+
+def test_delivered_names_are_escaped(settings, landing):
+    """A source folder or file name is shown as text: the report holds no element made from it."""
+    from tests.conftest import row, write_csv
+
+    payload = "<img src=x onerror=document.title='XSS'>"
+    write_csv(landing / payload / "r.csv", [row()])
+    write_csv(landing / "ptec" / "<u>roster.csv", [row()])
+    ingest_all(settings, landing)
+    html = write_validation_report(settings, Ledger(settings.ledger_dir).records()).read_text(encoding="utf-8")
+    assert "&lt;img src=x onerror=document.title=" in html and "&lt;u&gt;roster.csv" in html
+    assert not re.search(r"<img|<u>", html, re.I)

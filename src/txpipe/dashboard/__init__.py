@@ -6,34 +6,40 @@ specs made with Altair; the page's own script applies the year / framework / pro
 fills the headline tiles and renders a data table beside every chart.
 
 A partner-scoped copy (``partner="GEO"``) holds only that nation's rows plus overall aggregates
-(all partners' totals), never another nation's code, name or figure.
+(all partners' totals), never another nation's code, name or figure: a total over fewer than
+``MIN_NATIONS`` nations is withheld (the small-cell rule, see partner_export).
+
+The page is the Jinja2 template ``dashboard.html.j2`` (autoescape on). Data reaches it only as JSON
+in a ``<script type="application/json">`` element that the app reads with JSON.parse, and the app
+shows every value as a DOM text node.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 
 import duckdb
+import jinja2
+from markupsafe import Markup
 
 from txpipe.atomic import write_text_atomically
+from txpipe.partner_export import MIN_NATIONS, PARTNER_SQL, run_sql
 from txpipe.settings import Settings
 from txpipe.warehouse.query import connect_read_only
 
 HERE = Path(__file__).parent
-PARTNER_SQL = HERE.parent / "partner_sql"  # shared with the partner-scoped marts
 STALE_DAYS = 90
 FRAMEWORK_COLOURS = {"domain": ["ALLY", "PFP", "MD", "ICI", "PAG", "IO", "none"],
                      "range": ["#8c96a3", "#1f5f99", "#d9822b", "#2a9d8f", "#8e5ea2", "#c0392b", "#cccccc"]}
 
 
 def _rows(con: duckdb.DuckDBPyConnection, name: str, partner: str | None, folder: Path = HERE / "sql") -> list[dict]:
-    sql = (folder / f"{name}.sql").read_text(encoding="utf-8")
-    cursor = con.execute(sql, {"partner": partner} if "$partner" in sql else None)
-    columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row)) for row in cursor.fetchall()]
+    relation = run_sql(con, folder / f"{name}.sql", {"partner": partner, "min_nations": MIN_NATIONS})
+    return [dict(zip(relation.columns, row)) for row in relation.fetchall()]
 
 
 def gather(warehouse: Path, partner: str | None = None) -> dict:
@@ -46,7 +52,8 @@ def gather(warehouse: Path, partner: str | None = None) -> dict:
         data["nations"] = nations
         if partner:
             data["exercises"] = _rows(con, "partner_metrics_exercises", partner, PARTNER_SQL)
-            data["totals"] = _rows(con, "totals", None)
+            # the same small-cell rule as the partner marts: totals over too few nations are withheld
+            data["totals"] = _rows(con, "partner_totals", partner, PARTNER_SQL)
             data["quality"] = None
         else:
             data["exercises"] = _rows(con, "exercises", None)
@@ -125,8 +132,27 @@ def vega_bundle(cache_dir: Path | None = None) -> str:
     return bundle
 
 
-def _script_json(value) -> str:
-    return json.dumps(value, default=str, ensure_ascii=False).replace("</", "<\\/")
+def _json_for_script(value) -> Markup:
+    """JSON for a <script type="application/json"> element: nothing in it can end or re-open the element."""
+    text = json.dumps(value, default=str, ensure_ascii=False, allow_nan=False)
+    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return Markup(text)
+
+
+def _trusted(text: str, element: str) -> Markup:
+    """Our own script or style (never data) inlined in its element, any closing tag in it neutralised."""
+    if element == "script" and "<!--" in text:  # would open the script-data escape states
+        raise ValueError("an inlined script holds '<!--'")
+    return Markup(re.sub(rf"</(?={element})", r"<\\/", text, flags=re.I))
+
+
+@lru_cache(maxsize=1)
+def templates() -> jinja2.Environment:
+    """The HTML templates beside this module, autoescaping every value they show."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(HERE), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
 def render(data: dict, partner: str | None = None, generated: dt.datetime | None = None,
@@ -134,20 +160,14 @@ def render(data: dict, partner: str | None = None, generated: dt.datetime | None
     generated = generated or dt.datetime.now(dt.timezone.utc)
     name = data["nations"].get(partner, partner) if partner else None
     payload = {**data, "specs": chart_specs(partner),
-               "meta": {"partner": partner, "stale_days": STALE_DAYS, "generated": generated.isoformat(timespec="minutes")}}
-    title = f"Partnership participation: {name}" if partner else "Partnership training and exercise participation"
-    quality = "" if partner else QUALITY_SECTION
-    return (PAGE.replace("{{title}}", title)
-            .replace("{{subtitle}}", (f"Partner-scoped copy for {name} ({partner}): only its own figures and overall totals. "
-                                      if partner else "") + f"Built {generated:%Y-%m-%d %H:%M} UTC from the published warehouse.")
-            .replace("{{engaged_label}}", "Participation events" if partner else "Partner nations engaged")
-            .replace("{{exercise_title}}", f"{name}'s participation in exercises" if partner else "Partner participation in exercises")
-            .replace("{{partners_title}}", "Participation" if partner else "Top partners")
-            .replace("{{quality}}", quality)
-            .replace("{{css}}", (HERE / "dashboard.css").read_text(encoding="utf-8"))
-            .replace("{{data}}", _script_json(payload))
-            .replace("{{vega}}", vega_bundle(cache_dir).replace("</script", "<\\/script"))
-            .replace("{{app}}", (HERE / "dashboard.js").read_text(encoding="utf-8")))
+               "meta": {"partner": partner, "stale_days": STALE_DAYS, "min_nations": MIN_NATIONS,
+                        "generated": generated.isoformat(timespec="minutes")}}
+    return templates().get_template("dashboard.html.j2").render(
+        partner=partner, name=name, generated=f"{generated:%Y-%m-%d %H:%M}", stale_days=STALE_DAYS,
+        min_nations=MIN_NATIONS, data=_json_for_script(payload),
+        css=_trusted((HERE / "dashboard.css").read_text(encoding="utf-8"), "style"),
+        vega=_trusted(vega_bundle(cache_dir), "script"),
+        app=_trusted((HERE / "dashboard.js").read_text(encoding="utf-8"), "script"))
 
 
 def dashboard_path(settings: Settings, partner: str | None = None) -> Path:
@@ -162,56 +182,3 @@ def write_dashboard(settings: Settings, partner: str | None = None, out: Path | 
     target = out or dashboard_path(settings, partner)
     html = render(gather(warehouse_path(settings), partner), partner, cache_dir=settings.home / "cache")
     return write_text_atomically(target, html)
-
-
-QUALITY_SECTION = """
-<section id="quality"><h2>Data quality</h2>
-  <div class="grid2">
-    <div><h3 class="muted">Deliveries by source and status</h3><div class="chart" id="chart-status"></div>
-      <details><summary>Data table</summary><div id="table-status"></div></details></div>
-    <div><h3 class="muted">Quarantined share of rows by source</h3><div class="chart" id="chart-share"></div>
-      <details><summary>Data table</summary><div id="table-share"></div></details></div>
-    <div><h3 class="muted">Top quarantine reasons</h3><div class="chart" id="chart-reasons"></div>
-      <details><summary>Data table</summary><div id="table-reasons"></div></details></div>
-    <div><h3 class="muted">Warnings on stored rows (kept and counted)</h3><div class="chart" id="chart-warnings"></div>
-      <details><summary>Data table</summary><div id="table-warnings"></div></details></div>
-    <div><h3 class="muted">Last delivery per source (stale: more than 90 days behind the newest)</h3>
-      <div id="table-freshness"></div></div>
-  </div>
-</section>"""
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>{{title}}</title><style>{{css}}</style></head>
-<body>
-<header><h1>{{title}}</h1><p>{{subtitle}}</p></header>
-<nav class="filters" aria-label="Filters">
-  <label>Year <select id="filter-year"></select></label>
-  <label>Framework <select id="filter-framework"></select></label>
-  <label>Programme <select id="filter-programme"></select></label>
-</nav>
-<main>
-<pre id="errors" role="alert"></pre>
-<div class="tiles" aria-label="Headline figures for the selected year against the previous one">
-  <div class="tile" id="tile-participants"><div class="label">Partner participants</div><div class="value"></div><div class="delta"></div><div class="note"></div></div>
-  <div class="tile" id="tile-engaged"><div class="label">{{engaged_label}}</div><div class="value"></div><div class="delta"></div><div class="note"></div></div>
-  <div class="tile" id="tile-women"><div class="label">Women's share (partners)</div><div class="value"></div><div class="delta"></div><div class="note"></div></div>
-  <div class="tile" id="tile-completion"><div class="label">Course completion rate (partners)</div><div class="value"></div><div class="delta"></div><div class="note"></div></div>
-</div>
-<section><h2>Partner participation by quarter and framework</h2><div class="chart" id="chart-trend"></div>
-  <details><summary>Data table</summary><div id="table-trend"></div></details></section>
-<div class="grid2">
-<section><h2>Programme split (selected year)</h2><div class="chart" id="chart-programme"></div>
-  <details><summary>Data table</summary><div id="table-programme"></div></details></section>
-<section><h2>{{exercise_title}} (selected year)</h2><div class="chart" id="chart-exercises"></div>
-  <details><summary>Data table</summary><div id="table-exercises"></div></details></section>
-</div>
-<section><h2>{{partners_title}} (selected year; click a column to sort)</h2>
-  <div class="grid2"><div class="chart" id="chart-partners"></div><div id="table-partners"></div></div></section>
-{{quality}}
-</main>
-<script>window.TXPIPE = {{data}};</script>
-<script>{{vega}}</script>
-<script>{{app}}</script>
-</body></html>
-"""

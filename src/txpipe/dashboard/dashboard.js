@@ -1,8 +1,9 @@
 // txpipe dashboard: filters, headline tiles, charts (Vega-Lite through vegaEmbed) and tables.
-// Everything it needs is inline in the page: window.TXPIPE holds the data and the chart specs.
+// Everything it needs is inline in the page: the JSON element #txpipe-data holds the data and the chart specs.
+// Every value is shown as a DOM text node (textContent, createElement), never as markup: no innerHTML here.
 (function () {
   "use strict";
-  const D = window.TXPIPE;
+  const D = JSON.parse(document.getElementById("txpipe-data").textContent);
   const PARTNER = ["PFP", "MD", "ICI", "PAG", "IO"];
   const $ = (id) => document.getElementById(id);
   const fmt = (v, d = 0) => (v === null || v === undefined || Number.isNaN(v)) ? "–" :
@@ -26,14 +27,25 @@
   }
   const partnerRows = (rows, useYear) => rows.filter((r) => PARTNER.includes(r.framework) && matches(r, useYear));
 
-  function options(id, values, all) {
-    const select = $(id);
-    select.innerHTML = (all ? `<option value="">${all}</option>` : "") +
-      values.map((v) => `<option value="${v}">${v}</option>`).join("");
+  // An element with a text child and properties (className, ...): values never become markup.
+  function el(tag, text, props) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return Object.assign(node, props || {});
   }
 
+  function options(id, values, all) {
+    const select = $(id);
+    select.replaceChildren(...(all ? [el("option", all, {value: ""})] : []),
+      ...values.map((v) => el("option", v, {value: String(v)})));
+  }
+
+  // vega-tooltip writes its content as HTML: every value in it is escaped (its default escapes & and < only).
+  const escapeHtml = (v) => String(v).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+
   // ---- tables --------------------------------------------------------------------------------
-  function table(el, columns, rows) {
+  function table(box, columns, rows) {
     let sortKey = null, ascending = true;
     function draw() {
       const sorted = sortKey === null ? rows : [...rows].sort((a, b) => {
@@ -41,20 +53,32 @@
         const c = (typeof x === "number" && typeof y === "number") ? x - y : String(x ?? "").localeCompare(String(y ?? ""));
         return ascending ? c : -c;
       });
-      el.innerHTML = "<table><thead><tr>" + columns.map((c) =>
-        `<th data-key="${c.key}" aria-sort="${c.key === sortKey ? (ascending ? "ascending" : "descending") : "none"}">${c.label}</th>`).join("") +
-        "</tr></thead><tbody>" + sorted.map((r) => `<tr class="${r._class || ""}">` + columns.map((c) => {
+      const head = el("tr");
+      columns.forEach((c) => {
+        const th = el("th", c.label);
+        th.dataset.key = c.key;
+        th.setAttribute("aria-sort", c.key === sortKey ? (ascending ? "ascending" : "descending") : "none");
+        th.addEventListener("click", () => {
+          ascending = sortKey === c.key ? !ascending : false;
+          sortKey = c.key;
+          draw();
+        });
+        head.append(th);
+      });
+      const body = el("tbody");
+      sorted.forEach((r) => {
+        const tr = el("tr", null, {className: r._class || ""});
+        columns.forEach((c) => {
           const v = r[c.key];
-          const text = c.format ? c.format(v) : (typeof v === "number" ? fmt(v) : (v ?? ""));
-          return `<td class="${typeof v === "number" ? "n" : ""}">${text}</td>`;
-        }).join("") + "</tr>").join("") + "</tbody></table>" +
-        (rows.length ? "" : "<p class=muted>No data for these filters.</p>");
-      el.querySelectorAll("th").forEach((th) => th.addEventListener("click", () => {
-        const key = th.dataset.key;
-        ascending = sortKey === key ? !ascending : false;
-        sortKey = key;
-        draw();
-      }));
+          const text = c.format ? c.format(v, r) : (typeof v === "number" ? fmt(v) : (v ?? ""));
+          tr.append(el("td", text, {className: typeof v === "number" ? "n" : ""}));
+        });
+        body.append(tr);
+      });
+      const thead = el("thead"), tableEl = el("table");
+      thead.append(head);
+      tableEl.append(thead, body);
+      box.replaceChildren(tableEl, ...(rows.length ? [] : [el("p", "No data for these filters.", {className: "muted"})]));
     }
     draw();
   }
@@ -62,25 +86,52 @@
   // ---- charts --------------------------------------------------------------------------------
   function chart(name, values, columns) {
     const spec = JSON.parse(JSON.stringify(D.specs[name]));
-    const el = $("chart-" + name);
+    const box = $("chart-" + name);
     spec.data = {values};
-    spec.width = Math.max(240, (el.clientWidth || el.parentElement.clientWidth || 600) - 170);
-    vegaEmbed(el, spec, {actions: false, renderer: "svg"}).catch(report);
+    spec.width = Math.max(240, (box.clientWidth || box.parentElement.clientWidth || 600) - 170);
+    vegaEmbed(box, spec, {actions: false, renderer: "svg", tooltip: {sanitize: escapeHtml}}).catch(report);
     const alt = $("table-" + name);
     if (alt && columns.length) table(alt, columns, values);
   }
 
   // ---- tiles ---------------------------------------------------------------------------------
   function tile(id, value, previous, format, note) {
-    const el = $(id);
-    el.querySelector(".value").textContent = format(value);
+    const box = $(id);
+    box.querySelector(".value").textContent = format(value);
     const delta = (value !== null && previous !== null && previous !== undefined) ? value - previous : null;
-    const d = el.querySelector(".delta");
+    const d = box.querySelector(".delta");
     d.textContent = delta === null ? `${state.year - 1}: –` :
       `${delta >= 0 ? "▲" : "▼"} ${format === pct ? fmt(Math.abs(100 * delta), 1) + " pts" : fmt(Math.abs(delta))} vs ${state.year - 1} (${format(previous)})`;
     d.className = "delta " + (delta > 0 ? "up" : delta < 0 ? "down" : "");
-    el.querySelector(".note").textContent = note || "";
-    el.dataset.value = value === null ? "" : String(value);
+    box.querySelector(".note").textContent = note || "";
+    box.dataset.value = value === null ? "" : String(value);
+  }
+
+  // ---- all partners' totals (partner copies) -----------------------------------------------------
+  // Small-cell rule: the warehouse query withholds (null, withheld) a total over fewer than min_nations nations.
+  // A total over several programmes is withheld when any of them is, since it would give that one back.
+  const SMALL_CELL = `small-cell rule: a total over fewer than ${D.meta.min_nations} nations is withheld`;
+  function partnerTotal(year, programme) {
+    const cells = D.totals.filter((r) => r.year === year && (!programme || r.programme === programme));
+    if (cells.some((r) => r.withheld)) return {value: null, withheld: true};
+    return {value: cells.length ? sum(cells, "all_partner_participants") : null, withheld: false};
+  }
+
+  function totals() {
+    const box = $("table-totals");
+    if (!box) return;
+    const rows = D.totals.filter((r) => r.year === state.year).map((r) => ({
+      programme: r.programme, participants: r.all_partner_participants, nations: r.partner_nations, withheld: r.withheld,
+      note: r.withheld ? `withheld: fewer than ${D.meta.min_nations} nations in this total` : ""}));
+    if (rows.length) {
+      const all = partnerTotal(state.year, "");
+      rows.push({programme: "all programmes", participants: all.value, nations: null, withheld: all.withheld,
+        note: all.withheld ? "withheld: a programme total of this year is withheld, and this total would give it back" : ""});
+    }
+    table(box, [{key: "programme", label: "programme"},
+      {key: "participants", label: "all partners' participants", format: (v, r) => r.withheld ? "withheld" : fmt(v)},
+      {key: "nations", label: "partner nations", format: (v) => v === null ? "" : fmt(v)},
+      {key: "note", label: ""}], rows);
   }
 
   const COURSES = ["education", "training"];
@@ -107,9 +158,12 @@
       };
     };
     const now = figures(state.year), before = figures(state.year - 1);
-    tile("tile-participants", now.participants, before.participants, fmt,
-      D.meta.partner ? `share of all partner participants: ${pct(ratio(now.participants, sum(D.totals.filter(
-        (r) => r.year === state.year && (!state.programme || r.programme === state.programme)), "partner_participants")))}` : "attended headcount");
+    let note = "attended headcount";
+    if (D.meta.partner) {
+      const total = partnerTotal(state.year, state.programme);
+      note = "share of all partner participants: " + (total.withheld ? `withheld (${SMALL_CELL})` : pct(ratio(now.participants, total.value)));
+    }
+    tile("tile-participants", now.participants, before.participants, fmt, note);
     if (D.meta.partner) {
       tile("tile-engaged", now.events, before.events, fmt, "attended rows (courses, events, exercises)");
     } else {
@@ -155,6 +209,7 @@
         {key: "participant_events", label: "attended rows"}], top);
       chart("partners", top.slice(0, 15), []);
 
+      totals();
       const exercises = D.exercises.filter((r) => r.year === state.year).map((r) => ({...r, exercise: r.iteration_id || r.activity_code}));
       chart("exercises", exercises, D.meta.partner ?
         [{key: "exercise", label: "exercise"}, {key: "headcount", label: "headcount"}, {key: "training_audience_headcount", label: "training audience"},
