@@ -8,6 +8,9 @@ config. See README "Adding a source" for the keys.
 
 from __future__ import annotations
 
+import codecs
+import datetime as dt
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -65,10 +68,13 @@ class SourceConfig:
 
 
 def load_source_config(sources_dir: Path, source: str) -> SourceConfig:
-    """Read ``<sources_dir>/<source>.toml``; a missing file means canonical columns."""
+    """Read ``<sources_dir>/<source>.toml``; a missing file means canonical columns.
+
+    Anything wrong in the file (its bytes, its TOML, a key, a value's type or shape) raises
+    :class:`SourceConfigError` with the reason: the source's files are rejected, never crash."""
     if not _SOURCE_NAME.match(source):
         raise SourceConfigError(
-            f"source folder name '{source}' must be lower-case letters, digits, '-' or '_'"
+            "the source folder name must be lower-case letters, digits, '-' or '_' (at most 64 characters)"
         )
     path = sources_dir / f"{source}.toml"
     if not path.exists():
@@ -77,7 +83,61 @@ def load_source_config(sources_dir: Path, source: str) -> SourceConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise SourceConfigError(f"{path}: not valid TOML ({error})") from None
+    except UnicodeDecodeError:
+        raise SourceConfigError(f"{path}: not UTF-8 text") from None
+    except RecursionError:
+        raise SourceConfigError(f"{path}: nested too deeply to be a source config") from None
+    except OSError as error:
+        raise SourceConfigError(f"{path}: cannot be read ({type(error).__name__})") from None
     return parse_source_config(source, data, origin=str(path))
+
+
+_SCALARS = (str, int, float, bool, dt.date, dt.datetime, dt.time)
+
+
+def _text(data: dict, key: str, origin: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise SourceConfigError(f"{origin}: {key} must be a string, not {_kind(value)}")
+    return value
+
+
+def _table(value: object, where: str, origin: str) -> dict:
+    if not isinstance(value, dict):
+        raise SourceConfigError(f"{origin}: [{where}] must be a table (key = value lines), not {_kind(value)}")
+    return value
+
+
+def _scalar(value: object, where: str, origin: str) -> str:
+    if not isinstance(value, _SCALARS) or (isinstance(value, float) and not math.isfinite(value)):
+        raise SourceConfigError(f"{origin}: every value in [{where}] must be a string or number, not {_kind(value)}")
+    return str(value)
+
+
+def _kind(value: object) -> str:
+    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _encoding(data: dict, origin: str) -> str | None:
+    encoding = _text(data, "encoding", origin)
+    if encoding is None:
+        return None
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        raise SourceConfigError(f"{origin}: encoding names no known text encoding") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise SourceConfigError(f"{origin}: encoding '{info.name}' is not a text encoding (e.g. utf-8, latin-1, cp1252)")
+    return encoding
+
+
+def _delimiter(data: dict, origin: str) -> str | None:
+    delimiter = _text(data, "delimiter", origin)
+    if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n'):
+        raise SourceConfigError(f"{origin}: delimiter must be one character (not a quote or a line break), "
+                                "e.g. \";\" or \"\\t\"")
+    return delimiter
 
 
 def parse_source_config(source: str, data: dict, origin: str = "<config>") -> SourceConfig:
@@ -85,28 +145,32 @@ def parse_source_config(source: str, data: dict, origin: str = "<config>") -> So
     if unknown:
         raise SourceConfigError(f"{origin}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_TOP_LEVEL_KEYS)}")
 
-    def check_target(column: str, where: str) -> str:
+    def check_target(column: object, where: str) -> str:
         if column not in LANDING_COLUMNS:
-            raise SourceConfigError(f"{origin}: [{where}] names '{column}', which is not a canonical column")
-        return column
+            raise SourceConfigError(f"{origin}: [{where}] maps to something that is not a canonical column "
+                                    f"(canonical: {', '.join(LANDING_COLUMNS)})")
+        return str(column)
 
-    columns = {fold_header(k): check_target(v, "columns") for k, v in data.get("columns", {}).items()}
-    defaults = {check_target(k, "defaults"): str(v) for k, v in data.get("defaults", {}).items()}
+    columns = {fold_header(k): check_target(v, "columns")
+               for k, v in _table(data.get("columns", {}), "columns", origin).items()}
+    defaults = {check_target(k, "defaults"): _scalar(v, "defaults", origin)
+                for k, v in _table(data.get("defaults", {}), "defaults", origin).items()}
     if "participant_ref" in defaults:
         raise SourceConfigError(f"{origin}: participant_ref cannot have a default")
     aliases = {
-        check_target(column, "aliases"): {fold_header(k): str(v) for k, v in mapping.items()}
-        for column, mapping in data.get("aliases", {}).items()
+        check_target(column, "aliases"): {fold_header(k): _scalar(v, f"aliases.{column}", origin)
+                                          for k, v in _table(mapping, f"aliases.{column}", origin).items()}
+        for column, mapping in _table(data.get("aliases", {}), "aliases", origin).items()
     }
-    date_order = str(data.get("date_order", "ISO")).upper()
+    date_order = (_text(data, "date_order", origin) or "ISO").upper()
     if date_order not in DATE_ORDERS:
-        raise SourceConfigError(f"{origin}: date_order must be one of {DATE_ORDERS}, not '{date_order}'")
+        raise SourceConfigError(f"{origin}: date_order must be one of {DATE_ORDERS}")
     return SourceConfig(
         name=source,
-        description=str(data.get("description", "")),
-        encoding=data.get("encoding"),
-        delimiter=data.get("delimiter"),
-        sheet=data.get("sheet"),
+        description=_text(data, "description", origin) or "",
+        encoding=_encoding(data, origin),
+        delimiter=_delimiter(data, origin),
+        sheet=_text(data, "sheet", origin),
         date_order=date_order,
         columns=columns,
         defaults=defaults,

@@ -128,3 +128,25 @@ def test_chunk_rows_setting(monkeypatch):
     for bad in ("0", "seven"):
         with pytest.raises(ValueError, match="TXPIPE_CHUNK_ROWS"):
             Settings.from_env({"TXPIPE_CHUNK_ROWS": bad})
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_field_past_the_limit_rejects_the_file_on_either_path(tmp_path, quoted):
+    """Arrow's fast path and the exact path (taken after a record with the wrong field count) alike."""
+    from txpipe.settings import ReadLimits
+
+    long = "y" * 300
+    lines = ["source_record_id,activity_title", "1,short", "2,a,b" if quoted else "2,ok", f'3,"{long}"']
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    delivered = read_delivery(path, ReadOptions(limits=ReadLimits(field_chars=200)))
+    with pytest.raises(UnreadableFile, match="longer than|field larger than field limit") as caught:
+        list(delivered.batches)
+    assert long not in str(caught.value)
+
+
+def test_a_header_cell_past_the_csv_module_limit_is_a_rejection(tmp_path):
+    path = tmp_path / "wide_header.csv"
+    path.write_text('"' + "h" * 40_000 + '",b\n1,2\n', encoding="utf-8")
+    with pytest.raises(UnreadableFile):
+        read_delivery(path, ReadOptions())

@@ -49,3 +49,32 @@ def test_broken_array_and_non_array_documents_are_rejected(tmp_path):
     single.write_text('{\n "records": [{"source_record_id": "1"}]\n}\n', encoding="utf-8")
     with pytest.raises(UnreadableFile, match="single dict"):
         read_all(single)
+
+
+HUGE = "7" * 5000  # past Python's 4,300-digit limit for int()
+
+
+@pytest.mark.parametrize("layout", ["jsonl", "array"])
+def test_a_number_of_any_length_is_read_as_its_digits(tmp_path, layout):
+    records = [{"source_record_id": "A", "headcount": "HUGE"}, {"source_record_id": "B", "score": "-HUGE"},
+               {"source_record_id": "C", "score": "1e400", "headcount": "4"}]
+    lines = [json.dumps(r).replace('"HUGE"', HUGE).replace('"-HUGE"', "-" + HUGE).replace('"1e400"', "1e400")
+             for r in records]
+    path = tmp_path / f"n.{'jsonl' if layout == 'jsonl' else 'json'}"
+    path.write_text("\n".join(lines) if layout == "jsonl" else "[" + ",".join(lines) + "]", encoding="utf-8")
+    _, rows, issues = read_all(path)
+    assert issues == []
+    values = {r["source_record_id"]: r for _, r in rows}
+    assert values["A"]["headcount"] == HUGE and values["B"]["score"] == "-" + HUGE
+    assert values["C"]["headcount"] == "4"
+
+
+def test_a_field_past_the_limit_rejects_the_file(tmp_path):
+    from txpipe.settings import ReadLimits
+
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps({"source_record_id": "A", "activity_title": "x" * 101}) + "\n", encoding="utf-8")
+    delivered = read_delivery(path, ReadOptions(limits=ReadLimits(field_chars=100)))
+    with pytest.raises(UnreadableFile, match="a field in column 2 is longer than 100 characters") as caught:
+        list(delivered.batches)
+    assert "xxx" not in str(caught.value)

@@ -91,12 +91,11 @@ def read_delivery(path: Path, options: ReadOptions) -> Delivered:
     suffix = path.suffix.lower()
     if path.stat().st_size == 0:
         raise UnreadableFile("the file is empty (0 bytes)")
-    if suffix in (".csv", ".tsv", ".txt"):
-        return csv.read_csv(path, options)
-    if suffix == ".xlsx":
-        return excel.read_xlsx(path, options)
-    if suffix in (".json", ".jsonl", ".ndjson"):
-        return json.read_json(path, options)
+    readers = {".csv": csv.read_csv, ".tsv": csv.read_csv, ".txt": csv.read_csv, ".xlsx": excel.read_xlsx,
+               ".json": json.read_json, ".jsonl": json.read_json, ".ndjson": json.read_json}
+    if suffix in readers:
+        delivered = readers[suffix](path, options)
+        return Delivered(delivered.headers, _fields_within_limit(delivered.batches, options.limits.field_chars))
     raise UnreadableFile(
         f"unsupported file type '{path.suffix or '(none)'}': deliver CSV, XLSX, JSON or JSON Lines"
     )
@@ -120,9 +119,24 @@ def column_label(header: str, position: int) -> str:
     return f"column {position} ({len(header)} characters)"
 
 
+def _fields_within_limit(batches: Iterator[RawBatch], limit: int) -> Iterator[RawBatch]:
+    """The batches, unless a field is longer than ``limit`` characters: then the file is rejected."""
+    for batch in batches:
+        for position, column in enumerate(batch.frame.columns, start=1):
+            longest = batch.frame[column].str.len().max()
+            if pd.notna(longest) and longest > limit:
+                raise UnreadableFile(
+                    f"a field in column {position} is longer than {limit:,} characters "
+                    "(TXPIPE_MAX_FIELD_CHARS): deliver shorter values"
+                )
+        yield batch
+
+
 def check_headers(headers: list[str]) -> list[str]:
     """Reject blank-only or duplicated header names; return them trimmed."""
     cleaned = [("" if h is None else str(h)).strip() for h in headers]
+    if any(len(name) > 1000 for name in cleaned):
+        raise UnreadableFile("a header cell is longer than 1,000 characters: the first record is not a header row")
     if not any(cleaned):
         raise UnreadableFile("the header row is empty")
     seen: dict[str, int] = {}

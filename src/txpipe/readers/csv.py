@@ -101,7 +101,10 @@ def _first_record(path: Path, codec: str, delimiter: str | None) -> tuple[list[s
         raise UnreadableFile("the file holds only blank lines")
     delimiter = delimiter or sniff_delimiter(first)
     reader = pycsv.reader(io.StringIO(head), delimiter=delimiter)
-    header = next((row for row in reader if not _is_blank(row)), [])
+    try:
+        header = next((row for row in reader if not _is_blank(row)), [])
+    except pycsv.Error as error:
+        raise UnreadableFile(f"the header row cannot be parsed: {error}") from None
     return header, delimiter, reader.line_num
 
 
@@ -177,15 +180,16 @@ def _batches(
     except pa.ArrowInvalid:
         # A record Arrow cannot place (wrong field count, runaway quote): read the rest exactly.
         # Arrow's message quotes the row, which may hold personal data, so it is not repeated.
-        yield from _exact_batches(path, codec, delimiter, headers, records_done, options.row_built_chunk_rows)
+        yield from _exact_batches(path, codec, delimiter, headers, records_done, options.row_built_chunk_rows,
+                                  options.limits.field_chars)
 
 
 def _exact_batches(
-    path: Path, codec: str, delimiter: str, headers: list[str], skip: int, chunk_rows: int
+    path: Path, codec: str, delimiter: str, headers: list[str], skip: int, chunk_rows: int, field_chars: int
 ) -> Iterator[RawBatch]:
     """Slow, exact path: Python's csv module from record ``skip`` on."""
     width = len(headers)
-    pycsv.field_size_limit(1 << 30)
+    pycsv.field_size_limit(field_chars)  # a longer field ends the file as a rejection (see _rows)
     with open(path, encoding=codec, newline="") as handle:
         reader = pycsv.reader(handle, delimiter=delimiter, strict=False)
         next((row for row in reader if not _is_blank(row)), None)  # the header

@@ -136,9 +136,18 @@ def _frame(records: list[tuple[int, dict]], names: list[str]) -> pd.DataFrame:
     return drop_blank_rows(frame)
 
 
+# Python refuses to turn more than 4,300 digits into an int (and it would be slow): a longer whole
+# number stays text, which the rules then judge like any other delivered text.
+_MAX_INT_DIGITS = 4000
+
+
+def _int_or_text(digits: str) -> int | str:
+    return int(digits) if len(digits) <= _MAX_INT_DIGITS else digits
+
+
 def _loads(text: str):
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_int_or_text)
     except RecursionError:
         raise UnreadableFile("the JSON is nested too deeply to be a roster") from None
 
