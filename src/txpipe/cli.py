@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from txpipe.prefect_server import TEMPORARY_ONLY
 from txpipe.settings import REPO_ROOT, Settings
@@ -24,6 +25,38 @@ LandingOption = Annotated[
 SourceOption = Annotated[Optional[list[str]], typer.Option("--source", help="Only these sources (repeatable).")]
 WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="If another run is active: wait for it (default) or exit with status 3.")]
 FullOption = Annotated[bool, typer.Option("--full-rebuild", help="Rebuild and publish even if nothing changed.")]
+
+
+def _text(value, style: str = "") -> Text:
+    """A value as plain text: never read as Rich markup or emoji, control characters escaped."""
+    from txpipe.warehouse.query import printable
+
+    return Text(printable("" if value is None else str(value)), style=style)
+
+
+def _line(*parts) -> Text:
+    """One line from parts, each a value or a (value, style) pair, all of them plain text."""
+    out = Text()
+    for part in parts:
+        out.append_text(_text(*part) if isinstance(part, tuple) else _text(part))
+    return out
+
+
+def _stderr_line(*parts) -> None:
+    """One line on stderr, unwrapped; never raises (it is how failures are told)."""
+    try:
+        Console(stderr=True, highlight=False).print(_line(*parts), soft_wrap=True)
+    except Exception:  # noqa: BLE001 - stderr itself is gone: nothing more to tell
+        pass
+
+
+def _print_after_run(print_fn, *args) -> None:
+    """Print a completed run's summary; a failure to print never makes the run look failed."""
+    try:
+        print_fn(*args)
+    except Exception as error:  # noqa: BLE001 - the run is complete and published; only the printing failed
+        _stderr_line(("The run completed", "yellow"), f", but its summary could not be printed ({type(error).__name__}); "
+                     "the run report under reports/runs/ has it all.")
 
 
 def prefect_environment() -> None:
@@ -44,20 +77,20 @@ def _print_summary(records, settings: Settings) -> None:
     from txpipe.reports import summary_rows, totals
 
     if not records:
-        console.print("Nothing new to ingest: every delivered file is already in the ledger.")
+        console.print(_text("Nothing new to ingest: every delivered file is already in the ledger."))
         return
     table = Table(title="Deliveries ingested", show_lines=False)
     for column, justify in (("source", "left"), ("file", "left"), ("status", "left"), ("read", "right"),
                             ("stored", "right"), ("quarantined", "right"), ("duplicate", "right"), ("reason", "left")):
         table.add_column(column, justify=justify, overflow="fold")
-    for row in summary_rows(records):
+    for row in summary_rows(records):  # every cell is plain text: file names, reasons and columns come from deliveries
         style = {"rejected": "red"}.get(row["status"])
-        table.add_row(row["source"], row["source_file"], row["status"], str(row["rows_read"]), str(row["rows_stored"]),
-                      str(row["rows_quarantined"]), str(row["rows_duplicate"]), row["reason"] or "", style=style)
+        table.add_row(*(_text(row[c]) for c in ("source", "source_file", "status", "rows_read", "rows_stored",
+                                                 "rows_quarantined", "rows_duplicate", "reason")), style=style)
     t = totals(records)
     table.add_section()
-    table.add_row("total", f"{t['files']} files", f"{t['rejected']} rejected", str(t["rows_read"]), str(t["rows_stored"]),
-                  str(t["rows_quarantined"]), str(t["rows_duplicate"]), "", style="bold")
+    table.add_row(*(_text(v) for v in ("total", f"{t['files']} files", f"{t['rejected']} rejected", t["rows_read"],
+                                       t["rows_stored"], t["rows_quarantined"], t["rows_duplicate"], "")), style="bold")
     console.print(table)
     reasons: dict[str, int] = {}
     for record in records:
@@ -65,13 +98,14 @@ def _print_summary(records, settings: Settings) -> None:
             reasons[name] = reasons.get(name, 0) + count
     if reasons:
         top = sorted(reasons.items(), key=lambda item: -item[1])
-        console.print("Quarantine reasons: " + ", ".join(f"{name} {count}" for name, count in top))
+        console.print(_line("Quarantine reasons: " + ", ".join(f"{name} {count}" for name, count in top)))
     ignored = sorted({c for r in records for c in r.ignored_columns})
     if ignored:
         shown = ", ".join(ignored[:20]) + (f" and {len(ignored) - 20} more" if len(ignored) > 20 else "")
-        console.print(f"Columns not stored (outside the contract): {shown}")
-    console.print(f"Lake: {settings.participation_dir}\nQuarantine: {settings.quarantine_dir}\n"
-                  f"Ledger: {settings.ledger_dir}\nRun reports: {settings.reports_dir / 'runs'}")
+        console.print(_line(f"Columns not stored (outside the contract): {shown}"))
+    for label, path in (("Lake", settings.participation_dir), ("Quarantine", settings.quarantine_dir),
+                        ("Ledger", settings.ledger_dir), ("Run reports", settings.reports_dir / "runs")):
+        console.print(_line(f"{label}: ", path))
 
 
 @contextmanager
@@ -94,14 +128,14 @@ def _flow_state(flow_fn, wait: bool = True, **parameters):
 
     settings = Settings.from_env()
     try:
-        with run_lock(settings.home, wait=wait, on_wait=lambda m: console.print(f"[yellow]{m}[/yellow]")), \
+        with run_lock(settings.home, wait=wait, on_wait=lambda m: console.print(_line((m, "yellow")))), \
                 prefect_run_settings():
             state = flow_fn(**parameters, return_state=True)
     except RunLocked as error:
-        console.print(f"[red]Not started:[/red] {error}")
+        console.print(_line(("Not started: ", "red"), error))
         raise typer.Exit(3) from None
     if state.is_failed():
-        console.print(f"[red]The run could not complete:[/red] {state.message}")
+        console.print(_line(("The run could not complete: ", "red"), state.message))
     return state
 
 
@@ -109,19 +143,20 @@ def _print_build(build: dict, settings: Settings) -> None:
     from txpipe.warehouse.query import headline
 
     if build.get("skipped"):
-        console.print("Nothing changed since the last publish: the warehouse and marts were kept as they are.")
+        console.print(_text("Nothing changed since the last publish: the warehouse and marts were kept as they are."))
     result = headline(Path(build["warehouse"]))
     if result.rows:
         year = result.rows[0][0]
-        table = Table(title=f"Partner participants (attended headcount), {year}")
+        table = Table(title=_text(f"Partner participants (attended headcount), {year}"))
         for column in result.columns[1:]:
-            table.add_column(column, justify="left" if column == "framework" else "right")
+            table.add_column(_text(column), justify="left" if column == "framework" else "right")
         for row in result.rows:
-            table.add_row(*(str(v) for v in row[1:]))
+            table.add_row(*(_text(v) for v in row[1:]))
         console.print(table)
-    console.print(f"Warehouse: {build['warehouse']}\nMarts: {settings.marts_dir}\n"
-                  f"Validation report: {build.get('validation_report')}\nDashboard: {build.get('dashboard')}\n"
-                  "Query it: txpipe query \"SELECT * FROM metrics_participation LIMIT 10\"")
+    for label, value in (("Warehouse", build["warehouse"]), ("Marts", settings.marts_dir),
+                         ("Validation report", build.get("validation_report")), ("Dashboard", build.get("dashboard")),
+                         ("Query it", 'txpipe query "SELECT * FROM metrics_participation LIMIT 10"')):
+        console.print(_line(f"{label}: ", value))
 
 
 @app.command()
@@ -138,9 +173,9 @@ def run(landing: LandingOption = None, source: SourceOption = None, wait: WaitOp
                         full_rebuild=full_rebuild, alert=strict)
     if state.is_failed():
         raise typer.Exit(1)
-    result = state.result()
-    _print_summary(result["deliveries"], settings)
-    _print_build(result["build"], settings)
+    result = state.result()  # the run is complete and published: printing it can no longer fail it
+    _print_after_run(_print_summary, result["deliveries"], settings)
+    _print_after_run(_print_build, result["build"], settings)
 
 
 @app.command()
@@ -153,7 +188,7 @@ def ingest(landing: LandingOption = None, source: SourceOption = None, wait: Wai
     state = _flow_state(ingest_flow, wait, landing=str(landing) if landing else None, sources=source)
     if state.is_failed():
         raise typer.Exit(1)
-    _print_summary(state.result(), settings)
+    _print_after_run(_print_summary, state.result(), settings)
 
 
 @app.command()
@@ -165,42 +200,117 @@ def build(wait: WaitOption = True, full_rebuild: FullOption = False) -> None:
     state = _flow_state(build_flow, wait, full_rebuild=full_rebuild)
     if state.is_failed():
         raise typer.Exit(1)
-    _print_build(state.result(), Settings.from_env())
+    _print_after_run(_print_build, state.result(), Settings.from_env())
+
+
+TABLE_MAX_ROWS = 1000
 
 
 @app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run read-only on the published warehouse.")],
     format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    timeout: Annotated[float, typer.Option("--timeout", min=0, help="Stop the query after SECONDS (0: no limit).",
+                                           metavar="SECONDS")] = 300.0,
+    max_rows: Annotated[Optional[int], typer.Option("--max-rows", min=0, metavar="N", help=(
+        f"Show at most N rows (default {TABLE_MAX_ROWS} for table, no limit for csv and json; 0: no limit)."))] = None,
+    memory_limit: Annotated[str, typer.Option("--memory-limit", metavar="SIZE",
+                                              help="DuckDB memory cap, e.g. 500MB, 2GB (spill is capped alike).")] = "1GB",
 ) -> None:
-    """Run ad-hoc SQL, read-only, on the published warehouse."""
-    import csv
-    import json
-
+    """Run ad-hoc SQL, read-only, on the published warehouse (exit 2 when refused or failed)."""
     from txpipe.warehouse.publish import warehouse_path
-    from txpipe.warehouse.query import QueryRefused, run_query
+    from txpipe.warehouse.query import Limits, QueryRefused, open_query
 
     if format not in ("table", "csv", "json"):
         raise typer.BadParameter("--format must be table, csv or json")
+    if max_rows is None:
+        max_rows = TABLE_MAX_ROWS if format == "table" else 0
+    limits = Limits(timeout=timeout or None, memory_limit=memory_limit)
     try:
-        result = run_query(warehouse_path(Settings.from_env()), sql)
+        with open_query(warehouse_path(Settings.from_env()), sql, limits) as stream:
+            shown, truncated = _write_result(stream, format, max_rows or None)
     except (QueryRefused, FileNotFoundError) as error:
-        Console(stderr=True).print(f"[red]Refused:[/red] {error}")
+        _stderr_line(("Refused: ", "red"), error)
         raise typer.Exit(2) from None
-    if format == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(result.columns)
-        writer.writerows(result.rows)
-    elif format == "json":
-        print(json.dumps([dict(zip(result.columns, row)) for row in result.rows], default=str, indent=1))
-    else:
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to write, nothing to tell
+        _quiet_stdout()
+        return
+    if truncated:
+        _stderr_line(("Truncated: ", "yellow"), f"showing the first {shown} rows; the result has more "
+                     "(--max-rows N shows more, 0 all; --format csv or json streams every row).")
+
+
+def _write_result(stream, format: str, max_rows: int | None) -> tuple[int, bool]:
+    """Write the result as it comes; returns the rows written and whether rows were left out."""
+    if format == "table":
+        rows, truncated = stream.rows(max_rows)
         table = Table(show_lines=False)
-        for column in result.columns:
-            table.add_column(column)
-        for row in result.rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
+        for column in stream.columns:
+            table.add_column(_text(column))
+        for row in rows:
+            table.add_row(*(_text(v) for v in row))
         console.print(table)
-        console.print(f"{len(result.rows)} row(s)")
+        console.print(_text(f"{len(rows)} row(s)" + (" shown" if truncated else "")))
+        return len(rows), truncated
+    written, out = 0, sys.stdout
+    if format == "csv":  # machine output: values exactly as they are (a CSV reader gets them back)
+        import csv
+
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(stream.columns)
+    else:
+        out.write("[")
+    truncated = False
+    for batch in stream.batches():
+        if max_rows is not None and written + len(batch) > max_rows:
+            batch, truncated = batch[:max_rows - written], True
+        if format == "csv":
+            writer.writerows(batch)
+        else:
+            out.write("".join(("\n" if written + i == 0 else ",\n") + _json_row(stream.columns, row)
+                              for i, row in enumerate(batch)))
+        written += len(batch)
+        if truncated:
+            break
+        if max_rows is not None and written == max_rows:
+            truncated = next(stream.batches(), None) is not None
+            break
+    if format == "json":
+        out.write("\n]\n" if written else "]\n")
+    out.flush()
+    return written, truncated
+
+
+def _json_row(columns: list[str], row: tuple) -> str:
+    """One result row as an indented JSON object: NaN and infinities become null, dates, decimals
+    and other non-JSON values their text; control characters are escaped by JSON itself."""
+    import json
+
+    text = json.dumps(dict(zip(columns, (_jsonable(v) for v in row))), indent=1, allow_nan=False)
+    return "\n".join(" " + line for line in text.splitlines())
+
+
+def _jsonable(value):
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush does not fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 @app.command()
@@ -217,18 +327,18 @@ def serve(
 
     prefect_environment()
     if not start_server and not os.environ.get("PREFECT_API_URL"):
-        console.print("[red]txpipe serve needs a Prefect server:[/red] use --start-server (or `make serve`), "
-                      "or set PREFECT_API_URL")
+        console.print(_line(("txpipe serve needs a Prefect server:", "red"), " use --start-server (or `make serve`), "
+                            "or set PREFECT_API_URL"))
         raise typer.Exit(2)
     with local_server(port) if start_server else _nothing():
-        console.print(f"Prefect UI: {os.environ['PREFECT_API_URL'].removesuffix('/api')}  (Ctrl-C stops everything)")
+        console.print(_line(f"Prefect UI: {os.environ['PREFECT_API_URL'].removesuffix('/api')}  (Ctrl-C stops everything)"))
         from flows.deployments import serve_deployments
 
         try:
             serve_deployments(landing=str(landing.resolve()) if landing else None, sources=source,
                               nightly_cron=nightly_cron, weekly_cron=weekly_cron)
         except KeyboardInterrupt:
-            console.print("stopped")
+            console.print(_text("stopped"))
 
 
 @contextmanager
@@ -244,7 +354,7 @@ def _or_exit_2(make, *args):
     try:
         return make(*args)
     except (ValueError, FileNotFoundError) as error:
-        console.print(f"[red]{error}[/red]")
+        console.print(_line((error, "red")))
         raise typer.Exit(2) from None
 
 
@@ -256,7 +366,7 @@ def dashboard(
     """Write the offline dashboard (one self-contained HTML file) from the published warehouse."""
     from txpipe.dashboard import write_dashboard
 
-    console.print(f"Dashboard: {_or_exit_2(write_dashboard, Settings.from_env(), partner, out)}")
+    console.print(_line("Dashboard: ", _or_exit_2(write_dashboard, Settings.from_env(), partner, out)))
 
 
 @app.command()
@@ -268,7 +378,7 @@ def export(
     from txpipe.partner_export import export_partner_marts
 
     files = _or_exit_2(export_partner_marts, Settings.from_env(), partner, out)
-    console.print(f"Wrote {len(files)} files to {files[0].parent}")
+    console.print(_line(f"Wrote {len(files)} files to ", files[0].parent))
 
 
 @app.command()
@@ -290,8 +400,8 @@ def generate(
         raise typer.BadParameter(f"unknown source(s) {sorted(unknown)}; choose from {SOURCES}")
     settings = Settings.from_env()
     manifest = write_deliveries(out, load_reference(settings.reference_dir), rows, seed, defect_rate, chosen, files)
-    console.print(f"Wrote {sum(manifest.files.values())} rows in {len(manifest.files)} files under {out} "
-                  f"({len(manifest.planted)} planted defects listed in {out / '.txpipe-generate.json'})")
+    console.print(_line(f"Wrote {sum(manifest.files.values())} rows in {len(manifest.files)} files under {out} "
+                        f"({len(manifest.planted)} planted defects listed in {out / '.txpipe-generate.json'})"))
 
 
 def main() -> None:

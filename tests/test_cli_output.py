@@ -1,0 +1,232 @@
+"""What the command line prints is text: values from data are never read as Rich markup or emoji,
+never reach the terminal as control sequences, and printing never fails a completed run.
+`txpipe query` refuses in one line on stderr with status 2, within its limits."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import time
+import types
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from txpipe import cli
+from txpipe.ledger import DeliveryRecord
+from txpipe.settings import Settings
+from txpipe.warehouse.publish import warehouse_path
+
+HOSTILE = {
+    "osc": "\x1b]0;pwned\x07\x1b[31mred",
+    "link": "[link=https://evil.example]x[/link]",
+    "close": "[/x] [bold]b",
+    "emoji": ":x: :thumbs_up:",
+    "c1": "a\x9bb\x7fc\x00d",
+    "bidi": "\u202eevil\u2066txt\u2069",
+    "lines": "line1\nline2\rline3",
+}
+ESCAPED = {
+    "osc": "\\x1b]0;pwned\\x07\\x1b[31mred",
+    "link": "[link=https://evil.example]x[/link]",
+    "close": "[/x] [bold]b",
+    "emoji": ":x: :thumbs_up:",
+    "c1": "a\\x9bb\\x7fc\\x00d",
+    "bidi": "\\u202eevil\\u2066txt\\u2069",
+    "lines": "line1\\nline2\\rline3",
+}
+RAW = ["\x1b", "\x07", "\x9b", "\x7f", "\x00", "\u202e", "\u2066", "\u2069", "\r", "❌", "👍"]
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A warehouse file holding hostile values where `txpipe query` looks for it."""
+    monkeypatch.setenv("TXPIPE_HOME", str(tmp_path / "home"))
+    path = warehouse_path(Settings.from_env())
+    path.parent.mkdir(parents=True)
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE participation (label VARCHAR, activity_title VARCHAR, score DOUBLE)")
+        con.executemany("INSERT INTO participation VALUES (?, ?, ?)",
+                        [(k, v, float(i)) for i, (k, v) in enumerate(HOSTILE.items())])
+    return tmp_path / "home"
+
+
+def invoke(*args):
+    result = CliRunner().invoke(cli.app, list(args))
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+def refused(result, *fragments):
+    """Status 2, ONE line on stderr saying Refused, no traceback, nothing raw."""
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Refused: "), result.stderr
+    assert "Traceback" not in result.stderr and not any(c in result.stderr for c in RAW)
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+# --- values are text ---------------------------------------------------------------------------
+
+def test_table_shows_values_as_escaped_text(home):
+    result = invoke("query", "SELECT label, activity_title FROM participation ORDER BY score")
+    assert result.exit_code == 0, result.stderr
+    assert not any(c in result.stdout for c in RAW), repr(result.stdout)
+    for label, shown in ESCAPED.items():
+        assert shown in result.stdout, (label, result.stdout)
+
+
+def test_column_names_are_text_too(home):
+    result = invoke("query", 'SELECT 1 AS "[/x]", 2 AS "[link=https://evil.example]y[/link]", 3 AS "\x1b[2J:x:"')
+    assert result.exit_code == 0, result.stderr
+    assert "[/x]" in result.stdout and "[link=https://evil.example]y[/link]" in result.stdout
+    assert "\\x1b[2J:x:" in result.stdout and "\x1b" not in result.stdout
+
+
+def test_csv_keeps_values_exact(home):
+    result = invoke("query", "SELECT label, activity_title FROM participation ORDER BY score", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert list(csv.reader(io.StringIO(result.stdout, newline=""))) == [["label", "activity_title"], *map(list, HOSTILE.items())]
+
+
+def test_json_is_valid_json_with_nan_and_infinity_as_null(home):
+    result = invoke("query", "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, ['-inf'::FLOAT, 1.5] AS c, "
+                    "{'x': 'nan'::DOUBLE} AS d, 2.50::DECIMAL(4,2) AS e, DATE '2024-03-04' AS f, activity_title "
+                    "FROM participation WHERE label = 'osc'", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+
+    def no_constants(name):
+        raise AssertionError(f"{name} is not JSON")
+
+    assert json.loads(result.stdout, parse_constant=no_constants) == [
+        {"a": None, "b": None, "c": [None, 1.5], "d": {"x": None}, "e": "2.50", "f": "2024-03-04",
+         "activity_title": HOSTILE["osc"]}]
+    assert "\x1b" not in result.stdout  # JSON escapes control characters itself
+
+
+def test_json_streams_an_empty_and_a_multi_row_result(home):
+    assert json.loads(invoke("query", "SELECT 1 AS a WHERE false", "--format", "json").stdout) == []
+    assert json.loads(invoke("query", "SELECT range AS a FROM range(5000)", "--format", "json").stdout) == [
+        {"a": i} for i in range(5000)]
+
+
+# --- limits --------------------------------------------------------------------------------------
+
+def test_table_is_bounded_by_max_rows_with_a_note(home):
+    result = invoke("query", "SELECT * FROM range(10000000000)", "--max-rows", "5")
+    assert result.exit_code == 0, result.stderr
+    assert "5 row(s) shown" in result.stdout and "│ 4 " in result.stdout and "│ 5 " not in result.stdout
+    assert result.stderr.startswith("Truncated: showing the first 5 rows") and len(result.stderr.splitlines()) == 1
+    csv_out = invoke("query", "SELECT * FROM range(10000000000)", "--format", "csv", "--max-rows", "3")
+    assert csv_out.stdout == "range\n0\n1\n2\n" and csv_out.stderr.startswith("Truncated")
+    exact = invoke("query", "SELECT * FROM range(3)", "--format", "csv", "--max-rows", "3")
+    assert exact.stdout == "range\n0\n1\n2\n" and exact.stderr == ""
+
+
+def test_a_million_rows_in_table_format_come_back_bounded_and_fast(home):
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "txpipe", "query", "SELECT * FROM range(1000000)"],
+                            capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0 and "1000 row(s) shown" in result.stdout and "Truncated" in result.stderr
+    assert time.monotonic() - started < 60
+
+
+def test_timeout_interrupts_a_huge_cross_join(home):
+    started = time.monotonic()
+    result = invoke("query", "SELECT count(*) FROM range(1000000000) a, range(1000000000) b", "--timeout", "1")
+    refused(result, "time limit of 1 s")
+    assert time.monotonic() - started < 15
+
+
+def test_memory_limit_refuses_in_one_line(home):
+    refused(invoke("query", "SELECT list(range) FROM range(100000000)", "--memory-limit", "64MB"), "Out of Memory")
+    refused(invoke("query", "SELECT 1", "--memory-limit", "lots"))
+
+
+# --- refusals: one line, status 2 -------------------------------------------------------------------
+
+@pytest.mark.parametrize("sql,fragment", [
+    ("SELECT [/x", "Parser Error"),
+    ("SELECT 100000 * 100000", "Out of Range Error"),
+    ("SELECT activity_title::INT FROM participation WHERE label = 'osc'", "Conversion Error"),
+    ("SELECT 'x[/y]'::INT", "Conversion Error: Could not convert string 'x[/y]'"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "cannot read or write files"),
+    ("SELECT nope FROM participation", "Binder Error"),
+    ("EXPLAIN ANALYZE CREATE TEMP TABLE t AS SELECT 1", "EXPLAIN of CREATE"),
+    ("EXPLAIN ANALYZE INSERT INTO participation VALUES ('a', 'b', 1)", "EXPLAIN of INSERT"),
+    ("EXPLAIN ANALYZE COPY (SELECT 1) TO '{spill}/x.csv'", "EXPLAIN of COPY"),
+    ("PIVOT (SELECT 1 AS a) ON a", "MULTI statements are not allowed"),
+    ("", "the query is empty"),
+])
+def test_every_refusal_is_one_line_with_status_2(home, sql, fragment):
+    spill = warehouse_path(Settings.from_env()).parent / "txpipe.duckdb.tmp"  # DuckDB's default spill folder
+    spill.mkdir()
+    line = refused(invoke("query", sql.format(spill=spill)), fragment)
+    assert "pwned" not in line  # a data value DuckDB quotes is withheld
+    assert not (spill / "x.csv").exists()
+
+
+def test_no_warehouse_is_a_refusal(tmp_path, monkeypatch):
+    monkeypatch.setenv("TXPIPE_HOME", str(tmp_path / "[/x]"))
+    refused(invoke("query", "SELECT 1"), "no published warehouse")
+
+
+# --- the run summary ---------------------------------------------------------------------------------
+
+def hostile_record() -> DeliveryRecord:
+    return DeliveryRecord(batch_id="b1", source="nso", source_file="[/x]\x1b]0;pwned\x07.csv", sha256="0" * 64,
+                          received_at="2026-01-01T00:00:00Z", status="rejected", rows_read=1, rows_quarantined=1,
+                          reason="missing column [/x] [link=https://evil.example]x[/link] :x:",
+                          ignored_columns=["[/x]", "\x1b[2J", "\u202eevil", ":thumbs_up:"],
+                          quarantine_reasons={"nation_unknown": 1})
+
+
+def test_summary_prints_delivered_names_as_text(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TXPIPE_HOME", str(tmp_path / "[/x]home"))
+    cli._print_summary([hostile_record()], Settings.from_env())
+    out = capsys.readouterr().out
+    assert not any(c in out for c in RAW), repr(out)
+    for shown in ("[/x]\\x1b]0;pwned\\x07.csv", "[link=https://evil.example]x[/link]", ":x:", "\\x1b[2J",
+                  "\\u202eevil", ":thumbs_up:", "[/x]home"):
+        assert shown in out, (shown, out)
+
+
+@pytest.fixture
+def completed_run(tmp_path, monkeypatch):
+    """`txpipe run` whose flow completed and published (stubbed: no Prefect, no files)."""
+    monkeypatch.setenv("TXPIPE_HOME", str(tmp_path / "home"))
+    build = {"warehouse": str(tmp_path / "home" / "warehouse" / "txpipe.duckdb"), "skipped": False,
+             "validation_report": "[/x]", "dashboard": "\x1b[2J"}
+    state = types.SimpleNamespace(is_failed=lambda: False, result=lambda: {"deliveries": [hostile_record()], "build": build})
+    monkeypatch.setitem(sys.modules, "flows.pipeline", types.SimpleNamespace(pipeline_flow=None))
+    monkeypatch.setattr(cli, "_flow_state", lambda *args, **kwargs: state)
+    monkeypatch.setattr(cli, "prefect_environment", lambda: None)
+
+
+def test_a_completed_run_prints_markup_in_its_summary_as_text(completed_run, monkeypatch):
+    from txpipe.warehouse import query
+
+    monkeypatch.setattr(query, "headline", lambda path: query.QueryResult(
+        ["year", "framework", "total"], [(2024, "[/x]\x1b[31m", 1)]))
+    result = invoke("run")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert "[link=https://evil.example]x[/link]" in result.stdout and "[/x]\\x1b[31m" in result.stdout
+    assert not any(c in result.stdout for c in RAW)
+
+
+def test_a_completed_run_never_fails_on_printing_its_summary(completed_run, monkeypatch):
+    from txpipe.warehouse import query
+
+    def broken(path):
+        raise RuntimeError("a message quoting a value [/x]")
+
+    monkeypatch.setattr(query, "headline", broken)
+    result = invoke("run")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert "summary could not be printed (RuntimeError)" in result.stderr and "quoting a value" not in result.stderr
