@@ -18,6 +18,7 @@ from pathlib import Path
 
 import txpipe.census as census
 import txpipe.ingest as ingest
+import txpipe.landing as landing_module
 from txpipe.landing import discover
 import txpipe.validate as validate
 from txpipe.ledger import Ledger
@@ -42,8 +43,9 @@ def timed(owner, name: str, label: str) -> None:
 
 def main(landing: Path) -> None:
     for name in ("first_pass", "store_pass", "pseudonymise", "normalize", "validate", "participation_table",
-                 "quarantine_rows", "file_sha256", "release_freed_memory"):
+                 "quarantine_rows", "release_freed_memory"):
         timed(ingest, name, name)
+    timed(landing_module, "file_sha256", "file_sha256")
     timed(validate, "plan_groups", "validate: plan_groups")
     timed(validate, "_run_gx", "validate: GX")
     timed(census.CensusTaker, "add", "census.add")

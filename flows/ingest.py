@@ -1,4 +1,5 @@
-"""Ingest flow: discover new deliveries, ingest one file per task, commit the ledger, summarise."""
+"""Ingest flow: discover new deliveries, ingest them (one task per large file or per group of small
+ones), commit the ledger, summarise."""
 
 from __future__ import annotations
 
@@ -17,16 +18,26 @@ from rich.progress import Progress
 
 from flows.locking import exclusive_run
 from flows.retries import retry_on_io_error
-from txpipe.ingest import Delivery, DeliveryDeferred, DeliveryFailed, IngestContext, ingest_delivery
-from txpipe.landing import Skipped, skipped_entries, stray_files, survey
+from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext
+from txpipe.small_deliveries import Outcome, ingest_group, plan_groups
+from txpipe.landing import Delivery, Skipped, skipped_entries, stray_files, survey
 from txpipe.ledger import DeliveryRecord, Ledger
 from txpipe.reports import totals, write_run_report
 from txpipe.settings import Settings
+from txpipe.text import printable
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2, retry_condition_fn=retry_on_io_error)
-def ingest_file(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
-    return ingest_delivery(delivery, ctx)
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2, retry_condition_fn=retry_on_io_error,
+      task_run_name="ingest {deliveries[0].source}/{deliveries[0].source_file} (+{extra} more)")
+def ingest_files(deliveries: list[Delivery], ctx: IngestContext, extra: int = 0) -> list[Outcome]:
+    """One large delivery, or a group of small ones judged together (txpipe.small_deliveries)."""
+    return ingest_group(deliveries, ctx)
+
+
+def _log_record(log, record: DeliveryRecord) -> None:
+    log.info("%s/%s: %s, read %d, stored %d, quarantined %d, duplicate %d%s",
+             printable(record.source), printable(record.source_file), record.status, record.rows_read, record.rows_stored,
+             record.rows_quarantined, record.rows_duplicate, f" ({printable(record.reason)})" if record.reason else "")
 
 
 def workers() -> int:
@@ -53,9 +64,9 @@ def warn_about_landing(landing_dir: Path, skipped: list[Skipped]) -> None:
     """Say what in the landing is not ingested: files outside a source folder, links and special files."""
     log = get_run_logger()
     if strays := stray_files(landing_dir):
-        log.warning("not ingested, put them in a source folder: %s", ", ".join(strays))
+        log.warning("not ingested, put them in a source folder: %s", printable(", ".join(strays)))
     for entry in skipped:
-        log.warning("skipped %s: %s", entry.path, entry.reason)
+        log.warning("skipped %s: %s", printable(entry.path), entry.reason)
 
 
 def warn_about_stray_files(landing_dir: Path, sources: list[str] | None = None) -> None:
@@ -70,7 +81,7 @@ def _ingest(settings: Settings, landing: str | None, sources: list[str] | None) 
     warn_about_landing(landing_dir, found.skipped)
     deferred = [asdict(entry) for entry in found.deferred]
     for entry in found.deferred:
-        log.warning("%s %s", entry.path, entry.reason)
+        log.warning("%s %s", printable(entry.path), entry.reason)
     deliveries = found.deliveries
     log.info("%d new deliveries under %s", len(deliveries), landing_dir)
     if not deliveries:
@@ -79,37 +90,34 @@ def _ingest(settings: Settings, landing: str | None, sources: list[str] | None) 
                              skipped=[asdict(e) for e in found.skipped], deferred=deferred)
         return []
     ctx = IngestContext.create(settings, run_id=str(flow_run.get_id() or "local"))
-    futures = {ingest_file.submit(d, ctx): d for d in deliveries}
+    futures = {ingest_files.submit(group, ctx, extra=len(group) - 1): group for group in plan_groups(deliveries)}
     records, failed, superseded = [], [], []
     with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-        bar = progress.add_task("ingesting", total=len(futures))
+        bar = progress.add_task("ingesting", total=len(deliveries))
         for future in as_completed(list(futures)):
-            delivery = futures[future]
+            group = futures[future]
             try:
-                record = future.result()
-            except DeliveryDeferred as deferral:  # still being written: not a failure
-                log.warning("%s", deferral)
-                deferred.append(deferral.as_report())
-            except Exception as error:  # a bug, not bad data: leave the file for the next run
-                failure = error if isinstance(error, DeliveryFailed) else DeliveryFailed(delivery, "unknown", error)
-                log.error("%s; it will be retried on the next run\n%s", failure, failure.traceback)
-                failed.append(failure.as_report())
-            else:
-                previous = ledger.commit(record)  # the ledger is written from this one place
-                if previous is not None:
-                    superseded.append(previous.batch_id)
-                records.append(record)
-                log.info(
-                    "%s/%s: %s, read %d, stored %d, quarantined %d, duplicate %d%s",
-                    record.source, record.source_file, record.status, record.rows_read,
-                    record.rows_stored, record.rows_quarantined, record.rows_duplicate,
-                    f" ({record.reason})" if record.reason else "",
-                )
-            progress.advance(bar)
+                outcomes = future.result()
+            except Exception as error:  # a bug outside any one delivery: leave them all for the next run
+                outcomes = [DeliveryFailed(delivery, "unknown", error) for delivery in group]
+            for outcome in outcomes:
+                if isinstance(outcome, DeliveryDeferred):  # still being written: not a failure
+                    log.warning("%s", printable(str(outcome)))
+                    deferred.append(outcome.as_report())
+                elif isinstance(outcome, DeliveryFailed):  # a bug, not bad data: retried on the next run
+                    log.error("%s; it will be retried on the next run\n%s", printable(str(outcome)), outcome.traceback)
+                    failed.append(outcome.as_report())
+                else:
+                    previous = ledger.commit(outcome)  # the ledger is written from this one place
+                    if previous is not None:
+                        superseded.append(previous.batch_id)
+                    records.append(outcome)
+                    _log_record(log, outcome)
+            progress.advance(bar, len(group))
     report = write_run_report(settings.reports_dir, ctx.run_id, records, superseded, failed,
                               skipped=[asdict(e) for e in found.skipped], deferred=deferred)
     log.info("totals %s; report %s", totals(records), report)
     if failed:
-        names = ", ".join(f"{f['source']}/{f['source_file']} (stage {f['stage']})" for f in failed)
+        names = printable(", ".join(f"{f['source']}/{f['source_file']} (stage {f['stage']})" for f in failed))
         raise RuntimeError(f"{len(failed)} file(s) could not be ingested and will be retried: {names}; see {report}")
     return records

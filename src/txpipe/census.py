@@ -49,12 +49,20 @@ def census_chunk(table: pa.Table) -> pa.Table:
 class CensusTaker:
     """Counts rows and records their hashes chunk by chunk; :meth:`result` settles the duplicates."""
 
-    def __init__(self, temp_dir: Path) -> None:
+    def __init__(self, temp_dir: Path, shared: duckdb.DuckDBPyConnection | None = None) -> None:
         temp_dir.mkdir(parents=True, exist_ok=True)
-        # A file-backed scratch database: the census of a huge delivery lives on disk, not in memory.
-        self._con = duckdb.connect(str(temp_dir / "census.duckdb"), config={
-            "memory_limit": READING_MEMORY_LIMIT, "temp_directory": str(temp_dir), "preserve_insertion_order": False})
-        self._con.execute(_sql("census_create"))
+        self._shared = shared is not None
+        if shared is not None:
+            # A small delivery: a cursor on an in-memory database shared with others (a table of its own,
+            # temporary, so private to the cursor). Opening a database costs more than such a census.
+            self._con = shared.cursor()
+            self._con.execute(_sql("census_create").replace("CREATE TABLE", "CREATE TEMP TABLE"))
+        else:
+            # A file-backed scratch database: the census of a huge delivery lives on disk, not in memory.
+            self._con = duckdb.connect(str(temp_dir / "census.duckdb"), config={
+                "memory_limit": READING_MEMORY_LIMIT, "temp_directory": str(temp_dir),
+                "preserve_insertion_order": False})
+            self._con.execute(_sql("census_create"))
         self._insert = _sql("census_insert_chunk")
         self.rows_read = 0
 
@@ -67,12 +75,15 @@ class CensusTaker:
             self._con.unregister("census_chunk")
 
     def result(self) -> Census:
-        self._con.execute(f"SET memory_limit = '{SETTLING_MEMORY_LIMIT}'")
+        if not self._shared:
+            self._con.execute(f"SET memory_limit = '{SETTLING_MEMORY_LIMIT}'")
         duplicates = self._con.execute(_sql("census_duplicate_rows")).fetchnumpy()["source_row"]
         conflicting = [row[0] for row in self._con.execute(_sql("census_conflicting_ids")).fetchall()]
         return Census(self.rows_read, frozenset(int(r) for r in duplicates), tuple(conflicting))
 
     def close(self) -> None:
+        if self._shared:
+            self._con.execute("DROP TABLE IF EXISTS temp.census_rows")
         self._con.close()
 
     def __enter__(self) -> "CensusTaker":

@@ -29,7 +29,7 @@ FullOption = Annotated[bool, typer.Option("--full-rebuild", help="Rebuild and pu
 
 def _text(value, style: str = "") -> Text:
     """A value as plain text: never read as Rich markup or emoji, control characters escaped."""
-    from txpipe.warehouse.query import printable
+    from txpipe.text import printable
 
     return Text(printable("" if value is None else str(value)), style=style)
 
@@ -108,6 +108,14 @@ def _print_summary(records, settings: Settings) -> None:
         console.print(_line(f"{label}: ", path))
 
 
+def _print_skipped(landing: Path | None, sources: list[str] | None, settings: Settings) -> None:
+    """What the landing holds that is never read (links, special files): also in the run report."""
+    from txpipe.landing import skipped_entries
+
+    for entry in skipped_entries(landing.resolve() if landing else settings.landing, sources):
+        console.print(_line("Skipped (not read): ", entry.path, f" ({entry.reason})"))
+
+
 @contextmanager
 def prefect_run_settings():
     """Settings for flows this process runs. On the temporary server, no flow-run heartbeats: they
@@ -175,6 +183,7 @@ def run(landing: LandingOption = None, source: SourceOption = None, wait: WaitOp
         raise typer.Exit(1)
     result = state.result()  # the run is complete and published: printing it can no longer fail it
     _print_after_run(_print_summary, result["deliveries"], settings)
+    _print_after_run(_print_skipped, landing, source, settings)
     _print_after_run(_print_build, result["build"], settings)
 
 
@@ -189,6 +198,7 @@ def ingest(landing: LandingOption = None, source: SourceOption = None, wait: Wai
     if state.is_failed():
         raise typer.Exit(1)
     _print_after_run(_print_summary, state.result(), settings)
+    _print_after_run(_print_skipped, landing, source, settings)
 
 
 @app.command()

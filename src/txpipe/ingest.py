@@ -18,10 +18,11 @@ import json
 import shutil
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -39,7 +40,7 @@ from txpipe.reference import Reference, load_reference
 from txpipe.settings import Settings
 from txpipe.sources import SourceConfig, SourceConfigError, load_source_config
 from txpipe.spool import Spool, frame_to_table
-from txpipe.validate import RowSuite, load_suite, prepare_validation, validate
+from txpipe.validate import RowSuite, Verdict, load_suite, prepare_validation, validate
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class DeliveryFailed(RuntimeError):
 
 
 @dataclass
-class _Stage:
+class Stage:
     """The stage a delivery is in, so that a failure can say where it happened."""
 
     name: str = STAGES[0]
@@ -109,16 +110,24 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
-    """Store one delivered file in the lake; a file that cannot be read is rejected whole."""
-    received = now_utc()
-    record = DeliveryRecord(
+def new_record(delivery: Delivery, ctx: IngestContext, received: dt.datetime) -> DeliveryRecord:
+    return DeliveryRecord(
         batch_id=delivery.batch_id, source=delivery.source, source_file=delivery.source_file,
         sha256=delivery.sha256, received_at=received.isoformat(timespec="microseconds"), status="stored",
         run_id=ctx.run_id, size=delivery.size, mtime_ns=delivery.mtime_ns,
     )
-    scratch = ctx.settings.home / "tmp" / f"census-{uuid.uuid4().hex}"
-    stage = _Stage()
+
+
+def scratch_dir(ctx: IngestContext) -> Path:
+    return ctx.settings.home / "tmp" / f"census-{uuid.uuid4().hex}"
+
+
+def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
+    """Store one delivered file in the lake; a file that cannot be read is rejected whole."""
+    received = now_utc()
+    record = new_record(delivery, ctx, received)
+    scratch = scratch_dir(ctx)
+    stage = Stage()
     written: list[Path] = []
     if not unchanged_since(delivery):
         raise DeliveryDeferred(delivery)
@@ -133,14 +142,19 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
         raise DeliveryFailed(delivery, stage.name, error) from None  # its traceback is kept, its message not
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    return settle(delivery, ctx, record, written)
+
+
+def settle(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, written: list[Path]) -> DeliveryRecord:
+    """The record of a delivery whose files are written, once two last checks hold: the file did not
+    change while it was read (else nothing is kept and it waits for the next run), and its rows
+    balance (else a bug: nothing is kept and the file is retried)."""
     if not unchanged_since(delivery):  # what was read may not be what was hashed: keep nothing
-        for path in written:
-            path.unlink(missing_ok=True)
+        _remove(written)
         raise DeliveryDeferred(delivery)
     record.files = [p.relative_to(ctx.settings.lake).as_posix() for p in written]
     if not record.balanced:  # a bug, never a data problem: stop before the ledger says stored
-        for path in written:
-            path.unlink(missing_ok=True)
+        _remove(written)
         try:
             raise AssertionError(f"row accounting does not balance for {delivery.source}/{delivery.source_file}")
         except AssertionError as error:
@@ -148,80 +162,130 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
     return record
 
 
-def first_pass(delivery: Delivery, ctx: IngestContext, scratch: Path,
-               stage: _Stage | None = None) -> tuple[SourceConfig, ColumnPlan, Census, Spool]:
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def first_pass(delivery: Delivery, ctx: IngestContext, scratch: Path, stage: Stage | None = None,
+               small: duckdb.DuckDBPyConnection | None = None) -> tuple[SourceConfig, ColumnPlan, Census, Spool]:
     """Read the delivery once: census every chunk and spool its delivered values for the store pass.
 
     participant_ref is replaced by its pseudonym before the chunk goes anywhere (the spool is on disk).
+    A small delivery (``small``: an in-memory DuckDB its census shares with others) is read without
+    a read-ahead thread and without returning memory after each chunk: both cost more than it holds.
     """
-    stage = stage or _Stage()
+    stage = stage or Stage()
     config = load_source_config(ctx.settings.sources_dir, delivery.source)
     delivered = read_delivery(delivery.path, config.read_options(ctx.settings.chunk_rows, ctx.settings.limits))
     plan = plan_columns(delivered.headers, config)
     spool = Spool(scratch / "chunks")
-    with CensusTaker(scratch) as census:
-        for batch in read_ahead(delivered.batches):  # a failure while reading surfaces here
+    with CensusTaker(scratch, shared=small) as census:
+        for batch in delivered.batches if small else read_ahead(delivered.batches):  # read failures surface here
             stage.name = "census"
             values = pseudonymise(delivered_values(batch.frame, plan), config.name, ctx.pseudonymizer)
             table = frame_to_table(values)
             census.add(table, len(batch.issues))
             spool.add(table, batch.issues)
-            release_freed_memory()
+            if not small:
+                release_freed_memory()
             stage.name = "read"
         stage.name = "census"
         return config, plan, census.result(), spool
 
 
-def store_pass(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, config: SourceConfig,
-               plan: ColumnPlan, census: Census, spool: Spool, received: dt.datetime,
-               stage: _Stage | None = None) -> list[Path]:
-    """Normalise, validate and store the spooled chunks; fills the record's counts; returns the files."""
-    stage = stage or _Stage()
+@dataclass
+class Chunk:
+    """One spooled chunk ready to judge: delivered values (exact duplicates dropped), the same rows
+    made canonical, and the records the reader could not turn into rows."""
+
+    raw: pd.DataFrame
+    canonical: pd.DataFrame
+    issues: list[RowIssue]
+
+
+def normalised_chunks(ctx: IngestContext, record: DeliveryRecord, config: SourceConfig, plan: ColumnPlan,
+                      census: Census, spool: Spool, stage: Stage) -> Iterator[Chunk]:
+    """The spooled chunks, normalised; counts the exact duplicates dropped into the record."""
     record.ignored_columns = list(plan.ignored)
     record.rows_read = census.rows_read
-    parameters = {
+    duplicates = list(census.duplicate_rows)
+    for raw, issues in spool:
+        stage.name = "normalise"
+        keep = ~raw.index.isin(duplicates) if duplicates else np.ones(len(raw), bool)
+        record.rows_duplicate += int((~keep).sum())
+        raw = raw[keep]
+        yield Chunk(raw, normalize(raw, config, ctx.reference), issues)
+
+
+def judging_parameters(ctx: IngestContext, census: Census) -> dict[str, list]:
+    """The suite's parameters for one delivery: reference codes, and the ids its census found conflicting."""
+    return {
         "nation_codes": list(ctx.reference.nation_codes),
         "activity_codes": list(ctx.reference.activity_codes),
         "conflicting_ids": list(census.conflicting_ids),
     }
-    rules = {r.name: r for r in ctx.suite.rules}
-    duplicates = list(census.duplicate_rows)
-    files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source)
-    warnings_seen: dict[str, int] = {}
-    reasons_seen: dict[str, int] = {}
-    suggested: dict[str, int] = {}
+
+
+class ChunkStore:
+    """Where a delivery's judged chunks go: its lake files, and the tallies its ledger record shows."""
+
+    def __init__(self, delivery: Delivery, ctx: IngestContext, received: dt.datetime, small: bool = False) -> None:
+        self.delivery, self.ctx, self.received = delivery, ctx, received
+        self.rules = {r.name: r for r in ctx.suite.rules}
+        self.files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source, small)
+        self.stored = self.quarantined = 0
+        self.warnings: dict[str, int] = {}
+        self.reasons: dict[str, int] = {}
+        self.suggested: dict[str, int] = {}
+
+    def add(self, chunk: Chunk, verdict: Verdict) -> None:
+        # One mask splits the rows and their verdicts alike (all aligned to the validated frame).
+        bad = verdict.quarantined()
+        warnings = verdict.names("warning").filter(pa.array(~bad))
+        stored = participation_table(chunk.canonical[~bad], warnings, self.delivery, self.ctx.run_id, self.received)
+        quarantined = quarantine_rows(chunk.canonical[bad], chunk.raw[bad], verdict.names("critical").filter(pa.array(bad)),
+                                      self.rules, chunk.issues, self.ctx.reference.nation_names.suggestions)
+        self.files.add(stored, quarantine_table(quarantined, self.delivery, self.ctx.run_id, self.received))
+        self.stored += stored.num_rows
+        self.quarantined += len(quarantined)
+        _tally(self.warnings, pc.list_flatten(warnings))
+        _tally(self.reasons, pa.array([name for row in quarantined for name in row["reasons"]], pa.string()))
+        _tally(self.suggested, pa.array([row[SUGGESTIONS][0] for row in quarantined if row.get(SUGGESTIONS)], pa.string()))
+
+    def commit(self, record: DeliveryRecord) -> list[Path]:
+        """Write the files into place and fill the record's counts; returns the files."""
+        written = self.files.commit()
+        record.rows_stored, record.rows_quarantined = self.stored, self.quarantined
+        record.warnings = dict(sorted(self.warnings.items()))
+        record.quarantine_reasons = dict(sorted(self.reasons.items()))
+        record.nation_suggestions = dict(sorted(self.suggested.items(), key=lambda item: (-item[1], item[0])))
+        return written
+
+    def abort(self) -> None:
+        self.files.abort()
+
+
+def store_pass(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, config: SourceConfig,
+               plan: ColumnPlan, census: Census, spool: Spool, received: dt.datetime,
+               stage: Stage | None = None) -> list[Path]:
+    """Normalise, validate and store the spooled chunks one at a time; fills the record's counts;
+    returns the files."""
+    stage = stage or Stage()
+    parameters = judging_parameters(ctx, census)
+    store = ChunkStore(delivery, ctx, received)
     try:
-        for raw, issues in spool:
-            stage.name = "normalise"
-            keep = ~raw.index.isin(duplicates) if duplicates else np.ones(len(raw), bool)
-            record.rows_duplicate += int((~keep).sum())
-            raw = raw[keep]
-            canonical = normalize(raw, config, ctx.reference)
+        for chunk in normalised_chunks(ctx, record, config, plan, census, spool, stage):
             stage.name = "validate"
-            verdict = validate(canonical, ctx.suite, parameters)
+            verdict = validate(chunk.canonical, ctx.suite, parameters)
             stage.name = "store"
-            # One mask splits the rows and their verdicts alike (all aligned to the validated frame).
-            bad = verdict.quarantined()
-            warnings = verdict.names("warning").filter(pa.array(~bad))
-            stored = participation_table(canonical[~bad], warnings, delivery, ctx.run_id, received)
-            quarantined = quarantine_rows(canonical[bad], raw[bad], verdict.names("critical").filter(pa.array(bad)),
-                                          rules, issues, ctx.reference.nation_names.suggestions)
-            files.add(stored, quarantine_table(quarantined, delivery, ctx.run_id, received))
-            record.rows_stored += stored.num_rows
-            record.rows_quarantined += len(quarantined)
-            _tally(warnings_seen, pc.list_flatten(warnings))
-            _tally(reasons_seen, pa.array([name for row in quarantined for name in row["reasons"]], pa.string()))
-            _tally(suggested, pa.array([row[SUGGESTIONS][0] for row in quarantined if row.get(SUGGESTIONS)], pa.string()))
+            store.add(chunk, verdict)
             release_freed_memory()
         stage.name = "store"
-        written = files.commit()
+        return store.commit(record)
     except BaseException:
-        files.abort()
+        store.abort()
         raise
-    record.warnings = dict(sorted(warnings_seen.items()))
-    record.quarantine_reasons = dict(sorted(reasons_seen.items()))
-    record.nation_suggestions = dict(sorted(suggested.items(), key=lambda item: (-item[1], item[0])))
-    return written
 
 
 def _tally(counts: dict[str, int], names: pa.Array) -> None:

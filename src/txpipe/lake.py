@@ -45,14 +45,21 @@ class DeliveryFiles:
     the caller prepares the next chunk; at most one chunk waits, so memory stays bounded.
     """
 
-    def __init__(self, lake: Path, batch_id: str, source: str) -> None:
+    def __init__(self, lake: Path, batch_id: str, source: str, small: bool = False) -> None:
         self.lake, self.batch_id, self.source = lake, batch_id, source
         self._writers: dict[Path, tuple[Path, pq.ParquetWriter]] = {}
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lake-{batch_id[:8]}")
+        # A small delivery is written in the caller's thread, and made durable by the caller's one
+        # sync for many deliveries (see txpipe.small_deliveries): a thread and an fsync per file
+        # would cost more than its rows.
+        self.small = small
+        self._thread = None if small else ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lake-{batch_id[:8]}")
         self._pending: Future | None = None
 
     def add(self, participation: pa.Table, quarantine: pa.Table) -> None:
         """Queue one chunk's valid and quarantined rows (waits for the chunk before, and raises its error)."""
+        if self._thread is None:
+            self._write_chunk(participation, quarantine)
+            return
         self._wait()
         self._pending = self._thread.submit(self._write_chunk, participation, quarantine)
 
@@ -88,13 +95,15 @@ class DeliveryFiles:
             self._writer(path, QUARANTINE_SCHEMA).write_table(table.cast(QUARANTINE_SCHEMA))
 
     def commit(self) -> list[Path]:
-        """Close every file, make it durable, and rename it into place."""
+        """Close every file, make it durable (unless small: then the caller syncs), and rename it into place."""
         self._wait()
-        self._thread.shutdown()
+        if self._thread is not None:
+            self._thread.shutdown()
         for tmp, writer in self._writers.values():
             writer.close()
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
+            if not self.small:
+                with open(tmp, "rb") as handle:
+                    os.fsync(handle.fileno())
         for final, (tmp, _) in self._writers.items():
             os.replace(tmp, final)
         written = sorted(self._writers)
@@ -107,7 +116,8 @@ class DeliveryFiles:
         except Exception:  # noqa: BLE001 - the chunk's error is not the one being reported
             pass
         finally:
-            self._thread.shutdown()
+            if self._thread is not None:
+                self._thread.shutdown()
         for tmp, writer in self._writers.values():
             try:
                 writer.close()

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from txpipe.ledger import DeliveryRecord
+from txpipe.text import markdown_cell
 
 SUMMARY_COLUMNS = ("source", "source_file", "status", "rows_read", "rows_stored",
                    "rows_quarantined", "rows_duplicate", "reason")
@@ -59,7 +60,7 @@ def quarantine_by_source(records: list[DeliveryRecord]) -> dict[str, dict[str, i
 
 def _table(columns: list[str], rows: list[list]) -> list[str]:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in rows]
     return lines
 
 

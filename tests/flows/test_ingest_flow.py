@@ -22,15 +22,16 @@ def test_flow_ingests_each_file_and_commits_the_ledger(settings, landing):
 
 def test_a_crashing_file_fails_the_run_but_not_the_other_files(settings, landing, monkeypatch):
     import flows.ingest as module
+    import txpipe.ingest as library
 
-    real = module.ingest_delivery
+    real = library.read_delivery
 
-    def crash_on_b(delivery, ctx):
-        if delivery.source_file == "b.csv":
+    def crash_on_b(path, options):
+        if path.name == "b.csv":
             raise ValueError("simulated bug")
-        return real(delivery, ctx)
+        return real(path, options)
 
-    monkeypatch.setattr(module, "ingest_delivery", crash_on_b)
+    monkeypatch.setattr(library, "read_delivery", crash_on_b)
     write_csv(landing / "nso" / "a.csv", [row()])
     write_csv(landing / "nso" / "b.csv", [row()])
     state = module.ingest_flow(landing=str(landing), return_state=True)
@@ -47,14 +48,14 @@ def test_a_bug_in_a_stage_is_reported_with_file_stage_and_traceback(settings, la
     import txpipe.ingest as library
     from flows.ingest import ingest_flow
 
-    real = library.validate
+    real = library.normalize
 
-    def buggy_validate(frame, suite, parameters):
-        if "b-" in frame["source_record_id"].iloc[0]:
-            raise IndexError(f"list assignment index out of range near {frame['source_record_id'].iloc[0]}")
-        return real(frame, suite, parameters)
+    def buggy_normalize(raw, config, reference):
+        if "b-" in raw["source_record_id"].iloc[0]:
+            raise IndexError(f"list assignment index out of range near {raw['source_record_id'].iloc[0]}")
+        return real(raw, config, reference)
 
-    monkeypatch.setattr(library, "validate", buggy_validate)
+    monkeypatch.setattr(library, "normalize", buggy_normalize)
     write_csv(landing / "nso" / "a.csv", [row()])
     write_csv(landing / "nso" / "b.csv", [row(source_record_id="b-SECRET-VALUE")])
     logged_records: list[logging.LogRecord] = []
@@ -68,14 +69,14 @@ def test_a_bug_in_a_stage_is_reported_with_file_stage_and_traceback(settings, la
     finally:
         for log in run_logs:
             log.removeHandler(handler)
-    assert state.is_failed() and "nso/b.csv (stage validate)" in state.message
+    assert state.is_failed() and "nso/b.csv (stage normalise)" in state.message
     [report] = (settings.reports_dir / "runs").glob("ingest-*.json")
     document = json.loads(report.read_text())
     [failure] = document["failed"]
     assert (failure["source"], failure["source_file"], failure["stage"], failure["error"]) == (
-        "nso", "b.csv", "validate", "IndexError")
-    assert "buggy_validate" in failure["traceback"] and "store_pass" in failure["traceback"]
+        "nso", "b.csv", "normalise", "IndexError")
+    assert "buggy_normalize" in failure["traceback"] and "normalised_chunks" in failure["traceback"]
     logged = "\n".join(logging.Formatter().format(r) for r in logged_records)  # with any traceback Prefect logs
-    assert "nso/b.csv failed in stage 'validate'" in logged and "buggy_validate" in logged
+    assert "nso/b.csv failed in stage 'normalise'" in logged and "buggy_normalize" in logged
     assert "SECRET-VALUE" not in report.read_text() + logged + state.message
     assert [r.source_file for r in Ledger(settings.ledger_dir).records()] == ["a.csv"]

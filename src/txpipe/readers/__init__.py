@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from txpipe.settings import CHUNK_ROWS, ReadLimits
 
@@ -123,8 +125,8 @@ def _fields_within_limit(batches: Iterator[RawBatch], limit: int) -> Iterator[Ra
     """The batches, unless a field is longer than ``limit`` characters: then the file is rejected."""
     for batch in batches:
         for position, column in enumerate(batch.frame.columns, start=1):
-            longest = batch.frame[column].str.len().max()
-            if pd.notna(longest) and longest > limit:
+            longest = pc.max(pc.utf8_length(pa.array(batch.frame[column], type=pa.string()))).as_py()
+            if longest is not None and longest > limit:
                 raise UnreadableFile(
                     f"a field in column {position} is longer than {limit:,} characters "
                     "(TXPIPE_MAX_FIELD_CHARS): deliver shorter values"

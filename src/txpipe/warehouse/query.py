@@ -30,6 +30,8 @@ from typing import Iterator
 
 import duckdb
 
+from txpipe.text import printable
+
 READING_STATEMENTS = {"SELECT", "PRAGMA", "CALL"}  # and EXPLAIN of one of them
 ALLOWED = READING_STATEMENTS | {"EXPLAIN"}
 
@@ -43,19 +45,6 @@ LOCKED_CONFIG = {
     "autoload_known_extensions": False,
     "allow_community_extensions": False,
 }
-
-# Shown escaped, never sent to a terminal raw: C0, DEL, C1, the bidi embeddings, overrides and
-# isolates (and the marks), and the line/paragraph separators.
-_ESCAPED = {c for c in range(0x20)} | {0x7F} | set(range(0x80, 0xA0)) | set(range(0x202A, 0x202F)) \
-    | set(range(0x2066, 0x206A)) | {0x061C, 0x200E, 0x200F, 0x2028, 0x2029}
-_ESCAPE_TABLE = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _ESCAPED} \
-    | {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
-
-
-def printable(text: str) -> str:
-    """``text`` with control and bidi characters written as escapes (``\\x1b``, ``\\u202e``, ``\\n``)."""
-    return text.translate(_ESCAPE_TABLE)
-
 
 class QueryRefused(Exception):
     """The query was refused (it would change something or reach outside the warehouse), or it

@@ -1,0 +1,39 @@
+"""Text from data made safe to print and to put in Markdown."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from txpipe.reports import run_report_markdown
+from txpipe.ledger import DeliveryRecord
+from txpipe.text import markdown_cell, printable
+
+
+def test_control_and_bidi_characters_are_escaped():
+    assert printable("a\x1b]0;pwned\x07b\u202ec\nd") == "a\\x1b]0;pwned\\x07b\\u202ec\\nd"
+
+
+@given(st.text())
+def test_printable_text_holds_no_control_character(text):
+    shown = printable(text)
+    assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 or 0x202A <= ord(ch) <= 0x202E for ch in shown)
+
+
+@given(st.text())
+def test_a_markdown_cell_cannot_split_its_row_or_open_a_link(text):
+    cell = markdown_cell(text)
+    unescaped = cell.replace("\\\\", "")
+    for special in "|[]()<>`":
+        assert special not in unescaped.replace("\\" + special, "")
+
+
+def test_the_run_report_shows_hostile_file_names_as_text():
+    record = DeliveryRecord(batch_id="b", source="s", source_file="x](javascript:alert(1))|<img src=x onerror=y>.csv",
+                            sha256="0", received_at="", status="rejected", run_id="r", reason="bad | row\n# heading")
+    markdown = run_report_markdown([record], {"skipped": True})
+    rejected = markdown.split("## Rejected files")[1].strip().splitlines()
+    assert len(rejected) == 3  # header, rule, one row: nothing split or added a line
+    assert not re.search(r"(?<!\\)<img", markdown) and not re.search(r"(?<!\\)\]\(javascript", markdown)
