@@ -52,6 +52,7 @@ class CensusTaker:
     def __init__(self, temp_dir: Path, shared: duckdb.DuckDBPyConnection | None = None) -> None:
         temp_dir.mkdir(parents=True, exist_ok=True)
         self._shared = shared is not None
+        self._held: list[pa.Table] = []  # a small delivery's chunks, until result() needs DuckDB
         if shared is not None:
             # A small delivery: a cursor on an in-memory database shared with others (a table of its own,
             # temporary, so private to the cursor). Opening a database costs more than such a census.
@@ -69,13 +70,23 @@ class CensusTaker:
     def add(self, table: pa.Table, issues: int) -> None:
         """One chunk of delivered values (with source_row), and how many records beside it were unreadable."""
         self.rows_read += table.num_rows + issues
-        if table.num_rows:
+        if table.num_rows and self._shared:
+            self._held.append(census_chunk(table))
+        elif table.num_rows:
             self._con.register("census_chunk", census_chunk(table))
             self._con.execute(self._insert)
             self._con.unregister("census_chunk")
 
     def result(self) -> Census:
-        if not self._shared:
+        if self._shared:
+            held = pa.concat_tables(self._held) if self._held else None
+            # No id occurs twice (a missing id counts as one value): no row can be a duplicate of another.
+            if held is None or pc.count_distinct(held["id"], mode="all").as_py() == held.num_rows:
+                return Census(self.rows_read, frozenset(), ())
+            self._con.register("census_chunk", held)
+            self._con.execute(self._insert)
+            self._con.unregister("census_chunk")
+        else:
             self._con.execute(f"SET memory_limit = '{SETTLING_MEMORY_LIMIT}'")
         duplicates = self._con.execute(_sql("census_duplicate_rows")).fetchnumpy()["source_row"]
         conflicting = [row[0] for row in self._con.execute(_sql("census_conflicting_ids")).fetchall()]

@@ -179,7 +179,7 @@ def first_pass(delivery: Delivery, ctx: IngestContext, scratch: Path, stage: Sta
     config = load_source_config(ctx.settings.sources_dir, delivery.source)
     delivered = read_delivery(delivery.path, config.read_options(ctx.settings.chunk_rows, ctx.settings.limits))
     plan = plan_columns(delivered.headers, config)
-    spool = Spool(scratch / "chunks")
+    spool = Spool(scratch / "chunks", in_memory=small is not None)
     with CensusTaker(scratch, shared=small) as census:
         for batch in delivered.batches if small else read_ahead(delivered.batches):  # read failures surface here
             stage.name = "census"
@@ -204,9 +204,9 @@ class Chunk:
     issues: list[RowIssue]
 
 
-def normalised_chunks(ctx: IngestContext, record: DeliveryRecord, config: SourceConfig, plan: ColumnPlan,
-                      census: Census, spool: Spool, stage: Stage) -> Iterator[Chunk]:
-    """The spooled chunks, normalised; counts the exact duplicates dropped into the record."""
+def deduplicated_chunks(record: DeliveryRecord, plan: ColumnPlan, census: Census, spool: Spool,
+                        stage: Stage) -> Iterator[tuple[pd.DataFrame, list[RowIssue]]]:
+    """The spooled chunks without their exact duplicates (counted into the record)."""
     record.ignored_columns = list(plan.ignored)
     record.rows_read = census.rows_read
     duplicates = list(census.duplicate_rows)
@@ -214,7 +214,13 @@ def normalised_chunks(ctx: IngestContext, record: DeliveryRecord, config: Source
         stage.name = "normalise"
         keep = ~raw.index.isin(duplicates) if duplicates else np.ones(len(raw), bool)
         record.rows_duplicate += int((~keep).sum())
-        raw = raw[keep]
+        yield raw[keep], issues
+
+
+def normalised_chunks(ctx: IngestContext, record: DeliveryRecord, config: SourceConfig, plan: ColumnPlan,
+                      census: Census, spool: Spool, stage: Stage) -> Iterator[Chunk]:
+    """The spooled chunks, deduplicated and normalised."""
+    for raw, issues in deduplicated_chunks(record, plan, census, spool, stage):
         yield Chunk(raw, normalize(raw, config, ctx.reference), issues)
 
 
@@ -308,7 +314,9 @@ def quarantine_rows(canonical: pd.DataFrame, raw: pd.DataFrame, reasons: pa.List
     """One dict per quarantined row: its rules, the values they judged, and the whole delivered row.
 
     ``canonical``, ``raw`` and ``reasons`` hold the same rows in the same order."""
-    rows = []
+    rows: list[dict] = []
+    if canonical.empty and not issues:
+        return rows
     raw_records = raw.to_dict("records")
     pids = canonical["participant_pid"].tolist()
     for source_row, row_reasons, delivered, pid in zip(canonical.index, reasons.to_pylist(), raw_records, pids):

@@ -76,7 +76,10 @@ class DeliveryFiles:
         if final not in self._writers:
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = temporary_path(final)
-            self._writers[final] = (tmp, pq.ParquetWriter(tmp, schema, compression="zstd", use_dictionary=_DICTIONARY))
+            # A small delivery's files hold a few rows: compressing them costs more time than it saves space.
+            options = ({"compression": "none", "use_dictionary": False} if self.small
+                       else {"compression": "zstd", "use_dictionary": _DICTIONARY})
+            self._writers[final] = (tmp, pq.ParquetWriter(tmp, schema, **options))
         return self._writers[final][1]
 
     def add_participation(self, table: pa.Table) -> None:

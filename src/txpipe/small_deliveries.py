@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
+from txpipe import ingest
 from txpipe.ingest import (
     Chunk,
     ChunkStore,
@@ -28,11 +30,11 @@ from txpipe.ingest import (
     DeliveryFailed,
     IngestContext,
     Stage,
+    deduplicated_chunks,
     first_pass,
     ingest_delivery,
     judging_parameters,
     new_record,
-    normalised_chunks,
     now_utc,
     scratch_dir,
     settle,
@@ -40,8 +42,8 @@ from txpipe.ingest import (
 from txpipe.landing import Delivery, unchanged_since
 from txpipe.ledger import DeliveryRecord
 from txpipe.memory import release_freed_memory
-from txpipe.readers import UnreadableFile
-from txpipe.sources import SourceConfigError
+from txpipe.readers import RowIssue, UnreadableFile
+from txpipe.sources import SourceConfig, SourceConfigError
 from txpipe.validate import validate_many
 
 SMALL_BYTES = 1 << 20  # a delivery up to 1 MiB is small
@@ -78,7 +80,9 @@ class _Pending:
     delivery: Delivery
     record: DeliveryRecord
     parameters: dict
-    chunks: list[Chunk] = field(default_factory=list)
+    config: SourceConfig
+    raws: list[tuple[pd.DataFrame, list[RowIssue]]]  # deduplicated delivered values, chunk by chunk
+    chunks: list[Chunk] = field(default_factory=list)  # the same, normalised
     stage: Stage = field(default_factory=Stage)
 
 
@@ -98,6 +102,8 @@ def ingest_group(deliveries: list[Delivery], ctx: IngestContext) -> list[Outcome
         else:
             outcomes[number] = outcome
     census_db.close()
+    outcomes.update(_normalise(pending, ctx))
+    pending = {n: item for n, item in pending.items() if n not in outcomes}
     outcomes.update(_judge_and_store(pending, ctx, received))
     os.sync()  # the group's lake files are durable before any of its ledger records is written
     release_freed_memory()
@@ -112,7 +118,7 @@ def _alone(delivery: Delivery, ctx: IngestContext) -> Outcome:
 
 
 def _prepare(delivery: Delivery, ctx: IngestContext, received, census_db) -> Outcome | _Pending:
-    """First pass and normalisation of one delivery (its chunks kept in memory: it is small)."""
+    """First pass of one delivery, its exact duplicates dropped (its chunks kept: it is small)."""
     if not unchanged_since(delivery):
         return DeliveryDeferred(delivery)
     record = new_record(delivery, ctx, received)
@@ -125,12 +131,43 @@ def _prepare(delivery: Delivery, ctx: IngestContext, received, census_db) -> Out
             record.status, record.reason = "rejected", str(error)
             return _settled(delivery, ctx, record, [])
         # The chunks stay memory-mapped from the spool: the mapping outlives the removal of its file.
-        chunks = list(normalised_chunks(ctx, record, config, plan, census, spool, stage))
-        return _Pending(delivery, record, judging_parameters(ctx, census), chunks, stage)
+        raws = list(deduplicated_chunks(record, plan, census, spool, stage))
+        return _Pending(delivery, record, judging_parameters(ctx, census), config, raws, stage=stage)
     except Exception as error:
         return DeliveryFailed(delivery, stage.name, error)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _normalise(pending: dict[int, _Pending], ctx: IngestContext) -> dict[int, Outcome]:
+    """Normalise the pending deliveries, those of one source together (normalisation is row by row,
+    given the source's config); if that fails, one by one, so that only the culprit fails."""
+    by_source: dict[str, list[int]] = {}
+    for number, item in pending.items():
+        by_source.setdefault(item.delivery.source, []).append(number)
+    failed: dict[int, Outcome] = {}
+    for numbers in by_source.values():
+        try:
+            _normalise_together([pending[n] for n in numbers], ctx)
+        except Exception:  # noqa: BLE001 - told below, delivery by delivery
+            for number in numbers:
+                item = pending[number]
+                try:
+                    _normalise_together([item], ctx)
+                except Exception as error:
+                    failed[number] = DeliveryFailed(item.delivery, "normalise", error)
+    return failed
+
+
+def _normalise_together(items: list[_Pending], ctx: IngestContext) -> None:
+    raws = [raw for item in items for raw, _ in item.raws]
+    canonical = ingest.normalize(pd.concat(raws), items[0].config, ctx.reference) if raws else None
+    start = 0
+    for item in items:
+        item.chunks = []
+        for raw, issues in item.raws:
+            item.chunks.append(Chunk(raw, canonical.iloc[start:start + len(raw)], issues))
+            start += len(raw)
 
 
 def _judge_and_store(pending: dict[int, _Pending], ctx: IngestContext, received) -> dict[int, Outcome]:

@@ -35,12 +35,18 @@ def table_to_frame(table: pa.Table) -> pd.DataFrame:
 class Spool:
     """Chunks written in order, read back in the same order."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, in_memory: bool = False) -> None:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self.chunks = 0
+        # A small delivery's chunks stay in memory: writing and mapping files costs more than they hold.
+        self._held: list[tuple[pa.Table, list[RowIssue]]] | None = [] if in_memory else None
 
     def add(self, table: pa.Table, issues: list[RowIssue]) -> None:
+        if self._held is not None:
+            self._held.append((table, issues))
+            self.chunks += 1
+            return
         base = self.directory / f"{self.chunks:06d}"
         with pa.OSFile(f"{base}.arrow", "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
@@ -49,6 +55,11 @@ class Spool:
         self.chunks += 1
 
     def __iter__(self) -> Iterator[tuple[pd.DataFrame, list[RowIssue]]]:
+        if self._held is not None:
+            held, self._held = self._held, []
+            for table, issues in held:
+                yield table_to_frame(table), issues
+            return
         for number in range(self.chunks):
             base = self.directory / f"{number:06d}"
             # Not closed here: the frame's columns point into the mapping, which is released with them.

@@ -141,7 +141,7 @@ def write_bomb(path, size: int, payload: bytes, head: str = HEADER, shared: byte
 
 
 READER = textwrap.dedent("""
-    import json, resource, sys, time
+    import json, sys, time
     from pathlib import Path
     from txpipe.readers import ReadOptions, UnreadableFile, read_delivery
     from txpipe.settings import ReadLimits
@@ -156,13 +156,16 @@ READER = textwrap.dedent("""
     except UnreadableFile as error:
         outcome = {"status": "rejected", "reason": str(error)}
     outcome["seconds"] = time.monotonic() - started
-    outcome["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM: the peak RSS of this program's own memory (ru_maxrss would also count the parent's
+    # memory at fork time, which Linux carries across exec).
+    status = Path("/proc/self/status").read_text()
+    outcome["max_rss_mib"] = int(status.split("VmHWM:")[1].split()[0]) / 1024
     print(json.dumps(outcome))
 """)
 
 
 def read_in_subprocess(path, timeout=180, **limits) -> dict:
-    """Read a workbook in a fresh process; its outcome, time and peak RSS (ru_maxrss)."""
+    """Read a workbook in a fresh process; its outcome, time and peak RSS (VmHWM)."""
     done = subprocess.run([sys.executable, "-c", READER, str(path), json.dumps(limits)],
                           capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
     assert done.returncode == 0, done.stderr[-3000:]

@@ -95,9 +95,8 @@ def read_delivery(path: Path, options: ReadOptions) -> Delivered:
         raise UnreadableFile("the file is empty (0 bytes)")
     readers = {".csv": csv.read_csv, ".tsv": csv.read_csv, ".txt": csv.read_csv, ".xlsx": excel.read_xlsx,
                ".json": json.read_json, ".jsonl": json.read_json, ".ndjson": json.read_json}
-    if suffix in readers:
-        delivered = readers[suffix](path, options)
-        return Delivered(delivered.headers, _fields_within_limit(delivered.batches, options.limits.field_chars))
+    if suffix in readers:  # each reader rejects a field longer than options.limits.field_chars
+        return readers[suffix](path, options)
     raise UnreadableFile(
         f"unsupported file type '{path.suffix or '(none)'}': deliver CSV, XLSX, JSON or JSON Lines"
     )
@@ -121,17 +120,18 @@ def column_label(header: str, position: int) -> str:
     return f"column {position} ({len(header)} characters)"
 
 
-def _fields_within_limit(batches: Iterator[RawBatch], limit: int) -> Iterator[RawBatch]:
-    """The batches, unless a field is longer than ``limit`` characters: then the file is rejected."""
-    for batch in batches:
-        for position, column in enumerate(batch.frame.columns, start=1):
-            longest = pc.max(pc.utf8_length(pa.array(batch.frame[column], type=pa.string()))).as_py()
-            if longest is not None and longest > limit:
-                raise UnreadableFile(
-                    f"a field in column {position} is longer than {limit:,} characters "
-                    "(TXPIPE_MAX_FIELD_CHARS): deliver shorter values"
-                )
-        yield batch
+def field_too_long(position: int, limit: int) -> UnreadableFile:
+    """The rejection of a file with a field longer than ``limit`` characters (TXPIPE_MAX_FIELD_CHARS)."""
+    return UnreadableFile(f"a field in column {position} is longer than {limit:,} characters "
+                          "(TXPIPE_MAX_FIELD_CHARS): deliver shorter values")
+
+
+def check_field_lengths(columns: list[pa.ChunkedArray | pa.Array], limit: int) -> None:
+    """Reject the file if a text column holds a field longer than ``limit`` characters (in Arrow)."""
+    for position, column in enumerate(columns, start=1):
+        longest = pc.max(pc.utf8_length(column)).as_py()
+        if longest is not None and longest > limit:
+            raise field_too_long(position, limit)
 
 
 def check_headers(headers: list[str]) -> list[str]:

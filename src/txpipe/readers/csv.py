@@ -26,6 +26,7 @@ from txpipe.readers import (
     STRING,
     RowIssue,
     UnreadableFile,
+    check_field_lengths,
     check_headers,
     drop_blank_rows,
 )
@@ -120,9 +121,11 @@ def _trimmed(column: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
 
 
-def _frame(batch: pa.Table, names: list[str], first_row: int) -> pd.DataFrame:
-    frame = pd.DataFrame({i: _trimmed(batch.column(i)).to_pandas(types_mapper={pa.string(): STRING}.get)
-                          for i in range(batch.num_columns)})
+def _frame(batch: pa.Table, names: list[str], first_row: int, field_chars: int) -> pd.DataFrame:
+    columns = [_trimmed(batch.column(i)) for i in range(batch.num_columns)]
+    check_field_lengths(columns, field_chars)
+    frame = pd.DataFrame({i: column.to_pandas(types_mapper={pa.string(): STRING}.get)
+                          for i, column in enumerate(columns)})
     frame.columns = names
     frame.index = pd.RangeIndex(first_row, first_row + len(frame), name="source_row")
     return frame
@@ -174,7 +177,8 @@ def _batches(
                 table = pa.Table.from_batches(pending)
                 rest = table.slice(options.chunk_rows)
                 pending, pending_rows = rest.to_batches(), rest.num_rows
-                frame = _frame(table.slice(0, options.chunk_rows), headers, records_done + 2)
+                frame = _frame(table.slice(0, options.chunk_rows), headers, records_done + 2,
+                               options.limits.field_chars)
                 records_done += len(frame)
                 yield RawBatch(drop_blank_rows(frame))
     except pa.ArrowInvalid:

@@ -21,6 +21,7 @@ from txpipe.readers import (
     RowIssue,
     UnreadableFile,
     check_headers,
+    field_too_long,
     drop_blank_rows,
 )
 from txpipe.readers.csv import check_text
@@ -122,16 +123,21 @@ def _line_batches(path: Path, codec: str, names: list[str], options: ReadOptions
             issues.append(RowIssue(number, "json_record_not_object",
                                    f"line {number} holds a {type(value).__name__}, not an object"))
         if len(chunk) + len(issues) >= options.row_built_chunk_rows:
-            yield RawBatch(_frame(chunk, names), issues)
+            yield RawBatch(_frame(chunk, names, options.limits.field_chars), issues)
             chunk, issues = [], []
     if chunk or issues:
-        yield RawBatch(_frame(chunk, names), issues)
+        yield RawBatch(_frame(chunk, names, options.limits.field_chars), issues)
 
 
-def _frame(records: list[tuple[int, dict]], names: list[str]) -> pd.DataFrame:
+def _frame(records: list[tuple[int, dict]], names: list[str], field_chars: int) -> pd.DataFrame:
     keys = [n.casefold() for n in names]
     folded = [{str(k).strip().casefold(): v for k, v in record.items()} for _, record in records]
-    frame = pd.DataFrame([[value_text(rec.get(k)) for k in keys] for rec in folded], columns=names, dtype="string")
+    rows = [[value_text(rec.get(k)) for k in keys] for rec in folded]
+    for row in rows:
+        for position, value in enumerate(row, start=1):
+            if value is not None and len(value) > field_chars:
+                raise field_too_long(position, field_chars)
+    frame = pd.DataFrame(rows, columns=names, dtype="string")
     frame.index = pd.Index([n for n, _ in records], name="source_row", dtype="int64")
     return drop_blank_rows(frame)
 
@@ -177,4 +183,4 @@ def _batches(records, issues, options: ReadOptions) -> Iterator[RawBatch]:
         return
     step = options.row_built_chunk_rows
     for start in range(0, len(records), step):
-        yield RawBatch(_frame(records[start : start + step], names), issues if start == 0 else [])
+        yield RawBatch(_frame(records[start : start + step], names, options.limits.field_chars), issues if start == 0 else [])
