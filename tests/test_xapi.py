@@ -153,3 +153,31 @@ def test_no_learner_identifier_or_name_leaves_the_records_but_as_participant_ref
     shown = json.dumps([{k: v for k, v in vars(r).items() if k not in ("learner", "_used")} for r in outcome.records])
     assert names and not [name for name in names if name in shown]
     assert "mailto:" not in shown
+
+
+def test_records_become_landing_rows():
+    import hashlib
+
+    from txpipe.schema import LANDING_COLUMNS
+    from txpipe.xapi import XapiConfig, landing_rows
+
+    nation_iri = "https://example.org/xapi/extensions/nation"
+    outcome = participations(enumerate([
+        statement(ADL + "passed", result={"success": True, "score": {"scaled": 0.875}},
+                  context={"extensions": {nation_iri: "ARM"}}),
+        statement(ADL + "attended", actor=BOB),
+        statement(ADL + "attended", target="https://example.org/courses/unmapped"),
+    ]), nation_extension=nation_iri)
+    config = XapiConfig(activities={COURSE: "ADL-169"}, nation_extension=nation_iri)
+    rows = landing_rows(outcome, config, {"provider": "JADL"}, lambda key: hashlib.sha256(key.encode()).hexdigest(),
+                        roster={"https://lms.example.org|bob-42": "GEO"})
+    assert all(list(row) == list(LANDING_COLUMNS) for row in rows)
+    alice, bob, unmapped = rows
+    assert (alice["activity_code"], alice["status"], alice["score"], alice["nation"], alice["provider"]) == (
+        "ADL-169", "passed", "87.5", "ARM", "JADL")
+    assert (alice["programme"], alice["delivery_mode"], alice["headcount"]) == ("training", "online", "1")
+    assert bob["nation"] == "GEO" and unmapped["nation"] is None
+    assert unmapped["activity_code"] == "https://example.org/courses/unmapped"
+    assert "alice" not in alice["source_record_id"] and len({r["source_record_id"] for r in rows}) == 3
+    with_constant = landing_rows(outcome, XapiConfig(nation="MDA"), {}, str)
+    assert {row["nation"] for row in with_constant} == {"MDA"}

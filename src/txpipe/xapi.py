@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -196,8 +196,10 @@ def _activity(statement: dict) -> str | None:
     return target.get("id") if isinstance(target.get("id"), str) else None
 
 
-def participations(statements: Iterable[tuple[int, object]], extra_verbs: dict[str, str] | None = None) -> Outcome:
-    """Statements (position, parsed JSON) -> participation records, with every statement accounted for."""
+def participations(statements: Iterable[tuple[int, object]], extra_verbs: dict[str, str] | None = None,
+                   nation_extension: str | None = None) -> Outcome:
+    """Statements (position, parsed JSON) -> participation records, with every statement accounted for.
+    With ``nation_extension``, a record's nation is the last one its used statements give there."""
     quarantined: list[StatementProblem] = []
     valid: list[tuple[int, dict]] = []
     for position, statement in statements:
@@ -220,6 +222,9 @@ def participations(statements: Iterable[tuple[int, object]], extra_verbs: dict[s
         key = (learner, activity, registration)
         record = records.setdefault(key, Participation(learner, activity, registration))
         record.title = record.title or _title(statement["object"])
+        extensions = context.get("extensions") if isinstance(context.get("extensions"), dict) else {}
+        if nation_extension and isinstance(extensions.get(nation_extension), str):
+            record.nation = extensions[nation_extension].strip() or record.nation
         result = statement.get("result") if isinstance(statement.get("result"), dict) else {}
         record._used.append((timestamp_utc(statement["timestamp"]), position, status, result))
         record.positions.append(position)
@@ -258,3 +263,38 @@ def parse_xapi_config(table: object, origin: str = "<config>") -> XapiConfig:
         raise ValueError(f"{origin}: [xapi.verbs] maps to {bad}; a verb stands for one of {list(STRENGTH)}")
     return XapiConfig(table.get("nation"), table.get("nation_extension"), table.get("roster"),
                       maps["activities"], maps["verbs"])
+
+
+def landing_rows(outcome: Outcome, config: XapiConfig, defaults: dict[str, str], record_id: Callable[[str], str],
+                 roster: dict[str, str] | None = None) -> list[dict[str, str | None]]:
+    """The records as rows of the landing format, to go through the pipeline like any delivered row.
+
+    ``source_record_id`` is ``record_id`` (a keyed hash) of learner, activity and registration, so a
+    later export of the same LRS supersedes cleanly and no identifier shows in it. The nation comes from
+    the config's constant, else the record's context extension, else the roster; none gives
+    nation_missing. An activity the config does not map keeps its IRI as activity_code, so it is
+    quarantined (activity_code_malformed) with the IRI in its offending values.
+    """
+    rows = []
+    for record in outcome.records:
+        score = record.score
+        rows.append({
+            "source_record_id": record_id(f"{record.learner}\x1f{record.activity}\x1f{record.registration or ''}"),
+            "programme": defaults.get("programme", "training"),
+            "activity_code": config.activities.get(record.activity, record.activity),
+            "activity_title": record.title,
+            "iteration_id": defaults.get("iteration_id"),
+            "provider": defaults.get("provider"),
+            "start_date": record.start_date,
+            "end_date": record.end_date,
+            "delivery_mode": defaults.get("delivery_mode", "online"),
+            "nation": config.nation or record.nation or (roster or {}).get(record.learner),
+            "participant_ref": record.learner,
+            "headcount": "1",
+            "sex": defaults.get("sex"),
+            "rank": defaults.get("rank"),
+            "role": defaults.get("role", "student"),
+            "status": record.status,
+            "score": None if score is None else f"{score:g}",
+        })
+    return rows
