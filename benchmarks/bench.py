@@ -66,7 +66,7 @@ from txpipe.warehouse.publish import publish_warehouse
 settings = Settings.from_env()
 ledger = Ledger(settings.ledger_dir)
 ctx = IngestContext.create(settings, "bench")
-for group in plan_groups(discover(Path(sys.argv[1]), ledger)):  # as the flow does
+for group in plan_groups(discover(Path(sys.argv[1]), ledger, sources_dir=settings.sources_dir)):  # as the flow does
     for record in ingest_group(group, ctx):
         ledger.commit(record)
 if sys.argv[2] == "build":

@@ -56,7 +56,7 @@ def main(landing: Path) -> None:
     SECONDS["start: reference, GX suite and context"] = time.perf_counter() - started
     ledger = Ledger(settings.ledger_dir)
     started = time.perf_counter()
-    for delivery in discover(landing, ledger):
+    for delivery in discover(landing, ledger, sources_dir=settings.sources_dir):
         ledger.commit(ingest.ingest_delivery(delivery, context))
     print(f"ingest: {time.perf_counter() - started:.2f} s")
     for label, seconds in SECONDS.most_common():

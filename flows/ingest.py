@@ -69,15 +69,15 @@ def warn_about_landing(landing_dir: Path, skipped: list[Skipped]) -> None:
         log.warning("skipped %s: %s", printable(entry.path), entry.reason)
 
 
-def warn_about_stray_files(landing_dir: Path, sources: list[str] | None = None) -> None:
-    warn_about_landing(landing_dir, skipped_entries(landing_dir, sources))
+def warn_about_stray_files(landing_dir: Path, sources_dir: Path, sources: list[str] | None = None) -> None:
+    warn_about_landing(landing_dir, skipped_entries(landing_dir, sources, sources_dir))
 
 
 def _ingest(settings: Settings, landing: str | None, sources: list[str] | None) -> list[DeliveryRecord]:
     log = get_run_logger()
     landing_dir = landing_root(settings, landing)
     ledger = Ledger(settings.ledger_dir)
-    found = survey(landing_dir, ledger, sources)
+    found = survey(landing_dir, ledger, sources, settings.sources_dir)
     warn_about_landing(landing_dir, found.skipped)
     deferred = [asdict(entry) for entry in found.deferred]
     for entry in found.deferred:

@@ -34,11 +34,11 @@ def pipeline_flow(
     with exclusive_run(settings, wait_for_lock):
         landing_dir = landing_root(settings, landing)
         previous = None if full_rebuild else current_build(settings)
-        if previous and not anything_new(landing_dir, Ledger(settings.ledger_dir), sources):
+        if previous and not anything_new(landing_dir, Ledger(settings.ledger_dir), sources, settings.sources_dir):
             # Nothing to ingest and nothing to publish: no subflow runs at all (a no-op run stays cheap).
             get_run_logger().info("no new or changed file under %s and the warehouse is current: nothing to do",
                                   landing_dir)
-            warn_about_stray_files(landing_dir, sources)
+            warn_about_stray_files(landing_dir, settings.sources_dir, sources)
             records, built = [], kept_build(settings, previous)
         else:
             ingested = ingest_flow(landing=landing, sources=sources, return_state=True)

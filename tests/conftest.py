@@ -86,7 +86,7 @@ def ingest_all(settings: Settings, landing: Path, run_id: str = "test-run",
     ctx = context or IngestContext.create(settings, run_id)
     ledger = Ledger(settings.ledger_dir)
     records = []
-    for delivery in discover(landing, ledger):
+    for delivery in discover(landing, ledger, sources_dir=settings.sources_dir):
         record = ingest_delivery(delivery, ctx)
         ledger.commit(record)
         records.append(record)

@@ -3,6 +3,7 @@ included), and the real LRS export kokea.json against records worked out by hand
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -139,7 +140,7 @@ def test_the_xapi_config_table():
                                 "verbs": {"https://example.org/verbs/finished": "completed"}})
     assert (config.nation, config.activities[COURSE], config.verbs) == (
         "GEO", "ADL-169", {"https://example.org/verbs/finished": "completed"})
-    for bad, message in (("x", "must be a table"), ({"nations": "GEO"}, "unknown key"), ({"nation": 5}, "must be a string"),
+    for bad, message in (("x", "must be a table"), ({"nations": "GEO"}, "unknown key"), ({"nation": 5}, "must be a non-blank string"), ({"roster": "../etc/passwd"}, "file name in the source folder"),
                          ({"verbs": {"v": "graduated"}}, "stands for one of"), ({"activities": {"a": 1}}, "table of strings")):
         with pytest.raises(ValueError, match=message):
             parse_xapi_config(bad)
@@ -150,7 +151,8 @@ def test_no_learner_identifier_or_name_leaves_the_records_but_as_participant_ref
     statements = json.loads((DATA / "kokea.json").read_text(encoding="utf-8"))
     names = {s["actor"]["name"] for s in statements if isinstance(s.get("actor"), dict) and "name" in s["actor"]}
     outcome = participations(enumerate(statements))
-    shown = json.dumps([{k: v for k, v in vars(r).items() if k not in ("learner", "_used")} for r in outcome.records])
+    shown = json.dumps([{f.name: getattr(r, f.name) for f in dataclasses.fields(r) if f.name != "learner"}
+                        for r in outcome.records], default=str)
     assert names and not [name for name in names if name in shown]
     assert "mailto:" not in shown
 
@@ -169,8 +171,8 @@ def test_records_become_landing_rows():
         statement(ADL + "attended", target="https://example.org/courses/unmapped"),
     ]), nation_extension=nation_iri)
     config = XapiConfig(activities={COURSE: "ADL-169"}, nation_extension=nation_iri)
-    rows = landing_rows(outcome, config, {"provider": "JADL"}, lambda key: hashlib.sha256(key.encode()).hexdigest(),
-                        roster={"https://lms.example.org|bob-42": "GEO"})
+    rows = list(landing_rows(outcome, config, {"provider": "JADL"}, lambda key: hashlib.sha256(key.encode()).hexdigest(),
+                        roster={"https://lms.example.org|bob-42": "GEO"}))
     assert all(list(row) == list(LANDING_COLUMNS) for row in rows)
     alice, bob, unmapped = rows
     assert (alice["activity_code"], alice["status"], alice["score"], alice["nation"], alice["provider"]) == (

@@ -112,7 +112,8 @@ def _print_skipped(landing: Path | None, sources: list[str] | None, settings: Se
     """What the landing holds that is never read (links, special files): also in the run report."""
     from txpipe.landing import skipped_entries
 
-    for entry in skipped_entries(landing.resolve() if landing else settings.landing, sources):
+    for entry in skipped_entries(landing.resolve() if landing else settings.landing, sources,
+                                 settings.sources_dir):
         console.print(_line("Skipped (not read): ", entry.path, f" ({entry.reason})"))
 
 

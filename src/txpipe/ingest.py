@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import asdict
+from pathlib import PurePosixPath
 import shutil
 import traceback
 import uuid
@@ -36,6 +38,7 @@ from txpipe.memory import prepare_for_streaming, release_freed_memory
 from txpipe.normalize import REPORTABLE_COLUMNS, ColumnPlan, delivered_values, normalize, plan_columns, pseudonymise
 from txpipe.pseudonym import Pseudonymizer
 from txpipe.readers import RowIssue, UnreadableFile, read_ahead, read_delivery
+from txpipe.readers.xapi import StatementSetup, read_roster
 from txpipe.reference import Reference, load_reference
 from txpipe.settings import Settings
 from txpipe.sources import SourceConfig, SourceConfigError, load_source_config
@@ -133,7 +136,7 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
         raise DeliveryDeferred(delivery)
     try:
         try:
-            config, plan, census, spool = first_pass(delivery, ctx, scratch, stage)
+            config, plan, census, spool = first_pass(delivery, ctx, scratch, stage, record=record)
         except (UnreadableFile, SourceConfigError) as error:
             record.status, record.reason = "rejected", str(error)
         else:
@@ -167,17 +170,33 @@ def _remove(paths: list[Path]) -> None:
         path.unlink(missing_ok=True)
 
 
+def statement_setup(delivery: Delivery, config: SourceConfig, ctx: IngestContext) -> StatementSetup:
+    """How this delivery's statements become records, if it holds xAPI statements (README "xAPI
+    sources"): source_record_id is a keyed hash; the roster is read from the source folder if needed."""
+    folder = delivery.path.parents[len(PurePosixPath(delivery.source_file).parts) - 1]
+    roster, field_chars = config.xapi.roster, ctx.settings.limits.field_chars
+
+    def record_id(key: str) -> str:
+        return ctx.pseudonymizer.pid(delivery.source, f"xapi-record\x1f{key}")
+
+    return StatementSetup(config.xapi, config.defaults, record_id, forced=config.format == "xapi",
+                          roster=(lambda: read_roster(folder, roster, field_chars)) if roster else dict)
+
+
 def first_pass(delivery: Delivery, ctx: IngestContext, scratch: Path, stage: Stage | None = None,
-               small: duckdb.DuckDBPyConnection | None = None) -> tuple[SourceConfig, ColumnPlan, Census, Spool]:
+               small: duckdb.DuckDBPyConnection | None = None,
+               record: DeliveryRecord | None = None) -> tuple[SourceConfig, ColumnPlan, Census, Spool]:
     """Read the delivery once: census every chunk and spool its delivered values for the store pass.
 
     participant_ref is replaced by its pseudonym before the chunk goes anywhere (the spool is on disk).
     A small delivery (``small``: an in-memory DuckDB its census shares with others) is read without
     a read-ahead thread and without returning memory after each chunk: both cost more than it holds.
+    An xAPI export's statement counts go into ``record``.
     """
     stage = stage or Stage()
     config = load_source_config(ctx.settings.sources_dir, delivery.source)
-    delivered = read_delivery(delivery.path, config.read_options(ctx.settings.chunk_rows, ctx.settings.limits))
+    options = config.read_options(ctx.settings.chunk_rows, ctx.settings.limits, statement_setup(delivery, config, ctx))
+    delivered = read_delivery(delivery.path, options)
     plan = plan_columns(delivered.headers, config)
     spool = Spool(scratch / "chunks", in_memory=small is not None)
     with CensusTaker(scratch, shared=small) as census:
@@ -191,6 +210,8 @@ def first_pass(delivery: Delivery, ctx: IngestContext, scratch: Path, stage: Sta
                 release_freed_memory()
             stage.name = "read"
         stage.name = "census"
+        if record is not None and delivered.statements is not None:
+            record.statements = asdict(delivered.statements)
         return config, plan, census.result(), spool
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from txpipe.ledger import DeliveryRecord, Ledger
+from txpipe.sources import not_deliveries
 
 
 @dataclass(frozen=True)
@@ -95,15 +96,24 @@ def _source_folders(landing: Path, sources: list[str] | None, skipped: list[Skip
     return folders
 
 
-def scan(landing: Path, sources: list[str] | None = None) -> tuple[list[_Landed], list[Skipped]]:
-    """Every regular file under ``landing/<source>/``, and every entry that is skipped."""
+def scan(landing: Path, sources: list[str] | None = None,
+         sources_dir: Path | None = None) -> tuple[list[_Landed], list[Skipped]]:
+    """Every regular file under ``landing/<source>/``, and every entry that is skipped. With
+    ``sources_dir``, files its configs name as not deliveries (an xAPI source's roster) are skipped."""
     skipped: list[Skipped] = []
-    files = [f for folder in _source_folders(landing, sources, skipped) for f in _walk(folder, folder.name, "", skipped)]
+    files = []
+    for folder in _source_folders(landing, sources, skipped):
+        others = not_deliveries(sources_dir, folder.name) if sources_dir is not None else {}
+        for landed in _walk(folder, folder.name, "", skipped):
+            if landed.relative in others:
+                skipped.append(Skipped(f"{landed.source}/{landed.relative}", others[landed.relative]))
+            else:
+                files.append(landed)
     return files, skipped
 
 
-def skipped_entries(landing: Path, sources: list[str] | None = None) -> list[Skipped]:
-    return scan(landing, sources)[1]
+def skipped_entries(landing: Path, sources: list[str] | None = None, sources_dir: Path | None = None) -> list[Skipped]:
+    return scan(landing, sources, sources_dir)[1]
 
 
 def stray_files(landing: Path) -> list[str]:
@@ -114,18 +124,20 @@ def stray_files(landing: Path) -> list[str]:
                   if e.is_file(follow_symlinks=False) and not e.name.startswith("."))
 
 
-def _changed(landing: Path, ledger: Ledger, sources: list[str] | None) -> Iterator[tuple[_Landed, DeliveryRecord | None]]:
+def _changed(landing: Path, ledger: Ledger, sources: list[str] | None,
+             sources_dir: Path | None) -> Iterator[tuple[_Landed, DeliveryRecord | None]]:
     """Files whose size or modification time differ from their ledger record (or that have none)."""
     current = ledger.current()
-    for landed in scan(landing, sources)[0]:
+    for landed in scan(landing, sources, sources_dir)[0]:
         known = current.get((landed.source, landed.relative))
         if known is None or (known.size, known.mtime_ns) != (landed.stat.st_size, landed.stat.st_mtime_ns):
             yield landed, known
 
 
-def anything_new(landing: Path, ledger: Ledger, sources: list[str] | None = None) -> bool:
+def anything_new(landing: Path, ledger: Ledger, sources: list[str] | None = None,
+                 sources_dir: Path | None = None) -> bool:
     """Whether any file may hold a new delivery (a directory listing; no file is read)."""
-    return next(_changed(landing, ledger, sources), None) is not None
+    return next(_changed(landing, ledger, sources, sources_dir), None) is not None
 
 
 def file_sha256(path: Path) -> str:
@@ -158,13 +170,13 @@ class Survey:
     deferred: list[Skipped]
 
 
-def survey(landing: Path, ledger: Ledger, sources: list[str] | None = None) -> Survey:
+def survey(landing: Path, ledger: Ledger, sources: list[str] | None = None, sources_dir: Path | None = None) -> Survey:
     """Files under ``landing/<source>/`` whose current content the ledger has not recorded.
 
     Every regular file in a source folder counts, hidden ones included, so that nothing delivered
     goes unaccounted.
     """
-    files, skipped = scan(landing, sources)
+    files, skipped = scan(landing, sources, sources_dir)
     current = ledger.current()
     found, deferred = [], []
     for landed in files:
@@ -187,6 +199,7 @@ def survey(landing: Path, ledger: Ledger, sources: list[str] | None = None) -> S
 CHANGING = "changed while it was read (still being written?): left for the next run"
 
 
-def discover(landing: Path, ledger: Ledger, sources: list[str] | None = None) -> list[Delivery]:
+def discover(landing: Path, ledger: Ledger, sources: list[str] | None = None,
+             sources_dir: Path | None = None) -> list[Delivery]:
     """The new deliveries of :func:`survey`."""
-    return survey(landing, ledger, sources).deliveries
+    return survey(landing, ledger, sources, sources_dir).deliveries

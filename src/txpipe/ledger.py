@@ -3,7 +3,9 @@
 A delivery's lake files count only once its ledger record says ``stored``; the record is
 written (atomically) after all of them are in place. A record names the file (source and
 path inside the source folder), its sha256, what happened (stored, rejected, superseded)
-and the row counts: rows_read = rows_stored + rows_quarantined + rows_duplicate.
+and the row counts: rows_read = rows_stored + rows_quarantined + rows_duplicate. An xAPI export's
+record also counts its statements: read = used + ignored + quarantined (its rows are the records the
+used statements make, and the quarantined statements).
 """
 
 from __future__ import annotations
@@ -36,12 +38,18 @@ class DeliveryRecord:
     files: list[str] = field(default_factory=list)
     run_id: str = ""
     superseded_by: str | None = None
+    # an xAPI export: statements read, used, ignored and quarantined (read = used + ignored + quarantined)
+    statements: dict[str, int] | None = None
     size: int = 0  # bytes and modification time when ingested: an unchanged file is not hashed again
     mtime_ns: int = 0
 
     @property
     def balanced(self) -> bool:
-        return self.rows_read == self.rows_stored + self.rows_quarantined + self.rows_duplicate
+        rows = self.rows_read == self.rows_stored + self.rows_quarantined + self.rows_duplicate
+        if self.statements is None:
+            return rows
+        s = self.statements
+        return rows and s["read"] == s["used"] + s["ignored"] + s["quarantined"]
 
 
 class Ledger:

@@ -126,7 +126,7 @@ def _prepare(delivery: Delivery, ctx: IngestContext, received, census_db) -> Out
     stage = Stage()
     try:
         try:
-            config, plan, census, spool = first_pass(delivery, ctx, scratch, stage, small=census_db)
+            config, plan, census, spool = first_pass(delivery, ctx, scratch, stage, small=census_db, record=record)
         except (UnreadableFile, SourceConfigError) as error:
             record.status, record.reason = "rejected", str(error)
             return _settled(delivery, ctx, record, [])

@@ -17,11 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from txpipe.readers import ReadOptions
+from txpipe.readers.xapi import StatementSetup
 from txpipe.settings import CHUNK_ROWS, ReadLimits
 from txpipe.schema import LANDING_COLUMNS
+from txpipe.xapi import XapiConfig, parse_xapi_config
 
 DATE_ORDERS = ("ISO", "DMY", "MDY")
-_TOP_LEVEL_KEYS = {"description", "encoding", "delimiter", "sheet", "date_order", "columns", "defaults", "aliases"}
+_TOP_LEVEL_KEYS = {"description", "encoding", "delimiter", "sheet", "date_order", "columns", "defaults", "aliases",
+                   "format", "xapi"}
+FORMATS = ("rows", "xapi")  # rows: CSV, XLSX, JSON rosters (the default); xapi: LRS statement exports
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -45,6 +49,8 @@ class SourceConfig:
     columns: dict[str, str] = field(default_factory=dict)  # folded delivered header -> canonical
     defaults: dict[str, str] = field(default_factory=dict)  # canonical column -> constant
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> folded value -> value
+    format: str = "rows"
+    xapi: XapiConfig = field(default_factory=XapiConfig)  # how statements become records (README "xAPI sources")
 
     def canonical_name(self, header: str) -> str | None:
         """The canonical column a delivered header stands for, or None if it is not kept."""
@@ -56,8 +62,10 @@ class SourceConfig:
     def is_known_header(self, header: str) -> bool:
         return self.canonical_name(header) is not None
 
-    def read_options(self, chunk_rows: int = CHUNK_ROWS, limits: ReadLimits | None = None) -> ReadOptions:
+    def read_options(self, chunk_rows: int = CHUNK_ROWS, limits: ReadLimits | None = None,
+                     statements: StatementSetup | None = None) -> ReadOptions:
         return ReadOptions(
+            statements=statements,
             chunk_rows=chunk_rows,
             limits=limits or ReadLimits(),
             encoding=self.encoding,
@@ -162,6 +170,13 @@ def parse_source_config(source: str, data: dict, origin: str = "<config>") -> So
                                           for k, v in _table(mapping, f"aliases.{column}", origin).items()}
         for column, mapping in _table(data.get("aliases", {}), "aliases", origin).items()
     }
+    source_format = _text(data, "format", origin) or "rows"
+    if source_format not in FORMATS:
+        raise SourceConfigError(f"{origin}: format must be one of {FORMATS}")
+    try:
+        xapi = parse_xapi_config(data.get("xapi", {}), origin)
+    except ValueError as error:
+        raise SourceConfigError(str(error)) from None
     date_order = (_text(data, "date_order", origin) or "ISO").upper()
     if date_order not in DATE_ORDERS:
         raise SourceConfigError(f"{origin}: date_order must be one of {DATE_ORDERS}")
@@ -175,4 +190,18 @@ def parse_source_config(source: str, data: dict, origin: str = "<config>") -> So
         columns=columns,
         defaults=defaults,
         aliases=aliases,
+        format=source_format,
+        xapi=xapi,
     )
+
+
+def not_deliveries(sources_dir: Path, source: str) -> dict[str, str]:
+    """Files of a source folder that are not deliveries, with the reason: an xAPI source's roster
+    (read with its exports). A config that cannot be read names none (its files are rejected anyway)."""
+    try:
+        config = load_source_config(sources_dir, source)
+    except SourceConfigError:
+        return {}
+    if config.xapi.roster:
+        return {config.xapi.roster: "the roster of an xAPI source: read with its exports, not a delivery"}
+    return {}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -43,6 +43,18 @@ DEFAULT_VERBS: dict[str, str] = {
     **{ADL + segment: status for segment, status in SEGMENT_STATUS.items()},
     **{CMI5 + segment: status for segment, status in SEGMENT_STATUS.items()},
 }
+# The rules a statement can break, in the order they are checked, and what each means.
+RULES: dict[str, str] = {
+    "xapi_statement_not_object": "not a JSON object",
+    "xapi_actor_missing": "no actor, or an actor with no identifier (mbox, mbox_sha1sum, openid or account)",
+    "xapi_verb_missing": "no verb with an id",
+    "xapi_object_missing": "no object",
+    "xapi_actor_group": "the actor is a Group, not a learner",
+    "xapi_passed_but_unsuccessful": "verb passed with result.success false",
+    "xapi_failed_but_successful": "verb failed with result.success true",
+    "xapi_scaled_score_out_of_range": "result.score.scaled is not a number between -1 and 1",
+    "xapi_timestamp_invalid": "no timestamp, or one that is not ISO 8601",
+}
 STRENGTH = ("registered", "attended", "completed", "failed", "passed")  # weakest first
 
 
@@ -54,9 +66,12 @@ class StatementProblem:
     rule: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Participation:
-    """What the used statements say about one learner in one activity (and registration)."""
+    """What the used statements say about one learner in one activity (and registration).
+
+    Held as a running summary, not as the statements: memory grows with records, not statements.
+    "First" and "last" order statements by timestamp, then by position in the file."""
 
     learner: str
     activity: str
@@ -64,26 +79,34 @@ class Participation:
     title: str | None = None
     nation: str | None = None
     positions: list[int] = field(default_factory=list)
-    _used: list[tuple[dt.datetime, int, str, dict]] = field(default_factory=list, repr=False)
-
-    @property
-    def status(self) -> str:
-        return max((status for _, _, status, _ in self._used), key=STRENGTH.index)
+    status: str = "registered"
+    score: float | None = None
+    _first: tuple[dt.datetime, int] | None = field(default=None, repr=False)
+    _last: tuple[dt.datetime, int] | None = field(default=None, repr=False)
+    _deciding: tuple[dt.datetime, int] | None = field(default=None, repr=False)  # last statement of the status
+    _nation_at: tuple[dt.datetime, int] | None = field(default=None, repr=False)
 
     @property
     def start_date(self) -> str:
-        return min(self._used)[0].date().isoformat()
+        assert self._first is not None
+        return self._first[0].date().isoformat()
 
     @property
     def end_date(self) -> str:
-        return max(self._used)[0].date().isoformat()
+        assert self._last is not None
+        return self._last[0].date().isoformat()
 
-    @property
-    def score(self) -> float | None:
-        deciding = [item for item in self._used if item[2] == self.status]
-        if self.status not in ("passed", "failed") or not deciding:
-            return None
-        return score_percent(max(deciding)[3])
+    def add(self, when: tuple[dt.datetime, int], status: str, result: dict, nation: str | None) -> None:
+        """Take one used statement into the summary."""
+        self.positions.append(when[1])
+        self._first = when if self._first is None else min(self._first, when)
+        self._last = when if self._last is None else max(self._last, when)
+        stronger = self._deciding is None or STRENGTH.index(status) > STRENGTH.index(self.status)
+        if stronger or (status == self.status and when > self._deciding):
+            self.status, self._deciding = status, when
+            self.score = score_percent(result) if status in ("passed", "failed") else None
+        if nation and (self._nation_at is None or when > self._nation_at):
+            self.nation, self._nation_at = nation, when
 
 
 @dataclass(frozen=True)
@@ -157,16 +180,14 @@ def problem(statement: object, extra_verbs: dict[str, str] | None = None) -> str
     if not isinstance(statement, dict):
         return "xapi_statement_not_object"
     actor, verb, target = statement.get("actor"), statement.get("verb"), statement.get("object")
-    if not isinstance(actor, dict):
-        return "xapi_actor_missing"
+    if not isinstance(actor, dict) or (actor.get("objectType") != "Group" and learner_id(actor) is None):
+        return "xapi_actor_missing"  # an Agent with no identifier names no learner
     if not isinstance(verb, dict) or not isinstance(verb.get("id"), str):
         return "xapi_verb_missing"
     if not isinstance(target, dict):
         return "xapi_object_missing"
     if actor.get("objectType") == "Group":
         return "xapi_actor_group"
-    if learner_id(actor) is None:
-        return "xapi_actor_missing"  # an Agent with no identifier names no learner
     result = statement.get("result") if isinstance(statement.get("result"), dict) else {}
     status = verb_status(verb["id"], extra_verbs)
     if status == "passed" and result.get("success") is False:
@@ -181,53 +202,80 @@ def problem(statement: object, extra_verbs: dict[str, str] | None = None) -> str
     return None
 
 
-def _title(target: dict) -> str | None:
-    names = (target.get("definition") or {}).get("name") if isinstance(target.get("definition"), dict) else None
+def _title(target: object) -> str | None:
+    """The activity's name, English first (en, en-US, en-GB, other en-*, then any language)."""
+    definition = target.get("definition") if isinstance(target, dict) else None
+    names = definition.get("name") if isinstance(definition, dict) else None
     if not isinstance(names, dict) or not names:
         return None
     ranked = sorted(names, key=lambda tag: (tag != "en", tag != "en-US", tag != "en-GB",
                                             not str(tag).startswith("en"), str(tag)))
     value = names[ranked[0]]
-    return value if isinstance(value, str) else None
+    return value.strip() or None if isinstance(value, str) else None
 
 
-def _activity(statement: dict) -> str | None:
+def _activity(statement: dict, mapped: Container[str]) -> tuple[str | None, object]:
+    """The activity a statement is about, and the activity object its title comes from: the object
+    if the config maps it, else the first grouping activity (a cmi5 course) the config maps, else the
+    object."""
     target = statement["object"]
-    return target.get("id") if isinstance(target.get("id"), str) else None
+    own = target.get("id") if isinstance(target.get("id"), str) else None
+    if own is None or own in mapped:
+        return own, target
+    context = statement.get("context")
+    parents = context.get("contextActivities") if isinstance(context, dict) else None
+    grouping = parents.get("grouping") if isinstance(parents, dict) else None
+    for parent in grouping if isinstance(grouping, list) else [grouping]:
+        if isinstance(parent, dict) and parent.get("id") in mapped:
+            return parent["id"], parent
+    return own, target
+
+
+def voided_ids(statements: Iterable[tuple[int, object]], extra_verbs: dict[str, str] | None = None) -> set[str]:
+    """The ids of the statements voided by a (valid) voiding statement among ``statements``."""
+    return {s["object"]["id"] for _, s in statements
+            if isinstance(s, dict) and isinstance(s.get("verb"), dict) and s["verb"].get("id") == VOIDED
+            and problem(s, extra_verbs) is None and isinstance(s["object"].get("id"), str)}
 
 
 def participations(statements: Iterable[tuple[int, object]], extra_verbs: dict[str, str] | None = None,
-                   nation_extension: str | None = None) -> Outcome:
+                   nation_extension: str | None = None, activities: Container[str] = (),
+                   voided: set[str] | None = None) -> Outcome:
     """Statements (position, parsed JSON) -> participation records, with every statement accounted for.
-    With ``nation_extension``, a record's nation is the last one its used statements give there."""
+
+    ``activities``: the activity IRIs the config maps (a statement about an unmapped object counts for
+    the mapped cmi5 course in its grouping). With ``nation_extension``, a record's nation is the one the
+    last of its used statements gives there. ``voided``: the ids voided in the whole delivery, when the
+    caller found them in a first pass over a stream; without it the statements are read into a list
+    and searched here."""
+    if voided is None:
+        statements = list(statements)
+        voided = voided_ids(statements, extra_verbs)
     quarantined: list[StatementProblem] = []
-    valid: list[tuple[int, dict]] = []
-    for position, statement in statements:
-        rule = problem(statement, extra_verbs)
-        if rule:
-            quarantined.append(StatementProblem(position, rule))
-        else:
-            valid.append((position, statement))
-    voided = {s["object"].get("id") for _, s in valid if s["verb"]["id"] == VOIDED}
     records: dict[tuple[str, str, str | None], Participation] = {}
     used = ignored = 0
-    for position, statement in valid:
+    for position, statement in statements:
+        if rule := problem(statement, extra_verbs):
+            quarantined.append(StatementProblem(position, rule))
+            continue
+        assert isinstance(statement, dict)
         status = verb_status(statement["verb"]["id"], extra_verbs)
-        learner, activity = learner_id(statement["actor"]) or "", _activity(statement)
+        activity, source = _activity(statement, activities)
         if statement["verb"]["id"] == VOIDED or statement.get("id") in voided or status is None or activity is None:
             ignored += 1
             continue
+        learner = learner_id(statement["actor"]) or ""
         context = statement.get("context") if isinstance(statement.get("context"), dict) else {}
         registration = context.get("registration") if isinstance(context.get("registration"), str) else None
-        key = (learner, activity, registration)
-        record = records.setdefault(key, Participation(learner, activity, registration))
-        record.title = record.title or _title(statement["object"])
+        record = records.get(key := (learner, activity, registration))
+        if record is None:
+            record = records[key] = Participation(learner, activity, registration)
+        record.title = record.title or _title(source)
         extensions = context.get("extensions") if isinstance(context.get("extensions"), dict) else {}
-        if nation_extension and isinstance(extensions.get(nation_extension), str):
-            record.nation = extensions[nation_extension].strip() or record.nation
+        nation = extensions.get(nation_extension) if nation_extension else None
         result = statement.get("result") if isinstance(statement.get("result"), dict) else {}
-        record._used.append((timestamp_utc(statement["timestamp"]), position, status, result))
-        record.positions.append(position)
+        when = (timestamp_utc(statement["timestamp"]), position)
+        record.add(when, status, result, nation.strip() or None if isinstance(nation, str) else None)
         used += 1
     return Outcome(list(records.values()), used, ignored, quarantined)
 
@@ -251,8 +299,11 @@ def parse_xapi_config(table: object, origin: str = "<config>") -> XapiConfig:
     if unknown := set(table) - allowed:
         raise ValueError(f"{origin}: unknown key(s) {sorted(unknown)} in [xapi]; allowed: {sorted(allowed)}")
     for key in ("nation", "nation_extension", "roster"):
-        if key in table and not isinstance(table[key], str):
-            raise ValueError(f"{origin}: [xapi] {key} must be a string")
+        if key in table and not (isinstance(table[key], str) and table[key].strip()):
+            raise ValueError(f"{origin}: [xapi] {key} must be a non-blank string")
+    roster = table.get("roster")
+    if roster is not None and (roster != roster.strip() or any(c in roster for c in "/\\\0") or roster.startswith(".")):
+        raise ValueError(f"{origin}: [xapi] roster must be a file name in the source folder (no folder, not hidden)")
     maps = {}
     for key in ("activities", "verbs"):
         value = table.get(key, {})
@@ -266,7 +317,7 @@ def parse_xapi_config(table: object, origin: str = "<config>") -> XapiConfig:
 
 
 def landing_rows(outcome: Outcome, config: XapiConfig, defaults: dict[str, str], record_id: Callable[[str], str],
-                 roster: dict[str, str] | None = None) -> list[dict[str, str | None]]:
+                 roster: dict[str, str] | None = None) -> Iterator[dict[str, str | None]]:
     """The records as rows of the landing format, to go through the pipeline like any delivered row.
 
     ``source_record_id`` is ``record_id`` (a keyed hash) of learner, activity and registration, so a
@@ -275,10 +326,9 @@ def landing_rows(outcome: Outcome, config: XapiConfig, defaults: dict[str, str],
     nation_missing. An activity the config does not map keeps its IRI as activity_code, so it is
     quarantined (activity_code_malformed) with the IRI in its offending values.
     """
-    rows = []
     for record in outcome.records:
         score = record.score
-        rows.append({
+        yield {
             "source_record_id": record_id(f"{record.learner}\x1f{record.activity}\x1f{record.registration or ''}"),
             "programme": defaults.get("programme", "training"),
             "activity_code": config.activities.get(record.activity, record.activity),
@@ -295,6 +345,5 @@ def landing_rows(outcome: Outcome, config: XapiConfig, defaults: dict[str, str],
             "rank": defaults.get("rank"),
             "role": defaults.get("role", "student"),
             "status": record.status,
-            "score": None if score is None else f"{score:g}",
-        })
-    return rows
+            "score": None if score is None else f"{score:.4f}".rstrip("0").rstrip("."),
+        }

@@ -16,12 +16,16 @@ from concurrent.futures import ThreadPoolExecutor
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from txpipe.settings import CHUNK_ROWS, ReadLimits
+
+if TYPE_CHECKING:
+    from txpipe.readers.xapi import StatementCounts, StatementSetup
 
 # Rows per chunk: CHUNK_ROWS (settings, TXPIPE_CHUNK_ROWS). The CSV reader's chunks are Arrow
 # columns (about 0.5 GB at peak through the pipeline for 400,000 rows); readers that build Python
@@ -54,6 +58,7 @@ class RawBatch:
 class Delivered:
     headers: list[str]
     batches: Iterator[RawBatch]
+    statements: StatementCounts | None = None  # an xAPI export: its statement counts, once the batches are read
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class ReadOptions:
     is_known_header: Callable[[str], bool] = lambda name: False
     chunk_rows: int = CHUNK_ROWS
     limits: ReadLimits = field(default_factory=ReadLimits)
+    statements: StatementSetup | None = None  # how the source's xAPI statements become records
 
     @property
     def row_built_chunk_rows(self) -> int:
@@ -88,11 +94,15 @@ def read_ahead(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
 
 def read_delivery(path: Path, options: ReadOptions) -> Delivered:
     """Pick the reader for the file's extension."""
-    from txpipe.readers import csv, excel, json
+    from txpipe.readers import csv, excel, json, xapi
 
     suffix = path.suffix.lower()
     if path.stat().st_size == 0:
         raise UnreadableFile("the file is empty (0 bytes)")
+    if xapi.is_statement_file(path, options.statements):
+        if options.statements is None:
+            raise UnreadableFile("the file holds xAPI statements: they are read through a source (txpipe ingest)")
+        return xapi.read_statements(path, options, options.statements)
     readers = {".csv": csv.read_csv, ".tsv": csv.read_csv, ".txt": csv.read_csv, ".xlsx": excel.read_xlsx,
                ".json": json.read_json, ".jsonl": json.read_json, ".ndjson": json.read_json}
     if suffix in readers:  # each reader rejects a field longer than options.limits.field_chars
