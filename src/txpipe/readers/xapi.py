@@ -224,7 +224,7 @@ def _frame(rows: list[dict], positions: list[int], field_chars: int) -> pd.DataF
     return frame
 
 
-def read_roster(folder: Path, name: str, options: ReadOptions) -> dict[str, str]:
+def read_roster(folder: Path, name: str, field_chars: int) -> dict[str, str]:
     """The roster CSV (columns learner,nation) in the source folder, as learner -> nation.
 
     Read without following a link, at most 64 MiB; never stored. Anything wrong rejects the export."""
@@ -243,10 +243,10 @@ def read_roster(folder: Path, name: str, options: ReadOptions) -> dict[str, str]
     if len(data) > ROSTER_MAX_BYTES:
         raise UnreadableFile(f"{where} is larger than 64 MiB")
     try:
-        text = data.decode(options.encoding or "utf-8-sig")
-    except (UnicodeDecodeError, LookupError):
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
         raise UnreadableFile(f"{where} is not UTF-8 text") from None
-    return _roster_rows(text, where, options.limits.field_chars)
+    return _roster_rows(text, where, field_chars)
 
 
 def _roster_rows(text: str, where: str, field_chars: int) -> dict[str, str]:
