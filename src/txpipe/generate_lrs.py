@@ -157,8 +157,8 @@ class LrsManifest:
     statements: int
     learner_pool: int
     learners: int = 0              # learners with at least one statement in the file
-    enrolments: int = 0            # learner x course enrolments begun
-    registrations: int = 0         # cmi5 registrations (attempts) begun
+    enrolments: int = 0            # learner x course enrolments with a statement in the file
+    registrations: int = 0         # cmi5 registrations (attempts) with a statement in the file
     voiding: int = 0               # voiding statements written
     planted: list[tuple[int, str]] = field(default_factory=list)
 
@@ -282,7 +282,6 @@ class _Learners:
         if len(self.cache) >= 4096:  # bounded: learners recur, the pool does not live in memory
             self.cache.clear()
         self.cache[number] = learner
-        self.seen[number] = 1
         return learner
 
 
@@ -292,7 +291,7 @@ _UUID_BITS = (0x4 << 76) | (0x2 << 62)  # version 4, RFC 4122 variant
 
 
 def _uuid(rng: random.Random) -> str:
-    h = "%032x" % (rng.getrandbits(128) & _UUID_MASK | _UUID_BITS)
+    h = "%032x" % (random.getrandbits(128) & _UUID_MASK | _UUID_BITS)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -304,7 +303,7 @@ def _duration(seconds: float) -> str:
 
 
 # An event: (timestamp ms UTC, offset minutes or None, statement id, actor JSON, verb, object JSON,
-#            result JSON or "", context JSON or "", protected from defects)
+#            result JSON or "", context JSON or "", protected from defects, first of its registration)
 Event = tuple
 
 
@@ -313,14 +312,15 @@ class _Enrolment:
 
     def __init__(self, g: "_Generator", rng: random.Random, start_ms: int):
         self.g, self.rng = g, rng
-        learner_no = rng.randrange(g.learners.size)
-        self.actor, self.nation, self.offset = g.learners.get(learner_no)
+        self.learner = rng.randrange(g.learners.size)
+        self.actor, self.nation, self.offset = g.learners.get(self.learner)
         self.course = rng.choice(g.courses)
         self.plan = rng.choices(list(PLANS), list(PLANS.values()))[0]
         self.t = start_ms
         self.void = rng.random() < VOID_SHARE
         self.void_target: str | None = None
-        g.manifest.enrolments += 1
+        self.new_registration = False
+        self.written = False  # set by the writer once its first statement is in the file
         self.events = self._events()
 
     # contexts ---------------------------------------------------------------------------------
@@ -343,7 +343,8 @@ class _Enrolment:
         protected = False
         if candidate and self.void and self.void_target is None and self.rng.random() < 0.5:
             self.void_target, protected = sid, True
-        return (self.t, None if lms else self.offset, sid, self.actor, verb, obj, result, context, protected)
+        first, self.new_registration = self.new_registration, False
+        return (self.t, None if lms else self.offset, sid, self.actor, verb, obj, result, context, protected, first)
 
     def _step(self, low: float, high: float) -> None:
         self.t += int(self.rng.uniform(low, high) * 1000)
@@ -357,14 +358,14 @@ class _Enrolment:
         for number, plan in enumerate(plans):
             if number:
                 self.t += int(rng.uniform(7, 60) * DAY_MS)
-            self.g.manifest.registrations += 1
+            self.new_registration = True
             yield from self._registration(plan)
         if self.void and self.void_target:
             self.t += int(rng.uniform(0.05, 12) * DAY_MS)
             sid = _uuid(rng)
             statement = (f'{{"id":"{sid}","actor":{self.g.admin},"verb":{self.g.verbs["voided"]},'
                          f'"object":{{"objectType":"StatementRef","id":"{self.void_target}"}}')
-            yield (self.t, None, sid, "", "voided", statement, "", "", True)
+            yield (self.t, None, sid, "", "voided", statement, "", "", True, False)
 
     def _registration(self, plan: str) -> Iterator[Event]:
         rng, course = self.rng, self.course
@@ -536,7 +537,7 @@ def _iso(ms: int, offset: int | None) -> str:
 
 
 def _line(event: Event, stored_delay_ms: int, authority: str, verbs: dict[str, str]) -> str:
-    ts, offset, sid, actor, verb, obj, result, context, _ = event
+    ts, offset, sid, actor, verb, obj, result, context = event[:8]
     stamp, stored = _iso(ts, offset), _iso(ts + stored_delay_ms, None)
     if verb == "voided":  # obj holds the statement up to its object
         return f'{obj},"timestamp":"{stamp}","stored":"{stored}","authority":{authority},"version":"1.0.3"}}'
@@ -587,6 +588,7 @@ def _damage(line: str, rule: str, rng: random.Random) -> str:
         statement["verb"] = {"id": VERBS["passed"], "display": {"en-US": "passed"}}
         result = statement.setdefault("result", {})
         result["success"] = False
+        statement.pop("timestamp")
     elif rule == "xapi_failed_but_successful":
         statement["verb"] = {"id": VERBS["failed"], "display": {"en-US": "failed"}}
         result = statement.setdefault("result", {})
@@ -630,7 +632,7 @@ def write_lrs_export(path: Path, reference: Reference, statements: int, seed: in
     defects = random.Random(f"{seed}:lrs:defects")
     stored = random.Random(f"{seed}:lrs:stored")
     active = max(3, min(64, statements // 250))  # enrolments in progress at once
-    heap: list[tuple[int, int, Event, Iterator[Event]]] = []
+    heap: list[tuple[int, int, Event, _Enrolment]] = []
     serial = 0
     last_ts = T0_MS
     authority, verbs = g.authority, g.verbs
@@ -644,15 +646,21 @@ def write_lrs_export(path: Path, reference: Reference, statements: int, seed: in
         first = next(enrolment.events, None)
         if first is not None:
             serial += 1
-            heapq.heappush(heap, (first[0], serial, first, enrolment.events))
+            heapq.heappush(heap, (first[0], serial, first, enrolment))
 
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         written = 0
         while written < statements:
             while len(heap) < active:
                 start(written)
-            ts, _, event, events = heapq.heappop(heap)
+            ts, _, event, enrolment = heapq.heappop(heap)
             last_ts = ts
+            if not enrolment.written:
+                enrolment.written = True
+                manifest.enrolments += 1
+                g.learners.seen[enrolment.learner] = 1
+            if event[9]:
+                manifest.registrations += 1
             line = _line(event, 150 + int(stored.random() * 3850), authority, verbs)
             written += 1
             if event[4] == "voided":
@@ -662,13 +670,13 @@ def write_lrs_export(path: Path, reference: Reference, statements: int, seed: in
                 line = _damage(line, rule, defects)
                 planted.append((written, rule))
             buffer.append(line)
-            if len(buffer) >= 2048:
+            if len(buffer) >= 2048 and written >= statements:
                 buffer.append("")
                 handle.write("\n".join(buffer))
                 buffer.clear()
-            following = next(events, None)
+            following = next(enrolment.events, None)
             if following is not None:
-                heapq.heappush(heap, (following[0], serial, following, events))
+                heapq.heappush(heap, (following[0], serial, following, enrolment))
                 serial += 1
         if buffer:
             buffer.append("")
