@@ -204,3 +204,13 @@ def test_a_broken_array_is_rejected_and_an_empty_one_counts_nothing(xapi_setting
     assert records["broken.json"].status == "rejected" and "broken JSON" in records["broken.json"].reason
     assert records["empty.json"].status == "stored"
     assert records["empty.json"].statements == {"read": 0, "used": 0, "ignored": 0, "quarantined": 0}
+
+
+def test_the_run_report_counts_the_statements_of_each_export(xapi_settings, landing):
+    from txpipe.reports import run_report_markdown
+
+    _write(landing, "export.json", json.dumps(STATEMENTS))
+    _write(landing, "more.jsonl", json.dumps(STATEMENTS[0]) + "\n")
+    markdown = run_report_markdown(ingest_all(xapi_settings, landing), {"skipped": True})
+    assert "## xAPI statements (read = used + ignored + quarantined)" in markdown
+    assert "| lrs | export.json | 9 | 4 | 3 | 2 |" in markdown and "| lrs | more.jsonl | 1 | 1 | 0 | 0 |" in markdown

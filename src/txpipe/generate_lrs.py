@@ -98,7 +98,8 @@ TYPE_PAGE = "http://activitystrea.ms/schema/1.0/page"
 MASTERY = 0.8
 
 LMS_HOME = "https://lms.jadl.example.org"
-ACCOUNT_HOMES = (LMS_HOME, LMS_HOME, LMS_HOME, "https://moodle.partner.example.org", "https://ilias.partner.example.org")
+ACCOUNT_HOMES = (LMS_HOME, LMS_HOME, LMS_HOME, "https://moodle.partner.example.org",
+                 "https://ilias.partner.example.org")
 AUTHORITY = {"objectType": "Agent", "name": "JADL LMS", "account": {"homePage": LMS_HOME, "name": "lms-client"}}
 ADMIN = {"objectType": "Agent", "name": "JADL LRS administrator", "mbox": "mailto:lrs-admin@jadl.example.org"}
 
@@ -291,7 +292,7 @@ _UUID_BITS = (0x4 << 76) | (0x2 << 62)  # version 4, RFC 4122 variant
 
 
 def _uuid(rng: random.Random) -> str:
-    h = "%032x" % (random.getrandbits(128) & _UUID_MASK | _UUID_BITS)
+    h = "%032x" % (rng.getrandbits(128) & _UUID_MASK | _UUID_BITS)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -430,7 +431,7 @@ class _Enrolment:
             return
         self._step(2, 20)
         yield self._event("initialized", au_object, "", cmi5)
-        for k in range(rng.randint(1, 6)):
+        for _ in range(rng.randint(1, 6)):
             self._step(20, 600)
             kind = INTERACTIONS[int(rng.random() * len(INTERACTIONS))]
             if kind == "progressed":
@@ -476,7 +477,7 @@ class _Enrolment:
 
 # -- the writer ------------------------------------------------------------------------------------
 class _Generator:
-    def __init__(self, reference: Reference, seed: int, statements: int, manifest: LrsManifest):
+    def __init__(self, reference: Reference, seed: int, manifest: LrsManifest):
         self.courses = _courses(reference)
         self.learners = _Learners(reference, seed, manifest.learner_pool)
         self.manifest = manifest
@@ -588,7 +589,6 @@ def _damage(line: str, rule: str, rng: random.Random) -> str:
         statement["verb"] = {"id": VERBS["passed"], "display": {"en-US": "passed"}}
         result = statement.setdefault("result", {})
         result["success"] = False
-        statement.pop("timestamp")
     elif rule == "xapi_failed_but_successful":
         statement["verb"] = {"id": VERBS["failed"], "display": {"en-US": "failed"}}
         result = statement.setdefault("result", {})
@@ -627,7 +627,7 @@ def write_lrs_export(path: Path, reference: Reference, statements: int, seed: in
     path = Path(path)
     manifest = LrsManifest(path=str(path), seed=seed, defect_rate=defect_rate, statements=0,
                            learner_pool=max(20, round(statements / 12)))
-    g = _Generator(reference, seed, statements, manifest)
+    g = _Generator(reference, seed, manifest)
     rng = random.Random(f"{seed}:lrs")
     defects = random.Random(f"{seed}:lrs:defects")
     stored = random.Random(f"{seed}:lrs:stored")
@@ -670,7 +670,7 @@ def write_lrs_export(path: Path, reference: Reference, statements: int, seed: in
                 line = _damage(line, rule, defects)
                 planted.append((written, rule))
             buffer.append(line)
-            if len(buffer) >= 2048 and written >= statements:
+            if len(buffer) >= 2048:
                 buffer.append("")
                 handle.write("\n".join(buffer))
                 buffer.clear()

@@ -104,6 +104,12 @@ def run_report_markdown(records: list[DeliveryRecord], build: dict) -> str:
         lines += _table(["source", "rule", "rows"],
                         [[source, name, count] for source, counts in by_source.items()
                          for name, count in list(counts.items())[:5]])
+    exports = [r for r in records if r.statements is not None]
+    if exports:
+        lines += ["", "## xAPI statements (read = used + ignored + quarantined)", ""]
+        lines += _table(["source", "file", "read", "used", "ignored", "quarantined"],
+                        [[r.source, r.source_file, *(f"{r.statements[k]:,}" for k in ("read", "used", "ignored", "quarantined"))]
+                         for r in sorted(exports, key=lambda r: (r.source, r.source_file))])
     rejected = [r for r in records if r.status == "rejected"]
     if rejected:
         lines += ["", "## Rejected files", ""]

@@ -109,6 +109,8 @@ def test_the_run_stores_the_records_and_counts_every_statement(run):
     assert {d["source_file"]: d["statements"]["read"] for d in report["deliveries"]} == {"kokea.json": 385, "others.jsonl": 8}
     assert any(s["path"] == "kokea/learners.csv" for s in report["skipped"])
     tables = harness.warehouse_tables(run["home"] / "warehouse" / "txpipe.duckdb")
+    deliveries = {r["source_file"]: r for r in tables["deliveries"]}
+    assert [deliveries["kokea.json"][f"statements_{k}"] for k in ("read", "used", "ignored", "quarantined")] == [385, 119, 264, 2]
     stored = [r for r in tables["participation"] if r["source"] == "kokea"]
     assert ledger["kokea.json"]["rows_stored"] > 0
     assert len(stored) == ledger["kokea.json"]["rows_stored"] + 3

@@ -25,6 +25,7 @@ LEDGER_SCHEMA = pa.schema([
     ("received_at", pa.string()), ("status", pa.string()), ("rows_read", pa.int64()), ("rows_stored", pa.int64()),
     ("rows_quarantined", pa.int64()), ("rows_duplicate", pa.int64()), ("reason", pa.string()),
     ("ignored_columns", pa.list_(pa.string())), ("superseded_by", pa.string()),
+    *((f"statements_{count}", pa.int64()) for count in ("read", "used", "ignored", "quarantined")),
 ])
 
 
@@ -41,7 +42,8 @@ def connect_for_build(path: Path, threads: int | None = None) -> duckdb.DuckDBPy
 
 
 def _ledger_table(records: list[DeliveryRecord]) -> pa.Table:
-    rows = [{k: v for k, v in asdict(r).items() if k in LEDGER_SCHEMA.names} for r in records]
+    rows = [{**{k: v for k, v in asdict(r).items() if k in LEDGER_SCHEMA.names},
+             **{f"statements_{k}": v for k, v in (r.statements or {}).items()}} for r in records]
     return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
 
 

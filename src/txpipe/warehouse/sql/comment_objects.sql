@@ -38,6 +38,10 @@ COMMENT ON COLUMN deliveries.rows_duplicate IS 'Exact duplicate rows collapsed i
 COMMENT ON COLUMN deliveries.reason IS 'Why the file was rejected, if it was';
 COMMENT ON COLUMN deliveries.ignored_columns IS 'Delivered columns outside the contract, not stored';
 COMMENT ON COLUMN deliveries.superseded_by IS 'batch_id of the re-delivery that superseded this one';
+COMMENT ON COLUMN deliveries.statements_read IS 'xAPI export: statements read (= used + ignored + quarantined); NULL for other files';
+COMMENT ON COLUMN deliveries.statements_used IS 'xAPI export: statements that made participation records';
+COMMENT ON COLUMN deliveries.statements_ignored IS 'xAPI export: statements voided, voiding, or with a verb that says nothing about participation';
+COMMENT ON COLUMN deliveries.statements_quarantined IS 'xAPI export: statements quarantined (each a row of the quarantine)';
 
 COMMENT ON TABLE participation IS 'One row per current participation record: superseded deliveries excluded, the latest delivery of each (source, source_record_id) wins';
 COMMENT ON COLUMN participation.record_key IS 'Stable key of (source, source_record_id)';

@@ -13,6 +13,10 @@ SELECT
     CAST(rows_duplicate AS BIGINT) AS rows_duplicate,
     reason,
     ignored_columns,
-    superseded_by
+    superseded_by,
+    statements_read,
+    statements_used,
+    statements_ignored,
+    statements_quarantined
 FROM ledger_records
 ORDER BY received_at, source, source_file;
