@@ -57,6 +57,7 @@ screenshot: $(TEST_STAMP)
 ## make sample: regenerate the committed sample deliveries (deterministic)
 sample: $(STAMP)
 	$(BIN)/txpipe generate data/sample/landing --rows 4000 --seed 2026 --defect-rate 0.04 --files 3
+	$(BIN)/txpipe generate data/sample/landing --source jadl-lrs --lrs 800 --seed 2026 --defect-rate 0.02
 
 ## make lock: re-resolve the lock from pyproject.toml (needs the package registry)
 lock:

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import SAMPLE_LANDING, ingest_all, read_parquet_rows, row, write_csv
 from txpipe.generate import generate, load_manifest
+from txpipe.generate_lrs import LRS_SOURCE
 from txpipe.landing import discover
 from txpipe.ledger import Ledger
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
@@ -23,7 +24,7 @@ def assert_planted_defects_caught(settings, landing, records):
     is on its own stored row, and no other stored row carries one."""
     manifest = load_manifest(landing)
     quarantined = {(q["source"], q["source_file"], q["source_row"]): q["reasons"]
-                   for q in read_parquet_rows(settings.quarantine_dir)}
+                   for q in read_parquet_rows(settings.quarantine_dir) if q["source"] != LRS_SOURCE}
     expected = {(p.source, p.file, p.source_row): p.rule for p in manifest.planted
                 if p.rule and p.severity == "critical"}
     warned = collections.defaultdict(list)
@@ -31,7 +32,7 @@ def assert_planted_defects_caught(settings, landing, records):
         if p.severity == "warning":
             warned[(p.source, p.file, p.source_row)].append(p.rule)
     stored = {(s["source"], s["source_file"], s["source_row"]): s["warnings"]
-              for s in read_parquet_rows(settings.participation_dir) if s["warnings"]}
+              for s in read_parquet_rows(settings.participation_dir) if s["warnings"] and s["source"] != LRS_SOURCE}
     assert warned, "the generator planted no warnings"
     assert {k: sorted(v) for k, v in stored.items()} == {k: sorted(v) for k, v in warned.items()}
     for key, rule in expected.items():
@@ -46,7 +47,7 @@ def assert_planted_defects_caught(settings, landing, records):
 
 def test_every_sample_file_balances_and_planted_defects_land_in_quarantine(settings):
     records = ingest_all(settings, SAMPLE_LANDING)
-    assert len(records) == 13
+    assert len(records) == 14
     for record in records:
         assert record.rows_read == record.rows_stored + record.rows_quarantined + record.rows_duplicate, record
     [rejected] = [r for r in records if r.status == "rejected"]
@@ -56,6 +57,21 @@ def test_every_sample_file_balances_and_planted_defects_land_in_quarantine(setti
     stored = read_parquet_rows(settings.participation_dir)
     assert len(stored) == sum(r.rows_stored for r in records)
     assert {r.status for r in records} == {"stored", "rejected"}
+    assert_lrs_defects_caught(settings, SAMPLE_LANDING, records)
+
+
+def assert_lrs_defects_caught(settings, landing, records):
+    """The sample LRS export: every statement accounted for, every planted defect quarantined at its
+    statement (one per line, so its position is its line) under its rule, and nothing else from the
+    statements quarantined."""
+    manifest = json.loads((landing / ".txpipe-lrs.json").read_text(encoding="utf-8"))
+    [export] = [r for r in records if r.source == "jadl-lrs"]
+    assert export.status == "stored" and export.statements["read"] == manifest["statements"]
+    assert export.statements["quarantined"] == len(manifest["planted"])
+    quarantined = {q["source_row"]: q["reasons"] for q in read_parquet_rows(settings.quarantine_dir)
+                   if q["source"] == "jadl-lrs" and q["reasons"][0].startswith(("xapi_", "json_"))}
+    assert quarantined == {line: [rule] for line, rule in manifest["planted"]}
+    assert export.rows_stored > 0 and export.quarantine_reasons.keys() <= {rule for _, rule in manifest["planted"]}
 
 
 @pytest.mark.parametrize("seed", [7, 8])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from contextlib import contextmanager
@@ -400,19 +401,32 @@ def generate(
     defect_rate: Annotated[float, typer.Option(help="Share of rows given a planted defect (0-1).")] = 0.0,
     source: SourceOption = None,
     files: Annotated[int, typer.Option(help="Files per source.")] = 2,
+    lrs: Annotated[int, typer.Option(help="Also write the e-learning source as an LRS export of this many xAPI "
+                                          "statements (OUT/jadl-lrs/, JSON Lines).")] = 0,
 ) -> None:
-    """Write synthetic deliveries and the manifest of planted defects (.txpipe-generate.json)."""
+    """Write synthetic deliveries and the manifests of planted defects (.txpipe-generate.json, .txpipe-lrs.json)."""
     from txpipe.generate import SOURCES, generate as write_deliveries
+    from txpipe.generate_lrs import LRS_MANIFEST, LRS_SOURCE, write_lrs_export
     from txpipe.reference import load_reference
 
     chosen = tuple(source) if source else SOURCES
-    unknown = set(chosen) - set(SOURCES)
+    unknown = set(chosen) - {*SOURCES, LRS_SOURCE}
     if unknown:
-        raise typer.BadParameter(f"unknown source(s) {sorted(unknown)}; choose from {SOURCES}")
+        raise typer.BadParameter(f"unknown source(s) {sorted(unknown)}; choose from {(*SOURCES, LRS_SOURCE)}")
     settings = Settings.from_env()
-    manifest = write_deliveries(out, load_reference(settings.reference_dir), rows, seed, defect_rate, chosen, files)
-    console.print(_line(f"Wrote {sum(manifest.files.values())} rows in {len(manifest.files)} files under {out} "
-                        f"({len(manifest.planted)} planted defects listed in {out / '.txpipe-generate.json'})"))
+    reference = load_reference(settings.reference_dir)
+    if rosters := tuple(name for name in chosen if name != LRS_SOURCE):
+        manifest = write_deliveries(out, reference, rows, seed, defect_rate, rosters, files)
+        console.print(_line(f"Wrote {sum(manifest.files.values())} rows in {len(manifest.files)} files under {out} "
+                            f"({len(manifest.planted)} planted defects listed in {out / '.txpipe-generate.json'})"))
+    if lrs:
+        path = out / LRS_SOURCE / f"{LRS_SOURCE.replace('-', '_')}_export.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        exported = write_lrs_export(path, reference, lrs, seed, defect_rate)
+        (out / LRS_MANIFEST).write_text(json.dumps({k: v for k, v in exported.as_dict().items() if k != "path"},
+                                                    indent=1), encoding="utf-8")
+        console.print(_line(f"Wrote {exported.statements} xAPI statements to ", path,
+                            f" ({len(exported.planted)} planted defects listed in {out / LRS_MANIFEST})"))
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ are never damaged. The same seed writes the same bytes; the clean content does n
 ``defect_rate`` (defects draw from their own random stream).
 
 Memory is constant: the file is written as it is generated, holding only the few enrolments in
-progress. Run ``python -m txpipe.generate_lrs --help`` to write an export and its source config.
+progress. ``txpipe generate OUT --lrs N`` writes an export beside the roster deliveries.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ from txpipe.reference import Reference
 NATION_EXTENSION = "https://jadl.example.org/xapi/extensions/nation"
 COURSE_BASE = "https://jadl.example.org/xapi/courses/"
 PROVIDER = "JADL"
+LRS_SOURCE = "jadl-lrs"  # the e-learning source's LRS exports, as `txpipe generate --lrs` writes them
+LRS_MANIFEST = ".txpipe-lrs.json"  # beside .txpipe-generate.json: the planted defects of the export
 
 # The rules of the README table, in the order they are checked.
 RULES = (
@@ -684,35 +686,3 @@ def write_lrs_export(path: Path, reference: Reference, statements: int, seed: in
     manifest.statements = written
     manifest.learners = sum(g.learners.seen)
     return manifest
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from txpipe.reference import load_reference
-    from txpipe.settings import REPO_ROOT
-
-    parser = argparse.ArgumentParser(prog="python -m txpipe.generate_lrs",
-                                     description="Write a synthetic LRS export (xAPI statements as JSON Lines).")
-    parser.add_argument("path", type=Path, help="the .jsonl file to write")
-    parser.add_argument("--statements", type=int, default=800)
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--defect-rate", type=float, default=0.0)
-    parser.add_argument("--reference", type=Path, default=REPO_ROOT / "data" / "reference")
-    parser.add_argument("--config", type=Path, help="also write the source config (TOML) here")
-    args = parser.parse_args(argv)
-    reference = load_reference(args.reference)
-    args.path.parent.mkdir(parents=True, exist_ok=True)
-    began = time.perf_counter()
-    manifest = write_lrs_export(args.path, reference, args.statements, args.seed, args.defect_rate)
-    seconds = time.perf_counter() - began
-    if args.config:
-        args.config.write_text(lrs_source_config(reference), encoding="utf-8")
-    print(f"{manifest.statements} statements ({manifest.learners} learners of a pool of {manifest.learner_pool}, "
-          f"{manifest.registrations} registrations, {manifest.voiding} voiding, {len(manifest.planted)} defects) "
-          f"in {seconds:.2f} s: {manifest.statements / max(seconds, 1e-9):,.0f} statements/s")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
