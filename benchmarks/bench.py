@@ -8,9 +8,10 @@ For each size (rows of one e-learning CSV delivery made by `txpipe generate`):
 Each is a separate process; wall seconds, rows/s and the peak RSS of its whole process tree are
 measured. Then: the fixed costs (the library's start: interpreter, pandas, pyarrow, DuckDB, GX and
 the suite; bare DuckDB's start), a re-run with nothing new, and one 10k-row delivery into an empty
-lake and into the lake of the largest size. Results go to benchmarks/out/results.json.
+lake and into the lake of the largest size; and 1M xAPI statements as JSON Lines (statements.py).
+Results go to benchmarks/out/results.json.
 
-    python benchmarks/bench.py [--sizes 100000 1000000 5000000]
+    python benchmarks/bench.py [--sizes 100000 1000000 5000000] [--small-files 1000] [--statements 1000000]
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from statements import measure_statements  # benchmarks/ is on sys.path when this file is run
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
@@ -173,6 +176,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000, 5_000_000])
     parser.add_argument("--small-files", type=int, default=1000, help="files of 20 rows (0: skip)")
+    parser.add_argument("--statements", type=int, default=1_000_000, help="xAPI statements as JSON Lines (0: skip)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     sql_dir, reference = ROOT / "src" / "txpipe" / "warehouse" / "sql", ROOT / "data" / "reference"
@@ -203,6 +207,11 @@ def main() -> None:
     if args.small_files:
         results["small_files"] = measure_small_files(args.small_files, sql_dir, reference)
         print(json.dumps(results["small_files"]), flush=True)
+    if args.statements:
+        results["xapi_statements"] = measure_statements(args.statements, out=OUT, python=PYTHON, txpipe=TXPIPE,
+                                                        in_process=IN_PROCESS, measure=measure, env_for=env_for,
+                                                        fresh=fresh)
+        print(json.dumps(results["xapi_statements"]), flush=True)
     if not args.sizes:
         (OUT / "results.json").write_text(json.dumps(results, indent=2))
         return
