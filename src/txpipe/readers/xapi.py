@@ -128,7 +128,7 @@ def _document(path: Path, codec: str, quiet: bool = False) -> object:
     with open(path, encoding=codec) as handle:
         text = handle.read()
     try:
-        return json.loads(text, parse_int=_int_or_text)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as error:
         if quiet:
             return None
@@ -141,9 +141,12 @@ def _int_or_text(digits: str) -> int | str:
     return int(digits) if len(digits) <= 4000 else digits  # as the JSON reader: no 4,300-digit ints
 
 
+_DECODER = json.JSONDecoder(parse_int=_int_or_text)  # one decoder for every line
+
+
 def _parse_line(number: int, line: str) -> object:
     try:
-        return json.loads(line, parse_int=_int_or_text)
+        return _DECODER.decode(line)
     except json.JSONDecodeError as error:
         return _Broken(f"line {number}: not JSON ({error.msg} at column {error.colno})")
     except RecursionError:
@@ -159,7 +162,7 @@ def _lines(path: Path, codec: str, mentioning: tuple[str, ...] = ()) -> Iterator
     lines holding one of those texts are parsed (the others are not needed)."""
     with open(path, encoding=codec) as handle:
         for number, line in enumerate(handle, start=1):
-            if line.strip() and (not mentioning or any(text in line for text in mentioning)):
+            if (not mentioning or any(text in line for text in mentioning)) and not line.isspace():
                 yield number, _parse_line(number, line)
 
 
