@@ -100,6 +100,12 @@ def _print_summary(records, settings: Settings) -> None:
     if reasons:
         top = sorted(reasons.items(), key=lambda item: -item[1])
         console.print(_line("Quarantine reasons: " + ", ".join(f"{name} {count}" for name, count in top)))
+    for record in records:
+        if record.statements is not None:
+            counts = record.statements
+            console.print(_line("xAPI statements ", f"{record.source}/{record.source_file}",
+                                f": {counts['read']:,} read = {counts['used']:,} used + {counts['ignored']:,} ignored"
+                                f" + {counts['quarantined']:,} quarantined"))
     ignored = sorted({c for r in records for c in r.ignored_columns})
     if ignored:
         shown = ", ".join(ignored[:20]) + (f" and {len(ignored) - 20} more" if len(ignored) > 20 else "")

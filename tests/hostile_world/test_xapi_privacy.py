@@ -108,6 +108,7 @@ def test_the_run_stores_the_records_and_counts_every_statement(run):
     [report] = harness.run_reports(run["home"]).values()
     assert {d["source_file"]: d["statements"]["read"] for d in report["deliveries"]} == {"kokea.json": 385, "others.jsonl": 8}
     assert any(s["path"] == "kokea/learners.csv" for s in report["skipped"])
+    assert "xAPI statements kokea/kokea.json: 385 read = 119 used + 264 ignored + 2 quarantined" in run["result"].text()
     tables = harness.warehouse_tables(run["home"] / "warehouse" / "txpipe.duckdb")
     deliveries = {r["source_file"]: r for r in tables["deliveries"]}
     assert [deliveries["kokea.json"][f"statements_{k}"] for k in ("read", "used", "ignored", "quarantined")] == [385, 119, 264, 2]
