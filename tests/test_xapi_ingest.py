@@ -214,3 +214,15 @@ def test_the_run_report_counts_the_statements_of_each_export(xapi_settings, land
     markdown = run_report_markdown(ingest_all(xapi_settings, landing), {"skipped": True})
     assert "## xAPI statements (read = used + ignored + quarantined)" in markdown
     assert "| lrs | export.json | 9 | 4 | 3 | 2 |" in markdown and "| lrs | more.jsonl | 1 | 1 | 0 | 0 |" in markdown
+
+
+def test_json_lines_with_a_broken_first_line_is_not_read_whole(xapi_settings, landing, monkeypatch):
+    """Only a first line that stops before its value ends (a document over several lines) makes the
+    reader try the whole file as one document: a broken line of a big export does not load it all."""
+    import txpipe.readers.xapi as reader
+
+    whole = []
+    monkeypatch.setattr(reader, "_document", lambda *a, **k: whole.append(a) or None)
+    _write(landing, "export.jsonl", '{"actor": x}\n' + json.dumps(STATEMENTS[0]) + "\n")
+    [record] = ingest_all(xapi_settings, landing)
+    assert whole == [] and record.statements == {"read": 2, "used": 1, "ignored": 0, "quarantined": 1}

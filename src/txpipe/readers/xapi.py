@@ -98,7 +98,8 @@ def read_statements(path: Path, options: ReadOptions, setup: StatementSetup) -> 
         if not isinstance(document, list):
             raise UnreadableFile("the JSON document is not an array of statements")
         return _whole(((None, element) for element in document), options, setup)
-    if isinstance(_first_value(path, codec), _Broken):  # perhaps one document over several lines
+    first = _first_value(path, codec)
+    if isinstance(first, _Broken) and first.unfinished:  # perhaps one document over several lines
         document = _document(path, codec, quiet=True)
         if document is not None:
             return _whole([(None, document)], options, setup)
@@ -119,9 +120,11 @@ def _whole(values, options: ReadOptions, setup: StatementSetup) -> Delivered:
 
 @dataclass(frozen=True)
 class _Broken:
-    """A JSON Lines line that is not JSON."""
+    """A JSON Lines line that is not JSON; ``unfinished`` if the line ends before its value does
+    (the first line of a document spread over several lines, which is then read whole)."""
 
     message: str
+    unfinished: bool = False
 
 
 def _document(path: Path, codec: str, quiet: bool = False) -> object:
@@ -148,7 +151,8 @@ def _parse_line(number: int, line: str) -> object:
     try:
         return _DECODER.decode(line)
     except json.JSONDecodeError as error:
-        return _Broken(f"line {number}: not JSON ({error.msg} at column {error.colno})")
+        unfinished = error.pos >= len(line.rstrip())
+        return _Broken(f"line {number}: not JSON ({error.msg} at column {error.colno})", unfinished)
     except RecursionError:
         return _Broken(f"line {number}: nested too deeply")
 
