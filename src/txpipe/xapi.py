@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -121,18 +122,23 @@ class Outcome:
         return self.used + self.ignored + len(self.quarantined)
 
 
+def _text(value: object) -> str | None:
+    """A non-blank string, stripped; None for anything else."""
+    return value.strip() or None if isinstance(value, str) else None
+
+
 def learner_id(actor: dict) -> str | None:
-    """The learner's identifier as xAPI writes it: mailto:..., the mbox_sha1sum hex, the openid URL,
-    or ``homePage|name`` for an account; None if the actor has none."""
-    if isinstance(actor.get("mbox"), str):
-        return actor["mbox"].strip()
-    if isinstance(actor.get("mbox_sha1sum"), str):
-        return actor["mbox_sha1sum"].strip().lower()
-    if isinstance(actor.get("openid"), str):
-        return actor["openid"].strip()
+    """The learner's identifier as xAPI writes it: mailto:..., the mbox_sha1sum hex (lower case), the
+    openid URL, or ``homePage|name`` for an account; None if the actor has none (blank ones count as none)."""
+    if mbox := _text(actor.get("mbox")):
+        return mbox
+    if sha1 := _text(actor.get("mbox_sha1sum")):
+        return sha1.lower()
+    if openid := _text(actor.get("openid")):
+        return openid
     account = actor.get("account")
-    if isinstance(account, dict) and isinstance(account.get("homePage"), str) and isinstance(account.get("name"), str):
-        return f"{account['homePage'].strip()}|{account['name'].strip()}"
+    if isinstance(account, dict) and (home := _text(account.get("homePage"))) and (name := _text(account.get("name"))):
+        return f"{home}|{name}"
     return None
 
 
@@ -145,34 +151,48 @@ def verb_status(iri: str, extra: dict[str, str] | None = None) -> str | None:
     return SEGMENT_STATUS.get(iri.rstrip("/").rsplit("/", 1)[-1].casefold())
 
 
+# xAPI's timestamps: ISO 8601 date and time (minutes at least), optional seconds and fraction, and an
+# optional offset (Z, +HH:MM, +HHMM or +HH); no blanks, no date alone. Without an offset: UTC.
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?[0-5]\d)?)?")
+
+
 def timestamp_utc(value: object) -> dt.datetime | None:
-    """An ISO 8601 timestamp as an aware UTC datetime; None if it is not one."""
-    if not isinstance(value, str) or len(value) > 64:
+    """An ISO 8601 timestamp as an aware UTC datetime; None if it is not one (or falls outside years 1-9999)."""
+    if not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
         return None
     try:
-        parsed = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
+        parsed = dt.datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        return parsed.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
 
 
 def score_percent(result: dict) -> float | None:
-    """(raw - min) / (max - min) x 100 when all three are given; else scaled x 100 when 0..1; else None."""
+    """(raw - min) / (max - min) x 100 when all three are numbers; else scaled x 100 when 0..1; else None
+    (also when the arithmetic leaves the finite numbers)."""
     score = result.get("score") if isinstance(result, dict) else None
     if not isinstance(score, dict):
         return None
-    raw, low, high, scaled = (score.get(k) for k in ("raw", "min", "max", "scaled"))
-    if all(_number(v) for v in (raw, low, high)) and high != low:
-        return (raw - low) / (high - low) * 100
-    if _number(scaled) and 0 <= scaled <= 1:
-        return scaled * 100
-    return None
+    raw, low, high, scaled = (_finite(score.get(k)) for k in ("raw", "min", "max", "scaled"))
+    percent = None
+    if raw is not None and low is not None and high is not None and high != low:
+        percent = (raw - low) / (high - low) * 100
+    elif scaled is not None and 0 <= scaled <= 1:
+        percent = scaled * 100
+    return percent if percent is not None and math.isfinite(percent) else None
 
 
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _finite(value: object) -> float | None:
+    """A JSON number as a finite float; None for anything else (booleans, text, huge integers, NaN)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def problem(statement: object, extra_verbs: dict[str, str] | None = None) -> str | None:
@@ -182,7 +202,7 @@ def problem(statement: object, extra_verbs: dict[str, str] | None = None) -> str
     actor, verb, target = statement.get("actor"), statement.get("verb"), statement.get("object")
     if not isinstance(actor, dict) or (actor.get("objectType") != "Group" and learner_id(actor) is None):
         return "xapi_actor_missing"  # an Agent with no identifier names no learner
-    if not isinstance(verb, dict) or not isinstance(verb.get("id"), str):
+    if not isinstance(verb, dict) or _text(verb.get("id")) is None:
         return "xapi_verb_missing"
     if not isinstance(target, dict):
         return "xapi_object_missing"
@@ -194,8 +214,8 @@ def problem(statement: object, extra_verbs: dict[str, str] | None = None) -> str
         return "xapi_passed_but_unsuccessful"
     if status == "failed" and result.get("success") is True:
         return "xapi_failed_but_successful"
-    scaled = (result.get("score") or {}).get("scaled") if isinstance(result.get("score"), dict) else None
-    if scaled is not None and not (_number(scaled) and -1 <= scaled <= 1):
+    scaled = result["score"].get("scaled") if isinstance(result.get("score"), dict) else None
+    if scaled is not None and not ((number := _finite(scaled)) is not None and -1 <= number <= 1):
         return "xapi_scaled_score_out_of_range"
     if timestamp_utc(statement.get("timestamp")) is None:
         return "xapi_timestamp_invalid"
@@ -219,21 +239,21 @@ def _activity(statement: dict, mapped: Container[str]) -> tuple[str | None, obje
     if the config maps it, else the first grouping activity (a cmi5 course) the config maps, else the
     object."""
     target = statement["object"]
-    own = target.get("id") if isinstance(target.get("id"), str) else None
+    own = target["id"] if _text(target.get("id")) else None
     if own is None or own in mapped:
         return own, target
     context = statement.get("context")
     parents = context.get("contextActivities") if isinstance(context, dict) else None
     grouping = parents.get("grouping") if isinstance(parents, dict) else None
     for parent in grouping if isinstance(grouping, list) else [grouping]:
-        if isinstance(parent, dict) and parent.get("id") in mapped:
+        if isinstance(parent, dict) and isinstance(parent.get("id"), str) and parent["id"] in mapped:
             return parent["id"], parent
     return own, target
 
 
 def voided_ids(statements: Iterable[tuple[int, object]], extra_verbs: dict[str, str] | None = None) -> set[str]:
-    """The ids of the statements voided by a (valid) voiding statement among ``statements``."""
-    return {s["object"]["id"] for _, s in statements
+    """The ids (lower case: they are UUIDs) of the statements voided by a valid voiding statement."""
+    return {s["object"]["id"].strip().lower() for _, s in statements
             if isinstance(s, dict) and isinstance(s.get("verb"), dict) and s["verb"].get("id") == VOIDED
             and problem(s, extra_verbs) is None and isinstance(s["object"].get("id"), str)}
 
@@ -261,12 +281,15 @@ def participations(statements: Iterable[tuple[int, object]], extra_verbs: dict[s
         assert isinstance(statement, dict)
         status = verb_status(statement["verb"]["id"], extra_verbs)
         activity, source = _activity(statement, activities)
-        if statement["verb"]["id"] == VOIDED or statement.get("id") in voided or status is None or activity is None:
+        own_id = statement.get("id")
+        is_voided = isinstance(own_id, str) and own_id.strip().lower() in voided
+        if statement["verb"]["id"] == VOIDED or is_voided or status is None or activity is None:
             ignored += 1
             continue
         learner = learner_id(statement["actor"]) or ""
         context = statement.get("context") if isinstance(statement.get("context"), dict) else {}
-        registration = context.get("registration") if isinstance(context.get("registration"), str) else None
+        registration = _text(context.get("registration"))
+        registration = registration.lower() if registration else None  # a UUID: case does not matter
         record = records.get(key := (learner, activity, registration))
         if record is None:
             record = records[key] = Participation(learner, activity, registration)
