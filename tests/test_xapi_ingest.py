@@ -175,7 +175,7 @@ def test_nation_from_the_roster_and_the_roster_is_not_a_delivery(xapi_settings, 
     (None, "is not in the source folder"),
     ("learner,country\nmailto:alice@example.org,MDA\n", "needs the columns learner and nation"),
     ("learner,nation\nmailto:alice@example.org,MDA\nmailto:alice@example.org,UKR\n", "rows 2 and 3 give one learner two nations"),
-    ("link", "cannot be opened"),
+    ("link", "is not a regular file"),
 ])
 def test_a_roster_that_is_missing_or_wrong_rejects_the_export(xapi_settings, landing, tmp_path, roster, reason):
     (xapi_settings.sources_dir / "lrs.toml").write_text(CONFIG.replace(f'nation_extension = "{NATION}"', 'roster = "roster.csv"'))

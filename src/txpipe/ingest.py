@@ -174,13 +174,13 @@ def statement_setup(delivery: Delivery, config: SourceConfig, ctx: IngestContext
     """How this delivery's statements become records, if it holds xAPI statements (README "xAPI
     sources"): source_record_id is a keyed hash; the roster is read from the source folder if needed."""
     folder = delivery.path.parents[len(PurePosixPath(delivery.source_file).parts) - 1]
-    roster, field_chars = config.xapi.roster, ctx.settings.limits.field_chars
+    roster, limits = config.xapi.roster, ctx.settings.limits
 
     def record_id(key: str) -> str:
         return ctx.pseudonymizer.pid(delivery.source, f"xapi-record\x1f{key}")
 
     return StatementSetup(config.xapi, config.defaults, record_id, forced=config.format == "xapi",
-                          roster=(lambda: read_roster(folder, roster, field_chars)) if roster else dict)
+                          roster=(lambda: read_roster(folder, roster, limits)) if roster else dict)
 
 
 def first_pass(delivery: Delivery, ctx: IngestContext, scratch: Path, stage: Stage | None = None,

@@ -24,6 +24,7 @@ class ReadLimits:
     sheet_rows: int = 1_048_576        # rows in the sheet read (Excel's own maximum)
     sheet_cells: int = 20_000_000      # cells in the sheet read, blank ones included
     field_chars: int = 1_000_000       # characters in one field (cell, CSV field, JSON value)
+    roster_bytes: int = 64 << 20       # size of an xAPI source's roster CSV
 
     @classmethod
     def from_env(cls, env) -> "ReadLimits":

@@ -23,6 +23,25 @@ def printable(text: str) -> str:
     return text.translate(_ESCAPE_TABLE)
 
 
+def printable_data(value: object) -> object:
+    """Every string in ``value`` (nested in dicts and lists, keys too) made :func:`printable`."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable_data(k): printable_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable_data(v) for v in value]
+    return value
+
+
+def printable_html(value: object) -> object:
+    """Jinja's ``finalize`` for our pages: text from data shown with control and bidi characters as
+    escapes (autoescaping then handles markup); our own Markup passes untouched."""
+    from markupsafe import Markup
+
+    return printable(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&-])")
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from txpipe.atomic import write_text_atomically
 from txpipe.ledger import DeliveryRecord
 from txpipe.settings import Settings
+from txpipe.xapi import RULES
 
 REPORT_FILE = "validation.html"
 
@@ -36,6 +37,8 @@ def render(records: list[DeliveryRecord], suite_path: Path) -> str:
               "kind": e["type"]} for e in suite["expectations"]]
     rules += [{"name": name, "severity": "critical", "notes": "a row the reader could not turn into a record",
                "kind": "reader"} for name in READER_RULES]
+    rules += [{"name": name, "severity": "critical", "notes": f"an xAPI statement: {meaning}", "kind": "xapi"}
+              for name, meaning in RULES.items()]
     for rule in rules:
         rule["failing"] = failures.get(rule["name"], 0)
     deliveries = []

@@ -153,15 +153,16 @@ def verb_status(iri: str, extra: dict[str, str] | None = None) -> str | None:
 
 # xAPI's timestamps: ISO 8601 date and time (minutes at least), optional seconds and fraction, and an
 # optional offset (Z, +HH:MM, +HHMM or +HH); no blanks, no date alone. Without an offset: UTC.
-_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?[0-5]\d)?)?")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?[0-5]\d)?)?", re.ASCII)
 
 
 def timestamp_utc(value: object) -> dt.datetime | None:
     """An ISO 8601 timestamp as an aware UTC datetime; None if it is not one (or falls outside years 1-9999)."""
     if not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
         return None
+    leap = value[17:19] == "60"  # a leap second (23:59:60) is read as the second before it
     try:
-        parsed = dt.datetime.fromisoformat(value)
+        parsed = dt.datetime.fromisoformat(value[:17] + "59" + value[19:] if leap else value)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=dt.timezone.utc)
         return parsed.astimezone(dt.timezone.utc)
@@ -178,7 +179,7 @@ def score_percent(result: dict) -> float | None:
     raw, low, high, scaled = (_finite(score.get(k)) for k in ("raw", "min", "max", "scaled"))
     percent = None
     if raw is not None and low is not None and high is not None and high != low:
-        percent = (raw - low) / (high - low) * 100
+        percent = (raw / 2 - low / 2) / (high / 2 - low / 2) * 100  # halves: no overflow at the float extremes
     elif scaled is not None and 0 <= scaled <= 1:
         percent = scaled * 100
     return percent if percent is not None and math.isfinite(percent) else None

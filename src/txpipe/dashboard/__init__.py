@@ -29,6 +29,7 @@ from markupsafe import Markup
 from txpipe.atomic import write_text_atomically
 from txpipe.partner_export import MIN_NATIONS, PARTNER_SQL, run_sql
 from txpipe.settings import Settings
+from txpipe.text import printable_data, printable_html
 from txpipe.warehouse.query import connect_read_only
 
 HERE = Path(__file__).parent
@@ -151,7 +152,7 @@ def _trusted(text: str, element: str) -> Markup:
 @lru_cache(maxsize=1)
 def templates() -> jinja2.Environment:
     """The HTML templates beside this module, autoescaping every value they show."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(HERE), autoescape=True,
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(HERE), autoescape=True, finalize=printable_html,
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
@@ -159,7 +160,7 @@ def render(data: dict, partner: str | None = None, generated: dt.datetime | None
            cache_dir: Path | None = None) -> str:
     generated = generated or dt.datetime.now(dt.timezone.utc)
     name = data["nations"].get(partner, partner) if partner else None
-    payload = {**data, "specs": chart_specs(partner),
+    payload = {**printable_data(data), "specs": chart_specs(partner),  # data: control and bidi characters escaped
                "meta": {"partner": partner, "stale_days": STALE_DAYS, "min_nations": MIN_NATIONS,
                         "generated": generated.isoformat(timespec="minutes")}}
     return templates().get_template("dashboard.html.j2").render(

@@ -53,7 +53,8 @@ def check_text(path: Path, encoding: str | None) -> str:
             "in the source config"
         )
     if b"\x00" in head and not (encoding and "16" in encoding):
-        raise UnreadableFile("the file is not text (it contains binary NUL bytes)")
+        line = head.count(b"\n", 0, head.index(b"\x00")) + 1
+        raise UnreadableFile(f"the file is not text (a binary NUL byte on line {line})")
     if encoding:
         try:
             codecs.lookup(encoding)

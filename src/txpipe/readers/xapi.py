@@ -27,12 +27,12 @@ from pathlib import Path
 import pandas as pd
 
 from txpipe.readers import Delivered, RawBatch, ReadOptions, RowIssue, UnreadableFile, field_too_long
+from txpipe.settings import ReadLimits
 from txpipe.readers.csv import check_text
 from txpipe.schema import LANDING_COLUMNS
 from txpipe.xapi import RULES, XapiConfig, landing_rows, participations, voided_ids
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
-ROSTER_MAX_BYTES = 64 << 20
 _SNIFF_BYTES = 1 << 20
 
 
@@ -231,29 +231,38 @@ def _frame(rows: list[dict], positions: list[int], field_chars: int) -> pd.DataF
     return frame
 
 
-def read_roster(folder: Path, name: str, field_chars: int) -> dict[str, str]:
+def read_roster(folder: Path, name: str, limits: ReadLimits) -> dict[str, str]:
     """The roster CSV (columns learner,nation) in the source folder, as learner -> nation.
 
-    Read without following a link, at most 64 MiB; never stored. Anything wrong rejects the export."""
+    Only a regular file is opened (never a link, folder, FIFO or device), at most
+    ``limits.roster_bytes`` (TXPIPE_MAX_ROSTER_BYTES); never stored. Anything wrong rejects the export."""
     where = f"the roster '{name}' (configured in [xapi] roster)"
+    path = folder / name
     try:
-        fd = os.open(folder / name, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        found = os.lstat(path)
     except FileNotFoundError:
         raise UnreadableFile(f"{where} is not in the source folder: deliver it beside the export") from None
     except OSError:
+        raise UnreadableFile(f"{where} cannot be read") from None
+    if not stat.S_ISREG(found.st_mode):
+        raise UnreadableFile(f"{where} is not a regular file (a link, folder, FIFO or device is never read)")
+    try:  # O_NONBLOCK: should a FIFO be swapped in meanwhile, opening it does not wait for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
         raise UnreadableFile(f"{where} cannot be opened (a link or not a file?)") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnreadableFile(f"{where} is not a regular file (a link, folder, FIFO or device is never read)")
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise UnreadableFile(f"{where} is not a regular file")
-        data = handle.read(ROSTER_MAX_BYTES + 1)
-    if len(data) > ROSTER_MAX_BYTES:
-        raise UnreadableFile(f"{where} is larger than 64 MiB")
+        data = handle.read(limits.roster_bytes + 1)
+    if len(data) > limits.roster_bytes:
+        raise UnreadableFile(f"{where} holds more than {limits.roster_bytes:,} bytes (TXPIPE_MAX_ROSTER_BYTES): "
+                             f"{found.st_size:,} bytes found")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UnreadableFile(f"{where} is not UTF-8 text") from None
-    return _roster_rows(text, where, field_chars)
+    return _roster_rows(text, where, limits.field_chars)
 
 
 def _roster_rows(text: str, where: str, field_chars: int) -> dict[str, str]:
