@@ -78,3 +78,21 @@ def test_a_field_past_the_limit_rejects_the_file(tmp_path):
     with pytest.raises(UnreadableFile, match="a field in column 2 is longer than 100 characters") as caught:
         list(delivered.batches)
     assert "xxx" not in str(caught.value)
+
+
+def test_json_lines_with_a_garbled_first_line_is_not_loaded_whole(tmp_path, monkeypatch):
+    """Only a first line that stops before its value ends is taken for a document over several lines."""
+    import txpipe.readers.json as reader
+    from txpipe.readers import ReadOptions, read_delivery
+
+    loaded = []
+    monkeypatch.setattr(reader, "_whole_document", lambda *a: loaded.append(a))
+    path = tmp_path / "export.jsonl"
+    path.write_text('{"a": x}\n{"source_record_id": "R1"}\n', encoding="utf-8")
+    delivered = read_delivery(path, ReadOptions())
+    batches = list(delivered.batches)
+    assert loaded == [] and [i.rule for b in batches for i in b.issues] == ["json_line_malformed"]
+    path.write_text('{\n"a": 1}\n', encoding="utf-8")  # one object over two lines: judged whole
+    monkeypatch.undo()
+    with pytest.raises(reader.UnreadableFile, match="single dict"):
+        read_delivery(path, ReadOptions())

@@ -90,8 +90,10 @@ def _scan_lines(path: Path, codec: str) -> list[str]:
             for key in value:
                 keys.setdefault(str(key).strip().casefold(), str(key).strip())
     if first_line_broken is not None:
-        # Perhaps not JSON Lines but one document spread over lines: judge it whole.
-        document = _whole_document(path, codec)
+        # Perhaps not JSON Lines but one document spread over lines (its first line stops before its
+        # value ends): judge it whole. A JSON Lines file with a garbled first line is not loaded whole.
+        unfinished = first_line_broken.pos >= len(first_line_broken.doc.rstrip())
+        document = _whole_document(path, codec) if unfinished else None
         if document is not None:
             raise UnreadableFile(
                 f"the JSON document is a single {type(document).__name__}; deliver an array of objects or JSON Lines")
