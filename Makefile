@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_LOGGING_LEVEL := CRITICAL
 
-.PHONY: install run ingest test serve bench screenshot lock sample clean
+.PHONY: install run ingest test serve bench bench-lock screenshot lock sample clean
 
 install: $(STAMP)
 
@@ -43,8 +43,22 @@ serve: $(STAMP)
 	$(BIN)/txpipe serve --start-server
 
 ## make bench: txpipe against bare DuckDB on 100k, 1M and 5M rows (results in benchmarks/out/results.json)
-bench: $(STAMP)
+bench: $(STAMP) .venv-bench/.installed
 	$(BIN)/python benchmarks/bench.py
+
+# dlt, for the comparison only: its own environment from a bench-only lock (never a txpipe dependency)
+.venv-bench/.installed: benchmarks/requirements-bench.lock
+	rm -rf .venv-bench && $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements-bench.lock
+	touch $@
+
+## make bench-lock: re-resolve the bench-only lock (dlt with DuckDB, at the versions txpipe uses)
+bench-lock:
+	rm -rf /tmp/txpipe-bench-lock && $(PYTHON) -m venv /tmp/txpipe-bench-lock
+	/tmp/txpipe-bench-lock/bin/python -m pip install --quiet "dlt[duckdb]==1.31.0" \
+	  "pyarrow==$$(grep -i '^pyarrow==' requirements.lock | cut -d= -f3)" "duckdb==$$(grep -i '^duckdb==' requirements.lock | cut -d= -f3)"
+	(echo "# Bench-only lock (issue 14): dlt loading the bench CSV into DuckDB, in .venv-bench; never a txpipe dependency."; \
+	 echo "# Re-resolve: make bench-lock"; /tmp/txpipe-bench-lock/bin/python -m pip freeze) > benchmarks/requirements-bench.lock
 
 ## make screenshot: docs/dashboard.png from the shipped samples (needs chromium, see make test)
 screenshot: $(TEST_STAMP)

@@ -27,7 +27,8 @@ import threading
 import time
 from pathlib import Path
 
-from statements import measure_statements  # benchmarks/ is on sys.path when this file is run
+from compare import compare, compare_all_quarantined  # benchmarks/ is on sys.path when this file is run
+from statements import measure_statements
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
@@ -177,6 +178,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000, 5_000_000])
     parser.add_argument("--small-files", type=int, default=1000, help="files of 20 rows (0: skip)")
     parser.add_argument("--statements", type=int, default=1_000_000, help="xAPI statements as JSON Lines (0: skip)")
+    parser.add_argument("--compare", type=int, nargs="*", default=[1_000_000, 5_000_000],
+                        help="sizes at which dlt and pandas + GX are measured beside bare DuckDB and txpipe")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     sql_dir, reference = ROOT / "src" / "txpipe" / "warehouse" / "sql", ROOT / "data" / "reference"
@@ -207,6 +210,19 @@ def main() -> None:
     if args.small_files:
         results["small_files"] = measure_small_files(args.small_files, sql_dir, reference)
         print(json.dumps(results["small_files"]), flush=True)
+    if args.compare:
+        results["compare"] = {}
+        for rows in args.compare:
+            common = dict(out=OUT, python=PYTHON, txpipe=TXPIPE, landing=landing_for(rows), in_process=IN_PROCESS,
+                          measure=measure, env_for=env_for, fresh=fresh)
+            entry = compare(rows, bench_python=ROOT / ".venv-bench" / "bin" / "python", baseline=BASELINE,
+                            sql_dir=sql_dir, reference=reference, **common)
+            results["compare"][str(rows)] = entry
+            print(json.dumps(entry), flush=True)
+        largest = max(args.compare)
+        results["compare"]["all_quarantined"] = compare_all_quarantined(
+            largest, results["compare"][str(largest)], **{**common, "landing": landing_for(largest)})
+        print(json.dumps(results["compare"]["all_quarantined"]), flush=True)
     if args.statements:
         results["xapi_statements"] = measure_statements(args.statements, out=OUT, python=PYTHON, txpipe=TXPIPE,
                                                         in_process=IN_PROCESS, measure=measure, env_for=env_for,
