@@ -37,3 +37,20 @@ def test_the_run_report_shows_hostile_file_names_as_text():
     rejected = markdown.split("## Rejected files")[1].strip().splitlines()
     assert len(rejected) == 3  # header, rule, one row: nothing split or added a line
     assert not re.search(r"(?<!\\)<img", markdown) and not re.search(r"(?<!\\)\]\(javascript", markdown)
+
+
+def test_pages_show_control_and_bidi_characters_escaped():
+    """validation.html (Jinja finalize) and the dashboard's data show ESC and a right-to-left override
+    as escapes, as the command line does; our own markup passes untouched."""
+    from markupsafe import Markup
+
+    from txpipe.dashboard import render, templates
+    from txpipe.text import printable_data
+
+    hostile = "a\x1b[31m\u202eb"
+    assert printable_data({"k\n": [hostile, 1, None]}) == {"k\\n": ["a\\x1b[31m\\u202eb", 1, None]}
+    page = templates().from_string("<p>{{ value }}</p>{{ ours }}").render(value=hostile, ours=Markup("<b>\n</b>"))
+    assert page == "<p>a\\x1b[31m\\u202eb</p><b>\n</b>"
+    html = render({"nations": {}, "quality": {"deliveries": [{"source_file": hostile}]}})
+    assert "\x1b" not in html and "\u202e" not in html
+    assert '"source_file": "a\\\\x1b[31m\\\\u202eb"' in html  # JSON of the escaped text: shown as \x1b, \u202e
