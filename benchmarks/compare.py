@@ -86,6 +86,7 @@ for metric in ("metrics_participation", "metrics_outcomes", "metrics_gender", "m
 ALL_QUARANTINED = r'''
 import sys, duckdb
 source, target = sys.argv[1:3]
+duckdb.execute("SET enable_progress_bar = false")
 duckdb.sql(f"""COPY (SELECT * REPLACE (replace(lower(activity_code), '-', '_') AS activity_code)
                 FROM read_csv('{source}', all_varchar = true)) TO '{target}' (HEADER)""")
 '''
