@@ -42,7 +42,7 @@ test: $(TEST_STAMP)
 serve: $(STAMP)
 	$(BIN)/txpipe serve --start-server
 
-## make bench: txpipe against bare DuckDB on 100k, 1M and 5M rows (results in benchmarks/out/results.json)
+## make bench: txpipe against bare DuckDB (and dlt, pandas + GX) on 100k-5M rows, 1,000 small files, 1M xAPI statements (benchmarks/out/results.json)
 bench: $(STAMP) .venv-bench/.installed
 	$(BIN)/python benchmarks/bench.py
 
