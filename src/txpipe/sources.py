@@ -15,12 +15,15 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from txpipe.readers import ReadOptions
-from txpipe.readers.xapi import StatementSetup
 from txpipe.settings import CHUNK_ROWS, ReadLimits
 from txpipe.schema import LANDING_COLUMNS
 from txpipe.xapi import XapiConfig, parse_xapi_config
+
+if TYPE_CHECKING:
+    from txpipe.readers.xapi import StatementSetup
 
 DATE_ORDERS = ("ISO", "DMY", "MDY")
 _TOP_LEVEL_KEYS = {"description", "encoding", "delimiter", "sheet", "date_order", "columns", "defaults", "aliases",

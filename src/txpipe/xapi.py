@@ -122,6 +122,12 @@ class Outcome:
         return self.used + self.ignored + len(self.quarantined)
 
 
+def _object(parent: dict, key: str) -> dict:
+    """The JSON object under ``key``, or an empty one if it is absent or not an object."""
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _text(value: object) -> str | None:
     """A non-blank string, stripped; None for anything else."""
     return value.strip() or None if isinstance(value, str) else None
@@ -209,13 +215,13 @@ def problem(statement: object, extra_verbs: dict[str, str] | None = None) -> str
         return "xapi_object_missing"
     if actor.get("objectType") == "Group":
         return "xapi_actor_group"
-    result = statement.get("result") if isinstance(statement.get("result"), dict) else {}
+    result = _object(statement, "result")
     status = verb_status(verb["id"], extra_verbs)
     if status == "passed" and result.get("success") is False:
         return "xapi_passed_but_unsuccessful"
     if status == "failed" and result.get("success") is True:
         return "xapi_failed_but_successful"
-    scaled = result["score"].get("scaled") if isinstance(result.get("score"), dict) else None
+    scaled = _object(result, "score").get("scaled")
     if scaled is not None and not ((number := _finite(scaled)) is not None and -1 <= number <= 1):
         return "xapi_scaled_score_out_of_range"
     if timestamp_utc(statement.get("timestamp")) is None:
@@ -288,16 +294,16 @@ def participations(statements: Iterable[tuple[int, object]], extra_verbs: dict[s
             ignored += 1
             continue
         learner = learner_id(statement["actor"]) or ""
-        context = statement.get("context") if isinstance(statement.get("context"), dict) else {}
+        context = _object(statement, "context")
         registration = _text(context.get("registration"))
         registration = registration.lower() if registration else None  # a UUID: case does not matter
         record = records.get(key := (learner, activity, registration))
         if record is None:
             record = records[key] = Participation(learner, activity, registration)
         record.title = record.title or _title(source)
-        extensions = context.get("extensions") if isinstance(context.get("extensions"), dict) else {}
+        extensions = _object(context, "extensions")
         nation = extensions.get(nation_extension) if nation_extension else None
-        result = statement.get("result") if isinstance(statement.get("result"), dict) else {}
+        result = _object(statement, "result")
         when = (timestamp_utc(statement["timestamp"]), position)
         record.add(when, status, result, nation.strip() or None if isinstance(nation, str) else None)
         used += 1

@@ -149,13 +149,13 @@ def _frame(records: list[tuple[int, dict]], names: list[str], field_chars: int) 
 _MAX_INT_DIGITS = 4000
 
 
-def _int_or_text(digits: str) -> int | str:
+def int_or_text(digits: str) -> int | str:
     return int(digits) if len(digits) <= _MAX_INT_DIGITS else digits
 
 
 def _loads(text: str):
     try:
-        return json.loads(text, parse_int=_int_or_text)
+        return json.loads(text, parse_int=int_or_text)
     except RecursionError:
         raise UnreadableFile("the JSON is nested too deeply to be a roster") from None
 

@@ -29,6 +29,7 @@ import pandas as pd
 from txpipe.readers import Delivered, RawBatch, ReadOptions, RowIssue, UnreadableFile, field_too_long
 from txpipe.settings import ReadLimits
 from txpipe.readers.csv import check_text
+from txpipe.readers.json import int_or_text
 from txpipe.schema import LANDING_COLUMNS
 from txpipe.xapi import RULES, XapiConfig, landing_rows, participations, voided_ids
 
@@ -140,11 +141,7 @@ def _document(path: Path, codec: str, quiet: bool = False) -> object:
         raise UnreadableFile("the JSON is nested too deeply to be an LRS export") from None
 
 
-def _int_or_text(digits: str) -> int | str:
-    return int(digits) if len(digits) <= 4000 else digits  # as the JSON reader: no 4,300-digit ints
-
-
-_DECODER = json.JSONDecoder(parse_int=_int_or_text)  # one decoder for every line
+_DECODER = json.JSONDecoder(parse_int=int_or_text)  # one decoder for every line (long ints stay text)
 
 
 def _parse_line(number: int, line: str) -> object:
