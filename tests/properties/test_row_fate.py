@@ -220,7 +220,18 @@ def check_privacy(delivery: Delivery, stored: list, quarantined: list) -> list[s
         return []
     others = [str(v) for it in delivery.items if it.kind == RECORD
               for c, v in it.cells.items() if c != "participant_ref" and v]
-    texts = [str(v) for row in stored + quarantined for v in row.values() if isinstance(v, str)]
+    # identifiers txpipe makes (pseudonyms, batch and run ids) are hex: a short delivered ref such as
+    # "50" can occur inside one by chance, so they are taken out of the texts searched
+    made = {str(row[c]) for row in stored + quarantined for c in ("participant_pid", "batch_id", "run_id")
+            if row.get(c)}
+    made |= {str(json.loads(row["record"]).get("participant_pid") or "") for row in quarantined} - {""}
+    texts = []
+    for row in stored + quarantined:
+        for v in row.values():
+            if isinstance(v, str):
+                for identifier in made:
+                    v = v.replace(identifier, "")
+                texts.append(v)
     problems = []
     for ref in sorted(refs):
         if any(ref in o for o in others):
