@@ -289,10 +289,10 @@ def validate(frame: pd.DataFrame, suite: RowSuite, parameters: dict[str, list]) 
         distinct, whole = plan_groups(data, suite)
         if whole:
             names = frozenset(r.name for group in whole for r in group.rules)
-            failures.update(_run_gx(pd.concat([g.values for g in whole], axis=1), suite, names, parameters))
+            failures.update(run_gx(pd.concat([g.values for g in whole], axis=1), suite, names, parameters))
         if distinct:
             names = frozenset(r.name for group in distinct for r in group.rules)
-            found = _run_gx(distinct_frame(distinct), suite, names, parameters)
+            found = run_gx(distinct_frame(distinct), suite, names, parameters)
             for group in distinct:
                 for rule in group.rules:
                     failures[rule.name] = group.rows_holding(found[rule.name])
@@ -312,7 +312,7 @@ def _without_moot(failures: dict[str, np.ndarray], rules: tuple[Rule, ...]) -> d
     return failures
 
 
-def _run_gx(data: pd.DataFrame, suite: RowSuite, names: frozenset[str], parameters: dict) -> dict[str, np.ndarray]:
+def run_gx(data: pd.DataFrame, suite: RowSuite, names: frozenset[str], parameters: dict) -> dict[str, np.ndarray]:
     """GX's verdict on every row of ``data`` for the named rules: failed positions per rule."""
     with _gx_lock:
         batch = _batch_definition().get_batch(batch_parameters={"dataframe": data.reset_index(drop=True)})
@@ -350,18 +350,23 @@ class RuleGroup:
         return np.flatnonzero(wanted[self.codes])
 
 
-def plan_groups(data: pd.DataFrame, suite: RowSuite) -> tuple[list[RuleGroup], list[RuleGroup]]:
-    """Split the rules into groups over shared columns; return (validated on distinct values, on rows)."""
+def rule_groups(rules: tuple[Rule, ...] | list[Rule], columns: list[str]) -> list[tuple[list[Rule], list[str]]]:
+    """The rules in groups that share no column (rules reading a common column are in one group),
+    each with the columns it reads, in the order of ``columns``."""
     groups: list[tuple[list[Rule], set[str]]] = []
-    for rule in suite.rules:
-        reads = {c for c in rule.reads if c in data.columns} or set(data.columns)
+    for rule in rules:
+        reads = {c for c in rule.reads if c in columns} or set(columns)
         joined = [g for g in groups if g[1] & reads]
         merged = ([rule] + [r for g in joined for r in g[0]], reads.union(*(g[1] for g in joined)))
         groups = [g for g in groups if not any(g is j for j in joined)] + [merged]
+    return [(members, [c for c in columns if c in read]) for members, read in groups]
+
+
+def plan_groups(data: pd.DataFrame, suite: RowSuite) -> tuple[list[RuleGroup], list[RuleGroup]]:
+    """Split the rules into groups over shared columns; return (validated on distinct values, on rows)."""
     distinct, whole = [], []
     limit = int(DISTINCT_SHARE * len(data))
-    for rules, columns in groups:
-        ordered = [c for c in data.columns if c in columns]
+    for rules, ordered in rule_groups(suite.rules, list(data.columns)):
         codes = _combination_codes(data, ordered, limit)
         if codes is None:
             whole.append(RuleGroup(rules=rules, values=data[ordered]))

@@ -31,11 +31,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from txpipe.census import Census, CensusTaker
+from txpipe.ingest.normalise import build_canonical
+from txpipe.ingest.store import write
+from txpipe.ingest.validate import judge
+from txpipe.ingest.workspace import Workspace, sql
 from txpipe.lake import DeliveryFiles
 from txpipe.landing import CHANGING, Delivery, unchanged_since
 from txpipe.ledger import DeliveryRecord
 from txpipe.memory import prepare_for_streaming, release_freed_memory
-from txpipe.normalize import REPORTABLE_COLUMNS, ColumnPlan, delivered_values, normalize, plan_columns, pseudonymise
+from txpipe.normalize import CANONICAL_COLUMNS, REPORTABLE_COLUMNS, ColumnPlan, delivered_values, normalize, plan_columns, pseudonymise
 from txpipe.pseudonym import Pseudonymizer
 from txpipe.readers import RowIssue, UnreadableFile, read_ahead, read_delivery
 from txpipe.readers.xapi import StatementSetup, read_roster
@@ -134,18 +138,73 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
     written: list[Path] = []
     if not unchanged_since(delivery):
         raise DeliveryDeferred(delivery)
+    workspace = None
     try:
         try:
-            config, plan, census, spool = first_pass(delivery, ctx, scratch, stage, record=record)
+            workspace = Workspace(scratch, list(CANONICAL_COLUMNS))
+            config, plan = load(delivery, ctx, workspace, stage, record)
         except (UnreadableFile, SourceConfigError) as error:
             record.status, record.reason = "rejected", str(error)
         else:
-            written = store_pass(delivery, ctx, record, config, plan, census, spool, received, stage)
+            written = judge_and_store(delivery, ctx, workspace, record, config, plan, received, stage)
     except Exception as error:
         raise DeliveryFailed(delivery, stage.name, error) from None  # its traceback is kept, its message not
     finally:
+        if workspace is not None:
+            workspace.close()
         shutil.rmtree(scratch, ignore_errors=True)
     return settle(delivery, ctx, record, written)
+
+
+def load(delivery: Delivery, ctx: IngestContext, workspace: Workspace, stage: Stage,
+         record: DeliveryRecord) -> tuple[SourceConfig, ColumnPlan]:
+    """Read stage: the delivery's chunks into the workspace (participant_ref pseudonymised first)."""
+    config = load_source_config(ctx.settings.sources_dir, delivery.source)
+    options = config.read_options(ctx.settings.chunk_rows, ctx.settings.limits, statement_setup(delivery, config, ctx))
+    delivered = read_delivery(delivery.path, options)
+    plan = plan_columns(delivered.headers, config)
+    for batch in read_ahead(delivered.batches):  # read failures surface here
+        stage.name = "census"
+        values = pseudonymise(delivered_values(batch.frame, plan), config.name, ctx.pseudonymizer)
+        workspace.add(frame_to_table(values), batch.issues)
+        release_freed_memory()
+        stage.name = "read"
+    if delivered.statements is not None:
+        record.statements = asdict(delivered.statements)
+    return config, plan
+
+
+def judge_and_store(delivery: Delivery, ctx: IngestContext, workspace: Workspace, record: DeliveryRecord,
+                    config: SourceConfig, plan: ColumnPlan, received: dt.datetime, stage: Stage) -> list[Path]:
+    """Census, normalise, validate and store stages, as SQL over the workspace; fills the record's counts."""
+    stage.name = "census"
+    workspace.con.execute(sql("duplicates"))
+    workspace.con.execute(sql("conflicting_ids"))
+    record.ignored_columns = list(plan.ignored)
+    record.rows_read = workspace.count("delivered") + workspace.count("issues")
+    record.rows_duplicate = workspace.count("duplicates")
+    conflicting = workspace.con.sql("SELECT id FROM conflicting ORDER BY id").to_arrow_table()["id"].to_pylist()
+    stage.name = "normalise"
+    build_canonical(workspace, config, ctx.reference)
+    stage.name = "validate"
+    parameters = {"nation_codes": list(ctx.reference.nation_codes),
+                  "activity_codes": list(ctx.reference.activity_codes), "conflicting_ids": conflicting}
+    judge(workspace, ctx.suite, parameters, workspace.count("canonical"))
+    stage.name = "store"
+    files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source)
+    try:
+        counts = write(workspace, ctx.suite, files, ctx.reference.nation_names.suggestions, source=delivery.source,
+                       batch_id=delivery.batch_id, source_file=delivery.source_file, run_id=ctx.run_id,
+                       received=received)
+        written = files.commit()
+    except BaseException:
+        files.abort()
+        raise
+    record.rows_stored, record.rows_quarantined = counts.stored, counts.quarantined
+    record.warnings = dict(sorted(counts.warnings.items()))
+    record.quarantine_reasons = dict(sorted(counts.reasons.items()))
+    record.nation_suggestions = dict(sorted(counts.suggested.items(), key=lambda item: (-item[1], item[0])))
+    return written
 
 
 def settle(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, written: list[Path]) -> DeliveryRecord:

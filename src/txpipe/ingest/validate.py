@@ -1,0 +1,249 @@
+"""Validate stage: every rule of the GX suite judged once per delivery; verdicts as columns (``judged``).
+
+The rules are split into groups that share no column. A group whose distinct value combinations
+are few (at most ``DISTINCT_SHARE`` of the rows, or ``DISTINCT_FLOOR``) is judged by GX on those
+combinations only: the combinations of every such group, side by side in one frame, reach GX in
+one call for the whole delivery, and the combinations GX failed are joined back to the rows.
+
+A rule that reads near-unique columns (record ids, pseudonyms) is judged by a set-based SQL check
+written from its expectation (:func:`sql_check`), for the map expectations whose meaning is plain
+(not null, lengths, in a set or not); any other expectation on near-unique columns is still judged
+by GX on its distinct combinations, a slice at a time. Every way gives the verdict GX gives
+(tests/test_ingest_sql_checks.py compares them).
+
+``judged`` holds each canonical row with ``reasons`` (its critical rules, suite order; empty when
+it is kept) and ``warnings`` (its warning rules; null when none), a rule being moot on a row where
+a rule it depends on failed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from txpipe.ingest.workspace import Workspace, literal, quoted, sql
+from txpipe.normalize import CANONICAL_COLUMNS
+from txpipe.readers import STRING
+from txpipe.validate import DISTINCT_SHARE, Rule, RowSuite, SuiteError, rule_groups, run_gx
+
+DISTINCT_FLOOR = 200_000  # up to this many combinations, a group always goes to GX
+GX_SLICE = 200_000  # combinations per GX call for a rule judged by GX on near-unique columns
+
+_CONDITION = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*==\s*"([^"\\]*)"\s*$')
+
+
+def flag(rule: str) -> str:
+    return quoted(f"fails:{rule}")
+
+
+@dataclass
+class Judging:
+    """What the final query needs: per rule, the SQL that says the row failed it, and the joins."""
+
+    checks: dict[str, str]
+    joins: list[str]
+
+
+def sql_check(expectation: dict, parameter_tables: dict[str, str], value_tables: list[pa.Table]) -> str | None:
+    """SQL true on the rows the expectation fails (GX's meaning: a map expectation ignores missing
+    values, except the null checks); None when the expectation is not one we write as SQL."""
+    kind, kwargs = expectation["type"], dict(expectation.get("kwargs") or {})
+    column = kwargs.pop("column", None)
+    condition = kwargs.pop("row_condition", None)
+    kwargs.pop("condition_parser", None)
+    kwargs.pop("mostly", None)  # a share of the rows: changes the suite's success, not which rows fail
+    if column not in CANONICAL_COLUMNS:
+        return None
+    c = "c." + quoted(column)
+    if kind == "expect_column_values_to_not_be_null" and not kwargs:
+        check = f"{c} IS NULL"
+    elif kind == "expect_column_values_to_be_null" and not kwargs:
+        check = f"{c} IS NOT NULL"
+    elif kind == "expect_column_value_lengths_to_be_between" and set(kwargs) <= {"min_value", "max_value"}:
+        bounds = [f"length({c}) {op} {int(kwargs[k])}" for k, op in (("min_value", "<"), ("max_value", ">"))
+                  if kwargs.get(k) is not None and not isinstance(kwargs[k], (dict, bool))]
+        if len(bounds) != sum(kwargs.get(k) is not None for k in ("min_value", "max_value")) or not bounds:
+            return None
+        check = f"{c} IS NOT NULL AND ({' OR '.join(bounds)})"
+    elif kind in ("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set") \
+            and set(kwargs) == {"value_set"}:
+        table = _value_table(kwargs["value_set"], parameter_tables, value_tables)
+        if table is None:
+            return None
+        inside = f"{c} IN (SELECT value FROM {table})"
+        check = f"{c} IS NOT NULL AND " + (inside if kind == "expect_column_values_to_not_be_in_set"
+                                            else f"NOT ({inside})")
+    else:
+        return None
+    if condition:
+        match = _CONDITION.match(str(condition))
+        if not match or match.group(1) not in CANONICAL_COLUMNS:
+            return None
+        check = f"c.{quoted(match.group(1))} = {literal(match.group(2))} AND ({check})"
+    return f"coalesce({check}, false)"
+
+
+def _value_table(value_set, parameter_tables: dict[str, str], value_tables: list[pa.Table]) -> str | None:
+    if isinstance(value_set, dict) and set(value_set) == {"$PARAMETER"}:
+        return parameter_tables.get(str(value_set["$PARAMETER"]))
+    if isinstance(value_set, list) and all(isinstance(v, str) for v in value_set):
+        value_tables.append(pa.table({"value": pa.array(value_set, pa.string())}))
+        return f"value_set_{len(value_tables) - 1}"
+    return None
+
+
+def _expectations(suite: RowSuite) -> dict[str, dict]:
+    return {e["meta"]["rule"]: e for e in suite.document["expectations"]}
+
+
+def _distinct_counts(ws: Workspace, column_sets: list[list[str]]) -> list[int]:
+    """Roughly how many distinct combinations each column set holds (one scan; only the speed of
+    the way a group is judged depends on it, never its verdict)."""
+    if not column_sets:
+        return []
+    counts = ", ".join(f"approx_count_distinct(hash({', '.join(quoted(c) for c in columns)}))"
+                       for columns in column_sets)
+    return [int(n) for n in ws.con.execute(f"SELECT {counts} FROM canonical").fetchone()]
+
+
+def plan(ws: Workspace, suite: RowSuite, rows: int) -> tuple[list[tuple[list[Rule], list[str]]], list[Rule]]:
+    """(groups judged by GX on their distinct combinations, rules on near-unique columns)."""
+    limit = max(int(DISTINCT_SHARE * rows), DISTINCT_FLOOR)
+    groups = rule_groups(suite.rules, list(CANONICAL_COLUMNS))
+    few, near_unique = [], []
+    for (rules, columns), count in zip(groups, _distinct_counts(ws, [columns for _, columns in groups])):
+        (few if count <= limit else near_unique).append((rules, columns))
+    # In a near-unique group, the rules that read few combinations on their own still go to GX.
+    split = [r for rules, _ in near_unique for r in rules]
+    own = _distinct_counts(ws, [[c for c in CANONICAL_COLUMNS if c in r.reads] or list(CANONICAL_COLUMNS)
+                                for r in split])
+    cheap = [r for r, count in zip(split, own) if count <= limit]
+    for rules, columns in rule_groups(cheap, list(CANONICAL_COLUMNS)):
+        few.append((rules, columns))
+    return few, [r for r, count in zip(split, own) if count > limit]
+
+
+def judge(ws: Workspace, suite: RowSuite, parameters: dict[str, list], rows: int) -> None:
+    """Create ``judged`` from ``canonical``."""
+    few, near_unique = plan(ws, suite, rows)
+    judging = Judging(checks={}, joins=[])
+    _judge_few(ws, suite, few, parameters, judging)
+    _judge_near_unique(ws, suite, near_unique, parameters, judging)
+    missing = set(suite.rule_names) - set(judging.checks)
+    if missing:
+        raise SuiteError(f"no verdict for rules {sorted(missing)}")
+    _create_judged(ws, suite, judging)
+
+
+def _judge_few(ws: Workspace, suite: RowSuite, groups: list[tuple[list[Rule], list[str]]],
+               parameters: dict[str, list], judging: Judging) -> None:
+    """One GX call for every group's distinct combinations, side by side (shorter groups padded
+    with their first combination, which adds no verdict)."""
+    if not groups:
+        return
+    combos = [ws.con.sql(f"SELECT DISTINCT {', '.join(quoted(c) for c in columns)} FROM canonical").to_arrow_table()
+              for _, columns in groups]
+    if max(t.num_rows for t in combos) == 0:  # no rows: no rule fails
+        judging.checks.update({r.name: "false" for rules, _ in groups for r in rules})
+        return
+    length = max(t.num_rows for t in combos)
+    frame = pa.table({name: pc.take(t[name], pa.array(np.minimum(np.arange(length), t.num_rows - 1)))
+                      for t in combos if t.num_rows for name in t.column_names}).to_pandas(
+        types_mapper={pa.string(): STRING}.get)
+    names = frozenset(r.name for rules, _ in groups for r in rules)
+    failures = run_gx(frame, suite, names, parameters)
+    for number, ((rules, columns), table) in enumerate(zip(groups, combos)):
+        _join_failed(ws, f"verdict_{number}", rules, columns, table, failures, judging)
+
+
+def _join_failed(ws: Workspace, name: str, rules: list[Rule], columns: list[str], table: pa.Table,
+                 failures: dict[str, np.ndarray], judging: Judging) -> None:
+    """Register the combinations that failed any of the rules, one flag per rule, and join them."""
+    flags = {}
+    for rule in rules:
+        failed = np.zeros(table.num_rows, bool)
+        positions = failures[rule.name]
+        failed[positions[positions < table.num_rows]] = True
+        flags[rule.name] = failed
+    any_failed = np.logical_or.reduce(list(flags.values())) if flags else np.zeros(table.num_rows, bool)
+    keep = pa.array(any_failed)
+    verdict = table.filter(keep)
+    for rule_name, failed in flags.items():
+        verdict = verdict.append_column(f"fails:{rule_name}", pa.array(failed).filter(keep))
+    ws.con.register(name, verdict)
+    on = " AND ".join(f"c.{quoted(c)} IS NOT DISTINCT FROM {name}.{quoted(c)}" for c in columns)
+    judging.joins.append(f"LEFT JOIN {name} ON {on}")
+    for rule in rules:
+        judging.checks[rule.name] = f"coalesce({name}.{flag(rule.name)}, false)"
+
+
+def _judge_near_unique(ws: Workspace, suite: RowSuite, rules: list[Rule], parameters: dict[str, list],
+                       judging: Judging) -> None:
+    if not rules:
+        return
+    parameter_tables = {}
+    for number, (key, values) in enumerate(parameters.items()):
+        if all(isinstance(v, str) for v in values):
+            parameter_tables[key] = f"parameter_{number}"
+            ws.con.register(f"parameter_{number}", pa.table({"value": pa.array(values, pa.string())}))
+    value_tables: list[pa.Table] = []
+    expectations = _expectations(suite)
+    for rule in rules:
+        check = sql_check(expectations[rule.name], parameter_tables, value_tables)
+        if check is None:
+            _judge_in_slices(ws, suite, rule, parameters, judging)
+        else:
+            judging.checks[rule.name] = check
+    for number, table in enumerate(value_tables):
+        ws.con.register(f"value_set_{number}", table)
+
+
+def _judge_in_slices(ws: Workspace, suite: RowSuite, rule: Rule, parameters: dict[str, list],
+                     judging: Judging) -> None:
+    """A rule with no SQL check, on near-unique columns: GX on its distinct combinations, a slice at a time."""
+    columns = [c for c in CANONICAL_COLUMNS if c in rule.reads] or list(CANONICAL_COLUMNS)
+    name = f"verdict_{rule.name}"
+    ws.con.execute(f"CREATE TABLE {quoted(name)} AS SELECT DISTINCT {', '.join(quoted(c) for c in columns)}, "
+                   f"false AS {flag(rule.name)} FROM canonical WHERE false")
+    reader = ws.con.sql(f"SELECT DISTINCT {', '.join(quoted(c) for c in columns)} FROM canonical") \
+        .to_arrow_reader(GX_SLICE)
+    failed_parts = []
+    for batch in reader:
+        table = pa.Table.from_batches([batch])
+        failures = run_gx(table.to_pandas(types_mapper={pa.string(): STRING}.get), suite, frozenset([rule.name]),
+                          parameters)
+        failed = np.zeros(table.num_rows, bool)
+        failed[failures[rule.name]] = True
+        failed_parts.append(table.filter(pa.array(failed)))
+    for number, part in enumerate(failed_parts):
+        ws.con.register("failed_part", part.append_column(f"fails:{rule.name}", pa.repeat(True, part.num_rows)))
+        ws.con.execute(f"INSERT INTO {quoted(name)} SELECT * FROM failed_part")
+        ws.con.unregister("failed_part")
+    on = " AND ".join(f"c.{quoted(c)} IS NOT DISTINCT FROM {quoted(name)}.{quoted(c)}" for c in columns)
+    judging.joins.append(f"LEFT JOIN {quoted(name)} ON {on}")
+    judging.checks[rule.name] = f"coalesce({quoted(name)}.{flag(rule.name)}, false)"
+
+
+def _create_judged(ws: Workspace, suite: RowSuite, judging: Judging) -> None:
+    """``judged``: canonical rows with their reasons and warnings (a rule moot where one it depends on failed)."""
+    stands: dict[str, str] = {}
+    for rule in suite.rules:
+        dependencies = [stands.get(d, flag(d)) for d in rule.depends_on if d in judging.checks]
+        stands[rule.name] = (f"({flag(rule.name)} AND NOT ({' OR '.join(dependencies)}))" if dependencies
+                             else flag(rule.name))
+
+    def names(severity: str) -> str:
+        items = [f"CASE WHEN {stands[r.name]} THEN {literal(r.name)} END" for r in suite.rules if r.severity == severity]
+        return f"list_filter([{', '.join(items)}]::VARCHAR[], lambda x: x IS NOT NULL)" if items else "[]::VARCHAR[]"
+
+    ws.con.execute(sql(
+        "judged",
+        checks=",\n           ".join(f"{check} AS {flag(rule)}" for rule, check in judging.checks.items()),
+        joins="\n    ".join(judging.joins),
+        reasons=names("critical"),
+        warnings=names("warning"),
+    ))
