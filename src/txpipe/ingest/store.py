@@ -108,7 +108,7 @@ def write(ws: Workspace, suite: RowSuite, files: DeliveryFiles, suggest: Callabl
 
 def tallies(ws: Workspace) -> Tallies:
     counts = Tallies()
-    counts.stored, counts.quarantined = ws.con.execute(sql("counts")).fetchone()
+    counts.stored, counts.quarantined = ws.con.execute(sql("counts")).fetchall()[0]
     for name, target in (("warning_counts", counts.warnings), ("reason_counts", counts.reasons),
                          ("suggestion_counts", counts.suggested)):
         for key, number in ws.con.execute(sql(name)).fetchall():

@@ -107,7 +107,7 @@ def _distinct_counts(ws: Workspace, column_sets: list[list[str]]) -> list[int]:
         return []
     counts = ", ".join(f"approx_count_distinct(hash({', '.join(quoted(c) for c in columns)}))"
                        for columns in column_sets)
-    return [int(n) for n in ws.con.execute(f"SELECT {counts} FROM canonical").fetchone()]
+    return [int(n) for n in ws.con.execute(f"SELECT {counts} FROM canonical").fetchall()[0]]
 
 
 def plan(ws: Workspace, suite: RowSuite, rows: int) -> tuple[list[tuple[list[Rule], list[str]]], list[Rule]]:

@@ -74,7 +74,7 @@ class Workspace:
             self.con.unregister("chunk_issues")
 
     def count(self, table: str) -> int:
-        return int(self.con.execute(f"SELECT count(*) FROM {quoted(table)}").fetchone()[0])
+        return int(self.con.execute(f"SELECT count(*) FROM {quoted(table)}").fetchall()[0][0])
 
     def close(self) -> None:
         self.con.close()
