@@ -47,7 +47,8 @@ from txpipe.reference import Reference, load_reference
 from txpipe.settings import Settings
 from txpipe.sources import SourceConfig, SourceConfigError, load_source_config
 from txpipe.spool import Spool, frame_to_table
-from txpipe.validate import RowSuite, Verdict, load_suite, prepare_validation, validate
+from txpipe.validate import RowSuite, Verdict, load_suite, prepare_validation
+from txpipe.validate import validate as validate_chunk
 
 
 @dataclass(frozen=True)
@@ -363,7 +364,7 @@ def store_pass(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, c
     try:
         for chunk in normalised_chunks(ctx, record, config, plan, census, spool, stage):
             stage.name = "validate"
-            verdict = validate(chunk.canonical, ctx.suite, parameters)
+            verdict = validate_chunk(chunk.canonical, ctx.suite, parameters)
             stage.name = "store"
             store.add(chunk, verdict)
             release_freed_memory()

@@ -22,7 +22,7 @@ from txpipe.normalize import REPORTABLE_COLUMNS
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
 from txpipe.validate import RowSuite
 
-BATCH_ROWS = 200_000
+BATCH_ROWS = 100_000
 # Offending-values key of a nation_unknown row: the closest reference nations, "Georgia (GEO)".
 SUGGESTIONS = "nation_did_you_mean"
 NATION_UNKNOWN = "nation_unknown"

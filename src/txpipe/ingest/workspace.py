@@ -23,7 +23,7 @@ from txpipe.spool import SOURCE_ROW
 
 SQL_DIR = Path(__file__).parent / "sql"
 # DuckDB's memory for one delivery's working tables; beyond it, DuckDB spills to the scratch folder.
-MEMORY_LIMIT = "384MB"
+MEMORY_LIMIT = "256MB"
 THREADS = 2
 
 
@@ -50,7 +50,7 @@ class Workspace:
     def __init__(self, folder: Path, value_columns: list[str]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.columns = value_columns
-        self.con = duckdb.connect(str(folder / "work.duckdb"), config={
+        self.con = duckdb.connect(":memory:", config={
             "memory_limit": MEMORY_LIMIT, "temp_directory": str(folder / "spill"), "threads": THREADS,
             "preserve_insertion_order": False})
         self.con.execute(sql("create_delivered", columns=",\n    ".join(f"{quoted(c)} VARCHAR" for c in value_columns)))

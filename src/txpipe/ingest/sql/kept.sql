@@ -5,4 +5,4 @@ SELECT source_record_id, programme, activity_code, activity_title, iteration_id,
        sex, "rank", role, status, CAST(score AS DOUBLE) AS score, warnings, source_row
 FROM judged
 WHERE len(reasons) = 0
-ORDER BY source_row;
+;
