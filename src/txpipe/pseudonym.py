@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -10,6 +11,12 @@ from collections.abc import Iterable
 from txpipe.settings import DEVELOPMENT_PSEUDONYM_KEY
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _spaces() -> str:
+    """Every character str.strip() removes (str.isspace), for the same strip in SQL."""
+    return "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
 
 
 class Pseudonymizer:
@@ -28,8 +35,15 @@ class Pseudonymizer:
         # compressions instead of four (hmac.digest sets the key up again for every message).
         block = self._key if len(self._key) <= 64 else hashlib.sha256(self._key).digest()
         block = block.ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+        self._pads = (bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block))
+        self._inner = hashlib.sha256(self._pads[0])
+        self._outer = hashlib.sha256(self._pads[1])
+
+    def sql_parameters(self, source: str) -> dict[str, object]:
+        """What ``txpipe/ingest/sql/insert_delivered.sql`` needs to compute :meth:`pid` in DuckDB:
+        the HMAC pads, the message prefix and the characters ``str.strip`` removes. Only the
+        process that holds the key passes them to its own in-memory DuckDB; they are never stored."""
+        return {"ipad": self._pads[0], "opad": self._pads[1], "prefix": f"{source}\x1f", "spaces": _spaces()}
 
     def pid(self, source: str, participant_ref: str) -> str:
         message = f"{source}\x1f{participant_ref.strip()}".encode("utf-8")

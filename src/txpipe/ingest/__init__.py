@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from txpipe.census import Census, CensusTaker
-from txpipe.ingest.normalise import build_canonical
+from txpipe.ingest.normalise import Normaliser
 from txpipe.ingest.store import write
 from txpipe.ingest.validate import judge
 from txpipe.ingest.workspace import Workspace, sql
@@ -139,15 +139,14 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
     written: list[Path] = []
     if not unchanged_since(delivery):
         raise DeliveryDeferred(delivery)
-    workspace = None
+    workspace: Workspace | None = None
     try:
         try:
-            workspace = Workspace(scratch, list(CANONICAL_COLUMNS))
-            config, plan = load(delivery, ctx, workspace, stage, record)
+            config, plan, workspace = load(delivery, ctx, scratch, stage, record)
         except (UnreadableFile, SourceConfigError) as error:
             record.status, record.reason = "rejected", str(error)
         else:
-            written = judge_and_store(delivery, ctx, workspace, record, config, plan, received, stage)
+            written = judge_and_store(delivery, ctx, workspace, record, plan, received, stage)
     except Exception as error:
         raise DeliveryFailed(delivery, stage.name, error) from None  # its traceback is kept, its message not
     finally:
@@ -157,46 +156,56 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
     return settle(delivery, ctx, record, written)
 
 
-def load(delivery: Delivery, ctx: IngestContext, workspace: Workspace, stage: Stage,
-         record: DeliveryRecord) -> tuple[SourceConfig, ColumnPlan]:
-    """Read stage: the delivery's chunks into the workspace (participant_ref pseudonymised first)."""
+def load(delivery: Delivery, ctx: IngestContext, scratch: Path, stage: Stage,
+         record: DeliveryRecord) -> tuple[SourceConfig, ColumnPlan, Workspace]:
+    """Read and normalise stages: the delivery's chunks into a new workspace, with their canonical values."""
     config = load_source_config(ctx.settings.sources_dir, delivery.source)
     options = config.read_options(ctx.settings.chunk_rows, ctx.settings.limits, statement_setup(delivery, config, ctx))
     delivered = read_delivery(delivery.path, options)
     plan = plan_columns(delivered.headers, config)
-    for batch in read_ahead(delivered.batches):  # read failures surface here
-        stage.name = "census"
-        values = pseudonymise(delivered_values(batch.frame, plan), config.name, ctx.pseudonymizer)
-        workspace.add(frame_to_table(values), batch.issues)
-        release_freed_memory()
-        stage.name = "read"
+    normaliser = Normaliser(config, ctx.reference)
+    workspace = Workspace(scratch, normaliser.rewritten, normaliser.defaults,
+                          ctx.pseudonymizer.sql_parameters(config.name))
+    try:
+        for batch in read_ahead(delivered.batches):  # read failures surface here
+            stage.name = "normalise"
+            table = frame_to_table(delivered_values(batch.frame, plan))
+            canonical = normaliser.columns(table)
+            stage.name = "census"
+            workspace.add(table, canonical, batch.issues)
+            del table, canonical, batch
+            release_freed_memory()
+            stage.name = "read"
+    except BaseException:
+        workspace.close()
+        raise
+    workspace.finish()
     if delivered.statements is not None:
         record.statements = asdict(delivered.statements)
-    return config, plan
+    return config, plan, workspace
 
 
 def judge_and_store(delivery: Delivery, ctx: IngestContext, workspace: Workspace, record: DeliveryRecord,
-                    config: SourceConfig, plan: ColumnPlan, received: dt.datetime, stage: Stage) -> list[Path]:
-    """Census, normalise, validate and store stages, as SQL over the workspace; fills the record's counts."""
+                    plan: ColumnPlan, received: dt.datetime, stage: Stage) -> list[Path]:
+    """Census, validate and store stages, as SQL over the workspace; fills the record's counts."""
     stage.name = "census"
-    workspace.con.execute(sql("duplicates"))
-    workspace.con.execute(sql("conflicting_ids"))
+    for statement in ("duplicates", "conflicting_ids", "canonical"):
+        workspace.con.execute(sql(statement))
     record.ignored_columns = list(plan.ignored)
     record.rows_read = workspace.count("delivered") + workspace.count("issues")
     record.rows_duplicate = workspace.count("duplicates")
     conflicting = workspace.con.sql("SELECT id FROM conflicting ORDER BY id").to_arrow_table()["id"].to_pylist()
-    stage.name = "normalise"
-    build_canonical(workspace, config, ctx.reference)
     stage.name = "validate"
-    parameters = {"nation_codes": list(ctx.reference.nation_codes),
-                  "activity_codes": list(ctx.reference.activity_codes), "conflicting_ids": conflicting}
-    judge(workspace, ctx.suite, parameters, workspace.count("canonical"))
+    nation_codes = list(ctx.reference.nation_codes)
+    parameters = {"nation_codes": nation_codes, "activity_codes": list(ctx.reference.activity_codes),
+                  "conflicting_ids": conflicting}
+    judge(workspace, ctx.suite, parameters, workspace.count("delivered") - record.rows_duplicate)
     stage.name = "store"
     files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source)
     try:
-        counts = write(workspace, ctx.suite, files, ctx.reference.nation_names.suggestions, source=delivery.source,
-                       batch_id=delivery.batch_id, source_file=delivery.source_file, run_id=ctx.run_id,
-                       received=received)
+        counts = write(workspace, ctx.suite, files, nation_codes, ctx.reference.nation_names.suggestions,
+                       source=delivery.source, batch_id=delivery.batch_id, source_file=delivery.source_file,
+                       run_id=ctx.run_id, received=received)
         written = files.commit()
     except BaseException:
         files.abort()

@@ -1,17 +1,18 @@
-"""Normalise stage: the delivery's canonical values as one table (``canonical``).
+"""Normalise stage: canonical values for a chunk's columns, as Arrow column operations.
 
 Every normalisation rule maps a column's value to its canonical text by that value alone (see
-:func:`txpipe.normalize.normalize`), so each distinct value of a column is normalised once for
-the whole delivery, by the same code the small-delivery path uses, and the result is joined back
-to every row in SQL. Exact duplicates (``duplicates``) are left out here.
+:func:`txpipe.normalize.normalize`), so a column is dictionary-encoded, each distinct value not seen
+before in the delivery is normalised once (by the same code the small-delivery path runs, on a frame
+of distinct values), and the canonical dictionary is taken back to the rows. No Python object is made
+per row. Columns only filled with a default are filled in SQL (see ``insert_delivered.sql``).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from txpipe.ingest.workspace import Workspace, literal, quoted, sql
 from txpipe.normalize import CANONICAL_COLUMNS, normalize
 from txpipe.readers import STRING
 from txpipe.reference import Reference
@@ -20,41 +21,57 @@ from txpipe.sources import SourceConfig
 
 # Columns whose values normalisation rewrites (besides filling defaults); aliased columns join them.
 REWRITTEN = (*ENUMS, "activity_code", "iteration_id", "start_date", "end_date", "nation", "headcount", "score")
+CACHE_LIMIT = 200_000  # distinct values remembered per column (beyond: forgotten; only speed depends on it)
 
 
-def value_maps(ws: Workspace, config: SourceConfig, reference: Reference) -> dict[str, pa.Table]:
-    """Per rewritten column: its distinct delivered values and their canonical text (value, canonical)."""
-    rewritten = [c for c in CANONICAL_COLUMNS if c in REWRITTEN or c in config.aliases]
-    distinct = {c: ws.con.sql(f"SELECT DISTINCT {quoted(c)} AS v FROM delivered").to_arrow_table()["v"].combine_chunks()
-                for c in rewritten}
-    length = max((len(values) for values in distinct.values()), default=0)
-    if length == 0:
-        return {}
-    # One frame holding every column's distinct values (padded with missing values), normalised at once.
-    padded = {c: pd.array(distinct[c].to_pylist() + [None] * (length - len(distinct[c])), dtype=STRING)
-              if c in distinct else pd.array([None] * length, dtype=STRING) for c in CANONICAL_COLUMNS}
-    canonical = normalize(pd.DataFrame(padded), config, reference)
-    return {c: pa.table({"value": distinct[c],
-                         "canonical": pa.array(canonical[c].iloc[:len(distinct[c])], pa.string(), from_pandas=True)})
-            for c in rewritten}
+class Normaliser:
+    """Canonical values of one delivery's chunks; remembers what it normalised for the next chunk."""
 
+    def __init__(self, config: SourceConfig, reference: Reference) -> None:
+        self.config, self.reference = config, reference
+        self.rewritten = [c for c in CANONICAL_COLUMNS if c in REWRITTEN or c in config.aliases]
+        self.defaults = {c: v for c, v in {**COLUMN_DEFAULTS, **config.defaults}.items()
+                         if c in CANONICAL_COLUMNS and c not in self.rewritten}
+        self._known: dict[str, dict[str, str | None]] = {c: {} for c in self.rewritten}
+        missing = self._normalise({c: [None] for c in self.rewritten})
+        self._of_missing = {c: missing[c][0] for c in self.rewritten}  # a missing value's canonical text
 
-def build_canonical(ws: Workspace, config: SourceConfig, reference: Reference) -> None:
-    """Create ``canonical``: source_row and every canonical column, exact duplicates left out."""
-    maps = value_maps(ws, config, reference)
-    defaults = {**COLUMN_DEFAULTS, **config.defaults}
-    selects, joins = [], []
-    for number, column in enumerate(CANONICAL_COLUMNS):
-        if column in maps:
-            name = f"map_{number}"
-            ws.con.register(name, maps[column])
-            joins.append(f"LEFT JOIN {name} ON d.{quoted(column)} IS NOT DISTINCT FROM {name}.value")
-            selects.append(f"{name}.canonical AS {quoted(column)}")
-        elif column in defaults:
-            selects.append(f"coalesce(d.{quoted(column)}, {literal(defaults[column])}) AS {quoted(column)}")
-        else:
-            selects.append(f"d.{quoted(column)}")
-    ws.con.execute(sql("canonical", columns=",\n       ".join(selects), joins="\n".join(joins)))
-    for number, column in enumerate(CANONICAL_COLUMNS):
-        if column in maps:
-            ws.con.unregister(f"map_{number}")
+    @property
+    def kept_raw(self) -> list[str]:
+        """Columns whose delivered value can differ from the canonical one (both are kept)."""
+        return [*self.rewritten, *self.defaults]
+
+    def _normalise(self, values: dict[str, list]) -> dict[str, list]:
+        """Canonical text of the given values of each column (one padded frame, one normalize call)."""
+        length = max(len(v) for v in values.values())
+        frame = pd.DataFrame({c: pd.array(values.get(c, []) + [None] * (length - len(values.get(c, []))), dtype=STRING)
+                              for c in CANONICAL_COLUMNS})
+        canonical = normalize(frame, self.config, self.reference)
+        return {c: [None if pd.isna(v) else v for v in canonical[c].iloc[:len(values[c])]] for c in values}
+
+    def columns(self, table: pa.Table) -> dict[str, pa.Array]:
+        """The canonical values of the chunk's rewritten columns."""
+        encoded = {c: pc.dictionary_encode(table[c].combine_chunks()) for c in self.rewritten}
+        dictionaries = {c: encoded[c].dictionary.to_pylist() for c in self.rewritten}
+        new = {}
+        for column, values in dictionaries.items():
+            known = self._known[column]
+            unseen = [v for v in values if v not in known]
+            if len(known) + len(unseen) > CACHE_LIMIT:  # forget, and normalise this chunk's values afresh
+                known.clear()
+                unseen = values
+            if unseen:
+                new[column] = unseen
+        if new:
+            for column, canonical in self._normalise(new).items():
+                self._known[column].update(zip(new[column], canonical))
+        out = {}
+        for column in self.rewritten:
+            known = self._known[column]
+            dictionary = pa.array([known[v] for v in dictionaries[column]], pa.string())
+            values = pc.take(dictionary, encoded[column].indices)
+            missing = self._of_missing[column]
+            if missing is not None:  # a missing value takes the canonical text of the column's default
+                values = pc.if_else(pc.is_null(encoded[column].indices), missing, values)
+            out[column] = values
+        return out

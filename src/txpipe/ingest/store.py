@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from txpipe.ingest.workspace import Workspace, literal, quoted, sql
 from txpipe.lake import DeliveryFiles
@@ -41,7 +42,12 @@ def _json_pair(key: str, value_sql: str) -> str:
     return f"{literal(json.dumps(key) + ': ')} || coalesce(to_json({value_sql}), 'null')"
 
 
-def offending_sql(suite: RowSuite) -> str:
+def _delivered(column: str, raw: list[str]) -> str:
+    """The delivered value of a column in ``judged`` (j)."""
+    return f"j.{quoted(('raw:' if column in raw else '') + column)}"
+
+
+def offending_sql(suite: RowSuite, raw: list[str]) -> str:
     """Per quarantined row, the JSON object of the delivered values its critical rules judged."""
     using: dict[str, list[str]] = {}
     for rule in suite.rules:
@@ -54,26 +60,27 @@ def offending_sql(suite: RowSuite) -> str:
     for key in sorted(using):
         rules = "[" + ", ".join(literal(r) for r in using[key]) + "]"
         if key == SUGGESTIONS:
-            pair = f"{literal(json.dumps(key) + ': ')} || s.suggestions"
+            pair = f"{literal(json.dumps(key) + ': ')} || coalesce(s.suggestions, '[]')"
         elif key == "participant_ref":  # withheld: its pseudonym is in the record
             pair = literal(json.dumps(key) + ": null")
         else:
-            pair = _json_pair(key, f"d.{quoted(key)}")
+            pair = _json_pair(key, _delivered(key, raw))
         items.append(f"CASE WHEN list_has_any(j.reasons, {rules}) THEN {pair} END")
     listed = f"list_filter([{', '.join(items)}]::VARCHAR[], lambda x: x IS NOT NULL)" if items else "[]::VARCHAR[]"
     return f"'{{' || array_to_string({listed}, ', ') || '}}'"
 
 
-def record_sql() -> str:
+def record_sql(raw: list[str]) -> str:
     """Per quarantined row, the JSON object of its delivered row (participant_pid for participant_ref)."""
     keys = sorted([*REPORTABLE_COLUMNS, "participant_pid"])
-    return "'{' || " + " || ', ' || ".join(_json_pair(k, f"d.{quoted(k)}") for k in keys) + " || '}'"
+    return "'{' || " + " || ', ' || ".join(_json_pair(k, _delivered(k, raw)) for k in keys) + " || '}'"
 
 
-def register_suggestions(ws: Workspace, suggest: Callable[[str], list[str]]) -> None:
-    """The closest reference nations of every distinct delivered nation the suite found unknown."""
+def register_suggestions(ws: Workspace, nation_codes: list[str], suggest: Callable[[str], list[str]]) -> None:
+    """The closest reference nations of every distinct delivered nation that is not a reference code."""
+    ws.con.register("nation_codes", pa.table({"value": pa.array(nation_codes, pa.string())}))
     nations = ws.con.sql(sql("unknown_nations")).to_arrow_table()["nation"].to_pylist()
-    lists = [suggest(n) for n in nations]
+    lists = [suggest(n) if n is not None else [] for n in nations]
     ws.con.register("suggestions", pa.table({
         "nation": pa.array(nations, pa.string()),
         "suggestions": pa.array([json.dumps(s, ensure_ascii=False) for s in lists], pa.string()),
@@ -81,36 +88,45 @@ def register_suggestions(ws: Workspace, suggest: Callable[[str], list[str]]) -> 
     }))
 
 
-def _constants(n: int, values: dict[str, object], schema: pa.Schema) -> dict[str, pa.Array]:
-    return {name: pa.repeat(pa.scalar(value, schema.field(name).type), n) for name, value in values.items()}
+def _with_constants(table: pa.Table, values: dict[str, object], schema: pa.Schema) -> pa.Table:
+    n = table.num_rows
+    columns = {name: table[name] for name in table.column_names}
+    columns.update({name: pa.repeat(pa.scalar(value, schema.field(name).type), n) for name, value in values.items()})
+    return pa.table({name: columns[name] for name in schema.names}).cast(schema)
 
 
-def write(ws: Workspace, suite: RowSuite, files: DeliveryFiles, suggest: Callable[[str], list[str]], *,
-          source: str, batch_id: str, source_file: str, run_id: str, received: dt.datetime) -> Tallies:
+def _count(counts: dict[str, int], values: pa.Array) -> None:
+    for item in pc.value_counts(values.drop_null()).to_pylist():
+        counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+
+
+def write(ws: Workspace, suite: RowSuite, files: DeliveryFiles, nation_codes: list[str],
+          suggest: Callable[[str], list[str]], *, source: str, batch_id: str, source_file: str, run_id: str,
+          received: dt.datetime) -> Tallies:
     """Write the delivery's kept and quarantined rows into ``files``; return what was written."""
     constants = {"source": source, "batch_id": batch_id, "source_file": source_file, "ingested_at": received,
                  "run_id": run_id}
-    empty_participation, empty_quarantine = PARTICIPATION_SCHEMA.empty_table(), QUARANTINE_SCHEMA.empty_table()
-    for batch in ws.con.sql(sql("kept")).to_arrow_reader(BATCH_ROWS):
-        table = pa.Table.from_batches([batch])
-        columns = {**{n: table[n] for n in table.column_names}, **_constants(table.num_rows, constants, PARTICIPATION_SCHEMA)}
-        files.add(pa.table({n: columns[n] for n in PARTICIPATION_SCHEMA.names}).cast(PARTICIPATION_SCHEMA),
-                  empty_quarantine)
-    register_suggestions(ws, suggest)
-    query = sql("quarantined", offending=offending_sql(suite), record=record_sql())
-    for batch in ws.con.sql(query).to_arrow_reader(BATCH_ROWS):
-        table = pa.Table.from_batches([batch])
-        columns = {**{n: table[n] for n in table.column_names}, **_constants(table.num_rows, constants, QUARANTINE_SCHEMA)}
-        files.add(empty_participation,
-                  pa.table({n: columns[n] for n in QUARANTINE_SCHEMA.names}).cast(QUARANTINE_SCHEMA))
-    return tallies(ws)
-
-
-def tallies(ws: Workspace) -> Tallies:
     counts = Tallies()
-    counts.stored, counts.quarantined = ws.con.execute(sql("counts")).fetchall()[0]
-    for name, target in (("warning_counts", counts.warnings), ("reason_counts", counts.reasons),
-                         ("suggestion_counts", counts.suggested)):
-        for key, number in ws.con.execute(sql(name)).fetchall():
-            target[key] = int(number)
+    register_suggestions(ws, nation_codes, suggest)
+    outcome = ws.con.sql(sql("outcome", offending=offending_sql(suite, ws.raw), record=record_sql(ws.raw)))
+    for batch in outcome.to_arrow_reader(BATCH_ROWS):
+        table = pa.Table.from_batches([batch])
+        kept_mask = pc.equal(pc.list_value_length(table["reasons"]), 0)
+        kept, quarantined = table.filter(kept_mask), table.filter(pc.invert(kept_mask))
+        files.add(_with_constants(kept, constants, PARTICIPATION_SCHEMA) if kept.num_rows else EMPTY_PARTICIPATION,
+                  _with_constants(quarantined, constants, QUARANTINE_SCHEMA) if quarantined.num_rows
+                  else EMPTY_QUARANTINE)
+        counts.stored += kept.num_rows
+        counts.quarantined += quarantined.num_rows
+        _count(counts.warnings, pc.list_flatten(kept["warnings"]))
+        _count(counts.reasons, pc.list_flatten(quarantined["reasons"]))
+        _count(counts.suggested, quarantined["suggested"])
+    issues = ws.con.sql(sql("issue_rows")).to_arrow_table()
+    if issues.num_rows:
+        files.add(EMPTY_PARTICIPATION, _with_constants(issues, constants, QUARANTINE_SCHEMA))
+        counts.quarantined += issues.num_rows
+        _count(counts.reasons, pc.list_flatten(issues["reasons"]))
     return counts
+
+
+EMPTY_PARTICIPATION, EMPTY_QUARANTINE = PARTICIPATION_SCHEMA.empty_table(), QUARANTINE_SCHEMA.empty_table()

@@ -107,7 +107,7 @@ def _distinct_counts(ws: Workspace, column_sets: list[list[str]]) -> list[int]:
         return []
     counts = ", ".join(f"approx_count_distinct(hash({', '.join(quoted(c) for c in columns)}))"
                        for columns in column_sets)
-    return [int(n) for n in ws.con.execute(f"SELECT {counts} FROM canonical").fetchall()[0]]
+    return [int(n) for n in ws.con.execute(f"SELECT {counts} FROM delivered").fetchall()[0]]
 
 
 def plan(ws: Workspace, suite: RowSuite, rows: int) -> tuple[list[tuple[list[Rule], list[str]]], list[Rule]]:
@@ -145,7 +145,8 @@ def _judge_few(ws: Workspace, suite: RowSuite, groups: list[tuple[list[Rule], li
     with their first combination, which adds no verdict)."""
     if not groups:
         return
-    combos = [ws.con.sql(f"SELECT DISTINCT {', '.join(quoted(c) for c in columns)} FROM canonical").to_arrow_table()
+    # Exact duplicates hold the values of a row kept: the combinations of all delivered rows are the same.
+    combos = [ws.con.sql(f"SELECT DISTINCT {', '.join(quoted(c) for c in columns)} FROM delivered").to_arrow_table()
               for _, columns in groups]
     if max(t.num_rows for t in combos) == 0:  # no rows: no rule fails
         judging.checks.update({r.name: "false" for rules, _ in groups for r in rules})
@@ -208,8 +209,8 @@ def _judge_in_slices(ws: Workspace, suite: RowSuite, rule: Rule, parameters: dic
     columns = [c for c in CANONICAL_COLUMNS if c in rule.reads] or list(CANONICAL_COLUMNS)
     name = f"verdict_{rule.name}"
     ws.con.execute(f"CREATE TABLE {quoted(name)} AS SELECT DISTINCT {', '.join(quoted(c) for c in columns)}, "
-                   f"false AS {flag(rule.name)} FROM canonical WHERE false")
-    reader = ws.con.sql(f"SELECT DISTINCT {', '.join(quoted(c) for c in columns)} FROM canonical") \
+                   f"false AS {flag(rule.name)} FROM delivered WHERE false")
+    reader = ws.con.sql(f"SELECT DISTINCT {', '.join(quoted(c) for c in columns)} FROM delivered") \
         .to_arrow_reader(GX_SLICE)
     failed_parts = []
     for batch in reader:

@@ -1,8 +1,5 @@
--- Every delivered row but exact duplicates, with its canonical values: rewritten columns through
--- their value maps (map_N: value -> canonical, a missing value included), others with their default.
-CREATE TABLE canonical AS
-SELECT d.source_row,
-       {columns}
-FROM delivered AS d
-{joins}
-WHERE d.source_row NOT IN (SELECT source_row FROM duplicates);
+-- The rows to judge: every delivered row but exact duplicates.
+CREATE VIEW canonical AS
+SELECT *
+FROM delivered
+WHERE source_row NOT IN (SELECT source_row FROM duplicates);

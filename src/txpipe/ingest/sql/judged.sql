@@ -1,7 +1,7 @@
 -- Each canonical row with the rules it broke: fails:<rule> per rule (GX's verdicts on distinct
 -- combinations joined back, or a set-based check), then the critical rules as reasons (empty: the
 -- row is kept) and the warning rules as warnings (null when none), in suite order.
-CREATE TABLE judged AS
+CREATE VIEW judged AS
 WITH flagged AS (
     SELECT c.*,
            {checks}

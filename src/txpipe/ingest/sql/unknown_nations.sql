@@ -1,5 +1,5 @@
--- The distinct delivered nations of the rows quarantined as nation_unknown.
-SELECT DISTINCT d.nation
-FROM judged AS j
-JOIN delivered AS d ON d.source_row = j.source_row
-WHERE list_contains(j.reasons, 'nation_unknown') AND d.nation IS NOT NULL;
+-- The distinct delivered nations whose canonical value is not a reference nation code (the rows
+-- nation_unknown can quarantine), to look up the closest reference nations for once each.
+SELECT DISTINCT "raw:nation" AS nation
+FROM delivered
+WHERE nation IS NOT NULL AND nation NOT IN (SELECT value FROM nation_codes);
