@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from txpipe.ingest.workspace import Workspace, literal, quoted, sql
+from txpipe.ingest.workspace import THREADS, Workspace, literal, quoted, sql
 from txpipe.lake import DeliveryFiles
 from txpipe.normalize import REPORTABLE_COLUMNS
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
@@ -103,30 +103,46 @@ def _count(counts: dict[str, int], values: pa.Array) -> None:
 def write(ws: Workspace, suite: RowSuite, files: DeliveryFiles, nation_codes: list[str],
           suggest: Callable[[str], list[str]], *, source: str, batch_id: str, source_file: str, run_id: str,
           received: dt.datetime) -> Tallies:
-    """Write the delivery's kept and quarantined rows into ``files``; return what was written."""
+    """Write the delivery's kept and quarantined rows into ``files``, in delivered order; return the tallies."""
     constants = {"source": source, "batch_id": batch_id, "source_file": source_file, "ingested_at": received,
                  "run_id": run_id}
     counts = Tallies()
     register_suggestions(ws, nation_codes, suggest)
-    outcome = ws.con.sql(sql("outcome", offending=offending_sql(suite, ws.raw), record=record_sql(ws.raw)))
-    for batch in outcome.to_arrow_reader(BATCH_ROWS):
-        table = pa.Table.from_batches([batch])
+    outcome = sql("outcome", offending=offending_sql(suite, ws.raw), record=record_sql(ws.raw))
+    # Records the reader could not place are quarantined among the others, by position: then the
+    # quarantined rows come from a second, sorted query (the kept ones still from the first).
+    unplaced = ws.count("issues") > 0
+    # One DuckDB thread streams rows in delivered order (parallel scans hand row groups back out of
+    # order); the lake files are encoded on the other core meanwhile (DeliveryFiles' thread).
+    ws.con.execute("SET threads = 1")
+    for table in _batches(ws, outcome):
         kept_mask = pc.equal(pc.list_value_length(table["reasons"]), 0)
-        kept, quarantined = table.filter(kept_mask), table.filter(pc.invert(kept_mask))
-        files.add(_with_constants(kept, constants, PARTICIPATION_SCHEMA) if kept.num_rows else EMPTY_PARTICIPATION,
-                  _with_constants(quarantined, constants, QUARANTINE_SCHEMA) if quarantined.num_rows
-                  else EMPTY_QUARANTINE)
-        counts.stored += kept.num_rows
-        counts.quarantined += quarantined.num_rows
+        kept = table.filter(kept_mask)
+        quarantined = EMPTY_QUARANTINE if unplaced else table.filter(pc.invert(kept_mask))
+        _add(files, counts, kept, quarantined, constants)
+    if unplaced:
+        for quarantined in _batches(ws, sql("quarantined_and_unplaced", outcome=outcome)):
+            _add(files, counts, EMPTY_PARTICIPATION, quarantined, constants)
+    ws.con.execute(f"SET threads = {THREADS}")
+    return counts
+
+
+def _batches(ws: Workspace, query: str) -> Iterator[pa.Table]:
+    for batch in ws.con.sql(query).to_arrow_reader(BATCH_ROWS):
+        yield pa.Table.from_batches([batch])
+
+
+def _add(files: DeliveryFiles, counts: Tallies, kept: pa.Table, quarantined: pa.Table, constants: dict) -> None:
+    files.add(_with_constants(kept, constants, PARTICIPATION_SCHEMA) if kept.num_rows else EMPTY_PARTICIPATION,
+              _with_constants(quarantined, constants, QUARANTINE_SCHEMA) if quarantined.num_rows
+              else EMPTY_QUARANTINE)
+    counts.stored += kept.num_rows
+    counts.quarantined += quarantined.num_rows
+    if kept.num_rows:
         _count(counts.warnings, pc.list_flatten(kept["warnings"]))
+    if quarantined.num_rows:
         _count(counts.reasons, pc.list_flatten(quarantined["reasons"]))
         _count(counts.suggested, quarantined["suggested"])
-    issues = ws.con.sql(sql("issue_rows")).to_arrow_table()
-    if issues.num_rows:
-        files.add(EMPTY_PARTICIPATION, _with_constants(issues, constants, QUARANTINE_SCHEMA))
-        counts.quarantined += issues.num_rows
-        _count(counts.reasons, pc.list_flatten(issues["reasons"]))
-    return counts
 
 
 EMPTY_PARTICIPATION, EMPTY_QUARANTINE = PARTICIPATION_SCHEMA.empty_table(), QUARANTINE_SCHEMA.empty_table()

@@ -10,4 +10,4 @@ SELECT j.source_record_id, j.programme, j.activity_code, j.activity_title, j.ite
        CASE WHEN len(j.reasons) > 0 THEN {record} END AS record,
        CASE WHEN list_contains(j.reasons, 'nation_unknown') THEN s.first END AS suggested
 FROM judged AS j
-LEFT JOIN suggestions AS s ON j."raw:nation" = s.nation;
+LEFT JOIN suggestions AS s ON j."raw:nation" = s.nation
