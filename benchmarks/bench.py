@@ -173,6 +173,16 @@ def fresh(home: Path) -> Path:
     return home
 
 
+def extra_landing() -> Path:
+    """A landing holding one new 10k-row delivery (a source of its own, so it adds to any lake)."""
+    small = landing_for(10_000, seed=11)
+    extra = OUT / "data" / "extra" / "landing"
+    shutil.rmtree(extra, ignore_errors=True)
+    (extra / "jadl_extra").mkdir(parents=True)
+    shutil.copy(small / "jadl" / "jadl_01.csv", extra / "jadl_extra" / "extra.csv")
+    return extra
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000, 5_000_000])
@@ -223,6 +233,14 @@ def main() -> None:
         results["compare"]["all_quarantined"] = compare_all_quarantined(
             largest, results["compare"][str(largest)], **{**common, "landing": landing_for(largest)})
         print(json.dumps(results["compare"]["all_quarantined"]), flush=True)
+        # A whole run (ingest, build, marts, dashboard) adding 10k rows: to an empty home, then to the
+        # home the largest `txpipe run` above left (its lake holds the largest delivery).
+        extra = extra_landing()
+        empty = measure(TXPIPE + ["run", "--landing", str(extra)], env_for(fresh(OUT / "homes" / "run-10k-empty")))
+        big = measure(TXPIPE + ["run", "--landing", str(extra)], env_for(OUT / "homes" / f"cmp-run-{largest}"))
+        results["compare"]["run_10k"] = {"into_empty_lake": empty, f"into_{largest}_row_lake": big,
+                                         "ratio": round(big["seconds"] / empty["seconds"], 2)}
+        print(json.dumps(results["compare"]["run_10k"]), flush=True)
     if args.statements:
         results["xapi_statements"] = measure_statements(args.statements, out=OUT, python=PYTHON, txpipe=TXPIPE,
                                                         in_process=IN_PROCESS, measure=measure, env_for=env_for,
@@ -241,11 +259,7 @@ def main() -> None:
     rerun = measure(TXPIPE + ["run", "--landing", str(landing_for(largest))], env_for(OUT / "homes" / f"cli-{largest}"))
     results["rerun_nothing_new"] = {"run": rerun, "interpreter_and_prefect_start": startup,
                                     "beyond_start_seconds": round(rerun["seconds"] - startup["seconds"], 2)}
-    small = landing_for(10_000, seed=11)
-    extra = OUT / "data" / "extra" / "landing"
-    shutil.rmtree(extra, ignore_errors=True)
-    (extra / "jadl_extra").mkdir(parents=True)
-    shutil.copy(small / "jadl" / "jadl_01.csv", extra / "jadl_extra" / "extra.csv")
+    extra = extra_landing()
     empty = measure([PYTHON, "-c", IN_PROCESS, str(extra), "ingest"], env_for(fresh(OUT / "homes" / "empty-lake")))
     big = measure([PYTHON, "-c", IN_PROCESS, str(extra), "ingest"], env_for(OUT / "homes" / f"lib-{largest}"))
     results["delivery_10k"] = {"into_empty_lake": empty, f"into_{largest}_row_lake": big,

@@ -3,9 +3,9 @@
     TXPIPE_HOME=/tmp/stages .venv/bin/python benchmarks/stages.py benchmarks/out/data/1000000/landing
 
 Wraps the library's stage functions with timers, ingests every new delivery under the landing
-root into TXPIPE_HOME (use an empty one), and prints the time per stage. Stages nest (first_pass
-holds pseudonymise and census.add; store_pass holds normalize and validate, which holds
-plan_groups and the GX calls); the Parquet writes run on a background thread, beside store_pass.
+root into TXPIPE_HOME (use an empty one), and prints the time per stage. Stages nest (load holds
+the canonical columns, the pids and the spool writes, beside the reader's thread; judge_and_store
+holds the census, validate and store); the lake files are encoded on a background thread.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-import txpipe.census as census
 import txpipe.ingest as ingest
+import txpipe.lake as lake
 import txpipe.landing as landing_module
+from txpipe.ingest import normalise, workspace
+from txpipe.ingest import validate as set_validate
 from txpipe.landing import discover
-import txpipe.validate as validate
 from txpipe.ledger import Ledger
 from txpipe.settings import Settings
 
@@ -42,14 +43,16 @@ def timed(owner, name: str, label: str) -> None:
 
 
 def main(landing: Path) -> None:
-    for name in ("first_pass", "store_pass", "pseudonymise", "normalize", "validate", "participation_table",
-                 "quarantine_rows", "release_freed_memory"):
+    for name in ("load", "judge_and_store", "release_freed_memory"):
         timed(ingest, name, name)
     timed(landing_module, "file_sha256", "file_sha256")
-    timed(validate, "plan_groups", "validate: plan_groups")
-    timed(validate, "_run_gx", "validate: GX")
-    timed(census.CensusTaker, "add", "census.add")
-    timed(census.CensusTaker, "result", "census.result")
+    timed(normalise.Normaliser, "columns", "normalise: canonical columns (Arrow)")
+    timed(workspace.Workspace, "_pids", "pseudonymise: participant_pid (SQL)")
+    timed(workspace.Workspace, "_spool", "spool: chunk to Parquet")
+    timed(set_validate, "plan", "validate: plan (distinct counts)")
+    timed(set_validate, "run_gx", "validate: GX")
+    timed(ingest, "write", "store: kept and quarantined rows")
+    timed(lake.DeliveryFiles, "_write_chunk", "store: lake files (background thread)")
     settings = Settings.from_env()
     started = time.perf_counter()
     context = ingest.IngestContext.create(settings, "stages")

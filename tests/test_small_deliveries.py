@@ -80,7 +80,7 @@ def test_one_bad_delivery_does_not_spoil_its_group(settings, landing, monkeypatc
     for name in ("a", "b", "c"):
         write_csv(landing / "jadl" / f"{name}.csv", [row(source_record_id=f"{name}1")])
     deliveries = discover(landing, Ledger(settings.ledger_dir))
-    import txpipe.ingest as ingest
+    import txpipe.ingest.chunks as ingest
 
     real = ingest.normalize
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from tests.conftest import row, write_csv
-from txpipe.ingest import IngestContext, first_pass
+from txpipe.ingest import IngestContext
+from txpipe.ingest.chunks import first_pass
 from txpipe.landing import discover
 from txpipe.ledger import Ledger
 from txpipe.readers import RowIssue

@@ -22,23 +22,19 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from txpipe import ingest
 from txpipe.ingest import (
-    Chunk,
-    ChunkStore,
     DeliveryDeferred,
     DeliveryFailed,
     IngestContext,
     Stage,
-    deduplicated_chunks,
-    first_pass,
+    chunks,
     ingest_delivery,
-    judging_parameters,
     new_record,
     now_utc,
     scratch_dir,
     settle,
 )
+from txpipe.ingest.chunks import Chunk, ChunkStore, deduplicated_chunks, first_pass, judging_parameters
 from txpipe.landing import Delivery, unchanged_since
 from txpipe.ledger import DeliveryRecord
 from txpipe.memory import release_freed_memory
@@ -161,7 +157,7 @@ def _normalise(pending: dict[int, _Pending], ctx: IngestContext) -> dict[int, Ou
 
 def _normalise_together(items: list[_Pending], ctx: IngestContext) -> None:
     raws = [raw for item in items for raw, _ in item.raws]
-    canonical = ingest.normalize(pd.concat(raws), items[0].config, ctx.reference) if raws else None
+    canonical = chunks.normalize(pd.concat(raws), items[0].config, ctx.reference) if raws else None
     start = 0
     for item in items:
         item.chunks = []
