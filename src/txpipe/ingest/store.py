@@ -38,42 +38,58 @@ class Tallies:
     suggested: dict[str, int] = field(default_factory=dict)
 
 
-def _json_pair(key: str, value_sql: str) -> str:
-    return f"{literal(json.dumps(key) + ': ')} || coalesce(to_json({value_sql}), 'null')"
-
-
 def _delivered(column: str, raw: list[str]) -> str:
     """The delivered value of a column in ``judged`` (j)."""
     return f"j.{quoted(('raw:' if column in raw else '') + column)}"
 
 
-def offending_sql(suite: RowSuite, raw: list[str]) -> str:
-    """Per quarantined row, the JSON object of the delivered values its critical rules judged."""
-    using: dict[str, list[str]] = {}
+def _offending_keys(suite: RowSuite) -> dict[str, set[str]]:
+    """Each key an offending-values object can hold, and the critical rules whose failure puts it there."""
+    using: dict[str, set[str]] = {}
     for rule in suite.rules:
         if rule.severity == "critical":
             for column in rule.columns:
-                using.setdefault(column, []).append(rule.name)
+                using.setdefault(column, set()).add(rule.name)
     if any(r.name == NATION_UNKNOWN and r.severity == "critical" for r in suite.rules):
-        using[SUGGESTIONS] = [NATION_UNKNOWN]
+        using[SUGGESTIONS] = {NATION_UNKNOWN}
+    return dict(sorted(using.items()))
+
+
+def _offending_value(key: str, raw: list[str]) -> str:
+    if key == SUGGESTIONS:
+        return "coalesce(s.suggestions, '[]')::JSON"
+    if key == "participant_ref":  # withheld: its pseudonym is in the record
+        return "NULL"
+    return _delivered(key, raw)
+
+
+def offending_sql(suite: RowSuite, raw: list[str], combinations: list[list[str]]) -> str:
+    """Per quarantined row, the JSON object of the delivered values its critical rules judged, keys sorted.
+
+    Rows are quarantined for a few combinations of rules: each known combination (``combinations``)
+    gets one json_object of exactly its keys; any other is built key by key (slower, same object)."""
+    using = _offending_keys(suite)
+    branches = []
+    for combination in combinations:
+        keys = [k for k, rules in using.items() if rules & set(combination)]
+        pairs = ", ".join(f"{literal(k)}, {_offending_value(k, raw)}" for k in keys)
+        branches.append(f"WHEN {literal(chr(31).join(combination))} THEN json_object({pairs})::VARCHAR")
     items = []
-    for key in sorted(using):
-        rules = "[" + ", ".join(literal(r) for r in using[key]) + "]"
-        if key == SUGGESTIONS:
-            pair = f"{literal(json.dumps(key) + ': ')} || coalesce(s.suggestions, '[]')"
-        elif key == "participant_ref":  # withheld: its pseudonym is in the record
-            pair = literal(json.dumps(key) + ": null")
-        else:
-            pair = _json_pair(key, _delivered(key, raw))
-        items.append(f"CASE WHEN list_has_any(j.reasons, {rules}) THEN {pair} END")
+    for key, rules in using.items():
+        listed = "[" + ", ".join(literal(r) for r in sorted(rules)) + "]"
+        pair = f"{literal(json.dumps(key) + ':')} || coalesce(to_json({_offending_value(key, raw)}), 'null')"
+        items.append(f"CASE WHEN list_has_any(j.reasons, {listed}) THEN {pair} END")
     listed = f"list_filter([{', '.join(items)}]::VARCHAR[], lambda x: x IS NOT NULL)" if items else "[]::VARCHAR[]"
-    return f"'{{' || array_to_string({listed}, ', ') || '}}'"
+    generic = f"'{{' || array_to_string({listed}, ',') || '}}'"
+    if not branches:
+        return generic
+    return f"CASE array_to_string(j.reasons, chr(31)) {' '.join(branches)} ELSE {generic} END"
 
 
 def record_sql(raw: list[str]) -> str:
-    """Per quarantined row, the JSON object of its delivered row (participant_pid for participant_ref)."""
+    """Per quarantined row, the JSON object of its delivered row (participant_pid for participant_ref), keys sorted."""
     keys = sorted([*REPORTABLE_COLUMNS, "participant_pid"])
-    return "'{' || " + " || ', ' || ".join(_json_pair(k, _delivered(k, raw)) for k in keys) + " || '}'"
+    return "json_object(" + ", ".join(f"{literal(k)}, {_delivered(k, raw)}" for k in keys) + ")::VARCHAR"
 
 
 def register_suggestions(ws: Workspace, nation_codes: list[str], suggest: Callable[[str], list[str]]) -> None:
@@ -100,6 +116,9 @@ def _count(counts: dict[str, int], values: pa.Array) -> None:
         counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
 
 
+COMBINATIONS = 64  # rule combinations given their own json_object (the most frequent are not chosen: any 64)
+
+
 def write(ws: Workspace, suite: RowSuite, files: DeliveryFiles, nation_codes: list[str],
           suggest: Callable[[str], list[str]], *, source: str, batch_id: str, source_file: str, run_id: str,
           received: dt.datetime) -> Tallies:
@@ -108,27 +127,28 @@ def write(ws: Workspace, suite: RowSuite, files: DeliveryFiles, nation_codes: li
                  "run_id": run_id}
     counts = Tallies()
     register_suggestions(ws, nation_codes, suggest)
-    outcome = sql("outcome", offending=offending_sql(suite, ws.raw), record=record_sql(ws.raw))
-    # Records the reader could not place are quarantined among the others, by position: then the
-    # quarantined rows come from a second, sorted query (the kept ones still from the first).
-    unplaced = ws.count("issues") > 0
-    # One DuckDB thread streams rows in delivered order (parallel scans hand row groups back out of
-    # order); the lake files are encoded on the other core meanwhile (DeliveryFiles' thread).
-    ws.con.execute("SET threads = 1")
-    for table in _batches(ws, outcome):
+    combinations = [row[0].split(chr(31)) for row in
+                    ws.con.execute(sql("reason_combinations"), {"limit": COMBINATIONS}).fetchall()]
+    outcome = sql("outcome", offending=offending_sql(suite, ws.raw, combinations), record=record_sql(ws.raw))
+    if ws.count("issues") == 0:
+        # One DuckDB thread streams rows in delivered order (parallel scans hand row groups back out
+        # of order); the lake files are encoded on the other core meanwhile (DeliveryFiles' thread).
+        ws.con.execute("SET threads = 1")
+        batches = _batches(ws, outcome, {})
+    else:
+        # Records the reader could not place go among the quarantined rows by position: one sorted
+        # query per chunk of positions, as the reader read them.
+        batches = (table for first, last in zip([0, *ws.bounds], ws.bounds) if last > first
+                   for table in _batches(ws, sql("outcome_range", outcome=outcome), {"first": first, "last": last}))
+    for table in batches:
         kept_mask = pc.equal(pc.list_value_length(table["reasons"]), 0)
-        kept = table.filter(kept_mask)
-        quarantined = EMPTY_QUARANTINE if unplaced else table.filter(pc.invert(kept_mask))
-        _add(files, counts, kept, quarantined, constants)
-    if unplaced:
-        for quarantined in _batches(ws, sql("quarantined_and_unplaced", outcome=outcome)):
-            _add(files, counts, EMPTY_PARTICIPATION, quarantined, constants)
+        _add(files, counts, table.filter(kept_mask), table.filter(pc.invert(kept_mask)), constants)
     ws.con.execute(f"SET threads = {THREADS}")
     return counts
 
 
-def _batches(ws: Workspace, query: str) -> Iterator[pa.Table]:
-    for batch in ws.con.sql(query).to_arrow_reader(BATCH_ROWS):
+def _batches(ws: Workspace, query: str, parameters: dict) -> Iterator[pa.Table]:
+    for batch in ws.con.sql(query, params=parameters).to_arrow_reader(BATCH_ROWS):
         yield pa.Table.from_batches([batch])
 
 

@@ -74,10 +74,15 @@ class Workspace:
         self.spool = folder / "spool"
         self.spool.mkdir()
         self.files: list[str] = []
+        self.bounds: list[int] = []  # per chunk, the last position it holds (rows or unreadable records)
 
     def add(self, table: pa.Table, canonical: dict[str, pa.Array], issues: list[RowIssue]) -> None:
         """One chunk: delivered values (source_row first, participant_ref as delivered), the canonical
         values of its rewritten columns, and the records beside it the reader could not place."""
+        last = max([self.bounds[-1] if self.bounds else 0]
+                   + ([pc.max(table[SOURCE_ROW]).as_py()] if table.num_rows else [])
+                   + [i.source_row for i in issues])
+        self.bounds.append(last)
         if table.num_rows:
             self._spool(self._spooled(table, canonical))
         if issues:
