@@ -22,7 +22,7 @@ def test_flow_ingests_each_file_and_commits_the_ledger(settings, landing):
 
 def test_a_crashing_file_fails_the_run_but_not_the_other_files(settings, landing, monkeypatch):
     import flows.ingest as module
-    import txpipe.ingest as library
+    import txpipe.ingest.chunks as library  # small files take the chunk-at-a-time path
 
     real = library.read_delivery
 
@@ -45,7 +45,7 @@ def test_a_bug_in_a_stage_is_reported_with_file_stage_and_traceback(settings, la
     import json
     import logging
 
-    import txpipe.ingest as library
+    import txpipe.ingest.chunks as library  # small files take the chunk-at-a-time path
     from flows.ingest import ingest_flow
 
     real = library.normalize

@@ -147,7 +147,7 @@ def _tally(counts: dict[str, int], names: pa.Array) -> None:
 
 def _json(values: dict) -> str:
     return json.dumps({k: (None if not isinstance(v, list) and pd.isna(v) else v) for k, v in values.items()},
-                      ensure_ascii=False, sort_keys=True)
+                      ensure_ascii=False, sort_keys=True, separators=(",", ":"))  # as the set-based path writes
 
 
 # Offending-values key of a nation_unknown row: the closest reference nations, "Georgia (GEO)".

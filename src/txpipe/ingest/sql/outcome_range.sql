@@ -6,7 +6,7 @@ FROM (
     FROM ({outcome}) AS outcome
     WHERE source_row > $first AND source_row <= $last
     UNION ALL BY NAME
-    SELECT source_row, [rule] AS reasons, '{{"problem": ' || to_json(message) || '}}' AS offending_values,
+    SELECT source_row, [rule] AS reasons, json_object('problem', message)::VARCHAR AS offending_values,
            '{{}}' AS record
     FROM issues
     WHERE source_row > $first AND source_row <= $last
