@@ -24,7 +24,7 @@ READING_MEMORY_LIMIT = "16MB"
 SETTLING_MEMORY_LIMIT = "128MB"
 
 
-def _sql(name: str) -> str:
+def census_sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
@@ -57,14 +57,14 @@ class CensusTaker:
             # A small delivery: a cursor on an in-memory database shared with others (a table of its own,
             # temporary, so private to the cursor). Opening a database costs more than such a census.
             self._con = shared.cursor()
-            self._con.execute(_sql("census_create").replace("CREATE TABLE", "CREATE TEMP TABLE"))
+            self._con.execute(census_sql("census_create").replace("CREATE TABLE", "CREATE TEMP TABLE"))
         else:
             # A file-backed scratch database: the census of a huge delivery lives on disk, not in memory.
             self._con = duckdb.connect(str(temp_dir / "census.duckdb"), config={
                 "memory_limit": READING_MEMORY_LIMIT, "temp_directory": str(temp_dir),
                 "preserve_insertion_order": False})
-            self._con.execute(_sql("census_create"))
-        self._insert = _sql("census_insert_chunk")
+            self._con.execute(census_sql("census_create"))
+        self._insert = census_sql("census_insert_chunk")
         self.rows_read = 0
 
     def add(self, table: pa.Table, issues: int) -> None:
@@ -88,8 +88,8 @@ class CensusTaker:
             self._con.unregister("census_chunk")
         else:
             self._con.execute(f"SET memory_limit = '{SETTLING_MEMORY_LIMIT}'")
-        duplicates = self._con.execute(_sql("census_duplicate_rows")).fetchnumpy()["source_row"]
-        conflicting = [row[0] for row in self._con.execute(_sql("census_conflicting_ids")).fetchall()]
+        duplicates = self._con.execute(census_sql("census_duplicate_rows")).fetchnumpy()["source_row"]
+        conflicting = [row[0] for row in self._con.execute(census_sql("census_conflicting_ids")).fetchall()]
         return Census(self.rows_read, frozenset(int(r) for r in duplicates), tuple(conflicting))
 
     def close(self) -> None:

@@ -12,8 +12,8 @@ The stages, each a module of this package with its SQL in ``sql/``:
   column operations, every distinct value normalised once per delivery;
 - pseudonymise and spool (:mod:`.workspace`): participant_pid computed in DuckDB from the keyed
   HMAC; the chunk, without its participant_ref, spooled to local disk as Parquet;
-- census (``sql/duplicates.sql``, ``sql/conflicting_ids.sql``): exact and conflicting duplicates
-  across the whole delivery, in SQL over the spool;
+- census (``txpipe/sql/census_*.sql``, the small-delivery path's queries, over ``sql/census_rows.sql``):
+  exact and conflicting duplicates across the whole delivery, in SQL over the spool;
 - validate (:mod:`.validate`): GX once per delivery on the distinct value combinations of every
   rule group, set-based SQL checks on near-unique columns; verdicts joined back as columns;
 - store (:mod:`.store`): kept rows to the lake, quarantined rows with their reasons, offending
@@ -32,6 +32,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
+from txpipe.census import census_sql
 from txpipe.ingest.normalise import Normaliser
 from txpipe.ingest.store import write
 from txpipe.ingest.validate import judge
@@ -189,17 +190,20 @@ def judge_and_store(delivery: Delivery, ctx: IngestContext, workspace: Workspace
                     plan: ColumnPlan, received: dt.datetime, stage: Stage) -> list[Path]:
     """Census, validate and store stages, as SQL over the workspace; fills the record's counts."""
     stage.name = "census"
-    for statement in ("duplicates", "conflicting_ids", "canonical"):
-        workspace.con.execute(sql(statement))
+    # The census queries the small-delivery path runs (txpipe/sql/census_*.sql), over the spool.
+    workspace.con.execute(sql("census_rows"))
+    workspace.con.execute(f"CREATE TABLE duplicates AS {census_sql('census_duplicate_rows').rstrip().rstrip(';')}")
+    conflicting = [row[0] for row in workspace.con.execute(census_sql("census_conflicting_ids")).fetchall()]
+    workspace.con.execute(sql("canonical"))
+    rows = workspace.count("delivered")
     record.ignored_columns = list(plan.ignored)
-    record.rows_read = workspace.count("delivered") + workspace.count("issues")
+    record.rows_read = rows + workspace.count("issues")
     record.rows_duplicate = workspace.count("duplicates")
-    conflicting = workspace.con.sql("SELECT id FROM conflicting ORDER BY id").to_arrow_table()["id"].to_pylist()
     stage.name = "validate"
     nation_codes = list(ctx.reference.nation_codes)
     parameters = {"nation_codes": nation_codes, "activity_codes": list(ctx.reference.activity_codes),
                   "conflicting_ids": conflicting}
-    judge(workspace, ctx.suite, parameters, workspace.count("delivered") - record.rows_duplicate)
+    judge(workspace, ctx.suite, parameters, rows - record.rows_duplicate)
     stage.name = "store"
     files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source)
     try:

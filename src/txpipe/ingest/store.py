@@ -27,6 +27,7 @@ BATCH_ROWS = 100_000
 # Offending-values key of a nation_unknown row: the closest reference nations, "Georgia (GEO)".
 SUGGESTIONS = "nation_did_you_mean"
 NATION_UNKNOWN = "nation_unknown"
+EMPTY_PARTICIPATION, EMPTY_QUARANTINE = PARTICIPATION_SCHEMA.empty_table(), QUARANTINE_SCHEMA.empty_table()
 
 
 @dataclass
@@ -164,5 +165,3 @@ def _add(files: DeliveryFiles, counts: Tallies, kept: pa.Table, quarantined: pa.
         _count(counts.reasons, pc.list_flatten(quarantined["reasons"]))
         _count(counts.suggested, quarantined["suggested"])
 
-
-EMPTY_PARTICIPATION, EMPTY_QUARANTINE = PARTICIPATION_SCHEMA.empty_table(), QUARANTINE_SCHEMA.empty_table()

@@ -208,8 +208,6 @@ def _judge_in_slices(ws: Workspace, suite: RowSuite, rule: Rule, parameters: dic
     """A rule with no SQL check, on near-unique columns: GX on its distinct combinations, a slice at a time."""
     columns = [c for c in CANONICAL_COLUMNS if c in rule.reads] or list(CANONICAL_COLUMNS)
     name = f"verdict_{rule.name}"
-    ws.con.execute(f"CREATE TABLE {quoted(name)} AS SELECT DISTINCT {', '.join(quoted(c) for c in columns)}, "
-                   f"false AS {flag(rule.name)} FROM delivered WHERE false")
     reader = ws.con.sql(f"SELECT DISTINCT {', '.join(quoted(c) for c in columns)} FROM delivered") \
         .to_arrow_reader(GX_SLICE)
     failed_parts = []
@@ -220,10 +218,8 @@ def _judge_in_slices(ws: Workspace, suite: RowSuite, rule: Rule, parameters: dic
         failed = np.zeros(table.num_rows, bool)
         failed[failures[rule.name]] = True
         failed_parts.append(table.filter(pa.array(failed)))
-    for number, part in enumerate(failed_parts):
-        ws.con.register("failed_part", part.append_column(f"fails:{rule.name}", pa.repeat(True, part.num_rows)))
-        ws.con.execute(f"INSERT INTO {quoted(name)} SELECT * FROM failed_part")
-        ws.con.unregister("failed_part")
+    verdict = pa.concat_tables(failed_parts) if failed_parts else reader.schema.empty_table()
+    ws.con.register(name, verdict.append_column(f"fails:{rule.name}", pa.repeat(True, verdict.num_rows)))
     on = " AND ".join(f"c.{quoted(c)} IS NOT DISTINCT FROM {quoted(name)}.{quoted(c)}" for c in columns)
     judging.joins.append(f"LEFT JOIN {quoted(name)} ON {on}")
     judging.checks[rule.name] = f"coalesce({quoted(name)}.{flag(rule.name)}, false)"
