@@ -19,8 +19,8 @@ from txpipe.warehouse.query import headline
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2, retry_condition_fn=retry_on_io_error)
-def publish(settings: Settings) -> tuple[str, dict[str, int]]:
-    path, counts = publish_warehouse(settings)
+def publish(settings: Settings, extend: bool) -> tuple[str, dict[str, int]]:
+    path, counts = publish_warehouse(settings, extend)
     return str(path), counts
 
 
@@ -54,7 +54,7 @@ def build_flow(full_rebuild: bool = False, wait_for_lock: bool = True) -> dict:
         if not full_rebuild and previous and previous["fingerprint"] == fingerprint:
             log.info("nothing changed since the last publish: warehouse and marts kept")
             return kept_build(settings, previous)
-        warehouse, counts = publish(settings)
+        warehouse, counts = publish(settings, extend=not full_rebuild)
         log.info("published %s: %s", warehouse, ", ".join(f"{k} {v}" for k, v in counts.items()))
         marts = export(warehouse, settings)
         board = dashboard(settings)

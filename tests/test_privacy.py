@@ -42,8 +42,8 @@ def decoded(path: Path) -> bytes:
         import duckdb
 
         with duckdb.connect(str(path), read_only=True) as con:
-            for (name,) in con.execute("select table_name from information_schema.tables").fetchall():
-                data += repr(con.execute(f'select * from "{name}"').fetchall()).encode("utf-8")
+            for schema, name in con.execute("select table_schema, table_name from information_schema.tables").fetchall():
+                data += repr(con.execute(f'select * from "{schema}"."{name}"').fetchall()).encode("utf-8")
     return data
 
 

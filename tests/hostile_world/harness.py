@@ -119,12 +119,12 @@ def warehouse_tables(db: Path) -> dict[str, list[dict]]:
 
     out = {}
     with duckdb.connect(str(db), read_only=True) as con:
-        names = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables ORDER BY table_name").fetchall()]
-        for name in names:
-            cur = con.execute(f'SELECT * FROM "{name}"')
+        names = con.execute("SELECT table_schema, table_name FROM information_schema.tables "
+                            "ORDER BY table_schema, table_name").fetchall()
+        for schema, name in names:
+            cur = con.execute(f'SELECT * FROM "{schema}"."{name}"')
             cols = [d[0] for d in cur.description]
-            out[name] = [dict(zip(cols, r)) for r in cur.fetchall()]
+            out[name if schema == "main" else f"{schema}.{name}"] = [dict(zip(cols, r)) for r in cur.fetchall()]
         comments = con.execute("SELECT table_name, column_name, comment FROM duckdb_columns()").fetchall()
         out["__comments__"] = [{"c": c} for c in comments]
     return out

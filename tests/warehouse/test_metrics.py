@@ -80,8 +80,11 @@ EXERCISE = [
 ]
 
 
-@pytest.fixture
-def warehouse(tmp_path, settings, landing, monkeypatch):
+@pytest.fixture(params=["published once", "published after every ingest"])
+def warehouse(request, tmp_path, settings, landing, monkeypatch):
+    """The deliveries below, published once at the end, or after every ingest (each publish then extends a
+    copy of the previous warehouse where it can: the corrections replace a row it holds)."""
+    every_step = request.param == "published after every ingest"
     reference = tmp_path / "reference"
     reference.mkdir()
     (reference / "nations.csv").write_text(NATIONS)
@@ -93,8 +96,12 @@ def warehouse(tmp_path, settings, landing, monkeypatch):
     write_csv(landing / "nso" / "courses.csv", COURSES_V1)
     write_csv(landing / "ex" / "ex.csv", EXERCISE)
     assert len(ingest_all(settings, landing)) == 2
+    if every_step:
+        publish_warehouse(settings)
     write_csv(landing / "nso" / "courses.csv", COURSES_V2)
     assert len(ingest_all(settings, landing)) == 1
+    if every_step:
+        publish_warehouse(settings)
     write_csv(landing / "nso" / "corrections.csv", CORRECTIONS)
     assert len(ingest_all(settings, landing)) == 1
     path, _ = publish_warehouse(settings)

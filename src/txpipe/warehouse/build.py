@@ -1,11 +1,16 @@
-"""Build every warehouse object in a NEW DuckDB file from the lake, the ledger and the reference data.
+"""Build every warehouse object from the lake, the ledger and the reference data, in a file no reader has.
 
-The file is written so that DuckDB 1.4+ can open it (storage compatibility v1.4.0). Only the lake
-files of deliveries the ledger marks ``stored`` are read.
+The file is new, or a copy of the published warehouse when that one can be extended (built from the
+same reference data, SQL and txpipe version, and every delivery it holds still stored): then only
+the deliveries stored since it was built are read, and the small tables and the metrics are made
+again. Either way the result is the same warehouse. The file is written so that DuckDB 1.4+ can open
+it (storage compatibility v1.4.0). Only the lake files of deliveries the ledger marks ``stored`` are
+read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -16,9 +21,11 @@ import pyarrow as pa
 from txpipe.ledger import DeliveryRecord, Ledger
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
 from txpipe.settings import Settings
-from txpipe.warehouse import METRIC_TABLES, read_sql
+import txpipe
+from txpipe.warehouse import METRIC_TABLES, SQL_DIR, read_sql
 
 STORAGE_COMPATIBILITY = "v1.4.0"
+BUILD_MEMORY_LIMIT = "512MB"
 
 LEDGER_SCHEMA = pa.schema([
     ("batch_id", pa.string()), ("source", pa.string()), ("source_file", pa.string()), ("sha256", pa.string()),
@@ -30,14 +37,16 @@ LEDGER_SCHEMA = pa.schema([
 
 
 def connect_for_build(path: Path, threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """A new warehouse file; DuckDB's memory is capped (TXPIPE_DUCKDB_MEMORY, default 1GB) and spills beyond."""
+    """The warehouse file being built; DuckDB's memory is capped (TXPIPE_DUCKDB_MEMORY, default 512MB: a
+    5M-row build takes about as long as under 1GB) and spills beyond."""
     config = {"storage_compatibility_version": STORAGE_COMPATIBILITY,
-              "memory_limit": os.environ.get("TXPIPE_DUCKDB_MEMORY", "1GB"),
+              "memory_limit": os.environ.get("TXPIPE_DUCKDB_MEMORY", BUILD_MEMORY_LIMIT),
               "temp_directory": str(path.parent / f"{path.name}.tmp")}
     if threads:
         config["threads"] = threads
     con = duckdb.connect(str(path), config=config)
     con.execute("SET TimeZone = 'UTC'")  # ICU loads after connect, so not in config
+    con.execute("SET enable_progress_bar = false")  # a local option: no bar drawn on a run's console
     return con
 
 
@@ -47,15 +56,39 @@ def _ledger_table(records: list[DeliveryRecord]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
 
 
-def lake_files(settings: Settings, records: list[DeliveryRecord], zone: str) -> list[str]:
-    """Lake files of the deliveries that count (status stored) in one zone of the lake."""
+def lake_files(settings: Settings, records: list[DeliveryRecord], zone: str,
+               held: frozenset[str] = frozenset()) -> list[str]:
+    """Lake files, in one zone of the lake, of the deliveries that count (status stored) and are not held."""
     return [
         str(settings.lake / name)
         for record in records
-        if record.status == "stored"
+        if record.status == "stored" and record.batch_id not in held
         for name in record.files
         if name.startswith(f"{zone}/")
     ]
+
+
+def inputs_fingerprint(settings: Settings) -> str:
+    """What a build reads besides the lake and the ledger: the reference data, the SQL, txpipe's version."""
+    digest = hashlib.sha256(txpipe.__version__.encode())
+    for directory, pattern in ((settings.reference_dir, "*.csv"), (SQL_DIR, "*.sql")):
+        for path in sorted(directory.glob(pattern)) if directory.exists() else []:
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def held_deliveries(warehouse: Path, settings: Settings, records: list[DeliveryRecord]) -> frozenset[str] | None:
+    """The stored deliveries a warehouse holds, when a build may start from a copy of it: it recorded
+    the current inputs fingerprint and every delivery it holds is still stored. Else None."""
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            recorded = con.execute(read_sql("read_inputs")).fetchall()
+            held = frozenset(batch for (batch,) in con.execute(read_sql("held_deliveries")).fetchall())
+    except duckdb.Error:  # no file, a file of an older build, a file another process writes
+        return None
+    stored = {record.batch_id for record in records if record.status == "stored"}
+    return held if recorded == [(inputs_fingerprint(settings),)] and held <= stored else None
 
 
 def _lake_view(con: duckdb.DuckDBPyConnection, name: str, files: list[str], schema: pa.Schema) -> None:
@@ -67,34 +100,50 @@ def _lake_view(con: duckdb.DuckDBPyConnection, name: str, files: list[str], sche
         con.register(name, schema.empty_table())
 
 
-def build_warehouse(settings: Settings, target: Path) -> dict[str, int]:
-    """Create every object of CONTRACT.md in ``target`` (a new file); return row counts per table."""
-    if target.exists():
-        raise FileExistsError(f"{target} exists: the warehouse is always built in a new file")
+def build_warehouse(settings: Settings, target: Path, held: frozenset[str] = frozenset()) -> dict[str, int]:
+    """Create every object of CONTRACT.md in ``target`` (a new file, or a copy of a warehouse holding the
+    stored deliveries ``held``, see held_deliveries); return row counts per table."""
+    if target.exists() and not held:
+        raise FileExistsError(f"{target} exists: the warehouse is built in a new file or a copy")
     records = Ledger(settings.ledger_dir).records()
     con = connect_for_build(target)
     try:
-        con.execute(read_sql("create_macros"))
-        for name, csv_name in (("nations", "nations.csv"), ("activities", "activities.csv"), ("iterations", "iterations.csv")):
-            con.execute(read_sql(f"create_{name}"), {"path": str(settings.reference_dir / csv_name)})
-        con.register("ledger_records", _ledger_table(records))
-        con.execute(read_sql("create_deliveries"))
-        _lake_view(con, "lake_participation", lake_files(settings, records, "participation"), PARTICIPATION_SCHEMA)
-        con.execute(read_sql("create_participation"))
-        _lake_view(con, "lake_quarantine", lake_files(settings, records, "quarantine"), QUARANTINE_SCHEMA)
-        con.execute(read_sql("create_quarantine"))
+        _reference_tables(con, settings, records)
+        _add_deliveries(con, settings, records, held)
         for table in METRIC_TABLES:
             con.execute(read_sql(table))
         con.execute(read_sql("comment_objects"))
-        con.unregister("ledger_records")
-        for view in ("lake_participation", "lake_quarantine"):
-            if view in {name for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}:
-                con.execute(read_sql(f"drop_{view}"))
-            else:
-                con.unregister(view)
-        tables = con.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()
+        con.execute(read_sql("record_inputs"), {"fingerprint": inputs_fingerprint(settings)})
+        tables = con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+                             "ORDER BY table_name").fetchall()
         counts = {name: con.table(name).shape[0] for (name,) in tables}
         con.execute("CHECKPOINT")
     finally:
         con.close()
     return counts
+
+
+def _reference_tables(con: duckdb.DuckDBPyConnection, settings: Settings, records: list[DeliveryRecord]) -> None:
+    """The macros, the reference tables and the deliveries table, made again by every build."""
+    con.execute(read_sql("create_macros"))
+    for name, csv_name in (("nations", "nations.csv"), ("activities", "activities.csv"), ("iterations", "iterations.csv")):
+        con.execute(read_sql(f"create_{name}"), {"path": str(settings.reference_dir / csv_name)})
+    con.register("ledger_records", _ledger_table(records))
+    con.execute(read_sql("create_deliveries"))
+    con.unregister("ledger_records")
+
+
+def _add_deliveries(con: duckdb.DuckDBPyConnection, settings: Settings, records: list[DeliveryRecord],
+                    held: frozenset[str]) -> None:
+    """Participation and quarantine rows of the stored deliveries the file does not hold yet."""
+    _lake_view(con, "lake_participation", lake_files(settings, records, "participation", held), PARTICIPATION_SCHEMA)
+    for name in ("incoming_participation", "create_participation", "replaced_versions", "insert_participation"):
+        con.execute(read_sql(name))
+    _lake_view(con, "lake_quarantine", lake_files(settings, records, "quarantine", held), QUARANTINE_SCHEMA)
+    con.execute(read_sql("create_quarantine"))
+    views = {name for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    for view in ("lake_participation", "lake_quarantine"):
+        if view in views:
+            con.execute(read_sql(f"drop_{view}"))
+        else:
+            con.unregister(view)

@@ -1,4 +1,5 @@
-"""Atomic publish: build a new file beside the published one, checkpoint, close, rename over it.
+"""Atomic publish: build in a file beside the published one (new, or a copy of it), checkpoint, close,
+rename over it.
 
 Readers that have the old file open keep their snapshot; new connections see the new file; no
 reader ever sees a half-built warehouse.
@@ -13,12 +14,11 @@ import shutil
 import uuid
 from pathlib import Path
 
-import txpipe
 from txpipe.atomic import write_text_atomically
-
+from txpipe.ledger import Ledger
 from txpipe.settings import Settings
 from txpipe.warehouse import WAREHOUSE_FILE
-from txpipe.warehouse.build import build_warehouse
+from txpipe.warehouse.build import build_warehouse, held_deliveries, inputs_fingerprint
 
 BUILD_PREFIX = ".build-"
 BUILD_INFO = "build.json"
@@ -28,15 +28,22 @@ def warehouse_path(settings: Settings) -> Path:
     return settings.warehouse_dir / WAREHOUSE_FILE
 
 
-def publish_warehouse(settings: Settings) -> tuple[Path, dict[str, int]]:
-    """Build and publish; returns the published path and the row count of every table."""
+def publish_warehouse(settings: Settings, extend: bool = True) -> tuple[Path, dict[str, int]]:
+    """Build and publish; returns the published path and the row count of every table.
+
+    With ``extend`` the build starts from a copy of the published warehouse when it can (see
+    build.held_deliveries); else, or without ``extend``, from a new file.
+    """
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     building = settings.warehouse_dir / f"{BUILD_PREFIX}{uuid.uuid4().hex}.duckdb"
+    published = warehouse_path(settings)
     try:
-        counts = build_warehouse(settings, building)
+        held = held_deliveries(published, settings, Ledger(settings.ledger_dir).records()) if extend else None
+        if held:
+            shutil.copyfile(published, building)
+        counts = build_warehouse(settings, building, held or frozenset())
         with open(building, "rb") as handle:
             os.fsync(handle.fileno())
-        published = warehouse_path(settings)
         os.replace(building, published)
         _fsync_dir(settings.warehouse_dir)
     finally:
@@ -59,13 +66,10 @@ def build_fingerprint(settings: Settings) -> str:
 
     Lake files need no hashing: they are immutable and named by the ledger's batch ids.
     """
-    from txpipe.warehouse import SQL_DIR
-
-    digest = hashlib.sha256(txpipe.__version__.encode())
-    for directory, pattern in ((settings.ledger_dir, "*.json"), (settings.reference_dir, "*.csv"), (SQL_DIR, "*.sql")):
-        for path in sorted(directory.glob(pattern)) if directory.exists() else []:
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
+    digest = hashlib.sha256(inputs_fingerprint(settings).encode())
+    for path in sorted(settings.ledger_dir.glob("*.json")) if settings.ledger_dir.exists() else []:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

@@ -1,5 +1,5 @@
 -- The activity catalogue as loaded from data/reference/activities.csv.
-CREATE TABLE activities AS
+CREATE OR REPLACE TABLE activities AS
 SELECT
     activity_code,
     title,

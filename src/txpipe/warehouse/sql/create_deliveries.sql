@@ -1,5 +1,5 @@
 -- One row per delivered file, from the ledger (registered by the build as ledger_records).
-CREATE TABLE deliveries AS
+CREATE OR REPLACE TABLE deliveries AS
 SELECT
     batch_id,
     source,

@@ -1,5 +1,5 @@
 -- Iterations of catalogue activities with the seats offered, from data/reference/iterations.csv.
-CREATE TABLE iterations AS
+CREATE OR REPLACE TABLE iterations AS
 SELECT
     iteration_id,
     activity_code,

@@ -1,5 +1,5 @@
 -- The dated nations reference as loaded from data/reference/nations.csv.
-CREATE TABLE nations AS
+CREATE OR REPLACE TABLE nations AS
 SELECT
     code,
     name,

@@ -1,5 +1,5 @@
 -- Partner participation per exercise iteration (attended rows of the exercise programme).
-CREATE TABLE metrics_exercises AS
+CREATE OR REPLACE TABLE metrics_exercises AS
 WITH
 exercise_rows AS (
     SELECT year(start_date) AS year, activity_code, iteration_id, nation, framework, role, headcount

@@ -1,5 +1,5 @@
 -- Seats offered (catalogue) against attended headcount, per activity iteration.
-CREATE TABLE metrics_fill_rate AS
+CREATE OR REPLACE TABLE metrics_fill_rate AS
 WITH
 offered AS (
     SELECT iteration_id, activity_code, year(start_date) AS year, seats_offered

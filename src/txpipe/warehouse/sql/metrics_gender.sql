@@ -1,5 +1,5 @@
 -- Attended headcount by sex, women's share and sex-data coverage.
-CREATE TABLE metrics_gender AS
+CREATE OR REPLACE TABLE metrics_gender AS
 WITH
 attended AS (
     SELECT year(start_date) AS year, nation, framework, programme, sex, headcount

@@ -1,5 +1,5 @@
 -- Headcount per status and the outcome rates, by year, nation, framework and programme.
-CREATE TABLE metrics_outcomes AS
+CREATE OR REPLACE TABLE metrics_outcomes AS
 WITH
 participation_rows AS (
     SELECT year(start_date) AS year, nation, framework, programme, status, headcount

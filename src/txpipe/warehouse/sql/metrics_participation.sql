@@ -1,5 +1,5 @@
 -- Attended participation by year, quarter, nation, framework and programme.
-CREATE TABLE metrics_participation AS
+CREATE OR REPLACE TABLE metrics_participation AS
 WITH
 participation_rows AS (
     SELECT * FROM participation

@@ -1,5 +1,5 @@
 -- Partner nations engaged out of partners active, by year, programme and partner framework.
-CREATE TABLE metrics_partner_coverage AS
+CREATE OR REPLACE TABLE metrics_partner_coverage AS
 WITH
 years AS (
     SELECT DISTINCT year(start_date) AS year FROM participation
