@@ -34,7 +34,7 @@ from txpipe.ingest import (
     scratch_dir,
     settle,
 )
-from txpipe.ingest.chunks import Chunk, ChunkStore, deduplicated_chunks, first_pass, judging_parameters
+from txpipe.ingest.chunks import Chunk, ChunkStore, deduplicated_chunks, first_pass, judging_parameters, outcomes
 from txpipe.landing import Delivery, unchanged_since
 from txpipe.ledger import DeliveryRecord
 from txpipe.memory import release_freed_memory
@@ -167,23 +167,27 @@ def _normalise_together(items: list[_Pending], ctx: IngestContext) -> None:
 
 
 def _judge_and_store(pending: dict[int, _Pending], ctx: IngestContext, received) -> dict[int, Outcome]:
-    """Every chunk of every pending delivery judged in one go, then each delivery stored alone."""
+    """Every chunk of every pending delivery judged in one go, their outcome rows made in one query,
+    then each delivery stored alone."""
     items = list(pending.values())
     chunks = [(chunk, item.parameters) for item in items for chunk in item.chunks]
     try:
         verdicts = iter(validate_many([c.canonical for c, _ in chunks], ctx.suite, [p for _, p in chunks]))
+        judged = [[(chunk, next(verdicts)) for chunk in item.chunks] for item in items]
     except Exception as error:  # GX itself failed: every delivery judged in the call fails alike
         return {n: DeliveryFailed(item.delivery, "validate", error) for n, item in pending.items()}
-    return {number: _store(item, [next(verdicts) for _ in item.chunks], ctx, received)
-            for number, item in pending.items()}
+    try:
+        tables = outcomes(judged, ctx)
+    except Exception as error:  # the group's outcome query failed: its deliveries fail alike
+        return {n: DeliveryFailed(item.delivery, "store", error) for n, item in pending.items()}
+    return {number: _store(item, table, ctx, received) for (number, item), table in zip(pending.items(), tables)}
 
 
-def _store(item: _Pending, verdicts, ctx: IngestContext, received) -> Outcome:
+def _store(item: _Pending, outcome, ctx: IngestContext, received) -> Outcome:
     item.stage.name = "store"
     store = ChunkStore(item.delivery, ctx, received, small=True)
     try:
-        for chunk, verdict in zip(item.chunks, verdicts):
-            store.add(chunk, verdict)
+        store.add(outcome)
         written = store.commit(item.record)
     except Exception as error:
         store.abort()

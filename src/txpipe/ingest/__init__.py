@@ -20,7 +20,8 @@ The stages, each a module of this package with its SQL in ``sql/``:
   values and record built as columns, tallies counted from the columns.
 
 DuckDB works under a memory limit and spills to the delivery's scratch folder in ``tmp/``.
-Small deliveries judged together take the chunk-at-a-time path of :mod:`.chunks`.
+Small deliveries judged together take the chunk-at-a-time path of :mod:`.chunks` (pandas and GX per
+group), then the same outcome query as the store stage, once per group.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path, PurePosixPath
 
 from txpipe.census import census_sql
 from txpipe.ingest.normalise import Normaliser
-from txpipe.ingest.store import write
+from txpipe.ingest.store import delivery_constants, write
 from txpipe.ingest.validate import judge
 from txpipe.ingest.workspace import Workspace, sql
 from txpipe.lake import DeliveryFiles
@@ -208,8 +209,7 @@ def judge_and_store(delivery: Delivery, ctx: IngestContext, workspace: Workspace
     files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source)
     try:
         counts = write(workspace, ctx.suite, files, nation_codes, ctx.reference.nation_names.suggestions,
-                       source=delivery.source, batch_id=delivery.batch_id, source_file=delivery.source_file,
-                       run_id=ctx.run_id, received=received)
+                       constants_of(delivery, ctx, received))
         written = files.commit()
     except BaseException:
         files.abort()
@@ -219,6 +219,12 @@ def judge_and_store(delivery: Delivery, ctx: IngestContext, workspace: Workspace
     record.quarantine_reasons = dict(sorted(counts.reasons.items()))
     record.nation_suggestions = dict(sorted(counts.suggested.items(), key=lambda item: (-item[1], item[0])))
     return written
+
+
+def constants_of(delivery: Delivery, ctx: IngestContext, received: dt.datetime) -> dict[str, object]:
+    """The lake columns every row of the delivery holds alike."""
+    return delivery_constants(source=delivery.source, batch_id=delivery.batch_id, source_file=delivery.source_file,
+                              run_id=ctx.run_id, received=received)
 
 
 def settle(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, written: list[Path]) -> DeliveryRecord:

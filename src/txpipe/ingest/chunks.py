@@ -1,8 +1,10 @@
 """The chunk-at-a-time path, kept for small deliveries judged together (txpipe.small_deliveries).
 
 A small delivery is read whole into memory (``first_pass``: census and spool in memory), its chunks
-normalised and judged in pandas and GX with other small deliveries' (``validate_many``), and stored
-by ``ChunkStore``. Large deliveries take the set-based stages of this package instead.
+normalised and judged in pandas and GX with other small deliveries' (``validate_many``); the outcome
+rows of the whole group are made by the store stage's own query (``outcomes``: offending values,
+records and warnings as columns, in SQL) and each delivery's stored by ``ChunkStore``. Large
+deliveries take the set-based stages of this package instead.
 
 ``normalize`` is looked up here (``chunks.normalize``) by txpipe.small_deliveries.
 """
@@ -10,8 +12,7 @@ by ``ChunkStore``. Large deliveries take the set-based stages of this package in
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,13 +23,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from txpipe.census import Census, CensusTaker
-from txpipe.ingest import IngestContext, Stage, statement_setup
+from txpipe.ingest import IngestContext, Stage, constants_of, statement_setup
+from txpipe.ingest.store import Tallies, add_outcome, outcome_query
+from txpipe.ingest.workspace import sql
 from txpipe.lake import DeliveryFiles
 from txpipe.landing import Delivery
 from txpipe.ledger import DeliveryRecord
 from txpipe.memory import release_freed_memory
 from txpipe.normalize import (  # noqa: F401 - normalize: txpipe.small_deliveries calls chunks.normalize
-    REPORTABLE_COLUMNS, ColumnPlan, delivered_values, normalize, plan_columns, pseudonymise,
+    CANONICAL_COLUMNS, REPORTABLE_COLUMNS, ColumnPlan, delivered_values, normalize, plan_columns, pseudonymise,
 )
 from txpipe.readers import RowIssue, read_ahead, read_delivery
 from txpipe.sources import SourceConfig, load_source_config
@@ -100,127 +103,72 @@ def judging_parameters(ctx: IngestContext, census: Census) -> dict[str, list]:
     }
 
 
+# Judged together, the rows of a group's deliveries are told apart by position: delivery number
+# (in the group) << POSITION_BITS | source_row. A small delivery (<= 1 MiB) has far fewer rows.
+POSITION_BITS = 32
+
+
+def outcomes(deliveries: list[list[tuple[Chunk, Verdict]]], ctx: IngestContext) -> list[pa.Table]:
+    """The outcome rows (``store.outcome_query``: kept rows with their warnings, quarantined rows with
+    reasons, offending values and record, unreadable records among them) of each delivery's judged
+    chunks, in delivered order: one query for the whole group, in a small DuckDB of its own."""
+    tables, issues, raw = [], [], list(REPORTABLE_COLUMNS)
+    for number, judged in enumerate(deliveries):
+        offset = number << POSITION_BITS
+        for chunk, verdict in judged:
+            columns = {name: pa.array(chunk.canonical[name], pa.string(), from_pandas=True) for name in chunk.canonical}
+            columns.update({f"raw:{name}": pa.array(chunk.raw[name], pa.string(), from_pandas=True) for name in raw})
+            columns.update({"source_row": pa.array(chunk.canonical.index.to_numpy() + offset, pa.int64()),
+                            "reasons": verdict.names("critical"), "warnings": verdict.names("warning")})
+            tables.append(pa.table(columns))
+            issues.extend((offset + i.source_row, i.rule, i.message) for i in chunk.issues)
+    if not tables:  # no delivery of the group has a row: the same columns, empty
+        names = [*CANONICAL_COLUMNS, *(f"raw:{name}" for name in raw)]
+        tables = [pa.table({**{n: pa.array([], pa.string()) for n in names}, "source_row": pa.array([], pa.int64()),
+                            "reasons": pa.array([], pa.list_(pa.string())),
+                            "warnings": pa.array([], pa.list_(pa.string()))})]
+    with duckdb.connect(":memory:", config={"threads": 1}) as con:
+        con.register("chunk", pa.concat_tables(tables))
+        con.register("issues", pa.table({
+            "source_row": pa.array([i[0] for i in issues], pa.int64()),
+            "rule": pa.array([i[1] for i in issues], pa.string()),
+            "message": pa.array([i[2] for i in issues], pa.string()),
+        }))
+        con.execute(sql("chunk_judged"))
+        outcome = outcome_query(con, ctx.suite, raw, list(ctx.reference.nation_codes),
+                                ctx.reference.nation_names.suggestions)
+        rows = con.sql(sql("outcome_range", outcome=outcome),
+                       params={"first": -1, "last": len(deliveries) << POSITION_BITS}).to_arrow_table()
+    position = rows["source_row"].to_numpy()
+    bounds = np.searchsorted(position, [n << POSITION_BITS for n in range(len(deliveries) + 1)])
+    low = pa.scalar((1 << POSITION_BITS) - 1, pa.int64())
+    return [_with_position(rows.slice(first, last - first), low) for first, last in zip(bounds, bounds[1:])]
+
+
+def _with_position(table: pa.Table, low: pa.Scalar) -> pa.Table:
+    index = table.schema.get_field_index("source_row")
+    return table.set_column(index, "source_row", pc.bit_wise_and(table["source_row"], low))
+
+
 class ChunkStore:
-    """Where a delivery's judged chunks go: its lake files, and the tallies its ledger record shows."""
+    """Where a small delivery's outcome rows go: its lake files, and the tallies its ledger record shows."""
 
     def __init__(self, delivery: Delivery, ctx: IngestContext, received: dt.datetime, small: bool = False) -> None:
-        self.delivery, self.ctx, self.received = delivery, ctx, received
-        self.rules = {r.name: r for r in ctx.suite.rules}
+        self.constants = constants_of(delivery, ctx, received)
         self.files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source, small)
-        self.stored = self.quarantined = 0
-        self.warnings: dict[str, int] = {}
-        self.reasons: dict[str, int] = {}
-        self.suggested: dict[str, int] = {}
+        self.counts = Tallies()
 
-    def add(self, chunk: Chunk, verdict: Verdict) -> None:
-        # One mask splits the rows and their verdicts alike (all aligned to the validated frame).
-        bad = verdict.quarantined()
-        warnings = verdict.names("warning").filter(pa.array(~bad))
-        stored = participation_table(chunk.canonical[~bad], warnings, self.delivery, self.ctx.run_id, self.received)
-        quarantined = quarantine_rows(chunk.canonical[bad], chunk.raw[bad], verdict.names("critical").filter(pa.array(bad)),
-                                      self.rules, chunk.issues, self.ctx.reference.nation_names.suggestions)
-        self.files.add(stored, quarantine_table(quarantined, self.delivery, self.ctx.run_id, self.received))
-        self.stored += stored.num_rows
-        self.quarantined += len(quarantined)
-        _tally(self.warnings, pc.list_flatten(warnings))
-        _tally(self.reasons, pa.array([name for row in quarantined for name in row["reasons"]], pa.string()))
-        _tally(self.suggested, pa.array([row[SUGGESTIONS][0] for row in quarantined if row.get(SUGGESTIONS)], pa.string()))
+    def add(self, outcome: pa.Table) -> None:
+        add_outcome(self.files, self.counts, outcome, self.constants)
 
     def commit(self, record: DeliveryRecord) -> list[Path]:
         """Write the files into place and fill the record's counts; returns the files."""
         written = self.files.commit()
-        record.rows_stored, record.rows_quarantined = self.stored, self.quarantined
-        record.warnings = dict(sorted(self.warnings.items()))
-        record.quarantine_reasons = dict(sorted(self.reasons.items()))
-        record.nation_suggestions = dict(sorted(self.suggested.items(), key=lambda item: (-item[1], item[0])))
+        record.rows_stored, record.rows_quarantined = self.counts.stored, self.counts.quarantined
+        record.warnings = dict(sorted(self.counts.warnings.items()))
+        record.quarantine_reasons = dict(sorted(self.counts.reasons.items()))
+        record.nation_suggestions = dict(sorted(self.counts.suggested.items(), key=lambda item: (-item[1], item[0])))
         return written
 
     def abort(self) -> None:
         self.files.abort()
-
-
-def _tally(counts: dict[str, int], names: pa.Array) -> None:
-    """Add how often each rule name occurs in ``names``."""
-    for item in pc.value_counts(names).to_pylist():
-        counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
-
-
-def _json(values: dict) -> str:
-    return json.dumps({k: (None if not isinstance(v, list) and pd.isna(v) else v) for k, v in values.items()},
-                      ensure_ascii=False, sort_keys=True, separators=(",", ":"))  # as the set-based path writes
-
-
-# Offending-values key of a nation_unknown row: the closest reference nations, "Georgia (GEO)".
-SUGGESTIONS = "nation_did_you_mean"
-
-
-def quarantine_rows(canonical: pd.DataFrame, raw: pd.DataFrame, reasons: pa.ListArray, rules: dict,
-                    issues: list[RowIssue], suggest_nations: Callable[[str], list[str]]) -> list[dict]:
-    """One dict per quarantined row: its rules, the values they judged, and the whole delivered row.
-
-    ``canonical``, ``raw`` and ``reasons`` hold the same rows in the same order."""
-    rows: list[dict] = []
-    if canonical.empty and not issues:
-        return rows
-    raw_records = raw.to_dict("records")
-    pids = canonical["participant_pid"].tolist()
-    for source_row, row_reasons, delivered, pid in zip(canonical.index, reasons.to_pylist(), raw_records, pids):
-        columns = [c for name in row_reasons for c in rules[name].columns]
-        offending = {c: (None if c == "participant_ref" else delivered.get(c)) for c in dict.fromkeys(columns)}
-        if "nation_unknown" in row_reasons:
-            offending[SUGGESTIONS] = suggest_nations(delivered["nation"])
-        rows.append({
-            "source_row": int(source_row),
-            "reasons": row_reasons,
-            "offending_values": _json(offending),
-            "record": _json({**{c: delivered[c] for c in REPORTABLE_COLUMNS}, "participant_pid": pid}),
-            SUGGESTIONS: offending.get(SUGGESTIONS),
-        })
-    for issue in issues:
-        rows.append({"source_row": issue.source_row, "reasons": [issue.rule],
-                     "offending_values": _json({"problem": issue.message}), "record": "{}"})
-    return sorted(rows, key=lambda r: r["source_row"])
-
-
-def _constant(value, n: int, type_: pa.DataType) -> pa.Array:
-    return pa.repeat(pa.scalar(value, type_), n)
-
-
-def quarantine_table(rows: list[dict], delivery: Delivery, run_id: str, received: dt.datetime) -> pa.Table:
-    n = len(rows)
-    return pa.table({
-        "batch_id": _constant(delivery.batch_id, n, pa.string()),
-        "source": _constant(delivery.source, n, pa.string()),
-        "source_file": _constant(delivery.source_file, n, pa.string()),
-        "source_row": pa.array([r["source_row"] for r in rows], pa.int64()),
-        "reasons": pa.array([r["reasons"] for r in rows], pa.list_(pa.string())),
-        "offending_values": pa.array([r["offending_values"] for r in rows], pa.string()),
-        "record": pa.array([r["record"] for r in rows], pa.string()),
-        "ingested_at": _constant(received, n, pa.timestamp("us", tz="UTC")),
-        "run_id": _constant(run_id, n, pa.string()),
-    })
-
-
-def participation_table(good: pd.DataFrame, warnings: pa.ListArray, delivery: Delivery, run_id: str,
-                        received: dt.datetime) -> pa.Table:
-    """Valid canonical rows as the lake's Arrow table (types cast in Arrow, not row by row);
-    ``warnings`` holds each row's warning rules, row for row."""
-    n = len(good)
-    text = pa.Table.from_pandas(good, preserve_index=False)
-    columns = {"source": _constant(delivery.source, n, pa.string())}
-    for name in good.columns:
-        column = text[name]
-        if name in ("start_date", "end_date"):
-            column = pc.cast(column, pa.date32())
-        elif name == "headcount":
-            column = pc.cast(column, pa.int32())
-        elif name == "score":
-            column = pc.cast(column, pa.float64())
-        columns[name] = column
-    columns["warnings"] = warnings
-    columns["batch_id"] = _constant(delivery.batch_id, n, pa.string())
-    columns["source_file"] = _constant(delivery.source_file, n, pa.string())
-    columns["source_row"] = pa.array(good.index.to_numpy(), pa.int64())
-    columns["ingested_at"] = _constant(received, n, pa.timestamp("us", tz="UTC"))
-    columns["run_id"] = _constant(run_id, n, pa.string())
-    return pa.table(columns)

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -93,12 +94,13 @@ def record_sql(raw: list[str]) -> str:
     return "json_object(" + ", ".join(f"{literal(k)}, {_delivered(k, raw)}" for k in keys) + ")::VARCHAR"
 
 
-def register_suggestions(ws: Workspace, nation_codes: list[str], suggest: Callable[[str], list[str]]) -> None:
+def register_suggestions(con: duckdb.DuckDBPyConnection, nation_codes: list[str],
+                         suggest: Callable[[str], list[str]]) -> None:
     """The closest reference nations of every distinct delivered nation that is not a reference code."""
-    ws.con.register("nation_codes", pa.table({"value": pa.array(nation_codes, pa.string())}))
-    nations = ws.con.sql(sql("unknown_nations")).to_arrow_table()["nation"].to_pylist()
+    con.register("nation_codes", pa.table({"value": pa.array(nation_codes, pa.string())}))
+    nations = con.sql(sql("unknown_nations")).to_arrow_table()["nation"].to_pylist()
     lists = [suggest(n) if n is not None else [] for n in nations]
-    ws.con.register("suggestions", pa.table({
+    con.register("suggestions", pa.table({
         "nation": pa.array(nations, pa.string()),
         "suggestions": pa.array([json.dumps(s, ensure_ascii=False) for s in lists], pa.string()),
         "first": pa.array([s[0] if s else None for s in lists], pa.string()),
@@ -120,17 +122,28 @@ def _count(counts: dict[str, int], values: pa.Array) -> None:
 COMBINATIONS = 64  # rule combinations given their own json_object (the most frequent are not chosen: any 64)
 
 
-def write(ws: Workspace, suite: RowSuite, files: DeliveryFiles, nation_codes: list[str],
-          suggest: Callable[[str], list[str]], *, source: str, batch_id: str, source_file: str, run_id: str,
-          received: dt.datetime) -> Tallies:
-    """Write the delivery's kept and quarantined rows into ``files``, in delivered order; return the tallies."""
-    constants = {"source": source, "batch_id": batch_id, "source_file": source_file, "ingested_at": received,
-                 "run_id": run_id}
-    counts = Tallies()
-    register_suggestions(ws, nation_codes, suggest)
+def outcome_query(con: duckdb.DuckDBPyConnection, suite: RowSuite, raw: list[str], nation_codes: list[str],
+                  suggest: Callable[[str], list[str]]) -> str:
+    """outcome.sql over the ``judged`` rows of ``con`` (``raw``: the columns whose delivered value is
+    ``raw:<column>``), with the suggestions for the unknown nations of its ``delivered`` rows registered."""
+    register_suggestions(con, nation_codes, suggest)
     combinations = [row[0].split(chr(31)) for row in
-                    ws.con.execute(sql("reason_combinations"), {"limit": COMBINATIONS}).fetchall()]
-    outcome = sql("outcome", offending=offending_sql(suite, ws.raw, combinations), record=record_sql(ws.raw))
+                    con.execute(sql("reason_combinations"), {"limit": COMBINATIONS}).fetchall()]
+    return sql("outcome", offending=offending_sql(suite, raw, combinations), record=record_sql(raw))
+
+
+def delivery_constants(*, source: str, batch_id: str, source_file: str, run_id: str,
+                       received: dt.datetime) -> dict[str, object]:
+    """The lake columns every row of one delivery holds alike."""
+    return {"source": source, "batch_id": batch_id, "source_file": source_file, "ingested_at": received,
+            "run_id": run_id}
+
+
+def write(ws: Workspace, suite: RowSuite, files: DeliveryFiles, nation_codes: list[str],
+          suggest: Callable[[str], list[str]], constants: dict[str, object]) -> Tallies:
+    """Write the delivery's kept and quarantined rows into ``files``, in delivered order; return the tallies."""
+    counts = Tallies()
+    outcome = outcome_query(ws.con, suite, ws.raw, nation_codes, suggest)
     if ws.count("issues") == 0:
         # One DuckDB thread streams rows in delivered order (parallel scans hand row groups back out
         # of order); the lake files are encoded on the other core meanwhile (DeliveryFiles' thread).
@@ -142,8 +155,7 @@ def write(ws: Workspace, suite: RowSuite, files: DeliveryFiles, nation_codes: li
         batches = (table for first, last in zip([0, *ws.bounds], ws.bounds) if last > first
                    for table in _batches(ws, sql("outcome_range", outcome=outcome), {"first": first, "last": last}))
     for table in batches:
-        kept_mask = pc.equal(pc.list_value_length(table["reasons"]), 0)
-        _add(files, counts, table.filter(kept_mask), table.filter(pc.invert(kept_mask)), constants)
+        add_outcome(files, counts, table, constants)
     ws.con.execute(f"SET threads = {THREADS}")
     return counts
 
@@ -153,7 +165,11 @@ def _batches(ws: Workspace, query: str, parameters: dict) -> Iterator[pa.Table]:
         yield pa.Table.from_batches([batch])
 
 
-def _add(files: DeliveryFiles, counts: Tallies, kept: pa.Table, quarantined: pa.Table, constants: dict) -> None:
+def add_outcome(files: DeliveryFiles, counts: Tallies, table: pa.Table, constants: dict) -> None:
+    """Rows of the outcome query into the lake files (kept: no reasons), counted into the tallies;
+    ``constants``: the values every row of the delivery has (source, batch_id, ...)."""
+    kept_mask = pc.equal(pc.list_value_length(table["reasons"]), 0)
+    kept, quarantined = table.filter(kept_mask), table.filter(pc.invert(kept_mask))
     files.add(_with_constants(kept, constants, PARTICIPATION_SCHEMA) if kept.num_rows else EMPTY_PARTICIPATION,
               _with_constants(quarantined, constants, QUARANTINE_SCHEMA) if quarantined.num_rows
               else EMPTY_QUARANTINE)
