@@ -185,7 +185,7 @@ def _judge_and_store(pending: dict[int, _Pending], ctx: IngestContext, received)
 
 def _store(item: _Pending, outcome, ctx: IngestContext, received) -> Outcome:
     item.stage.name = "store"
-    store = ChunkStore(item.delivery, ctx, received, small=True)
+    store = ChunkStore(item.delivery, ctx, received)
     try:
         store.add(outcome)
         written = store.commit(item.record)

@@ -214,10 +214,7 @@ def judge_and_store(delivery: Delivery, ctx: IngestContext, workspace: Workspace
     except BaseException:
         files.abort()
         raise
-    record.rows_stored, record.rows_quarantined = counts.stored, counts.quarantined
-    record.warnings = dict(sorted(counts.warnings.items()))
-    record.quarantine_reasons = dict(sorted(counts.reasons.items()))
-    record.nation_suggestions = dict(sorted(counts.suggested.items(), key=lambda item: (-item[1], item[0])))
+    counts.fill(record)
     return written
 
 

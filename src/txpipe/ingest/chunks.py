@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from txpipe.census import Census, CensusTaker
 from txpipe.ingest import IngestContext, Stage, constants_of, statement_setup
 from txpipe.ingest.store import Tallies, add_outcome, outcome_query
-from txpipe.ingest.workspace import sql
+from txpipe.ingest.workspace import issue_table, sql
 from txpipe.lake import DeliveryFiles
 from txpipe.landing import Delivery
 from txpipe.ledger import DeliveryRecord
@@ -121,7 +121,7 @@ def outcomes(deliveries: list[list[tuple[Chunk, Verdict]]], ctx: IngestContext) 
             columns.update({"source_row": pa.array(chunk.canonical.index.to_numpy() + offset, pa.int64()),
                             "reasons": verdict.names("critical"), "warnings": verdict.names("warning")})
             tables.append(pa.table(columns))
-            issues.extend((offset + i.source_row, i.rule, i.message) for i in chunk.issues)
+            issues.append(issue_table(chunk.issues, offset))
     if not tables:  # no delivery of the group has a row: the same columns, empty
         names = [*CANONICAL_COLUMNS, *(f"raw:{name}" for name in raw)]
         tables = [pa.table({**{n: pa.array([], pa.string()) for n in names}, "source_row": pa.array([], pa.int64()),
@@ -129,11 +129,7 @@ def outcomes(deliveries: list[list[tuple[Chunk, Verdict]]], ctx: IngestContext) 
                             "warnings": pa.array([], pa.list_(pa.string()))})]
     with duckdb.connect(":memory:", config={"threads": 1}) as con:
         con.register("chunk", pa.concat_tables(tables))
-        con.register("issues", pa.table({
-            "source_row": pa.array([i[0] for i in issues], pa.int64()),
-            "rule": pa.array([i[1] for i in issues], pa.string()),
-            "message": pa.array([i[2] for i in issues], pa.string()),
-        }))
+        con.register("issues", pa.concat_tables(issues) if issues else issue_table([]))
         con.execute(sql("chunk_judged"))
         outcome = outcome_query(con, ctx.suite, raw, list(ctx.reference.nation_codes),
                                 ctx.reference.nation_names.suggestions)
@@ -153,9 +149,9 @@ def _with_position(table: pa.Table, low: pa.Scalar) -> pa.Table:
 class ChunkStore:
     """Where a small delivery's outcome rows go: its lake files, and the tallies its ledger record shows."""
 
-    def __init__(self, delivery: Delivery, ctx: IngestContext, received: dt.datetime, small: bool = False) -> None:
+    def __init__(self, delivery: Delivery, ctx: IngestContext, received: dt.datetime) -> None:
         self.constants = constants_of(delivery, ctx, received)
-        self.files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source, small)
+        self.files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source, small=True)
         self.counts = Tallies()
 
     def add(self, outcome: pa.Table) -> None:
@@ -164,10 +160,7 @@ class ChunkStore:
     def commit(self, record: DeliveryRecord) -> list[Path]:
         """Write the files into place and fill the record's counts; returns the files."""
         written = self.files.commit()
-        record.rows_stored, record.rows_quarantined = self.counts.stored, self.counts.quarantined
-        record.warnings = dict(sorted(self.counts.warnings.items()))
-        record.quarantine_reasons = dict(sorted(self.counts.reasons.items()))
-        record.nation_suggestions = dict(sorted(self.counts.suggested.items(), key=lambda item: (-item[1], item[0])))
+        self.counts.fill(record)
         return written
 
     def abort(self) -> None:

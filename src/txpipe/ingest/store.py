@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from txpipe.ingest.workspace import THREADS, Workspace, literal, quoted, sql
 from txpipe.lake import DeliveryFiles
+from txpipe.ledger import DeliveryRecord
 from txpipe.normalize import REPORTABLE_COLUMNS
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
 from txpipe.validate import RowSuite
@@ -38,6 +39,13 @@ class Tallies:
     warnings: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
     suggested: dict[str, int] = field(default_factory=dict)
+
+    def fill(self, record: DeliveryRecord) -> None:
+        """The delivery record's row counts and tallies (suggestions most frequent first)."""
+        record.rows_stored, record.rows_quarantined = self.stored, self.quarantined
+        record.warnings = dict(sorted(self.warnings.items()))
+        record.quarantine_reasons = dict(sorted(self.reasons.items()))
+        record.nation_suggestions = dict(sorted(self.suggested.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _delivered(column: str, raw: list[str]) -> str:

@@ -48,6 +48,15 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def issue_table(issues: list[RowIssue], offset: int = 0) -> pa.Table:
+    """Records the reader could not turn into rows, as the ``issues`` table holds them (positions + offset)."""
+    return pa.table({
+        SOURCE_ROW: pa.array([offset + i.source_row for i in issues], pa.int64()),
+        "rule": pa.array([i.rule for i in issues], pa.string()),
+        "message": pa.array([i.message for i in issues], pa.string()),
+    })
+
+
 class Workspace:
     """The scratch database of one delivery, and the spool of its chunks.
 
@@ -86,11 +95,7 @@ class Workspace:
         if table.num_rows:
             self._spool(self._spooled(table, canonical))
         if issues:
-            self.con.register("chunk_issues", pa.table({
-                SOURCE_ROW: pa.array([i.source_row for i in issues], pa.int64()),
-                "rule": pa.array([i.rule for i in issues], pa.string()),
-                "message": pa.array([i.message for i in issues], pa.string()),
-            }))
+            self.con.register("chunk_issues", issue_table(issues))
             self.con.execute("INSERT INTO issues SELECT * FROM chunk_issues")
             self.con.unregister("chunk_issues")
 

@@ -100,12 +100,14 @@ def _lake_view(con: duckdb.DuckDBPyConnection, name: str, files: list[str], sche
         con.register(name, schema.empty_table())
 
 
-def build_warehouse(settings: Settings, target: Path, held: frozenset[str] = frozenset()) -> dict[str, int]:
+def build_warehouse(settings: Settings, target: Path, held: frozenset[str] = frozenset(),
+                    records: list[DeliveryRecord] | None = None) -> dict[str, int]:
     """Create every object of CONTRACT.md in ``target`` (a new file, or a copy of a warehouse holding the
-    stored deliveries ``held``, see held_deliveries); return row counts per table."""
+    stored deliveries ``held``, see held_deliveries) from the ledger's ``records`` (read if not given);
+    return row counts per table."""
     if target.exists() and not held:
         raise FileExistsError(f"{target} exists: the warehouse is built in a new file or a copy")
-    records = Ledger(settings.ledger_dir).records()
+    records = Ledger(settings.ledger_dir).records() if records is None else records
     con = connect_for_build(target)
     try:
         _reference_tables(con, settings, records)

@@ -38,10 +38,11 @@ def publish_warehouse(settings: Settings, extend: bool = True) -> tuple[Path, di
     building = settings.warehouse_dir / f"{BUILD_PREFIX}{uuid.uuid4().hex}.duckdb"
     published = warehouse_path(settings)
     try:
-        held = held_deliveries(published, settings, Ledger(settings.ledger_dir).records()) if extend else None
+        records = Ledger(settings.ledger_dir).records()
+        held = held_deliveries(published, settings, records) if extend else None
         if held:
             shutil.copyfile(published, building)
-        counts = build_warehouse(settings, building, held or frozenset())
+        counts = build_warehouse(settings, building, held or frozenset(), records)
         with open(building, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(building, published)
