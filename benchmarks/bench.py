@@ -61,11 +61,11 @@ IN_PROCESS = r'''
 import sys
 from pathlib import Path
 from txpipe.ingest import IngestContext
-from txpipe.landing import discover
-from txpipe.ledger import Ledger
-from txpipe.marts import export_marts
+from txpipe.ingest.landing import discover
+from txpipe.store.ledger import Ledger
+from txpipe.outputs.marts import export_marts
 from txpipe.settings import Settings
-from txpipe.small_deliveries import ingest_group, plan_groups
+from txpipe.ingest.small_deliveries import ingest_group, plan_groups
 from txpipe.warehouse.publish import publish_warehouse
 settings = Settings.from_env()
 ledger = Ledger(settings.ledger_dir)

@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 import txpipe.ingest as ingest
-import txpipe.lake as lake
-import txpipe.landing as landing_module
+import txpipe.store.lake as lake
+import txpipe.ingest.landing as landing_module
 from txpipe.ingest import normalise, workspace
 from txpipe.ingest import validate as set_validate
-from txpipe.landing import discover
-from txpipe.ledger import Ledger
+from txpipe.ingest.landing import discover
+from txpipe.store.ledger import Ledger
 from txpipe.settings import Settings
 
 SECONDS: collections.Counter = collections.Counter()

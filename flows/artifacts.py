@@ -6,8 +6,8 @@ from pathlib import Path
 
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
-from txpipe.ledger import DeliveryRecord
-from txpipe.reports import run_report_markdown, summary_rows
+from txpipe.store.ledger import DeliveryRecord
+from txpipe.outputs.reports import run_report_markdown, summary_rows
 
 
 def publish_run_artifacts(records: list[DeliveryRecord], build: dict) -> None:

@@ -9,11 +9,11 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.locking import exclusive_run
 from flows.retries import retry_on_io_error
-from txpipe.dashboard import dashboard_path, write_dashboard
-from txpipe.ledger import Ledger
-from txpipe.marts import export_marts
+from txpipe.outputs.dashboard import dashboard_path, write_dashboard
+from txpipe.store.ledger import Ledger
+from txpipe.outputs.marts import export_marts
 from txpipe.settings import Settings
-from txpipe.validation_report import validation_report_path, write_validation_report
+from txpipe.outputs.validation_report import validation_report_path, write_validation_report
 from txpipe.warehouse.publish import build_fingerprint, published_build, publish_warehouse, record_build, warehouse_path
 from txpipe.warehouse.query import headline
 

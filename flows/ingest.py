@@ -19,10 +19,10 @@ from rich.progress import Progress
 from flows.locking import exclusive_run
 from flows.retries import retry_on_io_error
 from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext
-from txpipe.small_deliveries import Outcome, ingest_group, plan_groups
-from txpipe.landing import Delivery, Skipped, skipped_entries, stray_files, survey
-from txpipe.ledger import DeliveryRecord, Ledger
-from txpipe.reports import totals, write_run_report
+from txpipe.ingest.small_deliveries import Outcome, ingest_group, plan_groups
+from txpipe.ingest.landing import Delivery, Skipped, skipped_entries, stray_files, survey
+from txpipe.store.ledger import DeliveryRecord, Ledger
+from txpipe.outputs.reports import totals, write_run_report
 from txpipe.settings import Settings
 from txpipe.text import printable
 
@@ -30,7 +30,7 @@ from txpipe.text import printable
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2, retry_condition_fn=retry_on_io_error,
       task_run_name="ingest {deliveries[0].source}/{deliveries[0].source_file} (+{extra} more)")
 def ingest_files(deliveries: list[Delivery], ctx: IngestContext, extra: int = 0) -> list[Outcome]:
-    """One large delivery, or a group of small ones judged together (txpipe.small_deliveries)."""
+    """One large delivery, or a group of small ones judged together (txpipe.ingest.small_deliveries)."""
     return ingest_group(deliveries, ctx)
 
 

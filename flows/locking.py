@@ -7,8 +7,8 @@ from contextlib import contextmanager
 
 from prefect import get_run_logger
 
-from txpipe.recovery import recover
-from txpipe.runlock import run_lock, session
+from txpipe.ops.recovery import recover
+from txpipe.ops.runlock import run_lock, session
 from txpipe.settings import Settings
 
 

@@ -8,9 +8,9 @@ from flows.artifacts import publish_run_artifacts
 from flows.build_metrics import build_flow, kept_build
 from flows.ingest import ingest_flow, landing_root, warn_about_stray_files
 from flows.locking import exclusive_run
-from txpipe.health import max_quarantine_share_from_env, run_problems
-from txpipe.landing import anything_new
-from txpipe.ledger import Ledger
+from txpipe.ops.health import max_quarantine_share_from_env, run_problems
+from txpipe.ingest.landing import anything_new
+from txpipe.store.ledger import Ledger
 from txpipe.settings import Settings
 from txpipe.warehouse.publish import current_build
 

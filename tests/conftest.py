@@ -17,8 +17,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
 
 from txpipe.ingest import IngestContext, ingest_delivery  # noqa: E402
-from txpipe.landing import discover  # noqa: E402
-from txpipe.ledger import DeliveryRecord, Ledger  # noqa: E402
+from txpipe.ingest.landing import discover  # noqa: E402
+from txpipe.store.ledger import DeliveryRecord, Ledger  # noqa: E402
 from txpipe.reference import load_reference  # noqa: E402
 from txpipe.settings import REPO_ROOT, Settings  # noqa: E402
 
@@ -113,7 +113,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory):
     """A real `prefect server start` on a free loopback port; stopped (with all it started) at the end."""
-    from txpipe.prefect_server import start_server, stop_process
+    from txpipe.ops.prefect_server import start_server, stop_process
 
     home = tmp_path_factory.mktemp("prefect-server")
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

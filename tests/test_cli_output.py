@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from txpipe import cli
-from txpipe.ledger import DeliveryRecord
+from txpipe.store.ledger import DeliveryRecord
 from txpipe.settings import Settings
 from txpipe.warehouse.publish import warehouse_path
 

@@ -7,8 +7,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from txpipe.reports import run_report_markdown
-from txpipe.ledger import DeliveryRecord
+from txpipe.outputs.reports import run_report_markdown
+from txpipe.store.ledger import DeliveryRecord
 from txpipe.text import markdown_cell, printable
 
 
@@ -44,7 +44,7 @@ def test_pages_show_control_and_bidi_characters_escaped():
     as escapes, as the command line does; our own markup passes untouched."""
     from markupsafe import Markup
 
-    from txpipe.dashboard import render, templates
+    from txpipe.outputs.dashboard import render, templates
     from txpipe.text import printable_data
 
     hostile = "a\x1b[31m\u202eb"

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from txpipe.prefect_server import TEMPORARY_ONLY
+from txpipe.ops.prefect_server import TEMPORARY_ONLY
 from txpipe.settings import REPO_ROOT, Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="txpipe: partnership training and exercise participation pipeline.")
@@ -75,7 +75,7 @@ def prefect_environment() -> None:
 
 
 def _print_summary(records, settings: Settings) -> None:
-    from txpipe.reports import summary_rows, totals
+    from txpipe.outputs.reports import summary_rows, totals
 
     if not records:
         console.print(_text("Nothing new to ingest: every delivered file is already in the ledger."))
@@ -117,7 +117,7 @@ def _print_summary(records, settings: Settings) -> None:
 
 def _print_skipped(landing: Path | None, sources: list[str] | None, settings: Settings) -> None:
     """What the landing holds that is never read (links, special files): also in the run report."""
-    from txpipe.landing import skipped_entries
+    from txpipe.ingest.landing import skipped_entries
 
     for entry in skipped_entries(landing.resolve() if landing else settings.landing, sources,
                                  settings.sources_dir):
@@ -140,7 +140,7 @@ def prefect_run_settings():
 
 def _flow_state(flow_fn, wait: bool = True, **parameters):
     """Run a flow under the run lock (the CLI is the only place that starts flows)."""
-    from txpipe.runlock import RunLocked, run_lock
+    from txpipe.ops.runlock import RunLocked, run_lock
 
     settings = Settings.from_env()
     try:
@@ -341,7 +341,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port of the server --start-server starts.")] = 4200,
 ) -> None:
     """Serve the scheduled deployments (nightly pipeline, weekly full rebuild) until Ctrl-C."""
-    from txpipe.prefect_server import local_server
+    from txpipe.ops.prefect_server import local_server
 
     prefect_environment()
     if not start_server and not os.environ.get("PREFECT_API_URL"):
@@ -382,7 +382,7 @@ def dashboard(
     out: Annotated[Optional[Path], typer.Option("--out", help="Where to write (default reports/dashboard[-CODE].html).")] = None,
 ) -> None:
     """Write the offline dashboard (one self-contained HTML file) from the published warehouse."""
-    from txpipe.dashboard import write_dashboard
+    from txpipe.outputs.dashboard import write_dashboard
 
     console.print(_line("Dashboard: ", _or_exit_2(write_dashboard, Settings.from_env(), partner, out)))
 
@@ -393,7 +393,7 @@ def export(
     out: Annotated[Optional[Path], typer.Option("--out", help="Folder (default marts/partner-CODE/).")] = None,
 ) -> None:
     """Export the marts scoped to one partner (Parquet and CSV): its own rows and overall totals only."""
-    from txpipe.partner_export import export_partner_marts
+    from txpipe.outputs.partner_export import export_partner_marts
 
     files = _or_exit_2(export_partner_marts, Settings.from_env(), partner, out)
     console.print(_line(f"Wrote {len(files)} files to ", files[0].parent))
@@ -411,8 +411,8 @@ def generate(
                                           "statements (OUT/jadl-lrs/, JSON Lines).")] = 0,
 ) -> None:
     """Write synthetic deliveries and the manifests of planted defects (.txpipe-generate.json, .txpipe-lrs.json)."""
-    from txpipe.generate import SOURCES, generate as write_deliveries
-    from txpipe.generate_lrs import LRS_MANIFEST, LRS_SOURCE, write_lrs_export
+    from txpipe.samples.rosters import SOURCES, generate as write_deliveries
+    from txpipe.samples.lrs import LRS_MANIFEST, LRS_SOURCE, write_lrs_export
     from txpipe.reference import load_reference
 
     chosen = tuple(source) if source else SOURCES

@@ -13,7 +13,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Rows per chunk when a delivery streams through ingest. Readers that build Python rows first
-# (Excel, JSON) use at most ROW_BUILT_CHUNK_ROWS of them (see txpipe.readers).
+# (Excel, JSON) use at most ROW_BUILT_CHUNK_ROWS of them (see txpipe.ingest.readers).
 CHUNK_ROWS = 100_000  # at 5M rows: 660 MiB peak against 764 MiB at 200,000, in the same time
 
 # What one delivered file may hold before it is rejected (README "Limits"; TXPIPE_MAX_* variables).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import row, write_csv
-from txpipe.ledger import Ledger
+from txpipe.store.ledger import Ledger
 
 
 def test_flow_ingests_each_file_and_commits_the_ledger(settings, landing):

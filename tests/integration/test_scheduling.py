@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from tests.conftest import SAMPLE_LANDING
-from txpipe.prefect_server import stop_process
+from txpipe.ops.prefect_server import stop_process
 from txpipe.settings import REPO_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -22,7 +22,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from txpipe.generate import generate
+from txpipe.samples.rosters import generate
 from txpipe.warehouse import METRIC_TABLES
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

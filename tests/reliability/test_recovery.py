@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from tests.conftest import ingest_all, read_parquet_rows, row, write_csv
-from txpipe.ledger import Ledger
-from txpipe.recovery import recover
+from txpipe.store.ledger import Ledger
+from txpipe.ops.recovery import recover
 from txpipe.warehouse.build import lake_files
 
 

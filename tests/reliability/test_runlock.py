@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from txpipe.runlock import RunLocked, held_here, run_lock
+from txpipe.ops.runlock import RunLocked, held_here, run_lock
 
 HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from txpipe.runlock import run_lock
+    from txpipe.ops.runlock import run_lock
     with run_lock(Path(sys.argv[1])):
         print("locked", flush=True)
         time.sleep(float(sys.argv[2]))

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings, stra
 
 from tests.conftest import TEST_KEY, ingest_all, row, write_csv
 from txpipe.ingest import IngestContext
-from txpipe.ledger import Ledger
+from txpipe.store.ledger import Ledger
 from txpipe.settings import Settings
 from txpipe.warehouse import publish as publish_module
 from txpipe.warehouse.build import build_warehouse, held_deliveries

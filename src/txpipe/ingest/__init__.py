@@ -1,18 +1,18 @@
 """One delivery, end to end, as stages: read -> normalise -> pseudonymise -> census -> validate -> store.
 
-``discover`` (in :mod:`txpipe.landing`) lists the files under the landing root that the ledger has
+``discover`` (in :mod:`txpipe.ingest.landing`) lists the files under the landing root that the ledger has
 not seen (new, or re-delivered with new content). ``ingest_delivery`` runs one file through the
 stages and returns its :class:`DeliveryRecord`; committing that record to the ledger is the
 caller's job, done from one place so that concurrent deliveries never race on the ledger.
 
 The stages, each a module of this package with its SQL in ``sql/``:
 
-- read (:mod:`txpipe.readers`) and normalise (:mod:`.normalise`): the reader streams the file in
+- read (:mod:`txpipe.ingest.readers`) and normalise (:mod:`.normalise`): the reader streams the file in
   chunks (a background thread parses the next one); each chunk's canonical values are made as Arrow
   column operations, every distinct value normalised once per delivery;
 - pseudonymise and spool (:mod:`.workspace`): participant_pid computed in DuckDB from the keyed
   HMAC; the chunk, without its participant_ref, spooled to local disk as Parquet;
-- census (``txpipe/sql/census_*.sql``, the small-delivery path's queries, over ``sql/census_rows.sql``):
+- census (``ingest/sql/census_*.sql``, the small-delivery path's queries, over ``sql/census_rows.sql``):
   exact and conflicting duplicates across the whole delivery, in SQL over the spool;
 - validate (:mod:`.validate`): GX once per delivery on the distinct value combinations of every
   rule group, set-based SQL checks on near-unique columns; verdicts joined back as columns;
@@ -33,24 +33,24 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
-from txpipe.census import census_sql
+from txpipe.ingest.census import census_sql
 from txpipe.ingest.normalise import Normaliser
 from txpipe.ingest.store import delivery_constants, write
 from txpipe.ingest.validate import judge
 from txpipe.ingest.workspace import Workspace, sql
-from txpipe.lake import DeliveryFiles
-from txpipe.landing import CHANGING, Delivery, unchanged_since
-from txpipe.ledger import DeliveryRecord
-from txpipe.memory import prepare_for_streaming, release_freed_memory
-from txpipe.normalize import ColumnPlan, delivered_values, plan_columns
-from txpipe.pseudonym import Pseudonymizer
-from txpipe.readers import UnreadableFile, read_ahead, read_delivery
-from txpipe.readers.xapi import StatementSetup, read_roster
+from txpipe.store.lake import DeliveryFiles
+from txpipe.ingest.landing import CHANGING, Delivery, unchanged_since
+from txpipe.store.ledger import DeliveryRecord
+from txpipe.ops.memory import prepare_for_streaming, release_freed_memory
+from txpipe.ingest.values import ColumnPlan, delivered_values, plan_columns
+from txpipe.ingest.pseudonym import Pseudonymizer
+from txpipe.ingest.readers import UnreadableFile, read_ahead, read_delivery
+from txpipe.ingest.readers.xapi import StatementSetup, read_roster
 from txpipe.reference import Reference, load_reference
 from txpipe.settings import Settings
-from txpipe.sources import SourceConfig, SourceConfigError, load_source_config
-from txpipe.spool import frame_to_table
-from txpipe.validate import RowSuite, load_suite, prepare_validation
+from txpipe.ingest.sources import SourceConfig, SourceConfigError, load_source_config
+from txpipe.ingest.spool import frame_to_table
+from txpipe.ingest.expectations import RowSuite, load_suite, prepare_validation
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ def judge_and_store(delivery: Delivery, ctx: IngestContext, workspace: Workspace
                     plan: ColumnPlan, received: dt.datetime, stage: Stage) -> list[Path]:
     """Census, validate and store stages, as SQL over the workspace; fills the record's counts."""
     stage.name = "census"
-    # The census queries the small-delivery path runs (txpipe/sql/census_*.sql), over the spool.
+    # The census queries the small-delivery path runs (ingest/sql/census_*.sql), over the spool.
     workspace.con.execute(sql("census_rows"))
     workspace.con.execute(f"CREATE TABLE duplicates AS {census_sql('census_duplicate_rows').rstrip().rstrip(';')}")
     conflicting = [row[0] for row in workspace.con.execute(census_sql("census_conflicting_ids")).fetchall()]

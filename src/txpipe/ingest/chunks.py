@@ -1,4 +1,4 @@
-"""The chunk-at-a-time path, kept for small deliveries judged together (txpipe.small_deliveries).
+"""The chunk-at-a-time path, kept for small deliveries judged together (txpipe.ingest.small_deliveries).
 
 A small delivery is read whole into memory (``first_pass``: census and spool in memory), its chunks
 normalised and judged in pandas and GX with other small deliveries' (``validate_many``); the outcome
@@ -6,7 +6,7 @@ rows of the whole group are made by the store stage's own query (``outcomes``: o
 records and warnings as columns, in SQL) and each delivery's stored by ``ChunkStore``. Large
 deliveries take the set-based stages of this package instead.
 
-``normalize`` is looked up here (``chunks.normalize``) by txpipe.small_deliveries.
+``normalize`` is looked up here (``chunks.normalize``) by txpipe.ingest.small_deliveries.
 """
 
 from __future__ import annotations
@@ -22,21 +22,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from txpipe.census import Census, CensusTaker
+from txpipe.ingest.census import Census, CensusTaker
 from txpipe.ingest import IngestContext, Stage, constants_of, statement_setup
 from txpipe.ingest.store import Tallies, add_outcome, outcome_query
 from txpipe.ingest.workspace import issue_table, sql
-from txpipe.lake import DeliveryFiles
-from txpipe.landing import Delivery
-from txpipe.ledger import DeliveryRecord
-from txpipe.memory import release_freed_memory
-from txpipe.normalize import (  # noqa: F401 - normalize: txpipe.small_deliveries calls chunks.normalize
+from txpipe.store.lake import DeliveryFiles
+from txpipe.ingest.landing import Delivery
+from txpipe.store.ledger import DeliveryRecord
+from txpipe.ops.memory import release_freed_memory
+from txpipe.ingest.values import (  # noqa: F401 - normalize: txpipe.ingest.small_deliveries calls chunks.normalize
     CANONICAL_COLUMNS, REPORTABLE_COLUMNS, ColumnPlan, delivered_values, normalize, plan_columns, pseudonymise,
 )
-from txpipe.readers import RowIssue, read_ahead, read_delivery
-from txpipe.sources import SourceConfig, load_source_config
-from txpipe.spool import Spool, frame_to_table
-from txpipe.validate import Verdict
+from txpipe.ingest.readers import RowIssue, read_ahead, read_delivery
+from txpipe.ingest.sources import SourceConfig, load_source_config
+from txpipe.ingest.spool import Spool, frame_to_table
+from txpipe.ingest.expectations import Verdict
 
 
 def first_pass(delivery: Delivery, ctx: IngestContext, scratch: Path, stage: Stage | None = None,

@@ -1,7 +1,7 @@
 """Normalise stage: canonical values for a chunk's columns, as Arrow column operations.
 
 Every normalisation rule maps a column's value to its canonical text by that value alone (see
-:func:`txpipe.normalize.normalize`), so a column is dictionary-encoded, each distinct value not seen
+:func:`txpipe.ingest.values.normalize`), so a column is dictionary-encoded, each distinct value not seen
 before in the delivery is normalised once (by the same code the small-delivery path runs, on a frame
 of distinct values), and the canonical dictionary is taken back to the rows. No Python object is made
 per row. Columns only filled with a default are filled in SQL (see ``insert_delivered.sql``).
@@ -13,11 +13,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from txpipe.normalize import CANONICAL_COLUMNS, normalize
-from txpipe.readers import STRING
+from txpipe.ingest.values import CANONICAL_COLUMNS, normalize
+from txpipe.ingest.readers import STRING
 from txpipe.reference import Reference
 from txpipe.schema import COLUMN_DEFAULTS, ENUMS
-from txpipe.sources import SourceConfig
+from txpipe.ingest.sources import SourceConfig
 
 # Columns whose values normalisation rewrites (besides filling defaults); aliased columns join them.
 REWRITTEN = (*ENUMS, "activity_code", "iteration_id", "start_date", "end_date", "nation", "headcount", "score")

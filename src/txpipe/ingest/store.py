@@ -1,7 +1,7 @@
 """Store stage: kept rows to the lake, quarantined rows with their reasons, and the tallies.
 
 Both are SQL over ``judged`` streamed out as Arrow batches into the delivery's lake files
-(:class:`txpipe.lake.DeliveryFiles`). A quarantined row's ``offending_values`` (the delivered
+(:class:`txpipe.store.lake.DeliveryFiles`). A quarantined row's ``offending_values`` (the delivered
 values of the columns its rules judged, participant_ref withheld, the closest nations for an
 unknown one) and ``record`` (every delivered column but participant_ref, plus participant_pid) are
 JSON objects built in SQL, keys sorted, from the suite and the schema.
@@ -19,11 +19,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from txpipe.ingest.workspace import THREADS, Workspace, literal, quoted, sql
-from txpipe.lake import DeliveryFiles
-from txpipe.ledger import DeliveryRecord
-from txpipe.normalize import REPORTABLE_COLUMNS
+from txpipe.store.lake import DeliveryFiles
+from txpipe.store.ledger import DeliveryRecord
+from txpipe.ingest.values import REPORTABLE_COLUMNS
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
-from txpipe.validate import RowSuite
+from txpipe.ingest.expectations import RowSuite
 
 BATCH_ROWS = 100_000
 # Offending-values key of a nation_unknown row: the closest reference nations, "Georgia (GEO)".

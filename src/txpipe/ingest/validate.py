@@ -9,7 +9,7 @@ A rule that reads near-unique columns (record ids, pseudonyms) is judged by a se
 written from its expectation (:func:`sql_check`), for the map expectations whose meaning is plain
 (not null, lengths, in a set or not); any other expectation on near-unique columns is still judged
 by GX on its distinct combinations, a slice at a time. Every way gives the verdict GX gives
-(tests/test_ingest_sql_checks.py compares them).
+(tests/ingest/test_ingest_sets.py compares them).
 
 ``judged`` holds each canonical row with ``reasons`` (its critical rules, suite order; empty when
 it is kept) and ``warnings`` (its warning rules; null when none), a rule being moot on a row where
@@ -26,9 +26,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from txpipe.ingest.workspace import Workspace, literal, quoted, sql
-from txpipe.normalize import CANONICAL_COLUMNS
-from txpipe.readers import STRING
-from txpipe.validate import DISTINCT_SHARE, Rule, RowSuite, SuiteError, rule_groups, run_gx
+from txpipe.ingest.values import CANONICAL_COLUMNS
+from txpipe.ingest.readers import STRING
+from txpipe.ingest.expectations import DISTINCT_SHARE, Rule, RowSuite, SuiteError, rule_groups, run_gx
 
 DISTINCT_FLOOR = 200_000  # up to this many combinations, a group always goes to GX
 GX_SLICE = 200_000  # combinations per GX call for a rule judged by GX on near-unique columns

@@ -19,10 +19,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from txpipe.normalize import CANONICAL_COLUMNS
-from txpipe.readers import RowIssue
+from txpipe.ingest.values import CANONICAL_COLUMNS
+from txpipe.ingest.readers import RowIssue
 from txpipe.schema import LANDING_COLUMNS
-from txpipe.spool import SOURCE_ROW
+from txpipe.ingest.spool import SOURCE_ROW
 
 SQL_DIR = Path(__file__).parent / "sql"
 # DuckDB's memory for one delivery's working tables; beyond it, DuckDB spills to the scratch folder.
@@ -62,7 +62,7 @@ class Workspace:
 
     A chunk arrives as delivered values under canonical names (participant_ref as delivered) with
     the canonical values of its rewritten columns (from the normalise stage). Its participant_pid is
-    computed in SQL (the keyed HMAC of :class:`txpipe.pseudonym.Pseudonymizer`), defaults are filled,
+    computed in SQL (the keyed HMAC of :class:`txpipe.ingest.pseudonym.Pseudonymizer`), defaults are filled,
     and the chunk is spooled to local disk as an uncompressed Parquet file without its participant_ref: the raw
     ref exists only in the chunk in memory. The spool, read back by DuckDB, is ``delivered``: source_row,
     every canonical column, ``raw:<column>`` for each column whose delivered value may differ from its

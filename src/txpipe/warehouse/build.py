@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from txpipe.ledger import DeliveryRecord, Ledger
+from txpipe.store.ledger import DeliveryRecord, Ledger
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
 from txpipe.settings import Settings
 import txpipe

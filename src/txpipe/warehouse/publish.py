@@ -14,8 +14,8 @@ import shutil
 import uuid
 from pathlib import Path
 
-from txpipe.atomic import write_text_atomically
-from txpipe.ledger import Ledger
+from txpipe.store.atomic import write_text_atomically
+from txpipe.store.ledger import Ledger
 from txpipe.settings import Settings
 from txpipe.warehouse import WAREHOUSE_FILE
 from txpipe.warehouse.build import build_warehouse, held_deliveries, inputs_fingerprint

@@ -1,0 +1,188 @@
+"""JSON reader: an array of objects, or JSON Lines (one object per line).
+
+In JSON Lines a malformed line is quarantined with its line number and the rest goes on. A
+document that is broken as a whole, or that is not an array of objects, is rejected.
+``source_row`` is the line number (JSON Lines) or the element's 1-based position (array).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from txpipe.ingest.readers import (
+    Delivered,
+    RawBatch,
+    ReadOptions,
+    RowIssue,
+    UnreadableFile,
+    check_headers,
+    field_too_long,
+    drop_blank_rows,
+)
+from txpipe.ingest.readers.csv import check_text
+
+
+def value_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = str(value).strip()
+    return text or None
+
+
+def read_json(path: Path, options: ReadOptions) -> Delivered:
+    codec = check_text(path, options.encoding)
+    with open(path, encoding=codec) as handle:
+        head = handle.read(4096).lstrip()
+        while not head and (more := handle.read(1 << 20)):
+            head = more.lstrip()
+    if not head:
+        raise UnreadableFile("the file holds only whitespace")
+    if head.startswith("["):  # an array is parsed whole (JSON Lines is the format for big deliveries)
+        with open(path, encoding=codec) as handle:
+            records, issues = _array_records(handle.read())
+        return Delivered(_header_names(r for _, r in records), _batches(records, issues, options))
+    names = _scan_lines(path, codec)
+    return Delivered(names, _line_batches(path, codec, names, options))
+
+
+def _header_names(records) -> list[str]:
+    headers: dict[str, str] = {}
+    for record in records:
+        for key in record:
+            headers.setdefault(str(key).strip().casefold(), str(key).strip())
+    return check_headers(list(headers.values())) if headers else []
+
+
+def _parsed_lines(path: Path, codec: str):
+    """(line number, parsed value or the JSONDecodeError) for every non-blank line, streaming."""
+    with open(path, encoding=codec) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, _loads(line)
+            except json.JSONDecodeError as error:
+                yield number, error
+
+
+def _scan_lines(path: Path, codec: str) -> list[str]:
+    """First look at a JSON Lines file: its column names, or why it is not JSON Lines at all."""
+    keys: dict[str, str] = {}
+    records = 0
+    first_line_broken = None
+    for index, (_, value) in enumerate(_parsed_lines(path, codec)):
+        if isinstance(value, json.JSONDecodeError):
+            if index == 0:
+                first_line_broken = value
+        elif isinstance(value, dict):
+            records += 1
+            for key in value:
+                keys.setdefault(str(key).strip().casefold(), str(key).strip())
+    if first_line_broken is not None:
+        # Perhaps not JSON Lines but one document spread over lines (its first line stops before its
+        # value ends): judge it whole. A JSON Lines file with a garbled first line is not loaded whole.
+        unfinished = first_line_broken.pos >= len(first_line_broken.doc.rstrip())
+        document = _whole_document(path, codec) if unfinished else None
+        if document is not None:
+            raise UnreadableFile(
+                f"the JSON document is a single {type(document).__name__}; deliver an array of objects or JSON Lines")
+        if not records:
+            raise UnreadableFile(f"broken JSON: {first_line_broken.msg} on line 1")
+    if not records:
+        raise UnreadableFile("no line holds a JSON object: deliver an array of objects or JSON Lines")
+    return check_headers(list(keys.values()))
+
+
+def _whole_document(path: Path, codec: str):
+    """The file parsed as one JSON document, or None if it is not one."""
+    with open(path, encoding=codec) as handle:
+        try:
+            return _loads(handle.read())
+        except json.JSONDecodeError:
+            return None
+
+
+def _line_batches(path: Path, codec: str, names: list[str], options: ReadOptions) -> Iterator[RawBatch]:
+    chunk: list[tuple[int, dict]] = []
+    issues: list[RowIssue] = []
+    for number, value in _parsed_lines(path, codec):
+        if isinstance(value, json.JSONDecodeError):
+            issues.append(RowIssue(number, "json_line_malformed", f"line {number}: {value.msg} at column {value.colno}"))
+        elif isinstance(value, dict):
+            chunk.append((number, value))
+        else:
+            issues.append(RowIssue(number, "json_record_not_object",
+                                   f"line {number} holds a {type(value).__name__}, not an object"))
+        if len(chunk) + len(issues) >= options.row_built_chunk_rows:
+            yield RawBatch(_frame(chunk, names, options.limits.field_chars), issues)
+            chunk, issues = [], []
+    if chunk or issues:
+        yield RawBatch(_frame(chunk, names, options.limits.field_chars), issues)
+
+
+def _frame(records: list[tuple[int, dict]], names: list[str], field_chars: int) -> pd.DataFrame:
+    keys = [n.casefold() for n in names]
+    folded = [{str(k).strip().casefold(): v for k, v in record.items()} for _, record in records]
+    rows = [[value_text(rec.get(k)) for k in keys] for rec in folded]
+    for row in rows:
+        for position, value in enumerate(row, start=1):
+            if value is not None and len(value) > field_chars:
+                raise field_too_long(position, field_chars)
+    frame = pd.DataFrame(rows, columns=names, dtype="string")
+    frame.index = pd.Index([n for n, _ in records], name="source_row", dtype="int64")
+    return drop_blank_rows(frame)
+
+
+# Python refuses to turn more than 4,300 digits into an int (and it would be slow): a longer whole
+# number stays text, which the rules then judge like any other delivered text.
+_MAX_INT_DIGITS = 4000
+
+
+def int_or_text(digits: str) -> int | str:
+    return int(digits) if len(digits) <= _MAX_INT_DIGITS else digits
+
+
+def _loads(text: str):
+    try:
+        return json.loads(text, parse_int=int_or_text)
+    except RecursionError:
+        raise UnreadableFile("the JSON is nested too deeply to be a roster") from None
+
+
+def _array_records(text: str) -> tuple[list[tuple[int, dict]], list[RowIssue]]:
+    try:
+        document = _loads(text)
+    except json.JSONDecodeError as error:
+        raise UnreadableFile(
+            f"broken JSON: {error.msg} at line {error.lineno}, column {error.colno}"
+        ) from None
+    records, issues = [], []
+    for position, element in enumerate(document, start=1):
+        if isinstance(element, dict):
+            records.append((position, element))
+        else:
+            issues.append(
+                RowIssue(position, "json_record_not_object", f"element {position} is a {type(element).__name__}, not an object")
+            )
+    return records, issues
+
+
+def _batches(records, issues, options: ReadOptions) -> Iterator[RawBatch]:
+    names = _header_names(r for _, r in records)
+    if not records:
+        yield RawBatch(pd.DataFrame(columns=names, dtype="string"), issues)
+        return
+    step = options.row_built_chunk_rows
+    for start in range(0, len(records), step):
+        yield RawBatch(_frame(records[start : start + step], names, options.limits.field_chars), issues if start == 0 else [])

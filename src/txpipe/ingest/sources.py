@@ -1,0 +1,210 @@
+"""Per-source configuration: how a delivering source's files map onto the canonical columns.
+
+One TOML file per source, ``data/sources/<source>.toml`` (the folder can be moved with
+``TXPIPE_SOURCES_DIR``). A source with no file delivers the canonical columns as they are.
+Adding a source needs no code: create its landing folder and, if its columns differ, its
+config. See README "Adding a source" for the keys.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from txpipe.ingest.readers import ReadOptions
+from txpipe.settings import CHUNK_ROWS, ReadLimits
+from txpipe.schema import LANDING_COLUMNS
+from txpipe.ingest.xapi_statements import XapiConfig, parse_xapi_config
+
+if TYPE_CHECKING:
+    from txpipe.ingest.readers.xapi import StatementSetup
+
+DATE_ORDERS = ("ISO", "DMY", "MDY")
+_TOP_LEVEL_KEYS = {"description", "encoding", "delimiter", "sheet", "date_order", "columns", "defaults", "aliases",
+                   "format", "xapi"}
+FORMATS = ("rows", "xapi")  # rows: CSV, XLSX, JSON rosters (the default); xapi: LRS statement exports
+_SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class SourceConfigError(ValueError):
+    """A source config that cannot be used; the run stops for that source and says why."""
+
+
+def fold_header(name: str) -> str:
+    """Header names match case-insensitively with surrounding and repeated spaces ignored."""
+    return " ".join(str(name).split()).casefold()
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    description: str = ""
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    date_order: str = "ISO"
+    columns: dict[str, str] = field(default_factory=dict)  # folded delivered header -> canonical
+    defaults: dict[str, str] = field(default_factory=dict)  # canonical column -> constant
+    aliases: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> folded value -> value
+    format: str = "rows"
+    xapi: XapiConfig = field(default_factory=XapiConfig)  # how statements become records (README "xAPI sources")
+
+    def canonical_name(self, header: str) -> str | None:
+        """The canonical column a delivered header stands for, or None if it is not kept."""
+        folded = fold_header(header)
+        if folded in self.columns:
+            return self.columns[folded]
+        return folded if folded in LANDING_COLUMNS else None
+
+    def is_known_header(self, header: str) -> bool:
+        return self.canonical_name(header) is not None
+
+    def read_options(self, chunk_rows: int = CHUNK_ROWS, limits: ReadLimits | None = None,
+                     statements: StatementSetup | None = None) -> ReadOptions:
+        return ReadOptions(
+            statements=statements,
+            chunk_rows=chunk_rows,
+            limits=limits or ReadLimits(),
+            encoding=self.encoding,
+            delimiter=self.delimiter,
+            sheet=self.sheet,
+            is_known_header=self.is_known_header,
+        )
+
+
+def load_source_config(sources_dir: Path, source: str) -> SourceConfig:
+    """Read ``<sources_dir>/<source>.toml``; a missing file means canonical columns.
+
+    Anything wrong in the file (its bytes, its TOML, a key, a value's type or shape) raises
+    :class:`SourceConfigError` with the reason: the source's files are rejected, never crash."""
+    if not _SOURCE_NAME.match(source):
+        raise SourceConfigError(
+            "the source folder name must be lower-case letters, digits, '-' or '_' (at most 64 characters)"
+        )
+    path = sources_dir / f"{source}.toml"
+    if not path.exists():
+        return SourceConfig(name=source)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise SourceConfigError(f"{path}: not valid TOML ({error})") from None
+    except UnicodeDecodeError:
+        raise SourceConfigError(f"{path}: not UTF-8 text") from None
+    except RecursionError:
+        raise SourceConfigError(f"{path}: nested too deeply to be a source config") from None
+    except OSError as error:
+        raise SourceConfigError(f"{path}: cannot be read ({type(error).__name__})") from None
+    return parse_source_config(source, data, origin=str(path))
+
+
+_SCALARS = (str, int, float, bool, dt.date, dt.datetime, dt.time)
+
+
+def _text(data: dict, key: str, origin: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise SourceConfigError(f"{origin}: {key} must be a string, not {_kind(value)}")
+    return value
+
+
+def _table(value: object, where: str, origin: str) -> dict:
+    if not isinstance(value, dict):
+        raise SourceConfigError(f"{origin}: [{where}] must be a table (key = value lines), not {_kind(value)}")
+    return value
+
+
+def _scalar(value: object, where: str, origin: str) -> str:
+    if not isinstance(value, _SCALARS) or (isinstance(value, float) and not math.isfinite(value)):
+        raise SourceConfigError(f"{origin}: every value in [{where}] must be a string or number, not {_kind(value)}")
+    return str(value)
+
+
+def _kind(value: object) -> str:
+    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _encoding(data: dict, origin: str) -> str | None:
+    encoding = _text(data, "encoding", origin)
+    if encoding is None:
+        return None
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        raise SourceConfigError(f"{origin}: encoding names no known text encoding") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise SourceConfigError(f"{origin}: encoding '{info.name}' is not a text encoding (e.g. utf-8, latin-1, cp1252)")
+    return encoding
+
+
+def _delimiter(data: dict, origin: str) -> str | None:
+    delimiter = _text(data, "delimiter", origin)
+    if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n'):
+        raise SourceConfigError(f"{origin}: delimiter must be one character (not a quote or a line break), "
+                                "e.g. \";\" or \"\\t\"")
+    return delimiter
+
+
+def parse_source_config(source: str, data: dict, origin: str = "<config>") -> SourceConfig:
+    unknown = set(data) - _TOP_LEVEL_KEYS
+    if unknown:
+        raise SourceConfigError(f"{origin}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_TOP_LEVEL_KEYS)}")
+
+    def check_target(column: object, where: str) -> str:
+        if column not in LANDING_COLUMNS:
+            raise SourceConfigError(f"{origin}: [{where}] maps to something that is not a canonical column "
+                                    f"(canonical: {', '.join(LANDING_COLUMNS)})")
+        return str(column)
+
+    columns = {fold_header(k): check_target(v, "columns")
+               for k, v in _table(data.get("columns", {}), "columns", origin).items()}
+    defaults = {check_target(k, "defaults"): _scalar(v, "defaults", origin)
+                for k, v in _table(data.get("defaults", {}), "defaults", origin).items()}
+    if "participant_ref" in defaults:
+        raise SourceConfigError(f"{origin}: participant_ref cannot have a default")
+    aliases = {
+        check_target(column, "aliases"): {fold_header(k): _scalar(v, f"aliases.{column}", origin)
+                                          for k, v in _table(mapping, f"aliases.{column}", origin).items()}
+        for column, mapping in _table(data.get("aliases", {}), "aliases", origin).items()
+    }
+    source_format = _text(data, "format", origin) or "rows"
+    if source_format not in FORMATS:
+        raise SourceConfigError(f"{origin}: format must be one of {FORMATS}")
+    try:
+        xapi = parse_xapi_config(data.get("xapi", {}), origin)
+    except ValueError as error:
+        raise SourceConfigError(str(error)) from None
+    date_order = (_text(data, "date_order", origin) or "ISO").upper()
+    if date_order not in DATE_ORDERS:
+        raise SourceConfigError(f"{origin}: date_order must be one of {DATE_ORDERS}")
+    return SourceConfig(
+        name=source,
+        description=_text(data, "description", origin) or "",
+        encoding=_encoding(data, origin),
+        delimiter=_delimiter(data, origin),
+        sheet=_text(data, "sheet", origin),
+        date_order=date_order,
+        columns=columns,
+        defaults=defaults,
+        aliases=aliases,
+        format=source_format,
+        xapi=xapi,
+    )
+
+
+def not_deliveries(sources_dir: Path, source: str) -> dict[str, str]:
+    """Files of a source folder that are not deliveries, with the reason: an xAPI source's roster
+    (read with its exports). A config that cannot be read names none (its files are rejected anyway)."""
+    try:
+        config = load_source_config(sources_dir, source)
+    except SourceConfigError:
+        return {}
+    if config.xapi.roster:
+        return {config.xapi.roster: "the roster of an xAPI source: read with its exports, not a delivery"}
+    return {}

@@ -1,0 +1,166 @@
+"""Delivered rows -> canonical rows: column mapping, defaults, aliases, enums, dates, nations, pids.
+
+Normalisation never rejects a row: a value it cannot make canonical is passed on as delivered,
+so that validation names the rule it breaks. The participant_ref is replaced by its
+pseudonym (``pseudonymise``) as soon as a chunk is read, before anything is written, and goes no
+further.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from txpipe.ingest.pseudonym import Pseudonymizer
+from txpipe.ingest.readers import STRING, UnreadableFile, looks_like_a_name
+from txpipe.reference import Reference
+from txpipe.schema import COLUMN_DEFAULTS, ENUMS, LANDING_COLUMNS, REQUIRED_COLUMNS
+from txpipe.ingest.sources import SourceConfig, fold_header
+
+CANONICAL_COLUMNS: tuple[str, ...] = tuple(
+    "participant_pid" if c == "participant_ref" else c for c in LANDING_COLUMNS
+)
+# Delivered values kept for quarantine reports: everything except the raw participant_ref.
+REPORTABLE_COLUMNS: tuple[str, ...] = tuple(c for c in LANDING_COLUMNS if c != "participant_ref")
+
+_DATE_FORMATS = {
+    "ISO": (),
+    "DMY": ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y"),
+    "MDY": ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y"),
+}
+# ISO dates, zero padding optional (2024-3-4), with a midnight time allowed (JSON/Excel exports).
+_ISO_DATE = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?$")
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """Which delivered header feeds which canonical column, and which headers are not kept."""
+
+    mapping: dict[str, str]
+    ignored: tuple[str, ...]
+
+
+def plan_columns(headers: list[str], config: SourceConfig) -> ColumnPlan:
+    """Map delivered headers to canonical columns. Headers outside the contract are listed in
+    ``ignored`` by name when they look like names, else as 'column N' (a header may hold data)."""
+    mapping: dict[str, str] = {}
+    ignored: list[str] = []
+    taken: dict[str, int] = {}
+    for position, header in enumerate(headers, start=1):
+        canonical = config.canonical_name(header)
+        if canonical is None:
+            ignored.append(header if looks_like_a_name(header) else f"(column {position})")
+            continue
+        if canonical in taken:
+            raise UnreadableFile(f"columns {taken[canonical]} and {position} both map to '{canonical}'")
+        taken[canonical] = position
+        mapping[header] = canonical
+    missing = [c for c in REQUIRED_COLUMNS if c not in taken and c not in config.defaults]
+    if missing and not taken:
+        raise UnreadableFile(
+            f"missing required column(s) {', '.join(missing)}: the header (first record) has {len(headers)} "
+            "field(s) and no known column name; is the header row missing?"
+        )
+    if missing:
+        found = ", ".join(f"{canonical} (column {position})" for canonical, position in taken.items())
+        raise UnreadableFile(
+            f"missing required column(s) {', '.join(missing)}; the header has {len(headers)} column(s), "
+            f"of which these are known: {found}"
+        )
+    return ColumnPlan(mapping=mapping, ignored=tuple(ignored))
+
+
+def delivered_values(frame: pd.DataFrame, plan: ColumnPlan) -> pd.DataFrame:
+    """The delivered values under canonical names (absent columns are blank)."""
+    renamed = frame[list(plan.mapping)].rename(columns=plan.mapping)
+    return renamed.reindex(columns=list(LANDING_COLUMNS)).astype("string")
+
+
+def _map_uniques(series: pd.Series, convert: Callable[[str], str | None]) -> pd.Series:
+    """Apply ``convert`` once per distinct value (rosters repeat values heavily); the column is
+    dictionary-encoded and rebuilt in Arrow, so no Python object is made per row."""
+    values = pa.array(series, type=pa.string())
+    if isinstance(values, pa.ChunkedArray):  # pyarrow-backed columns arrive in pieces
+        values = values.combine_chunks()
+    encoded = pc.dictionary_encode(values)
+    converted = pa.array([convert(value) for value in encoded.dictionary.to_pylist()], pa.string())
+    return pd.Series(pd.array(pc.take(converted, encoded.indices), dtype=STRING), index=series.index,
+                     name=series.name)
+
+
+def _enum_key(value: str) -> str:
+    return re.sub(r"[\s_\-]+", "_", value.strip().casefold())
+
+
+def _enum_converter(column: str, config: SourceConfig) -> Callable[[str], str]:
+    allowed = {_enum_key(v): v for v in ENUMS[column]}
+    aliases = config.aliases.get(column, {})
+
+    def convert(value: str) -> str:
+        value = aliases.get(fold_header(value), value)
+        return allowed.get(_enum_key(value), value)
+
+    return convert
+
+
+def _alias_converter(column: str, config: SourceConfig) -> Callable[[str], str]:
+    aliases = config.aliases.get(column, {})
+    return lambda value: aliases.get(fold_header(value), value)
+
+
+def parse_date(value: str, order: str) -> str:
+    """ISO text for a real calendar date, else the value unchanged (validation reports it)."""
+    match = _ISO_DATE.match(value)
+    candidates = [(match.group(1), "%Y-%m-%d")] if match else []
+    candidates += [(value, fmt) for fmt in _DATE_FORMATS[order]]
+    for text, fmt in candidates:
+        try:
+            return dt.datetime.strptime(text, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return value
+
+
+def _score(value: str) -> str:
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    if number != number or number in (float("inf"), float("-inf")):
+        return value
+    return f"{number:g}" if abs(number) < 1e6 else value
+
+
+def pseudonymise(delivered: pd.DataFrame, source: str, pseudonymizer: Pseudonymizer) -> pd.DataFrame:
+    """Delivered values with participant_ref replaced by participant_pid (blank stays missing)."""
+    codes, refs = pd.factorize(delivered["participant_ref"])  # each distinct ref is hashed once; blank -> -1
+    pids = np.array(pseudonymizer.pids(source, refs.tolist()) + [None], dtype=object)
+    out = delivered.assign(participant_ref=pd.array(pids[codes], dtype="string"))  # other columns shared, not copied
+    return out.rename(columns={"participant_ref": "participant_pid"})
+
+
+def normalize(delivered: pd.DataFrame, config: SourceConfig, reference: Reference) -> pd.DataFrame:
+    """Canonical text values for every column of pseudonymised delivered values."""
+    out = delivered.copy(deep=False)  # copy-on-write: replaced columns never touch the caller's frame
+    for column, value in {**COLUMN_DEFAULTS, **config.defaults}.items():
+        out[column] = out[column].fillna(value)
+    for column in ENUMS:
+        out[column] = _map_uniques(out[column], _enum_converter(column, config))
+    for column in ("activity_code", "iteration_id", "provider", "nation", "headcount", "score"):
+        if column in config.aliases:
+            out[column] = _map_uniques(out[column], _alias_converter(column, config))
+    for column in ("activity_code", "iteration_id"):
+        out[column] = out[column].str.upper()
+    for column in ("start_date", "end_date"):
+        out[column] = _map_uniques(out[column], lambda v: parse_date(v, config.date_order))
+    out["nation"] = _map_uniques(out["nation"], reference.resolve_nation)
+    out["headcount"] = _map_uniques(out["headcount"], lambda v: v[:-2] if v.endswith(".0") else v)
+    out["score"] = _map_uniques(out["score"], _score)
+    return out[list(CANONICAL_COLUMNS)]

@@ -1,0 +1,1 @@
+"""Running txpipe safely: the run lock, recovery, health, process memory set-up and the local Prefect server."""

@@ -1,0 +1,1 @@
+"""What txpipe hands to people: marts, partner copies, the dashboard, validation and run reports."""
