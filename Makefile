@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_LOGGING_LEVEL := CRITICAL
 
-.PHONY: install run ingest test serve bench bench-lock screenshot lock sample clean
+.PHONY: install run ingest test lint serve bench bench-lock screenshot lock sample clean
 
 install: $(STAMP)
 
@@ -34,9 +34,16 @@ $(TEST_STAMP): $(STAMP) requirements-test.lock
 run: $(STAMP)
 	$(BIN)/txpipe run --landing data/sample/landing
 
-## make test: the whole test suite
-test: $(TEST_STAMP)
+## make test: the habits (make lint), then the whole test suite
+test: lint
 	$(BIN)/python -m pytest
+
+## make lint: ruff (lint and format), mypy --strict on src/txpipe, module and function sizes
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python .ci/sizes.py
 
 ## make serve: a local Prefect server on 127.0.0.1:4200 plus the scheduled deployments (Ctrl-C stops both)
 serve: $(STAMP)

@@ -57,7 +57,7 @@ for metric in ("metrics_participation", "metrics_outcomes", "metrics_gender", "m
     con.execute(Path(sql_dir, f"{metric}.sql").read_text())
 '''
 
-IN_PROCESS = r'''
+IN_PROCESS = r"""
 import sys
 from pathlib import Path
 from txpipe.ingest import IngestContext
@@ -76,15 +76,19 @@ for group in plan_groups(discover(Path(sys.argv[1]), ledger, sources_dir=setting
 if sys.argv[2] == "build":
     path, _ = publish_warehouse(settings)
     export_marts(path, settings.marts_dir)
-'''
+"""
 
 # What the library pays before its first row: the interpreter, pandas/pyarrow/DuckDB, GX and the suite.
-LIBRARY_START = ("from txpipe.ingest import IngestContext\nfrom txpipe.settings import Settings\n"
-                 "IngestContext.create(Settings.from_env(), 'start')\n")
+LIBRARY_START = (
+    "from txpipe.ingest import IngestContext\nfrom txpipe.settings import Settings\n"
+    "IngestContext.create(Settings.from_env(), 'start')\n"
+)
 
 # The interpreter and a trivial Prefect flow on a temporary server, with txpipe's Prefect settings.
-STARTUP = ("from txpipe.cli import prefect_environment, prefect_run_settings\nprefect_environment()\n"
-           "from prefect import flow\nwith prefect_run_settings():\n    flow(name='noop')(lambda: None)()\n")
+STARTUP = (
+    "from txpipe.cli import prefect_environment, prefect_run_settings\nprefect_environment()\n"
+    "from prefect import flow\nwith prefect_run_settings():\n    flow(name='noop')(lambda: None)()\n"
+)
 
 
 def tree_rss(pid: int) -> int:
@@ -130,8 +134,12 @@ def measure(command: list[str], env: dict | None = None) -> dict:
 
 
 def env_for(home: Path) -> dict:
-    env = {**os.environ, "TXPIPE_HOME": str(home), "TXPIPE_PSEUDONYM_KEY": "benchmark",
-           "PREFECT_HOME": str(OUT / "prefect")}
+    env = {
+        **os.environ,
+        "TXPIPE_HOME": str(home),
+        "TXPIPE_PSEUDONYM_KEY": "benchmark",
+        "PREFECT_HOME": str(OUT / "prefect"),
+    }
     env.pop("PREFECT_API_URL", None)
     return env
 
@@ -140,8 +148,12 @@ def landing_for(rows: int, seed: int = 7) -> Path:
     landing = OUT / "data" / f"{rows}" / "landing"
     if not (landing / "jadl" / "jadl_01.csv").exists():
         shutil.rmtree(landing, ignore_errors=True)
-        subprocess.run(TXPIPE + ["generate", str(landing), "--rows", str(rows), "--source", "jadl", "--files", "1",
-                                 "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            TXPIPE
+            + ["generate", str(landing), "--rows", str(rows), "--source", "jadl", "--files", "1", "--seed", str(seed)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return landing
 
 
@@ -149,8 +161,23 @@ def small_files_landing(files: int, rows_per_file: int = 20) -> Path:
     landing = OUT / "data" / f"small-{files}" / "landing"
     if len(list((landing / "jadl").glob("*.csv"))) != files:
         shutil.rmtree(landing, ignore_errors=True)
-        subprocess.run(TXPIPE + ["generate", str(landing), "--rows", str(files * rows_per_file), "--source", "jadl",
-                                 "--files", str(files), "--seed", "7"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            TXPIPE
+            + [
+                "generate",
+                str(landing),
+                "--rows",
+                str(files * rows_per_file),
+                "--source",
+                "jadl",
+                "--files",
+                str(files),
+                "--seed",
+                "7",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return landing
 
 
@@ -159,13 +186,30 @@ def measure_small_files(files: int, sql_dir: Path, reference: Path) -> dict:
     all with one glob, the library ingest (grouped as the flow groups them), and `txpipe ingest`."""
     landing = small_files_landing(files)
     rows = sum(sum(1 for _ in open(p, encoding="utf-8")) - 1 for p in (landing / "jadl").glob("*.csv"))
-    base = measure([PYTHON, "-c", BASELINE, str(landing / "jadl" / "*.csv"), str(OUT / f"baseline-small-{files}.parquet"),
-                    str(sql_dir), str(reference)])
-    library = measure([PYTHON, "-c", IN_PROCESS, str(landing), "ingest"], env_for(fresh(OUT / "homes" / f"small-{files}")))
+    base = measure(
+        [
+            PYTHON,
+            "-c",
+            BASELINE,
+            str(landing / "jadl" / "*.csv"),
+            str(OUT / f"baseline-small-{files}.parquet"),
+            str(sql_dir),
+            str(reference),
+        ]
+    )
+    library = measure(
+        [PYTHON, "-c", IN_PROCESS, str(landing), "ingest"], env_for(fresh(OUT / "homes" / f"small-{files}"))
+    )
     cli = measure(TXPIPE + ["ingest", "--landing", str(landing)], env_for(fresh(OUT / "homes" / f"small-cli-{files}")))
-    return {"files": files, "rows": rows, "baseline": base, "txpipe_ingest_library": library, "txpipe_ingest_cli": cli,
-            "ratio_library": round(library["seconds"] / base["seconds"], 2),
-            "ratio_cli": round(cli["seconds"] / base["seconds"], 2)}
+    return {
+        "files": files,
+        "rows": rows,
+        "baseline": base,
+        "txpipe_ingest_library": library,
+        "txpipe_ingest_cli": cli,
+        "ratio_library": round(library["seconds"] / base["seconds"], 2),
+        "ratio_cli": round(cli["seconds"] / base["seconds"], 2),
+    }
 
 
 def fresh(home: Path) -> Path:
@@ -188,30 +232,48 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000, 5_000_000])
     parser.add_argument("--small-files", type=int, default=1000, help="files of 20 rows (0: skip)")
     parser.add_argument("--statements", type=int, default=1_000_000, help="xAPI statements as JSON Lines (0: skip)")
-    parser.add_argument("--compare", type=int, nargs="*", default=[1_000_000, 5_000_000],
-                        help="sizes at which dlt and pandas + GX are measured beside bare DuckDB and txpipe")
+    parser.add_argument(
+        "--compare",
+        type=int,
+        nargs="*",
+        default=[1_000_000, 5_000_000],
+        help="sizes at which dlt and pandas + GX are measured beside bare DuckDB and txpipe",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     sql_dir, reference = ROOT / "src" / "txpipe" / "warehouse" / "sql", ROOT / "data" / "reference"
-    results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                           "platform": platform.platform(), "memory_gib": round(
-                               os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
-               "sizes": {}}
+    results = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        },
+        "sizes": {},
+    }
     for rows in args.sizes:
         landing = landing_for(rows)
         csv_path = landing / "jadl" / "jadl_01.csv"
-        base = measure([PYTHON, "-c", BASELINE, str(csv_path), str(OUT / f"baseline-{rows}.parquet"), str(sql_dir),
-                        str(reference)])
-        ingest_only = measure([PYTHON, "-c", IN_PROCESS, str(landing), "ingest"],
-                              env_for(fresh(OUT / "homes" / f"ingest-{rows}")))
+        base = measure(
+            [PYTHON, "-c", BASELINE, str(csv_path), str(OUT / f"baseline-{rows}.parquet"), str(sql_dir), str(reference)]
+        )
+        ingest_only = measure(
+            [PYTHON, "-c", IN_PROCESS, str(landing), "ingest"], env_for(fresh(OUT / "homes" / f"ingest-{rows}"))
+        )
         home = fresh(OUT / "homes" / f"lib-{rows}")
         library = measure([PYTHON, "-c", IN_PROCESS, str(landing), "build"], env_for(home))
         home = fresh(OUT / "homes" / f"cli-{rows}")
         cli = measure(TXPIPE + ["run", "--landing", str(landing)], env_for(home))
-        entry = {"rows": rows, "file_mib": round(csv_path.stat().st_size / 2**20), "baseline": base,
-                 "txpipe_ingest_only": ingest_only, "txpipe_in_process": library, "txpipe_run": cli,
-                 "ratio_in_process": round(library["seconds"] / base["seconds"], 2),
-                 "ratio_run": round(cli["seconds"] / base["seconds"], 2)}
+        entry = {
+            "rows": rows,
+            "file_mib": round(csv_path.stat().st_size / 2**20),
+            "baseline": base,
+            "txpipe_ingest_only": ingest_only,
+            "txpipe_in_process": library,
+            "txpipe_run": cli,
+            "ratio_in_process": round(library["seconds"] / base["seconds"], 2),
+            "ratio_run": round(cli["seconds"] / base["seconds"], 2),
+        }
         for key in ("baseline", "txpipe_ingest_only", "txpipe_in_process", "txpipe_run"):
             entry[key]["rows_per_s"] = round(rows / entry[key]["seconds"])
         results["sizes"][str(rows)] = entry
@@ -223,28 +285,53 @@ def main() -> None:
     if args.compare:
         results["compare"] = {}
         for rows in args.compare:
-            common = dict(out=OUT, python=PYTHON, txpipe=TXPIPE, landing=landing_for(rows), in_process=IN_PROCESS,
-                          measure=measure, env_for=env_for, fresh=fresh)
-            entry = compare(rows, bench_python=ROOT / ".venv-bench" / "bin" / "python", baseline=BASELINE,
-                            sql_dir=sql_dir, reference=reference, **common)
+            common = dict(
+                out=OUT,
+                python=PYTHON,
+                txpipe=TXPIPE,
+                landing=landing_for(rows),
+                in_process=IN_PROCESS,
+                measure=measure,
+                env_for=env_for,
+                fresh=fresh,
+            )
+            entry = compare(
+                rows,
+                bench_python=ROOT / ".venv-bench" / "bin" / "python",
+                baseline=BASELINE,
+                sql_dir=sql_dir,
+                reference=reference,
+                **common,
+            )
             results["compare"][str(rows)] = entry
             print(json.dumps(entry), flush=True)
         largest = max(args.compare)
         results["compare"]["all_quarantined"] = compare_all_quarantined(
-            largest, results["compare"][str(largest)], **{**common, "landing": landing_for(largest)})
+            largest, results["compare"][str(largest)], **{**common, "landing": landing_for(largest)}
+        )
         print(json.dumps(results["compare"]["all_quarantined"]), flush=True)
         # A whole run (ingest, build, marts, dashboard) adding 10k rows: to an empty home, then to the
         # home the largest `txpipe run` above left (its lake holds the largest delivery).
         extra = extra_landing()
         empty = measure(TXPIPE + ["run", "--landing", str(extra)], env_for(fresh(OUT / "homes" / "run-10k-empty")))
         big = measure(TXPIPE + ["run", "--landing", str(extra)], env_for(OUT / "homes" / f"cmp-run-{largest}"))
-        results["compare"]["run_10k"] = {"into_empty_lake": empty, f"into_{largest}_row_lake": big,
-                                         "ratio": round(big["seconds"] / empty["seconds"], 2)}
+        results["compare"]["run_10k"] = {
+            "into_empty_lake": empty,
+            f"into_{largest}_row_lake": big,
+            "ratio": round(big["seconds"] / empty["seconds"], 2),
+        }
         print(json.dumps(results["compare"]["run_10k"]), flush=True)
     if args.statements:
-        results["xapi_statements"] = measure_statements(args.statements, out=OUT, python=PYTHON, txpipe=TXPIPE,
-                                                        in_process=IN_PROCESS, measure=measure, env_for=env_for,
-                                                        fresh=fresh)
+        results["xapi_statements"] = measure_statements(
+            args.statements,
+            out=OUT,
+            python=PYTHON,
+            txpipe=TXPIPE,
+            in_process=IN_PROCESS,
+            measure=measure,
+            env_for=env_for,
+            fresh=fresh,
+        )
         print(json.dumps(results["xapi_statements"]), flush=True)
     if not args.sizes:
         (OUT / "results.json").write_text(json.dumps(results, indent=2))
@@ -257,13 +344,19 @@ def main() -> None:
     print(json.dumps(results["fixed_costs"]), flush=True)
     startup = measure([PYTHON, "-c", STARTUP], env_for(fresh(OUT / "homes" / "startup")))
     rerun = measure(TXPIPE + ["run", "--landing", str(landing_for(largest))], env_for(OUT / "homes" / f"cli-{largest}"))
-    results["rerun_nothing_new"] = {"run": rerun, "interpreter_and_prefect_start": startup,
-                                    "beyond_start_seconds": round(rerun["seconds"] - startup["seconds"], 2)}
+    results["rerun_nothing_new"] = {
+        "run": rerun,
+        "interpreter_and_prefect_start": startup,
+        "beyond_start_seconds": round(rerun["seconds"] - startup["seconds"], 2),
+    }
     extra = extra_landing()
     empty = measure([PYTHON, "-c", IN_PROCESS, str(extra), "ingest"], env_for(fresh(OUT / "homes" / "empty-lake")))
     big = measure([PYTHON, "-c", IN_PROCESS, str(extra), "ingest"], env_for(OUT / "homes" / f"lib-{largest}"))
-    results["delivery_10k"] = {"into_empty_lake": empty, f"into_{largest}_row_lake": big,
-                               "ratio": round(big["seconds"] / empty["seconds"], 2)}
+    results["delivery_10k"] = {
+        "into_empty_lake": empty,
+        f"into_{largest}_row_lake": big,
+        "ratio": round(big["seconds"] / empty["seconds"], 2),
+    }
     print(json.dumps({k: results[k] for k in ("rerun_nothing_new", "delivery_10k")}), flush=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     print(f"\nresults: {OUT / 'results.json'}")

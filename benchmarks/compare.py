@@ -20,7 +20,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-DLT = r'''
+DLT = r"""
 import sys
 import dlt
 import pyarrow.csv as pv
@@ -34,7 +34,7 @@ def batches():
 pipeline = dlt.pipeline(pipeline_name="bench", destination=dlt.destinations.duckdb(database),
                         dataset_name="lake", pipelines_dir=work, progress=None)
 pipeline.run(dlt.resource(batches(), name="participation", write_disposition="replace"))
-'''
+"""
 
 PANDAS_GX = r'''
 import sys
@@ -101,26 +101,63 @@ def all_quarantined_landing(out: Path, python: str, landing: Path, rows: int) ->
     return target.parents[1]
 
 
-def compare(rows: int, *, out: Path, python: str, bench_python: Path, txpipe: list[str], landing: Path,
-            baseline: str, in_process: str, measure, env_for, fresh, sql_dir: Path, reference: Path) -> dict:
+def compare(
+    rows: int,
+    *,
+    out: Path,
+    python: str,
+    bench_python: Path,
+    txpipe: list[str],
+    landing: Path,
+    baseline: str,
+    in_process: str,
+    measure,
+    env_for,
+    fresh,
+    sql_dir: Path,
+    reference: Path,
+) -> dict:
     """Every way, once each, on the same delivery; seconds, rows/s, peak RSS and the ratios to bare DuckDB."""
     csv_path = landing / "jadl" / "jadl_01.csv"
     ways = {
-        "bare_duckdb": [python, "-c", baseline, str(csv_path), str(out / f"cmp-baseline-{rows}.parquet"),
-                        str(sql_dir), str(reference)],
-        "dlt": [str(bench_python), "-c", DLT, str(csv_path), str(out / f"cmp-dlt-{rows}.duckdb"),
-                str(fresh(out / "homes" / f"dlt-{rows}"))],
-        "pandas_gx": [python, "-c", PANDAS_GX, str(csv_path), str(out / f"cmp-pandas-{rows}.parquet"), str(sql_dir),
-                      str(reference)],
+        "bare_duckdb": [
+            python,
+            "-c",
+            baseline,
+            str(csv_path),
+            str(out / f"cmp-baseline-{rows}.parquet"),
+            str(sql_dir),
+            str(reference),
+        ],
+        "dlt": [
+            str(bench_python),
+            "-c",
+            DLT,
+            str(csv_path),
+            str(out / f"cmp-dlt-{rows}.duckdb"),
+            str(fresh(out / "homes" / f"dlt-{rows}")),
+        ],
+        "pandas_gx": [
+            python,
+            "-c",
+            PANDAS_GX,
+            str(csv_path),
+            str(out / f"cmp-pandas-{rows}.parquet"),
+            str(sql_dir),
+            str(reference),
+        ],
     }
     entry: dict = {"rows": rows}
     (out / f"cmp-dlt-{rows}.duckdb").unlink(missing_ok=True)
     for name, command in ways.items():
         entry[name] = measure(command)
     entry["dlt"]["rows_loaded"] = _rows_loaded(out / f"cmp-dlt-{rows}.duckdb")
-    entry["txpipe_ingest_build"] = measure([python, "-c", in_process, str(landing), "build"],
-                                           env_for(fresh(out / "homes" / f"cmp-lib-{rows}")))
-    entry["txpipe_run"] = measure(txpipe + ["run", "--landing", str(landing)], env_for(fresh(out / "homes" / f"cmp-run-{rows}")))
+    entry["txpipe_ingest_build"] = measure(
+        [python, "-c", in_process, str(landing), "build"], env_for(fresh(out / "homes" / f"cmp-lib-{rows}"))
+    )
+    entry["txpipe_run"] = measure(
+        txpipe + ["run", "--landing", str(landing)], env_for(fresh(out / "homes" / f"cmp-run-{rows}"))
+    )
     for name in ("bare_duckdb", "dlt", "pandas_gx", "txpipe_ingest_build", "txpipe_run"):
         entry[name]["rows_per_s"] = round(rows / entry[name]["seconds"])
         entry[name]["ratio_to_bare_duckdb"] = round(entry[name]["seconds"] / entry["bare_duckdb"]["seconds"], 2)
@@ -135,11 +172,28 @@ def _rows_loaded(database: Path) -> int:
         return con.execute("SELECT count(*) FROM lake.participation").fetchone()[0]
 
 
-def compare_all_quarantined(rows: int, realistic: dict, *, out: Path, python: str, txpipe: list[str], landing: Path,
-                            in_process: str, measure, env_for, fresh) -> dict:
+def compare_all_quarantined(
+    rows: int,
+    realistic: dict,
+    *,
+    out: Path,
+    python: str,
+    txpipe: list[str],
+    landing: Path,
+    in_process: str,
+    measure,
+    env_for,
+    fresh,
+) -> dict:
     bad = all_quarantined_landing(out, python, landing, rows)
-    library = measure([python, "-c", in_process, str(bad), "build"], env_for(fresh(out / "homes" / f"cmp-bad-lib-{rows}")))
+    library = measure(
+        [python, "-c", in_process, str(bad), "build"], env_for(fresh(out / "homes" / f"cmp-bad-lib-{rows}"))
+    )
     run = measure(txpipe + ["run", "--landing", str(bad)], env_for(fresh(out / "homes" / f"cmp-bad-run-{rows}")))
-    return {"rows": rows, "txpipe_ingest_build": library, "txpipe_run": run,
-            "ratio_to_realistic_ingest_build": round(library["seconds"] / realistic["txpipe_ingest_build"]["seconds"], 2),
-            "ratio_to_realistic_run": round(run["seconds"] / realistic["txpipe_run"]["seconds"], 2)}
+    return {
+        "rows": rows,
+        "txpipe_ingest_build": library,
+        "txpipe_run": run,
+        "ratio_to_realistic_ingest_build": round(library["seconds"] / realistic["txpipe_ingest_build"]["seconds"], 2),
+        "ratio_to_realistic_run": round(run["seconds"] / realistic["txpipe_run"]["seconds"], 2),
+    }

@@ -17,13 +17,13 @@ import time
 from pathlib import Path
 
 import txpipe.ingest as ingest
-import txpipe.store.lake as lake
 import txpipe.ingest.landing as landing_module
+import txpipe.store.lake as lake
 from txpipe.ingest import normalise, workspace
 from txpipe.ingest import validate as set_validate
 from txpipe.ingest.landing import discover
-from txpipe.store.ledger import Ledger
 from txpipe.settings import Settings
+from txpipe.store.ledger import Ledger
 
 SECONDS: collections.Counter = collections.Counter()
 

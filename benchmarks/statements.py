@@ -35,13 +35,29 @@ def statements_landing(out: Path, statements: int, txpipe: list[str]) -> Path:
     export = landing / "jadl-lrs" / "jadl_lrs_export.jsonl"
     if not export.exists():
         shutil.rmtree(landing, ignore_errors=True)
-        subprocess.run(txpipe + ["generate", str(landing), "--source", "jadl-lrs", "--lrs", str(statements),
-                                 "--seed", "7", "--defect-rate", "0.02"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            txpipe
+            + [
+                "generate",
+                str(landing),
+                "--source",
+                "jadl-lrs",
+                "--lrs",
+                str(statements),
+                "--seed",
+                "7",
+                "--defect-rate",
+                "0.02",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     return landing
 
 
-def measure_statements(statements: int, *, out: Path, python: str, txpipe: list[str], in_process: str,
-                       measure, env_for, fresh) -> dict:
+def measure_statements(
+    statements: int, *, out: Path, python: str, txpipe: list[str], in_process: str, measure, env_for, fresh
+) -> dict:
     landing = statements_landing(out, statements, txpipe)
     export = landing / "jadl-lrs" / "jadl_lrs_export.jsonl"
     base = measure([python, "-c", BASELINE, str(export), str(out / f"baseline-statements-{statements}.parquet")])
@@ -50,12 +66,20 @@ def measure_statements(statements: int, *, out: Path, python: str, txpipe: list[
     [ledger] = [json.loads(p.read_text()) for p in (home / "lake" / "deliveries").glob("*.json")]
     if ledger["status"] != "stored":
         raise RuntimeError(f"the export was not stored: {ledger['reason']}")
-    cli = measure(txpipe + ["ingest", "--landing", str(landing)], env_for(fresh(out / "homes" / f"statements-cli-{statements}")))
-    entry = {"statements": statements, "file_mib": round(export.stat().st_size / 2**20), "counts": ledger["statements"],
-             "records": ledger["rows_read"] - ledger["statements"]["quarantined"], "baseline": base,
-             "txpipe_ingest_library": library, "txpipe_ingest_cli": cli,
-             "ratio_library": round(library["seconds"] / base["seconds"], 2),
-             "ratio_cli": round(cli["seconds"] / base["seconds"], 2)}
+    cli = measure(
+        txpipe + ["ingest", "--landing", str(landing)], env_for(fresh(out / "homes" / f"statements-cli-{statements}"))
+    )
+    entry = {
+        "statements": statements,
+        "file_mib": round(export.stat().st_size / 2**20),
+        "counts": ledger["statements"],
+        "records": ledger["rows_read"] - ledger["statements"]["quarantined"],
+        "baseline": base,
+        "txpipe_ingest_library": library,
+        "txpipe_ingest_cli": cli,
+        "ratio_library": round(library["seconds"] / base["seconds"], 2),
+        "ratio_cli": round(cli["seconds"] / base["seconds"], 2),
+    }
     for key in ("baseline", "txpipe_ingest_library", "txpipe_ingest_cli"):
         entry[key]["statements_per_s"] = round(statements / entry[key]["seconds"])
     return entry

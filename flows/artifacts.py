@@ -6,23 +6,44 @@ from pathlib import Path
 
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
-from txpipe.store.ledger import DeliveryRecord
 from txpipe.outputs.reports import run_report_markdown, summary_rows
+from txpipe.store.ledger import DeliveryRecord
 
 
 def publish_run_artifacts(records: list[DeliveryRecord], build: dict) -> None:
     create_table_artifact(
         key="txpipe-deliveries",
-        table=summary_rows(records) or [{"source": "", "source_file": "(no new deliveries)", "status": "",
-                                          "rows_read": 0, "rows_stored": 0, "rows_quarantined": 0,
-                                          "rows_duplicate": 0, "reason": ""}],
+        table=summary_rows(records)
+        or [
+            {
+                "source": "",
+                "source_file": "(no new deliveries)",
+                "status": "",
+                "rows_read": 0,
+                "rows_stored": 0,
+                "rows_quarantined": 0,
+                "rows_duplicate": 0,
+                "reason": "",
+            }
+        ],
         description="Deliveries handled by this run: rows read / stored / quarantined / duplicate, status, reason",
     )
-    create_markdown_artifact(key="txpipe-run-report", markdown=run_report_markdown(records, build),
-                             description="Headline metrics, what changed since the previous publish, quarantine")
-    create_link_artifact(key="txpipe-warehouse", link=Path(build["warehouse"]).resolve().as_uri(),
-                         link_text="Published DuckDB warehouse", description="Open read-only with DuckDB 1.4+")
-    create_link_artifact(key="txpipe-dashboard", link=Path(build["dashboard"]).resolve().as_uri(),
-                         link_text="Dashboard (offline HTML)")
-    create_link_artifact(key="txpipe-validation-report", link=Path(build["validation_report"]).resolve().as_uri(),
-                         link_text="Validation report (offline HTML)")
+    create_markdown_artifact(
+        key="txpipe-run-report",
+        markdown=run_report_markdown(records, build),
+        description="Headline metrics, what changed since the previous publish, quarantine",
+    )
+    create_link_artifact(
+        key="txpipe-warehouse",
+        link=Path(build["warehouse"]).resolve().as_uri(),
+        link_text="Published DuckDB warehouse",
+        description="Open read-only with DuckDB 1.4+",
+    )
+    create_link_artifact(
+        key="txpipe-dashboard", link=Path(build["dashboard"]).resolve().as_uri(), link_text="Dashboard (offline HTML)"
+    )
+    create_link_artifact(
+        key="txpipe-validation-report",
+        link=Path(build["validation_report"]).resolve().as_uri(),
+        link_text="Validation report (offline HTML)",
+    )

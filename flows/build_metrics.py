@@ -10,11 +10,11 @@ from prefect.cache_policies import NO_CACHE
 from flows.locking import exclusive_run
 from flows.retries import retry_on_io_error
 from txpipe.outputs.dashboard import dashboard_path, write_dashboard
-from txpipe.store.ledger import Ledger
 from txpipe.outputs.marts import export_marts
-from txpipe.settings import Settings
 from txpipe.outputs.validation_report import validation_report_path, write_validation_report
-from txpipe.warehouse.publish import build_fingerprint, published_build, publish_warehouse, record_build, warehouse_path
+from txpipe.settings import Settings
+from txpipe.store.ledger import Ledger
+from txpipe.warehouse.publish import build_fingerprint, publish_warehouse, published_build, record_build, warehouse_path
 from txpipe.warehouse.query import headline
 
 
@@ -36,10 +36,15 @@ def dashboard(settings: Settings) -> str:
 
 def kept_build(settings: Settings, previous: dict) -> dict:
     """The build result of a run that publishes nothing: what the last publish recorded."""
-    return {"warehouse": str(warehouse_path(settings)), "counts": previous["counts"], "marts": [],
-            "skipped": True, "headline": previous.get("headline"),
-            "validation_report": str(validation_report_path(settings)),
-            "dashboard": str(dashboard_path(settings))}
+    return {
+        "warehouse": str(warehouse_path(settings)),
+        "counts": previous["counts"],
+        "marts": [],
+        "skipped": True,
+        "headline": previous.get("headline"),
+        "validation_report": str(validation_report_path(settings)),
+        "dashboard": str(dashboard_path(settings)),
+    }
 
 
 @flow(name="txpipe-build", validate_parameters=False)
@@ -63,7 +68,15 @@ def build_flow(full_rebuild: bool = False, wait_for_lock: bool = True) -> dict:
         completion = headline(Path(warehouse), "headline_course_completion")
         record_build(settings, fingerprint, counts, [Path(m) for m in marts], summary)
         log.info("exported %d mart files to %s", len(marts), settings.marts_dir)
-        return {"warehouse": warehouse, "counts": counts, "marts": marts, "skipped": False, "headline": summary,
-                "course_completion": {"columns": completion.columns, "rows": [list(r) for r in completion.rows]},
-                "previous_counts": (previous or {}).get("counts"), "previous_headline": (previous or {}).get("headline"),
-                "validation_report": report, "dashboard": board}
+        return {
+            "warehouse": warehouse,
+            "counts": counts,
+            "marts": marts,
+            "skipped": False,
+            "headline": summary,
+            "course_completion": {"columns": completion.columns, "rows": [list(r) for r in completion.rows]},
+            "previous_counts": (previous or {}).get("counts"),
+            "previous_headline": (previous or {}).get("headline"),
+            "validation_report": report,
+            "dashboard": board,
+        }

@@ -17,8 +17,12 @@ NIGHTLY_CRON = "0 2 * * *"
 WEEKLY_CRON = "0 4 * * 0"
 
 
-def deployments(landing: str | None = None, sources: list[str] | None = None,
-                nightly_cron: str | None = None, weekly_cron: str | None = None) -> list:
+def deployments(
+    landing: str | None = None,
+    sources: list[str] | None = None,
+    nightly_cron: str | None = None,
+    weekly_cron: str | None = None,
+) -> list:
     nightly = pipeline_flow.to_deployment(
         name="nightly",
         cron=nightly_cron or os.environ.get("TXPIPE_NIGHTLY_CRON", NIGHTLY_CRON),

@@ -3,41 +3,53 @@ ones), commit the ledger, summarise."""
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
-import os
-
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 from rich.progress import Progress
 
 from flows.locking import exclusive_run
 from flows.retries import retry_on_io_error
 from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext
-from txpipe.ingest.small_deliveries import Outcome, ingest_group, plan_groups
 from txpipe.ingest.landing import Delivery, Skipped, skipped_entries, stray_files, survey
-from txpipe.store.ledger import DeliveryRecord, Ledger
+from txpipe.ingest.small_deliveries import Outcome, ingest_group, plan_groups
 from txpipe.outputs.reports import totals, write_run_report
 from txpipe.settings import Settings
+from txpipe.store.ledger import DeliveryRecord, Ledger
 from txpipe.text import printable
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2, retry_condition_fn=retry_on_io_error,
-      task_run_name="ingest {deliveries[0].source}/{deliveries[0].source_file} (+{extra} more)")
+@task(
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=retry_on_io_error,
+    task_run_name="ingest {deliveries[0].source}/{deliveries[0].source_file} (+{extra} more)",
+)
 def ingest_files(deliveries: list[Delivery], ctx: IngestContext, extra: int = 0) -> list[Outcome]:
     """One large delivery, or a group of small ones judged together (txpipe.ingest.small_deliveries)."""
     return ingest_group(deliveries, ctx)
 
 
 def _log_record(log, record: DeliveryRecord) -> None:
-    log.info("%s/%s: %s, read %d, stored %d, quarantined %d, duplicate %d%s",
-             printable(record.source), printable(record.source_file), record.status, record.rows_read, record.rows_stored,
-             record.rows_quarantined, record.rows_duplicate, f" ({printable(record.reason)})" if record.reason else "")
+    log.info(
+        "%s/%s: %s, read %d, stored %d, quarantined %d, duplicate %d%s",
+        printable(record.source),
+        printable(record.source_file),
+        record.status,
+        record.rows_read,
+        record.rows_stored,
+        record.rows_quarantined,
+        record.rows_duplicate,
+        f" ({printable(record.reason)})" if record.reason else "",
+    )
 
 
 def workers() -> int:
@@ -86,8 +98,14 @@ def _ingest(settings: Settings, landing: str | None, sources: list[str] | None) 
     log.info("%d new deliveries under %s", len(deliveries), landing_dir)
     if not deliveries:
         if found.skipped or deferred:
-            write_run_report(settings.reports_dir, str(flow_run.get_id() or "local"), [], [],
-                             skipped=[asdict(e) for e in found.skipped], deferred=deferred)
+            write_run_report(
+                settings.reports_dir,
+                str(flow_run.get_id() or "local"),
+                [],
+                [],
+                skipped=[asdict(e) for e in found.skipped],
+                deferred=deferred,
+            )
         return []
     ctx = IngestContext.create(settings, run_id=str(flow_run.get_id() or "local"))
     futures = {ingest_files.submit(group, ctx, extra=len(group) - 1): group for group in plan_groups(deliveries)}
@@ -114,8 +132,15 @@ def _ingest(settings: Settings, landing: str | None, sources: list[str] | None) 
                     records.append(outcome)
                     _log_record(log, outcome)
             progress.advance(bar, len(group))
-    report = write_run_report(settings.reports_dir, ctx.run_id, records, superseded, failed,
-                              skipped=[asdict(e) for e in found.skipped], deferred=deferred)
+    report = write_run_report(
+        settings.reports_dir,
+        ctx.run_id,
+        records,
+        superseded,
+        failed,
+        skipped=[asdict(e) for e in found.skipped],
+        deferred=deferred,
+    )
     log.info("totals %s; report %s", totals(records), report)
     if failed:
         names = printable(", ".join(f"{f['source']}/{f['source_file']} (stage {f['stage']})" for f in failed))

@@ -11,7 +11,6 @@ from txpipe.ops.recovery import recover
 from txpipe.ops.runlock import run_lock, session
 from txpipe.settings import Settings
 
-
 _recovered: set[int] = set()  # lock sessions already cleaned up
 
 

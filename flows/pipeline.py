@@ -8,10 +8,10 @@ from flows.artifacts import publish_run_artifacts
 from flows.build_metrics import build_flow, kept_build
 from flows.ingest import ingest_flow, landing_root, warn_about_stray_files
 from flows.locking import exclusive_run
-from txpipe.ops.health import max_quarantine_share_from_env, run_problems
 from txpipe.ingest.landing import anything_new
-from txpipe.store.ledger import Ledger
+from txpipe.ops.health import max_quarantine_share_from_env, run_problems
 from txpipe.settings import Settings
+from txpipe.store.ledger import Ledger
 from txpipe.warehouse.publish import current_build
 
 
@@ -36,8 +36,9 @@ def pipeline_flow(
         previous = None if full_rebuild else current_build(settings)
         if previous and not anything_new(landing_dir, Ledger(settings.ledger_dir), sources, settings.sources_dir):
             # Nothing to ingest and nothing to publish: no subflow runs at all (a no-op run stays cheap).
-            get_run_logger().info("no new or changed file under %s and the warehouse is current: nothing to do",
-                                  landing_dir)
+            get_run_logger().info(
+                "no new or changed file under %s and the warehouse is current: nothing to do", landing_dir
+            )
             warn_about_stray_files(landing_dir, settings.sources_dir, sources)
             records, built = [], kept_build(settings, previous)
         else:

@@ -34,16 +34,31 @@ def open_page(page: Path, profile: Path, screenshot: Path | None = None, size=(1
     _Recorder.requests = []
     proxy = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    common = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
-              "--disable-background-networking", "--disable-component-update", "--disable-quic",
-              f"--user-data-dir={profile}", f"--proxy-server=http://127.0.0.1:{proxy.server_address[1]}",
-              "--proxy-bypass-list=<-loopback>", "--host-resolver-rules=MAP * ~NOTFOUND",
-              "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000", f"--window-size={size[0]},{size[1]}"]
+    common = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-quic",
+        f"--user-data-dir={profile}",
+        f"--proxy-server=http://127.0.0.1:{proxy.server_address[1]}",
+        "--proxy-bypass-list=<-loopback>",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=15000",
+        f"--window-size={size[0]},{size[1]}",
+    ]
     try:
         dom = subprocess.run(common + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
         if screenshot:
-            subprocess.run(common + [f"--screenshot={screenshot}", page.as_uri()], capture_output=True, timeout=120,
-                           check=True)
+            subprocess.run(
+                common + [f"--screenshot={screenshot}", page.as_uri()], capture_output=True, timeout=120, check=True
+            )
     finally:
         proxy.shutdown()
     console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]

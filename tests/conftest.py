@@ -16,11 +16,11 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
 
-from txpipe.ingest import IngestContext, ingest_delivery  # noqa: E402
-from txpipe.ingest.landing import discover  # noqa: E402
-from txpipe.store.ledger import DeliveryRecord, Ledger  # noqa: E402
-from txpipe.reference import load_reference  # noqa: E402
-from txpipe.settings import REPO_ROOT, Settings  # noqa: E402
+from txpipe.ingest import IngestContext, ingest_delivery
+from txpipe.ingest.landing import discover
+from txpipe.reference import load_reference
+from txpipe.settings import REPO_ROOT, Settings
+from txpipe.store.ledger import DeliveryRecord, Ledger
 
 SAMPLE_LANDING = REPO_ROOT / "data" / "sample" / "landing"
 TEST_KEY = "test-pseudonym-key"
@@ -80,8 +80,9 @@ def row(**changes) -> dict:
     return {**VALID_ROW, **changes}
 
 
-def ingest_all(settings: Settings, landing: Path, run_id: str = "test-run",
-               context: IngestContext | None = None) -> list[DeliveryRecord]:
+def ingest_all(
+    settings: Settings, landing: Path, run_id: str = "test-run", context: IngestContext | None = None
+) -> list[DeliveryRecord]:
     """Discover and ingest every new delivery with the plain library, committing the ledger."""
     ctx = context or IngestContext.create(settings, run_id)
     ledger = Ledger(settings.ledger_dir)
@@ -116,8 +117,14 @@ def prefect_server(tmp_path_factory):
     from txpipe.ops.prefect_server import start_server, stop_process
 
     home = tmp_path_factory.mktemp("prefect-server")
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "DO_NOT_TRACK": "1", "PREFECT_SERVER_LOGGING_LEVEL": "WARNING", "PREFECT_UI_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        "PREFECT_UI_ENABLED": "false",
+    }
     with open(home / "server.log", "wb") as log:
         process, url = start_server(free_port(), env, stdout=log, stderr=subprocess.STDOUT)
         try:

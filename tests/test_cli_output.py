@@ -17,8 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from txpipe import cli
-from txpipe.store.ledger import DeliveryRecord
 from txpipe.settings import Settings
+from txpipe.store.ledger import DeliveryRecord
 from txpipe.warehouse.publish import warehouse_path
 
 HOSTILE = {
@@ -50,8 +50,9 @@ def home(tmp_path, monkeypatch):
     path.parent.mkdir(parents=True)
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE TABLE participation (label VARCHAR, activity_title VARCHAR, score DOUBLE)")
-        con.executemany("INSERT INTO participation VALUES (?, ?, ?)",
-                        [(k, v, float(i)) for i, (k, v) in enumerate(HOSTILE.items())])
+        con.executemany(
+            "INSERT INTO participation VALUES (?, ?, ?)", [(k, v, float(i)) for i, (k, v) in enumerate(HOSTILE.items())]
+        )
     return tmp_path / "home"
 
 
@@ -74,6 +75,7 @@ def refused(result, *fragments):
 
 # --- values are text ---------------------------------------------------------------------------
 
+
 def test_table_shows_values_as_escaped_text(home):
     result = invoke("query", "SELECT label, activity_title FROM participation ORDER BY score")
     assert result.exit_code == 0, result.stderr
@@ -92,31 +94,49 @@ def test_column_names_are_text_too(home):
 def test_csv_keeps_values_exact(home):
     result = invoke("query", "SELECT label, activity_title FROM participation ORDER BY score", "--format", "csv")
     assert result.exit_code == 0, result.stderr
-    assert list(csv.reader(io.StringIO(result.stdout, newline=""))) == [["label", "activity_title"], *map(list, HOSTILE.items())]
+    assert list(csv.reader(io.StringIO(result.stdout, newline=""))) == [
+        ["label", "activity_title"],
+        *map(list, HOSTILE.items()),
+    ]
 
 
 def test_json_is_valid_json_with_nan_and_infinity_as_null(home):
-    result = invoke("query", "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, ['-inf'::FLOAT, 1.5] AS c, "
-                    "{'x': 'nan'::DOUBLE} AS d, 2.50::DECIMAL(4,2) AS e, DATE '2024-03-04' AS f, activity_title "
-                    "FROM participation WHERE label = 'osc'", "--format", "json")
+    result = invoke(
+        "query",
+        "SELECT 'nan'::DOUBLE AS a, 'inf'::DOUBLE AS b, ['-inf'::FLOAT, 1.5] AS c, "
+        "{'x': 'nan'::DOUBLE} AS d, 2.50::DECIMAL(4,2) AS e, DATE '2024-03-04' AS f, activity_title "
+        "FROM participation WHERE label = 'osc'",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.stderr
 
     def no_constants(name):
         raise AssertionError(f"{name} is not JSON")
 
     assert json.loads(result.stdout, parse_constant=no_constants) == [
-        {"a": None, "b": None, "c": [None, 1.5], "d": {"x": None}, "e": "2.50", "f": "2024-03-04",
-         "activity_title": HOSTILE["osc"]}]
+        {
+            "a": None,
+            "b": None,
+            "c": [None, 1.5],
+            "d": {"x": None},
+            "e": "2.50",
+            "f": "2024-03-04",
+            "activity_title": HOSTILE["osc"],
+        }
+    ]
     assert "\x1b" not in result.stdout  # JSON escapes control characters itself
 
 
 def test_json_streams_an_empty_and_a_multi_row_result(home):
     assert json.loads(invoke("query", "SELECT 1 AS a WHERE false", "--format", "json").stdout) == []
     assert json.loads(invoke("query", "SELECT range AS a FROM range(5000)", "--format", "json").stdout) == [
-        {"a": i} for i in range(5000)]
+        {"a": i} for i in range(5000)
+    ]
 
 
 # --- limits --------------------------------------------------------------------------------------
+
 
 def test_table_is_bounded_by_max_rows_with_a_note(home):
     result = invoke("query", "SELECT * FROM range(10000000000)", "--max-rows", "5")
@@ -131,8 +151,12 @@ def test_table_is_bounded_by_max_rows_with_a_note(home):
 
 def test_a_million_rows_in_table_format_come_back_bounded_and_fast(home):
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "txpipe", "query", "SELECT * FROM range(1000000)"],
-                            capture_output=True, text=True, timeout=90)
+    result = subprocess.run(
+        [sys.executable, "-m", "txpipe", "query", "SELECT * FROM range(1000000)"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert result.returncode == 0 and "1000 row(s) shown" in result.stdout and "Truncated" in result.stderr
     assert time.monotonic() - started < 60
 
@@ -151,19 +175,23 @@ def test_memory_limit_refuses_in_one_line(home):
 
 # --- refusals: one line, status 2 -------------------------------------------------------------------
 
-@pytest.mark.parametrize("sql,fragment", [
-    ("SELECT [/x", "Parser Error"),
-    ("SELECT 100000 * 100000", "Out of Range Error"),
-    ("SELECT activity_title::INT FROM participation WHERE label = 'osc'", "Conversion Error"),
-    ("SELECT 'x[/y]'::INT", "Conversion Error: Could not convert string 'x[/y]'"),
-    ("SELECT * FROM read_csv('/etc/passwd')", "cannot read or write files"),
-    ("SELECT nope FROM participation", "Binder Error"),
-    ("EXPLAIN ANALYZE CREATE TEMP TABLE t AS SELECT 1", "EXPLAIN of CREATE"),
-    ("EXPLAIN ANALYZE INSERT INTO participation VALUES ('a', 'b', 1)", "EXPLAIN of INSERT"),
-    ("EXPLAIN ANALYZE COPY (SELECT 1) TO '{spill}/x.csv'", "EXPLAIN of COPY"),
-    ("PIVOT (SELECT 1 AS a) ON a", "MULTI statements are not allowed"),
-    ("", "the query is empty"),
-])
+
+@pytest.mark.parametrize(
+    "sql,fragment",
+    [
+        ("SELECT [/x", "Parser Error"),
+        ("SELECT 100000 * 100000", "Out of Range Error"),
+        ("SELECT activity_title::INT FROM participation WHERE label = 'osc'", "Conversion Error"),
+        ("SELECT 'x[/y]'::INT", "Conversion Error: Could not convert string 'x[/y]'"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "cannot read or write files"),
+        ("SELECT nope FROM participation", "Binder Error"),
+        ("EXPLAIN ANALYZE CREATE TEMP TABLE t AS SELECT 1", "EXPLAIN of CREATE"),
+        ("EXPLAIN ANALYZE INSERT INTO participation VALUES ('a', 'b', 1)", "EXPLAIN of INSERT"),
+        ("EXPLAIN ANALYZE COPY (SELECT 1) TO '{spill}/x.csv'", "EXPLAIN of COPY"),
+        ("PIVOT (SELECT 1 AS a) ON a", "MULTI statements are not allowed"),
+        ("", "the query is empty"),
+    ],
+)
 def test_every_refusal_is_one_line_with_status_2(home, sql, fragment):
     spill = warehouse_path(Settings.from_env()).parent / "txpipe.duckdb.tmp"  # DuckDB's default spill folder
     spill.mkdir()
@@ -179,12 +207,21 @@ def test_no_warehouse_is_a_refusal(tmp_path, monkeypatch):
 
 # --- the run summary ---------------------------------------------------------------------------------
 
+
 def hostile_record() -> DeliveryRecord:
-    return DeliveryRecord(batch_id="b1", source="nso", source_file="[/x]\x1b]0;pwned\x07.csv", sha256="0" * 64,
-                          received_at="2026-01-01T00:00:00Z", status="rejected", rows_read=1, rows_quarantined=1,
-                          reason="missing column [/x] [link=https://evil.example]x[/link] :x:",
-                          ignored_columns=["[/x]", "\x1b[2J", "\u202eevil", ":thumbs_up:"],
-                          quarantine_reasons={"nation_unknown": 1})
+    return DeliveryRecord(
+        batch_id="b1",
+        source="nso",
+        source_file="[/x]\x1b]0;pwned\x07.csv",
+        sha256="0" * 64,
+        received_at="2026-01-01T00:00:00Z",
+        status="rejected",
+        rows_read=1,
+        rows_quarantined=1,
+        reason="missing column [/x] [link=https://evil.example]x[/link] :x:",
+        ignored_columns=["[/x]", "\x1b[2J", "\u202eevil", ":thumbs_up:"],
+        quarantine_reasons={"nation_unknown": 1},
+    )
 
 
 def test_summary_prints_delivered_names_as_text(tmp_path, monkeypatch, capsys):
@@ -192,8 +229,15 @@ def test_summary_prints_delivered_names_as_text(tmp_path, monkeypatch, capsys):
     cli._print_summary([hostile_record()], Settings.from_env())
     out = capsys.readouterr().out
     assert not any(c in out for c in RAW), repr(out)
-    for shown in ("[/x]\\x1b]0;pwned\\x07.csv", "[link=https://evil.example]x[/link]", ":x:", "\\x1b[2J",
-                  "\\u202eevil", ":thumbs_up:", "[/x]home"):
+    for shown in (
+        "[/x]\\x1b]0;pwned\\x07.csv",
+        "[link=https://evil.example]x[/link]",
+        ":x:",
+        "\\x1b[2J",
+        "\\u202eevil",
+        ":thumbs_up:",
+        "[/x]home",
+    ):
         assert shown in out, (shown, out)
 
 
@@ -201,9 +245,15 @@ def test_summary_prints_delivered_names_as_text(tmp_path, monkeypatch, capsys):
 def completed_run(tmp_path, monkeypatch):
     """`txpipe run` whose flow completed and published (stubbed: no Prefect, no files)."""
     monkeypatch.setenv("TXPIPE_HOME", str(tmp_path / "home"))
-    build = {"warehouse": str(tmp_path / "home" / "warehouse" / "txpipe.duckdb"), "skipped": False,
-             "validation_report": "[/x]", "dashboard": "\x1b[2J"}
-    state = types.SimpleNamespace(is_failed=lambda: False, result=lambda: {"deliveries": [hostile_record()], "build": build})
+    build = {
+        "warehouse": str(tmp_path / "home" / "warehouse" / "txpipe.duckdb"),
+        "skipped": False,
+        "validation_report": "[/x]",
+        "dashboard": "\x1b[2J",
+    }
+    state = types.SimpleNamespace(
+        is_failed=lambda: False, result=lambda: {"deliveries": [hostile_record()], "build": build}
+    )
     monkeypatch.setitem(sys.modules, "flows.pipeline", types.SimpleNamespace(pipeline_flow=None))
     monkeypatch.setattr(cli, "_flow_state", lambda *args, **kwargs: state)
     monkeypatch.setattr(cli, "prefect_environment", lambda: None)
@@ -212,8 +262,9 @@ def completed_run(tmp_path, monkeypatch):
 def test_a_completed_run_prints_markup_in_its_summary_as_text(completed_run, monkeypatch):
     from txpipe.warehouse import query
 
-    monkeypatch.setattr(query, "headline", lambda path: query.QueryResult(
-        ["year", "framework", "total"], [(2024, "[/x]\x1b[31m", 1)]))
+    monkeypatch.setattr(
+        query, "headline", lambda path: query.QueryResult(["year", "framework", "total"], [(2024, "[/x]\x1b[31m", 1)])
+    )
     result = invoke("run")
     assert result.exit_code == 0, (result.stdout, result.stderr)
     assert "[link=https://evil.example]x[/link]" in result.stdout and "[/x]\\x1b[31m" in result.stdout

@@ -54,13 +54,19 @@ def test_file_outcome(outcome, name):
         return
     for key in ("rows_read", "rows_stored", "rows_quarantined", "rows_duplicate"):
         assert getattr(record, key) == expected[key], key
-    rows = {str(q["source_row"]): q["reasons"] for q in quarantine
-            if (q["source"], q["source_file"]) == (record.source, record.source_file)}
+    rows = {
+        str(q["source_row"]): q["reasons"]
+        for q in quarantine
+        if (q["source"], q["source_file"]) == (record.source, record.source_file)
+    }
     assert rows == expected["quarantine"]
     if "warnings" in expected:  # each stored row's own warnings, by source_row
         lake = read_parquet_rows(settings.participation_dir)
-        assert {str(s["source_row"]): s["warnings"] for s in lake if s["source_file"] == record.source_file
-                and s["source"] == record.source} == expected["warnings"]
+        assert {
+            str(s["source_row"]): s["warnings"]
+            for s in lake
+            if s["source_file"] == record.source_file and s["source"] == record.source
+        } == expected["warnings"]
     if "ignored" in expected:
         assert record.ignored_columns == expected["ignored"]
     if "ignored_count" in expected:

@@ -17,10 +17,13 @@ CANARY_EMAIL = "canary.5c1f9e@example.org"
 
 
 def plant_canaries(landing: Path) -> None:
-    write_csv(landing / "nso" / "roster.csv", [
-        {**row(participant_ref=CANARY_REF), "Email": CANARY_EMAIL},
-        {**row(source_record_id="R2", participant_ref=CANARY_REF, nation="Narnia"), "Email": CANARY_EMAIL},
-    ])
+    write_csv(
+        landing / "nso" / "roster.csv",
+        [
+            {**row(participant_ref=CANARY_REF), "Email": CANARY_EMAIL},
+            {**row(source_record_id="R2", participant_ref=CANARY_REF, nation="Narnia"), "Email": CANARY_EMAIL},
+        ],
+    )
     book = Workbook()
     sheet = book.active
     sheet.append(["Banner"])
@@ -30,7 +33,9 @@ def plant_canaries(landing: Path) -> None:
     book.save(landing / "ndc" / "roster.xlsx")
     (landing / "mtep").mkdir()
     (landing / "mtep" / "c.jsonl").write_text(
-        f'{{"source_record_id": "M1", "participant_ref": "{CANARY_REF}", "email": "{CANARY_EMAIL}", "nation": "AR\n', encoding="utf-8")
+        f'{{"source_record_id": "M1", "participant_ref": "{CANARY_REF}", "email": "{CANARY_EMAIL}", "nation": "AR\n',
+        encoding="utf-8",
+    )
 
 
 def decoded(path: Path) -> bytes:
@@ -42,7 +47,9 @@ def decoded(path: Path) -> bytes:
         import duckdb
 
         with duckdb.connect(str(path), read_only=True) as con:
-            for schema, name in con.execute("select table_schema, table_name from information_schema.tables").fetchall():
+            for schema, name in con.execute(
+                "select table_schema, table_name from information_schema.tables"
+            ).fetchall():
                 data += repr(con.execute(f'select * from "{schema}"."{name}"').fetchall()).encode("utf-8")
     return data
 
@@ -53,8 +60,9 @@ def test_no_output_holds_the_canary_ref_or_email(tmp_path):
     plant_canaries(landing)
     env = {**os.environ, "TXPIPE_HOME": str(home), "PREFECT_HOME": str(prefect_home), "TXPIPE_PSEUDONYM_KEY": "k"}
     env.pop("PREFECT_API_URL", None)
-    run = subprocess.run([sys.executable, "-m", "txpipe", "run", "--landing", str(landing)],
-                         env=env, capture_output=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "txpipe", "run", "--landing", str(landing)], env=env, capture_output=True, timeout=300
+    )
     log = run.stdout + run.stderr
     assert run.returncode == 0, log.decode()
     assert b"roster.csv" in log and b"Email" in log  # the run did report the file and the ignored column

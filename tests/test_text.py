@@ -31,8 +31,16 @@ def test_a_markdown_cell_cannot_split_its_row_or_open_a_link(text):
 
 
 def test_the_run_report_shows_hostile_file_names_as_text():
-    record = DeliveryRecord(batch_id="b", source="s", source_file="x](javascript:alert(1))|<img src=x onerror=y>.csv",
-                            sha256="0", received_at="", status="rejected", run_id="r", reason="bad | row\n# heading")
+    record = DeliveryRecord(
+        batch_id="b",
+        source="s",
+        source_file="x](javascript:alert(1))|<img src=x onerror=y>.csv",
+        sha256="0",
+        received_at="",
+        status="rejected",
+        run_id="r",
+        reason="bad | row\n# heading",
+    )
     markdown = run_report_markdown([record], {"skipped": True})
     rejected = markdown.split("## Rejected files")[1].strip().splitlines()
     assert len(rejected) == 3  # header, rule, one row: nothing split or added a line

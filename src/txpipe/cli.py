@@ -7,7 +7,7 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,14 +17,20 @@ from rich.text import Text
 from txpipe.ops.prefect_server import TEMPORARY_ONLY
 from txpipe.settings import REPO_ROOT, Settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="txpipe: partnership training and exercise participation pipeline.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="txpipe: partnership training and exercise participation pipeline."
+)
 console = Console(width=None if sys.stdout.isatty() else 150)
 
 LandingOption = Annotated[
-    Optional[Path], typer.Option("--landing", help="Landing root with one folder per source (default: $TXPIPE_HOME/landing).")
+    Path | None,
+    typer.Option("--landing", help="Landing root with one folder per source (default: $TXPIPE_HOME/landing)."),
 ]
-SourceOption = Annotated[Optional[list[str]], typer.Option("--source", help="Only these sources (repeatable).")]
-WaitOption = Annotated[bool, typer.Option("--wait/--no-wait", help="If another run is active: wait for it (default) or exit with status 3.")]
+SourceOption = Annotated[list[str] | None, typer.Option("--source", help="Only these sources (repeatable).")]
+WaitOption = Annotated[
+    bool,
+    typer.Option("--wait/--no-wait", help="If another run is active: wait for it (default) or exit with status 3."),
+]
 FullOption = Annotated[bool, typer.Option("--full-rebuild", help="Rebuild and publish even if nothing changed.")]
 
 
@@ -47,7 +53,7 @@ def _stderr_line(*parts) -> None:
     """One line on stderr, unwrapped; never raises (it is how failures are told)."""
     try:
         Console(stderr=True, highlight=False).print(_line(*parts), soft_wrap=True)
-    except Exception:  # noqa: BLE001 - stderr itself is gone: nothing more to tell
+    except Exception:
         pass
 
 
@@ -55,9 +61,12 @@ def _print_after_run(print_fn, *args) -> None:
     """Print a completed run's summary; a failure to print never makes the run look failed."""
     try:
         print_fn(*args)
-    except Exception as error:  # noqa: BLE001 - the run is complete and published; only the printing failed
-        _stderr_line(("The run completed", "yellow"), f", but its summary could not be printed ({type(error).__name__}); "
-                     "the run report under reports/runs/ has it all.")
+    except Exception as error:
+        _stderr_line(
+            ("The run completed", "yellow"),
+            f", but its summary could not be printed ({type(error).__name__}); "
+            "the run report under reports/runs/ has it all.",
+        )
 
 
 def prefect_environment() -> None:
@@ -81,17 +90,53 @@ def _print_summary(records, settings: Settings) -> None:
         console.print(_text("Nothing new to ingest: every delivered file is already in the ledger."))
         return
     table = Table(title="Deliveries ingested", show_lines=False)
-    for column, justify in (("source", "left"), ("file", "left"), ("status", "left"), ("read", "right"),
-                            ("stored", "right"), ("quarantined", "right"), ("duplicate", "right"), ("reason", "left")):
+    for column, justify in (
+        ("source", "left"),
+        ("file", "left"),
+        ("status", "left"),
+        ("read", "right"),
+        ("stored", "right"),
+        ("quarantined", "right"),
+        ("duplicate", "right"),
+        ("reason", "left"),
+    ):
         table.add_column(column, justify=justify, overflow="fold")
     for row in summary_rows(records):  # every cell is plain text: file names, reasons and columns come from deliveries
         style = {"rejected": "red"}.get(row["status"])
-        table.add_row(*(_text(row[c]) for c in ("source", "source_file", "status", "rows_read", "rows_stored",
-                                                 "rows_quarantined", "rows_duplicate", "reason")), style=style)
+        table.add_row(
+            *(
+                _text(row[c])
+                for c in (
+                    "source",
+                    "source_file",
+                    "status",
+                    "rows_read",
+                    "rows_stored",
+                    "rows_quarantined",
+                    "rows_duplicate",
+                    "reason",
+                )
+            ),
+            style=style,
+        )
     t = totals(records)
     table.add_section()
-    table.add_row(*(_text(v) for v in ("total", f"{t['files']} files", f"{t['rejected']} rejected", t["rows_read"],
-                                       t["rows_stored"], t["rows_quarantined"], t["rows_duplicate"], "")), style="bold")
+    table.add_row(
+        *(
+            _text(v)
+            for v in (
+                "total",
+                f"{t['files']} files",
+                f"{t['rejected']} rejected",
+                t["rows_read"],
+                t["rows_stored"],
+                t["rows_quarantined"],
+                t["rows_duplicate"],
+                "",
+            )
+        ),
+        style="bold",
+    )
     console.print(table)
     reasons: dict[str, int] = {}
     for record in records:
@@ -103,15 +148,24 @@ def _print_summary(records, settings: Settings) -> None:
     for record in records:
         if record.statements is not None:
             counts = record.statements
-            console.print(_line("xAPI statements ", f"{record.source}/{record.source_file}",
-                                f": {counts['read']:,} read = {counts['used']:,} used + {counts['ignored']:,} ignored"
-                                f" + {counts['quarantined']:,} quarantined"))
+            console.print(
+                _line(
+                    "xAPI statements ",
+                    f"{record.source}/{record.source_file}",
+                    f": {counts['read']:,} read = {counts['used']:,} used + {counts['ignored']:,} ignored"
+                    f" + {counts['quarantined']:,} quarantined",
+                )
+            )
     ignored = sorted({c for r in records for c in r.ignored_columns})
     if ignored:
         shown = ", ".join(ignored[:20]) + (f" and {len(ignored) - 20} more" if len(ignored) > 20 else "")
         console.print(_line(f"Columns not stored (outside the contract): {shown}"))
-    for label, path in (("Lake", settings.participation_dir), ("Quarantine", settings.quarantine_dir),
-                        ("Ledger", settings.ledger_dir), ("Run reports", settings.reports_dir / "runs")):
+    for label, path in (
+        ("Lake", settings.participation_dir),
+        ("Quarantine", settings.quarantine_dir),
+        ("Ledger", settings.ledger_dir),
+        ("Run reports", settings.reports_dir / "runs"),
+    ):
         console.print(_line(f"{label}: ", path))
 
 
@@ -119,8 +173,7 @@ def _print_skipped(landing: Path | None, sources: list[str] | None, settings: Se
     """What the landing holds that is never read (links, special files): also in the run report."""
     from txpipe.ingest.landing import skipped_entries
 
-    for entry in skipped_entries(landing.resolve() if landing else settings.landing, sources,
-                                 settings.sources_dir):
+    for entry in skipped_entries(landing.resolve() if landing else settings.landing, sources, settings.sources_dir):
         console.print(_line("Skipped (not read): ", entry.path, f" ({entry.reason})"))
 
 
@@ -144,8 +197,10 @@ def _flow_state(flow_fn, wait: bool = True, **parameters):
 
     settings = Settings.from_env()
     try:
-        with run_lock(settings.home, wait=wait, on_wait=lambda m: console.print(_line((m, "yellow")))), \
-                prefect_run_settings():
+        with (
+            run_lock(settings.home, wait=wait, on_wait=lambda m: console.print(_line((m, "yellow")))),
+            prefect_run_settings(),
+        ):
             state = flow_fn(**parameters, return_state=True)
     except RunLocked as error:
         console.print(_line(("Not started: ", "red"), error))
@@ -169,24 +224,43 @@ def _print_build(build: dict, settings: Settings) -> None:
         for row in result.rows:
             table.add_row(*(_text(v) for v in row[1:]))
         console.print(table)
-    for label, value in (("Warehouse", build["warehouse"]), ("Marts", settings.marts_dir),
-                         ("Validation report", build.get("validation_report")), ("Dashboard", build.get("dashboard")),
-                         ("Query it", 'txpipe query "SELECT * FROM metrics_participation LIMIT 10"')):
+    for label, value in (
+        ("Warehouse", build["warehouse"]),
+        ("Marts", settings.marts_dir),
+        ("Validation report", build.get("validation_report")),
+        ("Dashboard", build.get("dashboard")),
+        ("Query it", 'txpipe query "SELECT * FROM metrics_participation LIMIT 10"'),
+    ):
         console.print(_line(f"{label}: ", value))
 
 
 @app.command()
-def run(landing: LandingOption = None, source: SourceOption = None, wait: WaitOption = True,
-        full_rebuild: FullOption = False,
-        strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when every delivery was rejected or the "
-                                             "quarantined share passes TXPIPE_MAX_QUARANTINE_SHARE.")] = False) -> None:
+def run(
+    landing: LandingOption = None,
+    source: SourceOption = None,
+    wait: WaitOption = True,
+    full_rebuild: FullOption = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Exit 1 when every delivery was rejected or the quarantined share passes TXPIPE_MAX_QUARANTINE_SHARE.",
+        ),
+    ] = False,
+) -> None:
     """The main job: ingest new deliveries, then build and publish the warehouse and marts."""
     prefect_environment()
     from flows.pipeline import pipeline_flow
 
     settings = Settings.from_env()
-    state = _flow_state(pipeline_flow, wait, landing=str(landing) if landing else None, sources=source,
-                        full_rebuild=full_rebuild, alert=strict)
+    state = _flow_state(
+        pipeline_flow,
+        wait,
+        landing=str(landing) if landing else None,
+        sources=source,
+        full_rebuild=full_rebuild,
+        alert=strict,
+    )
     if state.is_failed():
         raise typer.Exit(1)
     result = state.result()  # the run is complete and published: printing it can no longer fail it
@@ -228,12 +302,24 @@ TABLE_MAX_ROWS = 1000
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run read-only on the published warehouse.")],
     format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
-    timeout: Annotated[float, typer.Option("--timeout", min=0, help="Stop the query after SECONDS (0: no limit).",
-                                           metavar="SECONDS")] = 300.0,
-    max_rows: Annotated[Optional[int], typer.Option("--max-rows", min=0, metavar="N", help=(
-        f"Show at most N rows (default {TABLE_MAX_ROWS} for table, no limit for csv and json; 0: no limit)."))] = None,
-    memory_limit: Annotated[str, typer.Option("--memory-limit", metavar="SIZE",
-                                              help="DuckDB memory cap, e.g. 500MB, 2GB (spill is capped alike).")] = "1GB",
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0, help="Stop the query after SECONDS (0: no limit).", metavar="SECONDS")
+    ] = 300.0,
+    max_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--max-rows",
+            min=0,
+            metavar="N",
+            help=(f"Show at most N rows (default {TABLE_MAX_ROWS} for table, no limit for csv and json; 0: no limit)."),
+        ),
+    ] = None,
+    memory_limit: Annotated[
+        str,
+        typer.Option(
+            "--memory-limit", metavar="SIZE", help="DuckDB memory cap, e.g. 500MB, 2GB (spill is capped alike)."
+        ),
+    ] = "1GB",
 ) -> None:
     """Run ad-hoc SQL, read-only, on the published warehouse (exit 2 when refused or failed)."""
     from txpipe.warehouse.publish import warehouse_path
@@ -254,8 +340,11 @@ def query(
         _quiet_stdout()
         return
     if truncated:
-        _stderr_line(("Truncated: ", "yellow"), f"showing the first {shown} rows; the result has more "
-                     "(--max-rows N shows more, 0 all; --format csv or json streams every row).")
+        _stderr_line(
+            ("Truncated: ", "yellow"),
+            f"showing the first {shown} rows; the result has more "
+            "(--max-rows N shows more, 0 all; --format csv or json streams every row).",
+        )
 
 
 def _write_result(stream, format: str, max_rows: int | None) -> tuple[int, bool]:
@@ -281,12 +370,16 @@ def _write_result(stream, format: str, max_rows: int | None) -> tuple[int, bool]
     truncated = False
     for batch in stream.batches():
         if max_rows is not None and written + len(batch) > max_rows:
-            batch, truncated = batch[:max_rows - written], True
+            batch, truncated = batch[: max_rows - written], True
         if format == "csv":
             writer.writerows(batch)
         else:
-            out.write("".join(("\n" if written + i == 0 else ",\n") + _json_row(stream.columns, row)
-                              for i, row in enumerate(batch)))
+            out.write(
+                "".join(
+                    ("\n" if written + i == 0 else ",\n") + _json_row(stream.columns, row)
+                    for i, row in enumerate(batch)
+                )
+            )
         written += len(batch)
         if truncated:
             break
@@ -335,9 +428,15 @@ def _quiet_stdout() -> None:
 def serve(
     landing: LandingOption = None,
     source: SourceOption = None,
-    nightly_cron: Annotated[Optional[str], typer.Option(help="Cron of the nightly run (default 0 2 * * *, UTC).")] = None,
-    weekly_cron: Annotated[Optional[str], typer.Option(help="Cron of the weekly full rebuild (default 0 4 * * 0).")] = None,
-    start_server: Annotated[bool, typer.Option("--start-server", help="Also start a local Prefect server on 127.0.0.1.")] = False,
+    nightly_cron: Annotated[
+        str | None, typer.Option(help="Cron of the nightly run (default 0 2 * * *, UTC).")
+    ] = None,
+    weekly_cron: Annotated[
+        str | None, typer.Option(help="Cron of the weekly full rebuild (default 0 4 * * 0).")
+    ] = None,
+    start_server: Annotated[
+        bool, typer.Option("--start-server", help="Also start a local Prefect server on 127.0.0.1.")
+    ] = False,
     port: Annotated[int, typer.Option(help="Port of the server --start-server starts.")] = 4200,
 ) -> None:
     """Serve the scheduled deployments (nightly pipeline, weekly full rebuild) until Ctrl-C."""
@@ -345,16 +444,26 @@ def serve(
 
     prefect_environment()
     if not start_server and not os.environ.get("PREFECT_API_URL"):
-        console.print(_line(("txpipe serve needs a Prefect server:", "red"), " use --start-server (or `make serve`), "
-                            "or set PREFECT_API_URL"))
+        console.print(
+            _line(
+                ("txpipe serve needs a Prefect server:", "red"),
+                " use --start-server (or `make serve`), or set PREFECT_API_URL",
+            )
+        )
         raise typer.Exit(2)
     with local_server(port) if start_server else _nothing():
-        console.print(_line(f"Prefect UI: {os.environ['PREFECT_API_URL'].removesuffix('/api')}  (Ctrl-C stops everything)"))
+        console.print(
+            _line(f"Prefect UI: {os.environ['PREFECT_API_URL'].removesuffix('/api')}  (Ctrl-C stops everything)")
+        )
         from flows.deployments import serve_deployments
 
         try:
-            serve_deployments(landing=str(landing.resolve()) if landing else None, sources=source,
-                              nightly_cron=nightly_cron, weekly_cron=weekly_cron)
+            serve_deployments(
+                landing=str(landing.resolve()) if landing else None,
+                sources=source,
+                nightly_cron=nightly_cron,
+                weekly_cron=weekly_cron,
+            )
         except KeyboardInterrupt:
             console.print(_text("stopped"))
 
@@ -378,8 +487,12 @@ def _or_exit_2(make, *args):
 
 @app.command()
 def dashboard(
-    partner: Annotated[Optional[str], typer.Option("--partner", help="Nation code: a copy with only its figures.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Where to write (default reports/dashboard[-CODE].html).")] = None,
+    partner: Annotated[
+        str | None, typer.Option("--partner", help="Nation code: a copy with only its figures.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where to write (default reports/dashboard[-CODE].html).")
+    ] = None,
 ) -> None:
     """Write the offline dashboard (one self-contained HTML file) from the published warehouse."""
     from txpipe.outputs.dashboard import write_dashboard
@@ -390,7 +503,7 @@ def dashboard(
 @app.command()
 def export(
     partner: PartnerOption,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder (default marts/partner-CODE/).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder (default marts/partner-CODE/).")] = None,
 ) -> None:
     """Export the marts scoped to one partner (Parquet and CSV): its own rows and overall totals only."""
     from txpipe.outputs.partner_export import export_partner_marts
@@ -407,13 +520,19 @@ def generate(
     defect_rate: Annotated[float, typer.Option(help="Share of rows given a planted defect (0-1).")] = 0.0,
     source: SourceOption = None,
     files: Annotated[int, typer.Option(help="Files per source.")] = 2,
-    lrs: Annotated[int, typer.Option(help="Also write the e-learning source as an LRS export of this many xAPI "
-                                          "statements (OUT/jadl-lrs/, JSON Lines).")] = 0,
+    lrs: Annotated[
+        int,
+        typer.Option(
+            help="Also write the e-learning source as an LRS export of this many xAPI "
+            "statements (OUT/jadl-lrs/, JSON Lines)."
+        ),
+    ] = 0,
 ) -> None:
     """Write synthetic deliveries and the manifests of planted defects (.txpipe-generate.json, .txpipe-lrs.json)."""
-    from txpipe.samples.rosters import SOURCES, generate as write_deliveries
-    from txpipe.samples.lrs import LRS_MANIFEST, LRS_SOURCE, write_lrs_export
     from txpipe.reference import load_reference
+    from txpipe.samples.lrs import LRS_MANIFEST, LRS_SOURCE, write_lrs_export
+    from txpipe.samples.rosters import SOURCES
+    from txpipe.samples.rosters import generate as write_deliveries
 
     chosen = tuple(source) if source else SOURCES
     unknown = set(chosen) - {*SOURCES, LRS_SOURCE}
@@ -423,16 +542,26 @@ def generate(
     reference = load_reference(settings.reference_dir)
     if rosters := tuple(name for name in chosen if name != LRS_SOURCE):
         manifest = write_deliveries(out, reference, rows, seed, defect_rate, rosters, files)
-        console.print(_line(f"Wrote {sum(manifest.files.values())} rows in {len(manifest.files)} files under {out} "
-                            f"({len(manifest.planted)} planted defects listed in {out / '.txpipe-generate.json'})"))
+        console.print(
+            _line(
+                f"Wrote {sum(manifest.files.values())} rows in {len(manifest.files)} files under {out} "
+                f"({len(manifest.planted)} planted defects listed in {out / '.txpipe-generate.json'})"
+            )
+        )
     if lrs:
         path = out / LRS_SOURCE / f"{LRS_SOURCE.replace('-', '_')}_export.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         exported = write_lrs_export(path, reference, lrs, seed, defect_rate)
-        (out / LRS_MANIFEST).write_text(json.dumps({k: v for k, v in exported.as_dict().items() if k != "path"},
-                                                    indent=1), encoding="utf-8")
-        console.print(_line(f"Wrote {exported.statements} xAPI statements to ", path,
-                            f" ({len(exported.planted)} planted defects listed in {out / LRS_MANIFEST})"))
+        (out / LRS_MANIFEST).write_text(
+            json.dumps({k: v for k, v in exported.as_dict().items() if k != "path"}, indent=1), encoding="utf-8"
+        )
+        console.print(
+            _line(
+                f"Wrote {exported.statements} xAPI statements to ",
+                path,
+                f" ({len(exported.planted)} planted defects listed in {out / LRS_MANIFEST})",
+            )
+        )
 
 
 def main() -> None:

@@ -32,23 +32,48 @@ from collections.abc import Iterable, Iterator
 AMBIGUOUS = frozenset({"congo", "korea", "virgin islands"})
 
 # Words that carry no identity in a country name (English and French articles, "of", "and").
-_STOPWORDS = frozenset({
-    "the", "of", "and", "a", "an",
-    "de", "du", "des", "la", "le", "les", "l", "d", "et",
-    "s",  # the possessive of "People's" once the apostrophe is a space
-})
+_STOPWORDS = frozenset(
+    {
+        "the",
+        "of",
+        "and",
+        "a",
+        "an",
+        "de",
+        "du",
+        "des",
+        "la",
+        "le",
+        "les",
+        "l",
+        "d",
+        "et",
+        "s",  # the possessive of "People's" once the apostrophe is a space
+    }
+)
 # Abbreviations of the World Bank and other statistical lists.
 _ABBREVIATIONS = {
-    "rep": "republic", "dem": "democratic", "fed": "federated", "sts": "states", "st": "saint",
-    "ste": "sainte", "pdr": "peoples democratic republic", "rb": "bolivarian republic",
-    "fyr": "former yugoslav republic", "sar": "special administrative region", "peoples": "people",
-    "people": "people", "is": "islands", "isl": "islands",
+    "rep": "republic",
+    "dem": "democratic",
+    "fed": "federated",
+    "sts": "states",
+    "st": "saint",
+    "ste": "sainte",
+    "pdr": "peoples democratic republic",
+    "rb": "bolivarian republic",
+    "fyr": "former yugoslav republic",
+    "sar": "special administrative region",
+    "peoples": "people",
+    "people": "people",
+    "is": "islands",
+    "isl": "islands",
 }
 _APOSTROPHES = str.maketrans({"\u2019": " ", "\u2018": " ", "'": " ", "`": " ", "\u00b4": " ", "\u02bc": " "})
 _CODE = re.compile(r"^[A-Za-z]{2,3}$")
 # "X (the Republic of)", "Netherlands (Kingdom of the)", "Pays-Bas (Royaume des)": the bracket is the state's form.
-_FORM_IN_BRACKETS = re.compile(r"^(?P<name>[^()]+)\((?P<form>[^()]*\b(?:of|of the|de|des|du|de la|d)\s*)\)\s*$",
-                               re.IGNORECASE)
+_FORM_IN_BRACKETS = re.compile(
+    r"^(?P<name>[^()]+)\((?P<form>[^()]*\b(?:of|of the|de|des|du|de la|d)\s*)\)\s*$", re.IGNORECASE
+)
 
 
 def fold(value: str) -> str:

@@ -16,18 +16,19 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # (Excel, JSON) use at most ROW_BUILT_CHUNK_ROWS of them (see txpipe.ingest.readers).
 CHUNK_ROWS = 100_000  # at 5M rows: 660 MiB peak against 764 MiB at 200,000, in the same time
 
+
 # What one delivered file may hold before it is rejected (README "Limits"; TXPIPE_MAX_* variables).
 @dataclass(frozen=True)
 class ReadLimits:
-    xlsx_bytes: int = 256 << 20        # uncompressed size of an XLSX's parts, in bytes
-    xlsx_ratio: int = 100              # uncompressed size over compressed size, per XLSX part
-    sheet_rows: int = 1_048_576        # rows in the sheet read (Excel's own maximum)
-    sheet_cells: int = 20_000_000      # cells in the sheet read, blank ones included
-    field_chars: int = 1_000_000       # characters in one field (cell, CSV field, JSON value)
-    roster_bytes: int = 64 << 20       # size of an xAPI source's roster CSV
+    xlsx_bytes: int = 256 << 20  # uncompressed size of an XLSX's parts, in bytes
+    xlsx_ratio: int = 100  # uncompressed size over compressed size, per XLSX part
+    sheet_rows: int = 1_048_576  # rows in the sheet read (Excel's own maximum)
+    sheet_cells: int = 20_000_000  # cells in the sheet read, blank ones included
+    field_chars: int = 1_000_000  # characters in one field (cell, CSV field, JSON value)
+    roster_bytes: int = 64 << 20  # size of an xAPI source's roster CSV
 
     @classmethod
-    def from_env(cls, env) -> "ReadLimits":
+    def from_env(cls, env) -> ReadLimits:
         return cls(**{f.name: _positive_int(env, f"TXPIPE_MAX_{f.name.upper()}", f.default) for f in fields(cls)})
 
 
@@ -45,7 +46,7 @@ class Settings:
     limits: ReadLimits = field(default_factory=ReadLimits)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         return cls(
             home=Path(env.get("TXPIPE_HOME", "data")).resolve(),

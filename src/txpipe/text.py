@@ -12,10 +12,19 @@ import re
 
 # Shown escaped, never sent to a terminal raw: C0, DEL, C1, the bidi embeddings, overrides and
 # isolates (and the marks), and the line/paragraph separators.
-_ESCAPED = {c for c in range(0x20)} | {0x7F} | set(range(0x80, 0xA0)) | set(range(0x202A, 0x202F)) \
-    | set(range(0x2066, 0x206A)) | {0x061C, 0x200E, 0x200F, 0x2028, 0x2029}
-_ESCAPE_TABLE = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _ESCAPED} \
-    | {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
+_ESCAPED = (
+    {c for c in range(0x20)}
+    | {0x7F}
+    | set(range(0x80, 0xA0))
+    | set(range(0x202A, 0x202F))
+    | set(range(0x2066, 0x206A))
+    | {0x061C, 0x200E, 0x200F, 0x2028, 0x2029}
+)
+_ESCAPE_TABLE = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _ESCAPED} | {
+    0x09: "\\t",
+    0x0A: "\\n",
+    0x0D: "\\r",
+}
 
 
 def printable(text: str) -> str:

@@ -75,7 +75,11 @@ def test_a_bug_in_a_stage_is_reported_with_file_stage_and_traceback(settings, la
     document = json.loads(report.read_text())
     [failure] = document["failed"]
     assert (failure["source"], failure["source_file"], failure["stage"], failure["error"]) == (
-        "nso", "b.csv", "normalise", "IndexError")
+        "nso",
+        "b.csv",
+        "normalise",
+        "IndexError",
+    )
     assert "buggy_normalize" in failure["traceback"] and "_normalise" in failure["traceback"]
     logged = "\n".join(logging.Formatter().format(r) for r in logged_records)  # with any traceback Prefect logs
     assert "nso/b.csv failed in stage 'normalise'" in logged and "buggy_normalize" in logged

@@ -18,4 +18,5 @@ def test_pipeline_publishes_the_warehouse_and_marts(settings, landing):
         assert con.execute("SELECT count(*) FROM participation").fetchone() == (1,)
         assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (1,)
     assert sorted(p.name for p in settings.marts_dir.iterdir()) == sorted(
-        f"{t}.{ext}" for t in METRIC_TABLES for ext in ("csv", "parquet"))
+        f"{t}.{ext}" for t in METRIC_TABLES for ext in ("csv", "parquet")
+    )

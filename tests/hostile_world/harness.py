@@ -35,17 +35,19 @@ def txpipe_command() -> list[str]:
 
 def base_env(home: Path, prefect_home: Path, sources_dir: Path | None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TXPIPE_", "PREFECT_"))}
-    env.update({
-        "TXPIPE_HOME": str(home),
-        "TXPIPE_PSEUDONYM_KEY": "hostile-world-key",
-        "TXPIPE_CHUNK_ROWS": "7",
-        "TXPIPE_WORKERS": "2",
-        "PREFECT_HOME": str(prefect_home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        # a very wide console: a value must not escape the leak search by being wrapped
-        "COLUMNS": "1000",
-    })
+    env.update(
+        {
+            "TXPIPE_HOME": str(home),
+            "TXPIPE_PSEUDONYM_KEY": "hostile-world-key",
+            "TXPIPE_CHUNK_ROWS": "7",
+            "TXPIPE_WORKERS": "2",
+            "PREFECT_HOME": str(prefect_home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+            # a very wide console: a value must not escape the leak search by being wrapped
+            "COLUMNS": "1000",
+        }
+    )
     if sources_dir is not None:
         env["TXPIPE_SOURCES_DIR"] = str(sources_dir)
     env.update(extra)
@@ -63,16 +65,19 @@ class RunResult:
         return (self.stdout + b"\n" + self.stderr).decode("utf-8", "replace")
 
     def tail(self, n: int = 4000) -> str:
-        return ("--- stdout ---\n" + self.stdout.decode("utf-8", "replace")[-n:]
-                + "\n--- stderr ---\n" + self.stderr.decode("utf-8", "replace")[-n:])
+        return (
+            "--- stdout ---\n"
+            + self.stdout.decode("utf-8", "replace")[-n:]
+            + "\n--- stderr ---\n"
+            + self.stderr.decode("utf-8", "replace")[-n:]
+        )
 
 
 def run_txpipe(args: list[str], env: dict[str, str], cwd: Path) -> RunResult:
     import time
 
     start = time.monotonic()
-    proc = subprocess.run([*txpipe_command(), *args], env=env, cwd=cwd, capture_output=True,
-                          timeout=RUN_TIMEOUT)
+    proc = subprocess.run([*txpipe_command(), *args], env=env, cwd=cwd, capture_output=True, timeout=RUN_TIMEOUT)
     return RunResult(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
 
 
@@ -93,8 +98,11 @@ def run_reports(home: Path) -> dict[str, dict]:
 def all_files(root: Path) -> dict[str, bytes]:
     if not root.exists():
         return {}
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def _stringify(value) -> str:
@@ -119,8 +127,9 @@ def warehouse_tables(db: Path) -> dict[str, list[dict]]:
 
     out = {}
     with duckdb.connect(str(db), read_only=True) as con:
-        names = con.execute("SELECT table_schema, table_name FROM information_schema.tables "
-                            "ORDER BY table_schema, table_name").fetchall()
+        names = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables ORDER BY table_schema, table_name"
+        ).fetchall()
         for schema, name in names:
             cur = con.execute(f'SELECT * FROM "{schema}"."{name}"')
             cols = [d[0] for d in cur.description]
@@ -161,6 +170,7 @@ def prefect_db_text(prefect_home: Path) -> dict[str, str]:
 @dataclass
 class Snapshot:
     """Every place a value could leak to, as text (lower-cased for a case-insensitive search)."""
+
     places: dict[str, dict[str, str]] = field(default_factory=dict)  # category -> {where: text}
 
     def add(self, category: str, where: str, text: str | bytes) -> None:
@@ -210,8 +220,19 @@ def rejoin_table_cells(text: str) -> str:
     return "\n".join(out)
 
 
-CATEGORIES = ["output", "ledger", "run_reports", "validation_html", "dashboard_html", "marts",
-              "lake_parquet", "warehouse", "other_home_files", "prefect_files", "prefect_db"]
+CATEGORIES = [
+    "output",
+    "ledger",
+    "run_reports",
+    "validation_html",
+    "dashboard_html",
+    "marts",
+    "lake_parquet",
+    "warehouse",
+    "other_home_files",
+    "prefect_files",
+    "prefect_db",
+]
 
 
 def snapshot(home: Path, prefect_home: Path, result: RunResult) -> Snapshot:

@@ -29,7 +29,7 @@ class Writer(threading.Thread):
         self.interval = interval
         self.stop_event = threading.Event()
         self.n = INITIAL_ROWS
-        self.sizes = [path.stat().st_size]   # every size the file had (it only grows)
+        self.sizes = [path.stat().st_size]  # every size the file had (it only grows)
         self.error = None
 
     def run(self):
@@ -38,7 +38,7 @@ class Writer(threading.Thread):
                 self.n += 1
                 line = (csv_row(f"G-{self.n:07d}", participant_ref=f"PG-{self.n}") + "\n").encode()
                 with open(self.path, "ab") as fh:
-                    fh.write(line)          # one write() of one whole line
+                    fh.write(line)  # one write() of one whole line
                 self.sizes.append(self.path.stat().st_size)
                 time.sleep(self.interval)
         except BaseException as exc:  # pragma: no cover - surfaced by the test
@@ -58,8 +58,13 @@ def test_file_growing_during_the_run(tmp_path, prefect_home):
     landing = tmp_path / "landing"
     path = landing / "grow" / "roster.csv"
     path.parent.mkdir(parents=True)
-    path.write_bytes((HEADER + "\n" + "".join(csv_row(f"G-{i:07d}", participant_ref=f"PG-{i}") + "\n"
-                                              for i in range(1, INITIAL_ROWS + 1))).encode())
+    path.write_bytes(
+        (
+            HEADER
+            + "\n"
+            + "".join(csv_row(f"G-{i:07d}", participant_ref=f"PG-{i}") + "\n" for i in range(1, INITIAL_ROWS + 1))
+        ).encode()
+    )
     home = tmp_path / "home"
     # small chunks: the read of the growing file spans many reads while the writer appends
     (tmp_path / "sources").mkdir()
@@ -93,15 +98,15 @@ def test_file_growing_during_the_run(tmp_path, prefect_home):
         assert len(records) == 1, records
         rec = records[0]
         size, sha = rec["size"], rec["sha256"]
-        assert size in writer.sizes, (
-            f"ledger size {size} is not a size the file ever had (between two whole lines?)")
+        assert size in writer.sizes, f"ledger size {size} is not a size the file ever had (between two whole lines?)"
         assert hashlib.sha256(final[:size]).hexdigest() == sha, "ledger sha256 is not that of the first size bytes"
         n = _rows_in(final[:size])
         assert rec["status"] == "stored", rec
         assert rec["rows_read"] == n, f"ledger recorded {size} bytes ({n} rows) but rows_read {rec['rows_read']}"
         assert rec["rows_stored"] == n and rec["rows_quarantined"] == 0 and rec["rows_duplicate"] == 0, rec
-        lake_rows = sum(len(harness.parquet_rows(p))
-                        for p in (home / "lake" / "participation").rglob(f"{rec['batch_id']}.parquet"))
+        lake_rows = sum(
+            len(harness.parquet_rows(p)) for p in (home / "lake" / "participation").rglob(f"{rec['batch_id']}.parquet")
+        )
         assert lake_rows == n, f"lake holds {lake_rows} rows of a delivery recorded as {n} rows"
 
     # the writer has stopped: the next run takes the whole file
@@ -115,11 +120,14 @@ def test_file_growing_during_the_run(tmp_path, prefect_home):
     assert rec["sha256"] == hashlib.sha256(final).hexdigest()
     assert rec["status"] == "stored"
     assert (rec["rows_read"], rec["rows_stored"], rec["rows_quarantined"], rec["rows_duplicate"]) == (
-        total_rows, total_rows, 0, 0)
+        total_rows,
+        total_rows,
+        0,
+        0,
+    )
 
     import duckdb
 
     with duckdb.connect(str(home / "warehouse" / "txpipe.duckdb"), read_only=True) as con:
-        ids = [r[0] for r in con.execute(
-            "SELECT source_record_id FROM participation WHERE source = 'grow'").fetchall()]
+        ids = [r[0] for r in con.execute("SELECT source_record_id FROM participation WHERE source = 'grow'").fetchall()]
     assert sorted(ids) == [f"G-{i:07d}" for i in range(1, total_rows + 1)]

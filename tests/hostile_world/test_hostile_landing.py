@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -81,8 +80,12 @@ def test_first_run_completes_and_publishes(ctx):
 
 def test_no_delivery_crashed(ctx):
     failed = _report(ctx).get("failed")
-    assert failed == [], "files failed (crashed) instead of being rejected: " + json.dumps(
-        [{k: v for k, v in f.items() if k != "traceback"} if isinstance(f, dict) else f for f in failed or []])[:3000]
+    assert failed == [], (
+        "files failed (crashed) instead of being rejected: "
+        + json.dumps(
+            [{k: v for k, v in f.items() if k != "traceback"} if isinstance(f, dict) else f for f in failed or []]
+        )[:3000]
+    )
 
 
 def test_every_regular_file_is_in_the_ledger_with_its_documented_status(ctx):
@@ -92,8 +95,11 @@ def test_every_regular_file_is_in_the_ledger_with_its_documented_status(ctx):
     assert not missing, f"delivered files not in the ledger after the run: {missing}"
     extra = sorted(set(got) - set(expected))
     assert not extra, f"ledger holds files that are not regular delivered files (symlinks?): {extra}"
-    wrong = {f"{k[0]}/{k[1]}": (got[k]["status"], got[k].get("reason"), sorted(e.status))
-             for k, e in expected.items() if got[k]["status"] not in e.status}
+    wrong = {
+        f"{k[0]}/{k[1]}": (got[k]["status"], got[k].get("reason"), sorted(e.status))
+        for k, e in expected.items()
+        if got[k]["status"] not in e.status
+    }
     assert not wrong, f"status (got, reason, allowed): {wrong}"
 
 
@@ -101,8 +107,7 @@ def test_row_accounting_of_every_delivery(ctx):
     problems = []
     for rec in ctx.ledger1:
         name = "/".join(_key(rec))
-        read, stored, quar, dup = (rec["rows_read"], rec["rows_stored"], rec["rows_quarantined"],
-                                   rec["rows_duplicate"])
+        read, stored, quar, dup = (rec["rows_read"], rec["rows_stored"], rec["rows_quarantined"], rec["rows_duplicate"])
         if read != stored + quar + dup:
             problems.append(f"{name}: rows_read {read} != {stored}+{quar}+{dup}")
         if rec["status"] == "rejected" and (read, stored, quar, dup) != (0, 0, 0, 0):
@@ -143,7 +148,7 @@ def test_rejections_have_specific_reasons(ctx):
         if not isinstance(reason, str) or len(reason.strip()) < 5:
             problems.append(f"{name}: reason {reason!r}")
             continue
-        for group in (exp.reason_has if exp else []):
+        for group in exp.reason_has if exp else []:
             if not any(s.lower() in reason.lower() for s in group):
                 problems.append(f"{name}: reason {reason!r} names none of {group}")
     assert not problems, "\n".join(problems)
@@ -155,8 +160,17 @@ def test_headerless_first_row_rejection_names_position_and_length(ctx):
     assert rec is not None and rec["status"] == "rejected"
     reason = rec["reason"]
     assert re.search(r"\b17\b", reason), reason
-    for value in ("EVIL-0003", "training", "N5-35", "GEO", "person3.hostile@example.org", "resident",
-                  "OF-3", "88.5", "2024-03-04"):
+    for value in (
+        "EVIL-0003",
+        "training",
+        "N5-35",
+        "GEO",
+        "person3.hostile@example.org",
+        "resident",
+        "OF-3",
+        "88.5",
+        "2024-03-04",
+    ):
         assert value.lower() not in reason.lower(), f"reason quotes delivered value {value!r}: {reason!r}"
 
 
@@ -195,8 +209,11 @@ def test_no_secret_anywhere_after_first_run(ctx, category):
 def _quarantine_storage(where: str) -> bool:
     """Where the README lets the delivered values of a quarantined row live: its `record` and
     `offending_values` in the lake quarantine and the warehouse `quarantine` table."""
-    return (where.startswith("lake/quarantine/") or where == "duckdb table quarantine"
-            or where == "warehouse/txpipe.duckdb (bytes)")
+    return (
+        where.startswith("lake/quarantine/")
+        or where == "duckdb table quarantine"
+        or where == "warehouse/txpipe.duckdb (bytes)"
+    )
 
 
 @pytest.mark.parametrize("category", harness.CATEGORIES)
@@ -258,8 +275,10 @@ def test_cli_prints_skipped_symlinks(ctx):
     missing = [p for p in sorted(ctx.world.symlinks) if p not in out]
     err = ctx.r1.stderr.decode("utf-8", "replace")
     in_log = [p for p in missing if p in err]
-    assert not missing, (f"skipped symlinks not printed by the CLI (stdout): {missing}; of them in the run log"
-                         f" on stderr only: {in_log}\n--- stdout head ---\n" + out[:3000])
+    assert not missing, (
+        f"skipped symlinks not printed by the CLI (stdout): {missing}; of them in the run log"
+        f" on stderr only: {in_log}\n--- stdout head ---\n" + out[:3000]
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -277,10 +296,14 @@ def test_lake_rows_match_ledger(ctx):
     for rec in ctx.ledger1:
         b = rec["batch_id"]
         if stored.get(b, 0) != rec["rows_stored"]:
-            problems.append(f"{rec['source']}/{rec['source_file']}: lake rows {stored.get(b, 0)} != {rec['rows_stored']}")
+            problems.append(
+                f"{rec['source']}/{rec['source_file']}: lake rows {stored.get(b, 0)} != {rec['rows_stored']}"
+            )
         if quarantined.get(b, 0) != rec["rows_quarantined"]:
-            problems.append(f"{rec['source']}/{rec['source_file']}: quarantine rows {quarantined.get(b, 0)}"
-                            f" != {rec['rows_quarantined']}")
+            problems.append(
+                f"{rec['source']}/{rec['source_file']}: quarantine rows {quarantined.get(b, 0)}"
+                f" != {rec['rows_quarantined']}"
+            )
     orphans = (set(stored) | set(quarantined)) - {r["batch_id"] for r in ctx.ledger1}
     assert not orphans, f"lake files of deliveries not in the ledger: {sorted(orphans)}"
     assert not problems, "\n".join(problems)
@@ -329,17 +352,30 @@ def test_rerun_completes(ctx, rerun):
 
 def test_rerun_stores_nothing_new_and_retries_nothing(ctx, rerun):
     assert rerun.ledger_bytes == ctx.ledger_bytes1, "the ledger changed on a run over the same landing"
-    assert rerun.lake_files == ctx.lake_files1, (
-        sorted(set(rerun.lake_files) ^ set(ctx.lake_files1)))
+    assert rerun.lake_files == ctx.lake_files1, sorted(set(rerun.lake_files) ^ set(ctx.lake_files1))
     new = {k: v for k, v in rerun.reports.items() if k not in ctx.reports1}
     for name, rep in new.items():
         assert rep.get("deliveries") == [], f"{name}: second run handled deliveries again: " + json.dumps(
-            [(d.get("source"), d.get("source_file"), d.get("status")) for d in rep.get("deliveries", [])])
+            [(d.get("source"), d.get("source_file"), d.get("status")) for d in rep.get("deliveries", [])]
+        )
         assert rep.get("failed") == [], f"{name}: second run retried/failed {rep.get('failed')}"
 
 
-@pytest.mark.parametrize("category", ["output", "ledger", "run_reports", "validation_html", "dashboard_html",
-                                      "marts", "lake_parquet", "warehouse", "other_home_files", "prefect_db"])
+@pytest.mark.parametrize(
+    "category",
+    [
+        "output",
+        "ledger",
+        "run_reports",
+        "validation_html",
+        "dashboard_html",
+        "marts",
+        "lake_parquet",
+        "warehouse",
+        "other_home_files",
+        "prefect_db",
+    ],
+)
 def test_no_secret_anywhere_after_rerun(ctx, rerun, category):
     leaks = rerun.snap.leaks(category, ctx.secrets)
     assert not leaks, f"{len(leaks)} leak(s):\n" + "\n".join(leaks[:60])

@@ -19,24 +19,54 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 KOKEA = Path(__file__).resolve().parents[1] / "data" / "xapi" / "kokea.json"
 ADL = "http://adlnet.gov/expapi/verbs/"
 ACTIVITY = "https://xapinet.org/kokea-concepts/activities/"
-NATIONS = ["GEO", "ARM", "MDA", "UKR", "AZE", "KAZ", "UZB", "SRB", "BIH", "AUT", "CHE", "IRL", "MLT", "SWE",
-           "FIN", "JOR"]
+NATIONS = [
+    "GEO",
+    "ARM",
+    "MDA",
+    "UKR",
+    "AZE",
+    "KAZ",
+    "UZB",
+    "SRB",
+    "BIH",
+    "AUT",
+    "CHE",
+    "IRL",
+    "MLT",
+    "SWE",
+    "FIN",
+    "JOR",
+]
 
 # Learners of the second file, one per kind of identifier, each with a name that must never show.
 OTHERS = [
-    ({"name": "Zebedee Quarrington", "account": {"homePage": "https://lms.example.net", "name": "acct-zq7-learner"}}, "ARM"),
+    (
+        {"name": "Zebedee Quarrington", "account": {"homePage": "https://lms.example.net", "name": "acct-zq7-learner"}},
+        "ARM",
+    ),
     ({"name": "Ottoline Vasquez-Brel", "openid": "https://openid.example.net/ottoline-vb-9931"}, "GEO"),
-    ({"name": "Perpetua Nightingale", "mbox_sha1sum": hashlib.sha1(b"mailto:perpetua.n@example.net").hexdigest()}, "MDA"),
+    (
+        {"name": "Perpetua Nightingale", "mbox_sha1sum": hashlib.sha1(b"mailto:perpetua.n@example.net").hexdigest()},
+        "MDA",
+    ),
 ]
-GROUP = {"objectType": "Group", "name": "Cohort Wolfram Delacroix",
-         "member": [{"name": "Wolfram Delacroix", "mbox": "mailto:wolfram.delacroix@example.net"}]}
+GROUP = {
+    "objectType": "Group",
+    "name": "Cohort Wolfram Delacroix",
+    "member": [{"name": "Wolfram Delacroix", "mbox": "mailto:wolfram.delacroix@example.net"}],
+}
 
 
 def _identities(value, found: dict[str, str]) -> None:
     """Every agent's name and identifier anywhere in a statement (actor, objects, context, members)."""
     if isinstance(value, dict):
-        if "mbox" in value or "account" in value or "openid" in value or "mbox_sha1sum" in value \
-                or value.get("objectType") in ("Agent", "Group"):
+        if (
+            "mbox" in value
+            or "account" in value
+            or "openid" in value
+            or "mbox_sha1sum" in value
+            or value.get("objectType") in ("Agent", "Group")
+        ):
             for key in ("name", "mbox", "mbox_sha1sum", "openid"):
                 if isinstance(value.get(key), str):
                     found[f"{key} {value[key]}"] = value[key]
@@ -54,8 +84,13 @@ def _identities(value, found: dict[str, str]) -> None:
 
 
 def _statement(actor: dict, verb: str, when: str, code: str = "Kokea-LMS", **extra) -> dict:
-    return {"actor": actor, "verb": {"id": ADL + verb}, "timestamp": when,
-            "object": {"id": ACTIVITY + code, "definition": {"name": {"en-US": "Kokea LMS"}}}, **extra}
+    return {
+        "actor": actor,
+        "verb": {"id": ADL + verb},
+        "timestamp": when,
+        "object": {"id": ACTIVITY + code, "definition": {"name": {"en-US": "Kokea LMS"}}},
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -70,15 +105,24 @@ def run(tmp_path_factory, prefect_home):
     roster = ["learner,nation"] + [f"{mbox},{nation}" for mbox, nation in zip(mboxes, NATIONS)]
     others = []
     for actor, nation in OTHERS:
-        key = actor.get("mbox_sha1sum") or actor.get("openid") or f"{actor['account']['homePage']}|{actor['account']['name']}"
+        key = (
+            actor.get("mbox_sha1sum")
+            or actor.get("openid")
+            or f"{actor['account']['homePage']}|{actor['account']['name']}"
+        )
         roster.append(f"{key},{nation}")
-        others += [_statement(actor, "launched", "2017-02-01T09:00:00Z"),
-                   _statement(actor, "passed", "2017-02-01T10:00:00+02:00", result={"success": True, "score": {"scaled": 0.9}})]
+        others += [
+            _statement(actor, "launched", "2017-02-01T09:00:00Z"),
+            _statement(
+                actor, "passed", "2017-02-01T10:00:00+02:00", result={"success": True, "score": {"scaled": 0.9}}
+            ),
+        ]
     others.append(_statement(GROUP, "attended", "2017-02-02T09:00:00Z"))
     others.append(_statement({"name": "Anonymous Albrecht Kessler"}, "attended", "2017-02-02T09:00:00Z"))
     (landing / "kokea" / "others.jsonl").write_text("\n".join(json.dumps(s) for s in others) + "\n", encoding="utf-8")
     (landing / "kokea" / "learners.csv").write_text("\n".join(roster) + "\n", encoding="utf-8")
-    (sources / "kokea.toml").write_text(f"""format = "xapi"
+    (sources / "kokea.toml").write_text(
+        f"""format = "xapi"
 [xapi]
 roster = "learners.csv"
 [xapi.activities]
@@ -88,13 +132,20 @@ roster = "learners.csv"
 "{ACTIVITY}Developing-a-Growth-Mindset" = "ADL-201"
 [defaults]
 provider = "JADL"
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     home = root / "home"
     env = harness.base_env(home, prefect_home, sources)
     result = harness.run_txpipe(["run", "--landing", str(landing)], env, cwd=root)
     secrets: dict[str, str] = {}
     _identities(statements + others, secrets)
-    return {"result": result, "home": home, "secrets": secrets, "snapshot": harness.snapshot(home, prefect_home, result)}
+    return {
+        "result": result,
+        "home": home,
+        "secrets": secrets,
+        "snapshot": harness.snapshot(home, prefect_home, result),
+    }
 
 
 def test_the_run_stores_the_records_and_counts_every_statement(run):
@@ -106,12 +157,20 @@ def test_the_run_stores_the_records_and_counts_every_statement(run):
     assert ledger["others.jsonl"]["quarantine_reasons"] == {"xapi_actor_group": 1, "xapi_actor_missing": 1}
     assert ledger["others.jsonl"]["rows_stored"] == 3
     [report] = harness.run_reports(run["home"]).values()
-    assert {d["source_file"]: d["statements"]["read"] for d in report["deliveries"]} == {"kokea.json": 385, "others.jsonl": 8}
+    assert {d["source_file"]: d["statements"]["read"] for d in report["deliveries"]} == {
+        "kokea.json": 385,
+        "others.jsonl": 8,
+    }
     assert any(s["path"] == "kokea/learners.csv" for s in report["skipped"])
     assert "xAPI statements kokea/kokea.json: 385 read = 119 used + 264 ignored + 2 quarantined" in run["result"].text()
     tables = harness.warehouse_tables(run["home"] / "warehouse" / "txpipe.duckdb")
     deliveries = {r["source_file"]: r for r in tables["deliveries"]}
-    assert [deliveries["kokea.json"][f"statements_{k}"] for k in ("read", "used", "ignored", "quarantined")] == [385, 119, 264, 2]
+    assert [deliveries["kokea.json"][f"statements_{k}"] for k in ("read", "used", "ignored", "quarantined")] == [
+        385,
+        119,
+        264,
+        2,
+    ]
     stored = [r for r in tables["participation"] if r["source"] == "kokea"]
     assert ledger["kokea.json"]["rows_stored"] > 0
     assert len(stored) == ledger["kokea.json"]["rows_stored"] + 3

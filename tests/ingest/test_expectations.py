@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 import txpipe.ingest.expectations as validation
-from txpipe.samples.rosters import generate
-from txpipe.ingest.values import delivered_values, normalize, plan_columns, pseudonymise
+from txpipe.ingest.expectations import SuiteError, load_suite, plan_groups, validate
 from txpipe.ingest.pseudonym import Pseudonymizer
 from txpipe.ingest.readers import read_delivery
-from txpipe.settings import Settings
 from txpipe.ingest.sources import load_source_config
-from txpipe.ingest.expectations import SuiteError, load_suite, plan_groups, validate
+from txpipe.ingest.values import delivered_values, normalize, plan_columns, pseudonymise
+from txpipe.samples.rosters import generate
+from txpipe.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +35,31 @@ def canonical(tmp_path_factory, reference):
 
 # Bad canonical values, each planted on two rows far apart (one rule or more per change).
 PLANTED = [
-    ("source_record_id", None), ("source_record_id", "R" * 101), ("activity_title", "T" * 501),
-    ("provider", "P" * 201), ("programme", None), ("programme", "seminar"), ("activity_code", None),
-    ("activity_code", "N5 35"), ("activity_code", "ZZ-NOPE"), ("iteration_id", "N5-35"), ("start_date", None),
-    ("start_date", "2024-02-30"), ("end_date", "next week"), ("end_date", "1999-01-01"),
-    ("delivery_mode", "carrier pigeon"), ("nation", None), ("nation", "Narnia"), ("headcount", "0"),
-    ("participant_pid", None), ("sex", "Q"), ("rank", "General"), ("role", "spectator"), ("status", None),
-    ("status", "graduated"), ("score", "101"),
+    ("source_record_id", None),
+    ("source_record_id", "R" * 101),
+    ("activity_title", "T" * 501),
+    ("provider", "P" * 201),
+    ("programme", None),
+    ("programme", "seminar"),
+    ("activity_code", None),
+    ("activity_code", "N5 35"),
+    ("activity_code", "ZZ-NOPE"),
+    ("iteration_id", "N5-35"),
+    ("start_date", None),
+    ("start_date", "2024-02-30"),
+    ("end_date", "next week"),
+    ("end_date", "1999-01-01"),
+    ("delivery_mode", "carrier pigeon"),
+    ("nation", None),
+    ("nation", "Narnia"),
+    ("headcount", "0"),
+    ("participant_pid", None),
+    ("sex", "Q"),
+    ("rank", "General"),
+    ("role", "spectator"),
+    ("status", None),
+    ("status", "graduated"),
+    ("score", "101"),
 ]
 
 
@@ -56,8 +74,11 @@ def planted(frame):
 
 
 def parameters(reference, conflicting=()):
-    return {"nation_codes": list(reference.nation_codes), "activity_codes": list(reference.activity_codes),
-            "conflicting_ids": list(conflicting)}
+    return {
+        "nation_codes": list(reference.nation_codes),
+        "activity_codes": list(reference.activity_codes),
+        "conflicting_ids": list(conflicting),
+    }
 
 
 def test_distinct_values_give_the_same_verdict_as_every_row(canonical, reference, monkeypatch):
@@ -90,11 +111,15 @@ def test_a_row_failure_maps_back_to_every_row_holding_the_value(canonical, refer
     assert (frame["delivery_mode"].iloc[verdict.failures["delivery_mode_invalid"]] != "resident").all()
 
 
-@pytest.mark.parametrize("expectation", [
-    {"type": "expect_column_mean_to_be_between", "kwargs": {"column": "score", "min_value": 0, "max_value": 100}},
-    {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "participant_pid"}},
-    {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["source_record_id", "nation"]}},
-], ids=["aggregate", "unique", "compound-unique"])
+@pytest.mark.parametrize(
+    "expectation",
+    [
+        {"type": "expect_column_mean_to_be_between", "kwargs": {"column": "score", "min_value": 0, "max_value": 100}},
+        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "participant_pid"}},
+        {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["source_record_id", "nation"]}},
+    ],
+    ids=["aggregate", "unique", "compound-unique"],
+)
 def test_a_suite_with_an_expectation_across_rows_is_refused(tmp_path, expectation):
     shutil.copy(Settings.from_env().expectations_dir / "participation.json", tmp_path / "participation.json")
     suite = json.loads((tmp_path / "participation.json").read_text())

@@ -10,29 +10,36 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import SAMPLE_LANDING, ingest_all, read_parquet_rows, row, write_csv
-from txpipe.samples.rosters import generate, load_manifest
-from txpipe.samples.lrs import LRS_SOURCE
+from txpipe.ingest.expectations import SuiteError, load_suite
 from txpipe.ingest.landing import discover
-from txpipe.store.ledger import Ledger
+from txpipe.samples.lrs import LRS_SOURCE
+from txpipe.samples.rosters import generate, load_manifest
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
 from txpipe.settings import Settings
-from txpipe.ingest.expectations import SuiteError, load_suite
+from txpipe.store.ledger import Ledger
 
 
 def assert_planted_defects_caught(settings, landing, records):
     """Every planted defect is in quarantine under its rule, and nothing else is; every planted warning
     is on its own stored row, and no other stored row carries one."""
     manifest = load_manifest(landing)
-    quarantined = {(q["source"], q["source_file"], q["source_row"]): q["reasons"]
-                   for q in read_parquet_rows(settings.quarantine_dir) if q["source"] != LRS_SOURCE}
-    expected = {(p.source, p.file, p.source_row): p.rule for p in manifest.planted
-                if p.rule and p.severity == "critical"}
+    quarantined = {
+        (q["source"], q["source_file"], q["source_row"]): q["reasons"]
+        for q in read_parquet_rows(settings.quarantine_dir)
+        if q["source"] != LRS_SOURCE
+    }
+    expected = {
+        (p.source, p.file, p.source_row): p.rule for p in manifest.planted if p.rule and p.severity == "critical"
+    }
     warned = collections.defaultdict(list)
     for p in manifest.planted:
         if p.severity == "warning":
             warned[(p.source, p.file, p.source_row)].append(p.rule)
-    stored = {(s["source"], s["source_file"], s["source_row"]): s["warnings"]
-              for s in read_parquet_rows(settings.participation_dir) if s["warnings"] and s["source"] != LRS_SOURCE}
+    stored = {
+        (s["source"], s["source_file"], s["source_row"]): s["warnings"]
+        for s in read_parquet_rows(settings.participation_dir)
+        if s["warnings"] and s["source"] != LRS_SOURCE
+    }
     assert warned, "the generator planted no warnings"
     assert {k: sorted(v) for k, v in stored.items()} == {k: sorted(v) for k, v in warned.items()}
     for key, rule in expected.items():
@@ -68,8 +75,11 @@ def assert_lrs_defects_caught(settings, landing, records):
     [export] = [r for r in records if r.source == "jadl-lrs"]
     assert export.status == "stored" and export.statements["read"] == manifest["statements"]
     assert export.statements["quarantined"] == len(manifest["planted"])
-    quarantined = {q["source_row"]: q["reasons"] for q in read_parquet_rows(settings.quarantine_dir)
-                   if q["source"] == "jadl-lrs" and q["reasons"][0].startswith(("xapi_", "json_"))}
+    quarantined = {
+        q["source_row"]: q["reasons"]
+        for q in read_parquet_rows(settings.quarantine_dir)
+        if q["source"] == "jadl-lrs" and q["reasons"][0].startswith(("xapi_", "json_"))
+    }
     assert quarantined == {line: [rule] for line, rule in manifest["planted"]}
     assert export.rows_stored > 0 and export.quarantine_reasons.keys() <= {rule for _, rule in manifest["planted"]}
 
@@ -78,11 +88,19 @@ def assert_lrs_defects_caught(settings, landing, records):
 def test_generated_deliveries_with_many_defects(settings, tmp_path, reference, seed):
     landing = tmp_path / "generated"
     manifest = generate(landing, reference, rows=2500, seed=seed, defect_rate=0.15, files_per_source=2)
-    assert {p.defect for p in manifest.planted} >= {"unknown_nation", "end_before_start", "unknown_status",
-                                                     "missing_participant_ref", "exact_duplicate",
-                                                     "conflicting_duplicate", "invalid_date", "score_out_of_range",
-                                                     "malformed_activity_code", "activity_not_in_catalogue",
-                                                     "iteration_other_shape"}
+    assert {p.defect for p in manifest.planted} >= {
+        "unknown_nation",
+        "end_before_start",
+        "unknown_status",
+        "missing_participant_ref",
+        "exact_duplicate",
+        "conflicting_duplicate",
+        "invalid_date",
+        "score_out_of_range",
+        "malformed_activity_code",
+        "activity_not_in_catalogue",
+        "iteration_other_shape",
+    }
     records = ingest_all(settings, landing)
     assert all(r.balanced and r.status == "stored" for r in records)
     assert sum(r.rows_read for r in records) == sum(manifest.files.values())
@@ -90,8 +108,15 @@ def test_generated_deliveries_with_many_defects(settings, tmp_path, reference, s
 
 
 def test_lake_files_have_one_schema_exact_paths_and_no_temporaries(settings, landing):
-    write_csv(landing / "nso" / "a.csv", [row(), row(source_record_id="R2", start_date="2023-12-30", end_date="2024-01-02"),
-                                          row(source_record_id="R3", programme="training"), row(source_record_id="R4", nation="Narnia")])
+    write_csv(
+        landing / "nso" / "a.csv",
+        [
+            row(),
+            row(source_record_id="R2", start_date="2023-12-30", end_date="2024-01-02"),
+            row(source_record_id="R3", programme="training"),
+            row(source_record_id="R4", nation="Narnia"),
+        ],
+    )
     [record] = ingest_all(settings, landing)
     batch = record.batch_id
     assert sorted(record.files) == [
@@ -136,7 +161,10 @@ def test_unreadable_file_is_rejected_whole_and_the_others_go_on(settings, landin
     (landing / "jftc" / "broken.json").write_text('[{"source_record_id": "1",', encoding="utf-8")
     records = {r.source_file: r for r in ingest_all(settings, landing)}
     assert records["good.csv"].status == "stored" and records["good.csv"].rows_stored == 1
-    assert records["no_status.csv"].status == "rejected" and "missing required column(s) status" in records["no_status.csv"].reason
+    assert (
+        records["no_status.csv"].status == "rejected"
+        and "missing required column(s) status" in records["no_status.csv"].reason
+    )
     assert records["notes.pdf"].status == "rejected" and "unsupported file type '.pdf'" in records["notes.pdf"].reason
     assert records["broken.json"].status == "rejected" and records["broken.json"].reason.startswith("broken JSON")
     assert len(read_parquet_rows(settings.participation_dir)) == 1
@@ -147,9 +175,12 @@ def test_source_config_encoding_and_renames(settings, landing, tmp_path, monkeyp
     sources.mkdir()
     (sources / "ptec.toml").write_text(
         'encoding = "latin-1"\ndate_order = "DMY"\n[columns]\n"Land" = "nation"\n[defaults]\nprogramme = "training"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     monkeypatch.setenv("TXPIPE_SOURCES_DIR", str(sources))
-    data = {k: v for k, v in row(start_date="04.03.2024", end_date="08.03.2024").items() if k not in ("nation", "programme")}
+    data = {
+        k: v for k, v in row(start_date="04.03.2024", end_date="08.03.2024").items() if k not in ("nation", "programme")
+    }
     write_csv(landing / "ptec" / "r.csv", [{**data, "Land": "Türkiye"}], delimiter=";", encoding="latin-1")
     [record] = ingest_all(Settings.from_env(), landing)
     assert record.status == "stored", record.reason

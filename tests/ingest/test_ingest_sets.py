@@ -13,19 +13,22 @@ import json
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from tests.conftest import SAMPLE_LANDING, ingest_all, read_parquet_rows
 from txpipe.ingest import validate as set_validate
-from txpipe.ingest.validate import sql_check
-from txpipe.ingest.workspace import Workspace
-from txpipe.ingest.values import CANONICAL_COLUMNS
+from txpipe.ingest.expectations import load_suite, run_gx
 from txpipe.ingest.pseudonym import Pseudonymizer
 from txpipe.ingest.readers import STRING
-from txpipe.ingest.expectations import load_suite, run_gx
+from txpipe.ingest.validate import sql_check
+from txpipe.ingest.values import CANONICAL_COLUMNS
+from txpipe.ingest.workspace import Workspace
 
 REFS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30) | st.sampled_from(
-    ["", " ", "\x1f", "PR-1\x1f", "\x85PR-2\u3000", "\u2028", "a\x00b", "é中😀", " PR-3 "])
+    ["", " ", "\x1f", "PR-1\x1f", "\x85PR-2\u3000", "\u2028", "a\x00b", "é中😀", " PR-3 "]
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +38,10 @@ def workspaces(tmp_path_factory):
     def make(key: str) -> tuple[Workspace, Pseudonymizer]:
         if key not in made:
             pseudonymizer = Pseudonymizer(key)
-            made[key] = (Workspace(tmp_path_factory.mktemp("ws"), [], {}, pseudonymizer.sql_parameters("src")),
-                         pseudonymizer)
+            made[key] = (
+                Workspace(tmp_path_factory.mktemp("ws"), [], {}, pseudonymizer.sql_parameters("src")),
+                pseudonymizer,
+            )
         return made[key]
 
     yield make
@@ -56,34 +61,72 @@ def test_sql_pid_equals_python_hmac(workspaces, refs, key):
 
 SUITE = load_suite(SAMPLE_LANDING.parents[2] / "expectations")
 EXTRA = [  # expectations of kinds the shipped suite does not use on near-unique columns
-    {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "provider", "value_set": ["A", "b", "É"]},
-     "meta": {"rule": "x_in_set"}},
-    {"type": "expect_column_value_lengths_to_be_between", "kwargs": {"column": "activity_title", "min_value": 2,
-                                                                   "max_value": 4}, "meta": {"rule": "x_lengths"}},
+    {
+        "type": "expect_column_values_to_be_in_set",
+        "kwargs": {"column": "provider", "value_set": ["A", "b", "É"]},
+        "meta": {"rule": "x_in_set"},
+    },
+    {
+        "type": "expect_column_value_lengths_to_be_between",
+        "kwargs": {"column": "activity_title", "min_value": 2, "max_value": 4},
+        "meta": {"rule": "x_lengths"},
+    },
     {"type": "expect_column_values_to_be_null", "kwargs": {"column": "rank"}, "meta": {"rule": "x_null"}},
-    {"type": "expect_column_values_to_not_be_null",
-     "kwargs": {"column": "provider", "row_condition": 'sex == "F"', "condition_parser": "pandas"},
-     "meta": {"rule": "x_conditional"}},
+    {
+        "type": "expect_column_values_to_not_be_null",
+        "kwargs": {"column": "provider", "row_condition": 'sex == "F"', "condition_parser": "pandas"},
+        "meta": {"rule": "x_conditional"},
+    },
 ]
-VALUES = st.none() | st.sampled_from(["", " ", "A", "b", "É", "é", "1", "F", "M", "GEO", "ADL-1", "x" * 101,
-                                      "x" * 100, "中文", "ab", "abcd", "abcde"]) | st.text(max_size=6)
+VALUES = (
+    st.none()
+    | st.sampled_from(
+        [
+            "",
+            " ",
+            "A",
+            "b",
+            "É",
+            "é",
+            "1",
+            "F",
+            "M",
+            "GEO",
+            "ADL-1",
+            "x" * 101,
+            "x" * 100,
+            "中文",
+            "ab",
+            "abcd",
+            "abcde",
+        ]
+    )
+    | st.text(max_size=6)
+)
 PARAMETERS = {"nation_codes": ["GEO", "ARM", "é"], "activity_codes": ["ADL-1"], "conflicting_ids": ["A", "1", ""]}
 
 
 def _translated() -> list[dict]:
-    return [e for e in SUITE.document["expectations"] + EXTRA
-            if sql_check(e, {k: f"p_{k}" for k in PARAMETERS}, []) is not None]
+    return [
+        e
+        for e in SUITE.document["expectations"] + EXTRA
+        if sql_check(e, {k: f"p_{k}" for k in PARAMETERS}, []) is not None
+    ]
 
 
 def test_the_near_unique_rules_of_the_suite_have_sql_checks():
     names = {e["meta"]["rule"] for e in _translated()}
-    assert {"source_record_id_missing", "source_record_id_too_long", "conflicting_duplicate",
-            "participant_ref_missing"} <= names
+    assert {
+        "source_record_id_missing",
+        "source_record_id_too_long",
+        "conflicting_duplicate",
+        "participant_ref_missing",
+    } <= names
     assert {"x_in_set", "x_lengths", "x_null", "x_conditional"} <= names
 
 
 @hsettings(max_examples=40, deadline=None)
-@given(rows=st.lists(st.fixed_dictionaries({c: VALUES for c in CANONICAL_COLUMNS}), min_size=1, max_size=25))
+@given(rows=st.lists(st.fixed_dictionaries(dict.fromkeys(CANONICAL_COLUMNS, VALUES)), min_size=1, max_size=25))
 def test_sql_checks_fail_the_rows_gx_fails(tmp_path_factory, rows):
     import duckdb
 
@@ -107,15 +150,38 @@ def test_sql_checks_fail_the_rows_gx_fails(tmp_path_factory, rows):
 
 # --- the near-unique path gives the same outcome ------------------------------------------------------
 
+
 def _outcome(settings, records) -> tuple:
-    lake = sorted((r["source_file"], r["source_row"], json.dumps({k: str(v) for k, v in r.items()
-                                                                  if k not in ("ingested_at", "run_id")}))
-                  for r in read_parquet_rows(settings.participation_dir))
-    quarantine = sorted((r["source_file"], r["source_row"], r["reasons"], r["offending_values"],
-                         json.loads(r["record"]) and r["record"])
-                        for r in read_parquet_rows(settings.quarantine_dir))
-    ledger = sorted((r.source_file, r.rows_read, r.rows_stored, r.rows_quarantined, r.rows_duplicate,
-                     json.dumps(r.warnings), json.dumps(r.quarantine_reasons)) for r in records)
+    lake = sorted(
+        (
+            r["source_file"],
+            r["source_row"],
+            json.dumps({k: str(v) for k, v in r.items() if k not in ("ingested_at", "run_id")}),
+        )
+        for r in read_parquet_rows(settings.participation_dir)
+    )
+    quarantine = sorted(
+        (
+            r["source_file"],
+            r["source_row"],
+            r["reasons"],
+            r["offending_values"],
+            json.loads(r["record"]) and r["record"],
+        )
+        for r in read_parquet_rows(settings.quarantine_dir)
+    )
+    ledger = sorted(
+        (
+            r.source_file,
+            r.rows_read,
+            r.rows_stored,
+            r.rows_quarantined,
+            r.rows_duplicate,
+            json.dumps(r.warnings),
+            json.dumps(r.quarantine_reasons),
+        )
+        for r in records
+    )
     return lake, quarantine, ledger
 
 

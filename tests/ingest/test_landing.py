@@ -37,7 +37,14 @@ def test_links_to_files_and_folders_are_skipped_and_reported(settings, landing, 
     found = survey(landing, Ledger(settings.ledger_dir))
     assert [d.source_file for d in found.deliveries] == ["real.csv"]
     skipped = {s.path: s.reason for s in found.skipped}
-    assert set(skipped) == {"evil", "jadl/passwd.csv", "jadl/roster_link.csv", "jadl/nested", "jadl/loop", "jadl/pipe.csv"}
+    assert set(skipped) == {
+        "evil",
+        "jadl/passwd.csv",
+        "jadl/roster_link.csv",
+        "jadl/nested",
+        "jadl/loop",
+        "jadl/pipe.csv",
+    }
     assert all("symbolic link" in reason for path, reason in skipped.items() if path != "jadl/pipe.csv")
     assert "not a regular file" in skipped["jadl/pipe.csv"]
 

@@ -62,7 +62,10 @@ def _cases():
     for name in LISTS:
         for i, row in enumerate(_rows(name), start=2):
             yield pytest.param(
-                name, row["spelling"], row["code"], row["kind"],
+                name,
+                row["spelling"],
+                row["code"],
+                row["kind"],
                 id=f"{name.removesuffix('.csv')}:{i}:{row['kind']}:{row['code']}:{row['spelling']}",
             )
 
@@ -99,17 +102,14 @@ def test_spelling(list_name, spelling, code, kind):
         assert got == code, f"{list_name}: {spelling!r} should resolve to {code}, got {got!r}"
     elif kind == "country":
         assert got in (code, spelling.strip()), (
-            f"{list_name}: {spelling!r} ({code}, not a reference nation) resolved to a "
-            f"different code {got!r}"
+            f"{list_name}: {spelling!r} ({code}, not a reference nation) resolved to a different code {got!r}"
         )
     elif kind == "organisation":
         assert got not in codes - _io_codes(), (
             f"{list_name}: organisation {spelling!r} resolved to reference country {got!r}"
         )
     else:
-        assert got not in codes, (
-            f"{list_name}: {kind} {spelling!r} ({code}) guessed as reference nation {got!r}"
-        )
+        assert got not in codes, f"{list_name}: {kind} {spelling!r} ({code}) guessed as reference nation {got!r}"
 
 
 def test_reference_nation_share(capsys):
@@ -133,8 +133,10 @@ def test_reference_nation_share(capsys):
                     wrong.append(f"{spelling!r}->{got}")
             elif got not in (code, spelling.strip()):
                 wrong.append(f"{spelling!r}->{got}")
-        lines.append(f"{name}: {ok}/{n} reference-nation spellings resolved"
-                     + (f"; WRONG CODE: {', '.join(wrong)}" if wrong else ""))
+        lines.append(
+            f"{name}: {ok}/{n} reference-nation spellings resolved"
+            + (f"; WRONG CODE: {', '.join(wrong)}" if wrong else "")
+        )
         ok_all += ok
         n_all += n
     share = ok_all / n_all if n_all else 0.0

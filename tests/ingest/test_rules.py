@@ -80,8 +80,13 @@ def test_warning_rules_keep_the_row_and_count(settings, landing):
 
 
 def test_exact_duplicates_collapse_and_conflicting_ones_are_all_quarantined(settings, landing):
-    rows = [row(source_record_id="D"), row(source_record_id="D"), row(source_record_id="C"),
-            row(source_record_id="C", status="failed"), row(source_record_id="C", status="withdrawn", score="")]
+    rows = [
+        row(source_record_id="D"),
+        row(source_record_id="D"),
+        row(source_record_id="C"),
+        row(source_record_id="C", status="failed"),
+        row(source_record_id="C", status="withdrawn", score=""),
+    ]
     record, quarantined, stored = ingest_rows(settings, landing, rows)
     assert (record.rows_read, record.rows_stored, record.rows_quarantined, record.rows_duplicate) == (5, 1, 3, 1)
     assert sorted(q["source_row"] for q in quarantined) == [4, 5, 6]

@@ -5,14 +5,13 @@ from __future__ import annotations
 import shutil
 
 import pyarrow.parquet as pq
-import pytest
 
 from tests.conftest import SAMPLE_LANDING, row, write_csv
 from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext, ingest_delivery
 from txpipe.ingest.landing import Delivery, discover
-from txpipe.store.ledger import Ledger
-from txpipe.settings import REPO_ROOT, Settings
 from txpipe.ingest.small_deliveries import GROUP_FILES, SMALL_BYTES, ingest_group, plan_groups
+from txpipe.settings import REPO_ROOT, Settings
+from txpipe.store.ledger import Ledger
 
 HOSTILE_LANDING = REPO_ROOT / "tests" / "hostile" / "landing"
 VOLATILE = {"received_at", "run_id"}
@@ -24,7 +23,9 @@ def _landing(tmp_path):
     shutil.copytree(SAMPLE_LANDING, landing)
     shutil.copytree(HOSTILE_LANDING, landing, dirs_exist_ok=True)
     write_csv(landing / "jadl" / "conflict_a.csv", [row(source_record_id="X1"), row(source_record_id="X1", score="10")])
-    write_csv(landing / "jadl" / "conflict_b.csv", [row(source_record_id="X1"), row(source_record_id="X2", nation="ZZZ")])
+    write_csv(
+        landing / "jadl" / "conflict_b.csv", [row(source_record_id="X1"), row(source_record_id="X2", nation="ZZZ")]
+    )
     write_csv(landing / "jadl" / "dup.csv", [row(source_record_id="D1")] * 3)
     return landing
 
@@ -68,8 +69,11 @@ def _delivery(size: int, name: str) -> Delivery:
 
 
 def test_groups_gather_small_files_and_leave_large_ones_alone():
-    deliveries = ([_delivery(100, f"a{i}") for i in range(GROUP_FILES + 5)] + [_delivery(SMALL_BYTES + 1, "big")]
-                  + [_delivery(100, "z")])
+    deliveries = (
+        [_delivery(100, f"a{i}") for i in range(GROUP_FILES + 5)]
+        + [_delivery(SMALL_BYTES + 1, "big")]
+        + [_delivery(100, "z")]
+    )
     groups = plan_groups(deliveries)
     assert sorted(len(g) for g in groups) == [1, 6, GROUP_FILES]
     assert [[d.source_file for d in g] for g in groups if len(g) == 1] == [["big"]]

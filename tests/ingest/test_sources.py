@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import settings as settings_
 from hypothesis import strategies as st
 
-from txpipe.settings import REPO_ROOT
 from txpipe.ingest.sources import SourceConfigError, load_source_config, parse_source_config
+from txpipe.settings import REPO_ROOT
 
 
 def test_missing_config_means_canonical_columns(tmp_path):
@@ -16,12 +16,15 @@ def test_missing_config_means_canonical_columns(tmp_path):
     assert config.canonical_name(" Nation ") == "nation" and config.canonical_name("Email") is None
 
 
-@pytest.mark.parametrize("data,message", [
-    ({"colums": {}}, "unknown key"),
-    ({"columns": {"Land": "country"}}, "not a canonical column"),
-    ({"defaults": {"participant_ref": "x"}}, "cannot have a default"),
-    ({"date_order": "YMD"}, "date_order"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ({"colums": {}}, "unknown key"),
+        ({"columns": {"Land": "country"}}, "not a canonical column"),
+        ({"defaults": {"participant_ref": "x"}}, "cannot have a default"),
+        ({"date_order": "YMD"}, "date_order"),
+    ],
+)
 def test_bad_configs_fail_loudly(data, message):
     with pytest.raises(SourceConfigError, match=message):
         parse_source_config("x", data)
@@ -53,7 +56,7 @@ HOSTILE_CONFIGS = {
     "columns_string": ('columns = "x"', "[columns] must be a table"),
     "aliases_string": ('aliases = "x"', "[aliases] must be a table"),
     "aliases_column_string": ('[aliases]\nstatus = "x"', "[aliases.status] must be a table"),
-    "aliases_value_table": ('[aliases.status]\nx = {a = 1}', "must be a string or number"),
+    "aliases_value_table": ("[aliases.status]\nx = {a = 1}", "must be a string or number"),
     "defaults_table": ("[defaults]\nprogramme = {a = 1}", "must be a string or number"),
     "defaults_inf": ("[defaults]\nscore = inf", "must be a string or number"),
     "columns_target_number": ('[columns]\n"Land" = 5', "not a canonical column"),
@@ -61,7 +64,7 @@ HOSTILE_CONFIGS = {
     "date_order_array": ("date_order = []", "date_order must be a string"),
     "description_huge_float": ("description = 1e400", "description must be a string"),
     "nested_arrays": ("x = " + "[" * 5000 + "]" * 5000, "nested too deeply"),
-    "not_utf8": (b"description = \"\xff\xfe\"", "not UTF-8"),
+    "not_utf8": (b'description = "\xff\xfe"', "not UTF-8"),
     "broken_toml": ("columns = [", "not valid TOML"),
 }
 
@@ -101,11 +104,18 @@ def test_hostile_configs_end_as_rejected_deliveries(settings, landing, tmp_path,
     assert all(r.reason and r.rows_read == 0 for r in records)
 
 
-@given(st.dictionaries(
-    st.sampled_from(["description", "encoding", "delimiter", "sheet", "date_order", "columns", "defaults", "aliases"]),
-    st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8) | st.dates(),
-                 lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-                 max_leaves=8)))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["description", "encoding", "delimiter", "sheet", "date_order", "columns", "defaults", "aliases"]
+        ),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8) | st.dates(),
+            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+            max_leaves=8,
+        ),
+    )
+)
 @settings_(max_examples=300, deadline=None)
 def test_any_config_shape_parses_or_is_refused_with_a_reason(data):
     data = {k: v for k, v in data.items() if v is not None}

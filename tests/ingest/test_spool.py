@@ -8,19 +8,22 @@ from tests.conftest import row, write_csv
 from txpipe.ingest import IngestContext
 from txpipe.ingest.chunks import first_pass
 from txpipe.ingest.landing import discover
-from txpipe.store.ledger import Ledger
 from txpipe.ingest.readers import RowIssue
 from txpipe.ingest.spool import Spool, frame_to_table
+from txpipe.store.ledger import Ledger
 
 CANARY_REF = "CANARY-REF-77d0a1"
 
 
 def test_chunks_come_back_in_order_with_their_values_index_and_issues(tmp_path):
     spool = Spool(tmp_path / "spool")
-    first = pd.DataFrame({"a": ["x", None, "  z"], "b": ["1", "2", None]}, dtype="string",
-                         index=pd.Index([2, 3, 5], name="source_row"))
-    second = pd.DataFrame({"a": pd.array([], dtype="string"), "b": pd.array([], dtype="string")},
-                          index=pd.Index([], name="source_row", dtype="int64"))
+    first = pd.DataFrame(
+        {"a": ["x", None, "  z"], "b": ["1", "2", None]}, dtype="string", index=pd.Index([2, 3, 5], name="source_row")
+    )
+    second = pd.DataFrame(
+        {"a": pd.array([], dtype="string"), "b": pd.array([], dtype="string")},
+        index=pd.Index([], name="source_row", dtype="int64"),
+    )
     spool.add(frame_to_table(first), [RowIssue(4, "csv_field_count", "expected 2 fields, found 3 (line 4)")])
     spool.add(frame_to_table(second), [RowIssue(6, "json_not_an_object", "line 6 is not an object")])
     (frame_a, issues_a), (frame_b, issues_b) = list(spool)

@@ -8,18 +8,32 @@ import hmac
 import pandas as pd
 import pytest
 
-from txpipe.ingest.values import delivered_values, normalize, parse_date, plan_columns, pseudonymise
 from txpipe.ingest.pseudonym import Pseudonymizer
 from txpipe.ingest.readers import UnreadableFile
 from txpipe.ingest.sources import SourceConfig, parse_source_config
+from txpipe.ingest.values import delivered_values, normalize, parse_date, plan_columns, pseudonymise
 
 
-@pytest.mark.parametrize("spelling,code", [
-    ("Republic of Korea", "KOR"), ("KR", "KOR"), ("Korea, Republic of", "KOR"), ("Republic of Moldova", "MDA"),
-    ("Türkiye", "TUR"), ("Turkey", "TUR"), (" georgia ", "GEO"), ("GE", "GEO"), ("geo", "GEO"),
-    ("United Kingdom", "GBR"), ("European Union", "XEU"), ("XUN", "XUN"), ("Bosnia and Herzegovina", "BIH"),
-    ("AU", "AUS"), ("Finland", "FIN"),
-])
+@pytest.mark.parametrize(
+    "spelling,code",
+    [
+        ("Republic of Korea", "KOR"),
+        ("KR", "KOR"),
+        ("Korea, Republic of", "KOR"),
+        ("Republic of Moldova", "MDA"),
+        ("Türkiye", "TUR"),
+        ("Turkey", "TUR"),
+        (" georgia ", "GEO"),
+        ("GE", "GEO"),
+        ("geo", "GEO"),
+        ("United Kingdom", "GBR"),
+        ("European Union", "XEU"),
+        ("XUN", "XUN"),
+        ("Bosnia and Herzegovina", "BIH"),
+        ("AU", "AUS"),
+        ("Finland", "FIN"),
+    ],
+)
 def test_nation_spellings_resolve(reference, spelling, code):
     assert reference.resolve_nation(spelling) == code
 
@@ -30,12 +44,20 @@ def test_unresolvable_nation_is_passed_on_unchanged(reference):
     assert reference.resolve_nation("  ") is None
 
 
-@pytest.mark.parametrize("value,order,expected", [
-    ("2024-03-04", "ISO", "2024-03-04"), ("2024-03-04T00:00:00", "ISO", "2024-03-04"),
-    ("04.03.2024", "DMY", "2024-03-04"), ("04/03/2024", "DMY", "2024-03-04"), ("2024-03-04", "DMY", "2024-03-04"),
-    ("03/04/2024", "MDY", "2024-03-04"), ("04.03.2024", "ISO", "04.03.2024"), ("2024-02-30", "ISO", "2024-02-30"),
-    ("31/02/2024", "DMY", "31/02/2024"),
-])
+@pytest.mark.parametrize(
+    "value,order,expected",
+    [
+        ("2024-03-04", "ISO", "2024-03-04"),
+        ("2024-03-04T00:00:00", "ISO", "2024-03-04"),
+        ("04.03.2024", "DMY", "2024-03-04"),
+        ("04/03/2024", "DMY", "2024-03-04"),
+        ("2024-03-04", "DMY", "2024-03-04"),
+        ("03/04/2024", "MDY", "2024-03-04"),
+        ("04.03.2024", "ISO", "04.03.2024"),
+        ("2024-02-30", "ISO", "2024-02-30"),
+        ("31/02/2024", "DMY", "31/02/2024"),
+    ],
+)
 def test_dates(value, order, expected):
     assert parse_date(value, order) == expected
 
@@ -49,12 +71,16 @@ def test_pseudonyms_are_keyed_per_source_and_stable():
     assert one.pids("nso", ["P1", None, "  "]) == [one.pid("nso", "P1"), None, None]
 
 
-@pytest.mark.parametrize("key", ["k", "x" * 64, "a much longer key than one SHA-256 block of sixty-four bytes, ünïcode"])
+@pytest.mark.parametrize(
+    "key", ["k", "x" * 64, "a much longer key than one SHA-256 block of sixty-four bytes, ünïcode"]
+)
 def test_column_pseudonyms_are_hmac_sha256_of_source_and_ref(key):
     """The fast path equals the standard library's HMAC-SHA256, for short, block-sized and long keys."""
     refs = ["P1", " P-0002 ", "Ärzte-7", "x" * 300, None, ""]
-    expected = [hmac.new(key.encode(), f"mtep\x1f{r.strip()}".encode(), hashlib.sha256).hexdigest() if r and r.strip()
-                else None for r in refs]
+    expected = [
+        hmac.new(key.encode(), f"mtep\x1f{r.strip()}".encode(), hashlib.sha256).hexdigest() if r and r.strip() else None
+        for r in refs
+    ]
     assert Pseudonymizer(key).pids("mtep", refs) == expected
     assert Pseudonymizer(key).pid("mtep", "P1") == expected[0]
 
@@ -65,19 +91,37 @@ def test_development_key_is_flagged(caplog):
 
 
 def test_config_mapping_defaults_aliases_and_enums(reference):
-    config = parse_source_config("nso", {
-        "date_order": "DMY",
-        "columns": {"Course": "activity_code", "Country": "nation", "Result": "status", "Student No.": "participant_ref",
-                    "Record": "source_record_id", "Start": "start_date", "End": "end_date", "Gender": "sex"},
-        "defaults": {"programme": "education", "provider": "NSO"},
-        "aliases": {"status": {"Graduated": "passed"}, "sex": {"W": "F"}},
-    })
+    config = parse_source_config(
+        "nso",
+        {
+            "date_order": "DMY",
+            "columns": {
+                "Course": "activity_code",
+                "Country": "nation",
+                "Result": "status",
+                "Student No.": "participant_ref",
+                "Record": "source_record_id",
+                "Start": "start_date",
+                "End": "end_date",
+                "Gender": "sex",
+            },
+            "defaults": {"programme": "education", "provider": "NSO"},
+            "aliases": {"status": {"Graduated": "passed"}, "sex": {"W": "F"}},
+        },
+    )
     headers = ["Record", "  course ", "Country", "Result", "Student No.", "Start", "End", "Gender", "E-mail", "ROLE"]
     plan = plan_columns(headers, config)
     assert plan.ignored == ("E-mail",)
-    frame = pd.DataFrame([["1", "n5-35", "Georgia", "GRADUATED", "P1", "04.03.2024", "08.03.2024", "w", "x@y", "Training_Audience"]],
-                         columns=headers, dtype="string")
-    out = normalize(pseudonymise(delivered_values(frame, plan), "nso", Pseudonymizer("k")), config, reference).iloc[0].to_dict()
+    frame = pd.DataFrame(
+        [["1", "n5-35", "Georgia", "GRADUATED", "P1", "04.03.2024", "08.03.2024", "w", "x@y", "Training_Audience"]],
+        columns=headers,
+        dtype="string",
+    )
+    out = (
+        normalize(pseudonymise(delivered_values(frame, plan), "nso", Pseudonymizer("k")), config, reference)
+        .iloc[0]
+        .to_dict()
+    )
     assert out["activity_code"] == "N5-35" and out["nation"] == "GEO" and out["status"] == "passed"
     assert out["sex"] == "F" and out["role"] == "training_audience" and out["programme"] == "education"
     assert out["provider"] == "NSO" and out["start_date"] == "2024-03-04" and out["headcount"] == "1"
@@ -95,7 +139,15 @@ def test_missing_required_columns_and_double_mapping_reject_the_file():
 
 def test_a_header_row_that_is_data_is_never_quoted():
     """A CSV without its header row: the first data row is taken as headers; the reason names counts only."""
-    first_row = ["EVIL-0003", "training", "N5-35", "2024-03-04", "GEO", "person3.hostile@example.org", "+41 79 555 01 02"]
+    first_row = [
+        "EVIL-0003",
+        "training",
+        "N5-35",
+        "2024-03-04",
+        "GEO",
+        "person3.hostile@example.org",
+        "+41 79 555 01 02",
+    ]
     with pytest.raises(UnreadableFile) as caught:
         plan_columns(first_row, SourceConfig(name="t"))
     reason = str(caught.value)
@@ -104,8 +156,21 @@ def test_a_header_row_that_is_data_is_never_quoted():
 
 
 def test_ignored_columns_keep_names_only_when_they_look_like_names():
-    headers = ["source_record_id", "programme", "activity_code", "start_date", "end_date", "nation", "status",
-               "E-mail", "person@example.org", "+41 79 555 01 02", "2024-03-04", "Student No.", "x" * 60]
+    headers = [
+        "source_record_id",
+        "programme",
+        "activity_code",
+        "start_date",
+        "end_date",
+        "nation",
+        "status",
+        "E-mail",
+        "person@example.org",
+        "+41 79 555 01 02",
+        "2024-03-04",
+        "Student No.",
+        "x" * 60,
+    ]
     plan = plan_columns(headers, SourceConfig(name="t"))
     assert plan.ignored == ("E-mail", "(column 9)", "(column 10)", "(column 11)", "Student No.", "(column 13)")
 

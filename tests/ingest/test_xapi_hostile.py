@@ -73,11 +73,21 @@ def agent(who: int | str = 1) -> dict:
     return {"objectType": "Agent", "name": f"Lrnsecret Person {who}", "mbox": f"mailto:{LEARNER}.{who}@example.org"}
 
 
-def stmt(verb: str = "completed", who: int | str = 1, when: str = "2024-03-04T10:00:00Z", target: str = COURSE,
-         nation="GEO", **extra) -> dict:
-    s = {"actor": agent(who), "verb": {"id": verb if verb.startswith("http") else ADL + verb}, "timestamp": when,
-         "object": {"objectType": "Activity", "id": target, "definition": {"name": {"en-US": "Gender awareness"}}},
-         "context": {"extensions": {NATION: nation}}}
+def stmt(
+    verb: str = "completed",
+    who: int | str = 1,
+    when: str = "2024-03-04T10:00:00Z",
+    target: str = COURSE,
+    nation="GEO",
+    **extra,
+) -> dict:
+    s = {
+        "actor": agent(who),
+        "verb": {"id": verb if verb.startswith("http") else ADL + verb},
+        "timestamp": when,
+        "object": {"objectType": "Activity", "id": target, "definition": {"name": {"en-US": "Gender awareness"}}},
+        "context": {"extensions": {NATION: nation}},
+    }
     s.update(extra)
     return s
 
@@ -118,7 +128,7 @@ class _Collect(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.lines.append(record.getMessage())
-        except Exception:  # noqa: BLE001 - a message that cannot be formatted is still recorded
+        except Exception:
             self.lines.append(repr(record.msg))
         if record.exc_info:
             self.lines.append("".join(logging.Formatter().formatException(record.exc_info)))
@@ -146,7 +156,7 @@ class World:
         root, ours = logging.getLogger(), logging.getLogger("txpipe")
         old_levels = root.level, ours.level
         root.addHandler(handler)
-        root.setLevel(logging.INFO)      # every library's INFO and up, and all of txpipe's own logging
+        root.setLevel(logging.INFO)  # every library's INFO and up, and all of txpipe's own logging
         ours.setLevel(logging.DEBUG)
         try:
             records = ingest_all(self.settings, self.landing)
@@ -161,8 +171,11 @@ class World:
         return {r.source_file: r for r in records}, messages
 
     def rows(self, zone: str, record) -> list[dict]:
-        rows = [r for r in read_parquet_rows(self.settings.lake / zone)
-                if r["source_file"] == record.source_file and r["batch_id"] == record.batch_id]
+        rows = [
+            r
+            for r in read_parquet_rows(self.settings.lake / zone)
+            if r["source_file"] == record.source_file and r["batch_id"] == record.batch_id
+        ]
         return sorted(rows, key=lambda r: r["source_row"])
 
 
@@ -181,7 +194,9 @@ def _problems(quarantine: list[dict]) -> list[str]:
 def _check(w: World, record, messages: str = "", secrets: tuple[str, ...] = (), learners: tuple[str, ...] = ()) -> None:
     """The bar, for one delivery: settled, balanced, nothing leaked."""
     assert record.status in ("stored", "rejected"), record.status
-    assert record.rows_read == record.rows_stored + record.rows_quarantined + record.rows_duplicate, dataclasses.asdict(record)
+    assert record.rows_read == record.rows_stored + record.rows_quarantined + record.rows_duplicate, dataclasses.asdict(
+        record
+    )
     st = record.statements
     if st is not None:
         assert st["read"] == st["used"] + st["ignored"] + st["quarantined"], st
@@ -201,15 +216,26 @@ def _check(w: World, record, messages: str = "", secrets: tuple[str, ...] = (), 
         for row in stored:
             if row["score"] is not None:
                 assert math.isfinite(row["score"]) and 0 <= row["score"] <= 100, row["score"]
-    said = "\n".join([record.reason or "", json.dumps(record.quarantine_reasons), json.dumps(record.warnings),
-                      json.dumps(record.ignored_columns), messages,
-                      *(r for q in quarantine for r in q["reasons"]), *_problems(quarantine)])
+    said = "\n".join(
+        [
+            record.reason or "",
+            json.dumps(record.quarantine_reasons),
+            json.dumps(record.warnings),
+            json.dumps(record.ignored_columns),
+            messages,
+            *(r for q in quarantine for r in q["reasons"]),
+            *_problems(quarantine),
+        ]
+    )
     for secret in (LEARNER, VALUE, *secrets, *learners):
         assert secret.lower() not in said.lower(), f"a delivered value ({secret[:40]!r}) in a message, reason or log"
     raw = [c for c in CONTROL_CHARS if c in said]
     assert not raw, f"raw control/bidi characters {raw!r} in a message, reason or log"
-    kept = json.dumps([{k: v for k, v in r.items() if k not in ("ingested_at",)} for r in stored + quarantine],
-                      default=str, ensure_ascii=False).lower()
+    kept = json.dumps(
+        [{k: v for k, v in r.items() if k not in ("ingested_at",)} for r in stored + quarantine],
+        default=str,
+        ensure_ascii=False,
+    ).lower()
     for secret in (LEARNER, *learners):
         assert secret.lower() not in kept, f"a learner identifier ({secret[:40]!r}) kept in the lake or quarantine"
     ledger = "\n".join(p.read_text("utf-8") for p in w.settings.ledger_dir.glob("*.json")).lower()
@@ -325,8 +351,11 @@ def _group(w: World, cases: list[tuple[str, object, tuple]], **check):
     assert record.statements["read"] == len(lines), record.statements
     control = _at(w, record, 1)
     assert control[0] == "used" and control[1]["status"] == "attended", control
-    failures = [f"{cid}: {problem}" for i, (cid, _, expect) in enumerate(cases, start=2)
-                if (problem := _judge(w, record, i, expect))]
+    failures = [
+        f"{cid}: {problem}"
+        for i, (cid, _, expect) in enumerate(cases, start=2)
+        if (problem := _judge(w, record, i, expect))
+    ]
     assert not failures, f"{len(failures)} of {len(cases)} cases:\n" + "\n".join(failures)
     if not any(e[0] == "either" for _, _, e in cases):
         assert record.statements["ignored"] == sum(e == IGNORED for _, _, e in cases), record.statements
@@ -336,8 +365,8 @@ def _group(w: World, cases: list[tuple[str, object, tuple]], **check):
 # ---------------------------------------------------------------------------------------------------
 # Scores: numbers of thousands of digits, float extremes, NaN/Infinity, scaled of the wrong type
 # ---------------------------------------------------------------------------------------------------
-HUGE = "7" * 5000                     # a 5,000-digit number (past Python's 4,300-digit int conversion limit)
-FOUR_HUNDRED = str(10 ** 400)         # parses to an int; as a float it overflows
+HUGE = "7" * 5000  # a 5,000-digit number (past Python's 4,300-digit int conversion limit)
+FOUR_HUNDRED = str(10**400)  # parses to an int; as a float it overflows
 
 
 def _score_line(raw=None, min_=None, max_=None, scaled=None, **tokens: str) -> str:
@@ -380,13 +409,19 @@ SCORES = [
     ("raw-as-bool", _score_line(raw=True, min_=0, max_=1), used(score=None)),
     ("scaled=1", _score_line(scaled=1), used(score=100.0)),
     ("scaled-negative-in-range", _score_line(scaled=-0.5), used(score=None)),
-    ("scaled-null-is-absent", _score_line(raw=3, min_=0, max_=4).replace('"raw": 3', '"scaled": null, "raw": 3'),
-     used(score=75.0)),
+    (
+        "scaled-null-is-absent",
+        _score_line(raw=3, min_=0, max_=4).replace('"raw": 3', '"scaled": null, "raw": 3'),
+        used(score=75.0),
+    ),
     ("scaled-subnormal", _score_line(scaled=1e-320), used(score=0.0)),
     # "read as its digits and judged by the rules" (README): 50 if the 5,000-digit numbers count as
     # numbers, none if not; never a crash
-    ("5000-digit-raw-and-max", _score_line(min_=0, raw="5" + "0" * 4999, max="1" + "0" * 5000),
-     either(used(score=50.0), used(score=None))),
+    (
+        "5000-digit-raw-and-max",
+        _score_line(min_=0, raw="5" + "0" * 4999, max="1" + "0" * 5000),
+        either(used(score=50.0), used(score=None)),
+    ),
     ("5000-digit-raw", _score_line(min_=0, max_=10, raw=HUGE), SCORE_OK_OR_JUDGED),
     ("5000-digit-raw-and-max-equal", _score_line(min_=0, raw=HUGE, max=HUGE), SCORE_OK_OR_JUDGED),
     # README: a number beyond what a 64-bit float holds counts as not a number, so no raw/min/max
@@ -400,16 +435,41 @@ SCORES = [
 ]
 
 # README: scaled outside -1..1, or not a number -> xapi_scaled_score_out_of_range
-SCALED = [(f"scaled={token[:14]}", _score_line(scaled=token), quarantined("xapi_scaled_score_out_of_range"))
-          for token in ("1e308", "-1e308", "1.0000001", "-1.0000001", FOUR_HUNDRED, HUGE, '"0.5"', "true", "false",
-                        "[0.5]", '{"v": 0.5}', '"valsecret"', "1e400")]
-SCALED += [(f"scaled={token}", _score_line(scaled=token),
-            quarantined("xapi_scaled_score_out_of_range", "json_line_malformed"))
-           for token in ("NaN", "Infinity", "-Infinity")]
+SCALED = [
+    (f"scaled={token[:14]}", _score_line(scaled=token), quarantined("xapi_scaled_score_out_of_range"))
+    for token in (
+        "1e308",
+        "-1e308",
+        "1.0000001",
+        "-1.0000001",
+        FOUR_HUNDRED,
+        HUGE,
+        '"0.5"',
+        "true",
+        "false",
+        "[0.5]",
+        '{"v": 0.5}',
+        '"valsecret"',
+        "1e400",
+    )
+]
+SCALED += [
+    (f"scaled={token}", _score_line(scaled=token), quarantined("xapi_scaled_score_out_of_range", "json_line_malformed"))
+    for token in ("NaN", "Infinity", "-Infinity")
+]
 
-RESULTS = [(f"result={result!r}"[:40], stmt("passed", who=2, result=result), either(used(score=None), quarantined()))
-           for result in ("valsecret", [], 5, {"score": "high"}, {"score": [1, 2]}, {"score": None},
-                          {"success": "false", "score": {"raw": {"x": 1}, "min": [], "max": "10"}})]
+RESULTS = [
+    (f"result={result!r}"[:40], stmt("passed", who=2, result=result), either(used(score=None), quarantined()))
+    for result in (
+        "valsecret",
+        [],
+        5,
+        {"score": "high"},
+        {"score": [1, 2]},
+        {"score": None},
+        {"success": "false", "score": {"raw": {"x": 1}, "min": [], "max": "10"}},
+    )
+]
 
 
 def test_scores_at_the_extremes(world):
@@ -434,25 +494,43 @@ def _when(when) -> dict:
 
 INVALID_WHEN = [
     "0000-01-01T00:00:00Z",
-    "9999-12-31T23:59:59-14:00",            # UTC is in the year 10000
-    "0001-01-01T00:00:00+14:00",            # UTC is in the year 0
-    "", " ", "valsecret", "2024-03-04T10:00:00Z" + "x" * 50, "2024-03-04T10:00:00Z" + "0" * 100_000,
+    "9999-12-31T23:59:59-14:00",  # UTC is in the year 10000
+    "0001-01-01T00:00:00+14:00",  # UTC is in the year 0
+    "",
+    " ",
+    "valsecret",
+    "2024-03-04T10:00:00Z" + "x" * 50,
+    "2024-03-04T10:00:00Z" + "0" * 100_000,
     "2024-03-04T10:00:00." + "1" * 60 + "Z",  # a fraction of more than 9 digits
     "2024-03-04T10:00:00.1234567890Z",
-    "2024-W10-1T10:00:00Z",                  # an ISO 8601 week date: not the form the README reads
-    "2024-02-30T10:00:00Z", "2024-03-04T10:00:00+25:00", "2024-13-01T00:00:00Z", "2024-03-04T10:60:00Z", "T", "Z",
-    "２０２４-03-04T10:00:00Z",              # full-width digits
-    "2024-03-04T10:00:00Z\n", " 2024-03-04T10:00:00Z", "2024-03-04T10:00:00Z\x00", "2024-03-04 10:00:00Z",
-    "2024-03-04", 1709546400, 2024.0, None, True, ["2024-03-04T10:00:00Z"], {"date": "2024-03-04"},
+    "2024-W10-1T10:00:00Z",  # an ISO 8601 week date: not the form the README reads
+    "2024-02-30T10:00:00Z",
+    "2024-03-04T10:00:00+25:00",
+    "2024-13-01T00:00:00Z",
+    "2024-03-04T10:60:00Z",
+    "T",
+    "Z",
+    "２０２４-03-04T10:00:00Z",  # full-width digits
+    "2024-03-04T10:00:00Z\n",
+    " 2024-03-04T10:00:00Z",
+    "2024-03-04T10:00:00Z\x00",
+    "2024-03-04 10:00:00Z",
+    "2024-03-04",
+    1709546400,
+    2024.0,
+    None,
+    True,
+    ["2024-03-04T10:00:00Z"],
+    {"date": "2024-03-04"},
 ]
 
 VALID_WHEN = [
-    ("2024-01-01T05:00:00+14:00", "2023-12-31"),     # +14:00 crosses the year back
-    ("2023-12-31T20:00:00-12:00", "2024-01-01"),     # -12:00 crosses it forward
-    ("2024-03-04T10:00:00", "2024-03-04"),           # no offset: UTC
-    ("2024-03-04T10:00Z", "2024-03-04"),             # no seconds
-    ("2024-03-04T23:30:00-0030", "2024-03-05"),      # +hhmm
-    ("2024-03-04T01:00:00+05", "2024-03-03"),        # +hh
+    ("2024-01-01T05:00:00+14:00", "2023-12-31"),  # +14:00 crosses the year back
+    ("2023-12-31T20:00:00-12:00", "2024-01-01"),  # -12:00 crosses it forward
+    ("2024-03-04T10:00:00", "2024-03-04"),  # no offset: UTC
+    ("2024-03-04T10:00Z", "2024-03-04"),  # no seconds
+    ("2024-03-04T23:30:00-0030", "2024-03-05"),  # +hhmm
+    ("2024-03-04T01:00:00+05", "2024-03-03"),  # +hh
     ("2024-03-04T10:00:00.123456789Z", "2024-03-04"),
     ("1999-12-31T23:59:59-01:00", "2000-01-01"),
     # README silent on a leap second (it names minutes over 59, not seconds 60); ISO 8601 and RFC 3339
@@ -473,10 +551,15 @@ def test_timestamps_at_the_edges_give_their_utc_date(world):
 
 def test_valid_timestamps_outside_1900_2099_reach_the_date_rules(world):
     date_rules = quarantined("start_date_invalid", "end_date_invalid")
-    _group(world, [("1899", _when("1899-12-31T10:00:00Z"), date_rules),
-                   ("0001", _when("0001-01-01T10:00:00Z"), date_rules),
-                   ("9999", _when("9999-12-31T23:59:59Z"), date_rules),
-                   ("2100", _when("2100-01-01T10:00:00Z"), date_rules)])
+    _group(
+        world,
+        [
+            ("1899", _when("1899-12-31T10:00:00Z"), date_rules),
+            ("0001", _when("0001-01-01T10:00:00Z"), date_rules),
+            ("9999", _when("9999-12-31T23:59:59Z"), date_rules),
+            ("2100", _when("2100-01-01T10:00:00Z"), date_rules),
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -504,51 +587,90 @@ BAD_ACTORS = [
     {"name": "Lrnsecret A", "account": {"homePage": "https://lms.example.org", "name": 42}},
     {"name": "Lrnsecret A"},
     {"objectType": "Agent"},
-    f"mailto:{LEARNER}@example.org", [{"mbox": f"mailto:{LEARNER}@example.org"}], None, 7, True,
+    f"mailto:{LEARNER}@example.org",
+    [{"mbox": f"mailto:{LEARNER}@example.org"}],
+    None,
+    7,
+    True,
 ]
 
 
 def test_actor_of_the_wrong_type_is_actor_missing(world):
-    cases = [(f"actor={a!r}"[:60], stmt("completed", who=2) | {"actor": a}, quarantined("xapi_actor_missing"))
-             for a in BAD_ACTORS]
+    cases = [
+        (f"actor={a!r}"[:60], stmt("completed", who=2) | {"actor": a}, quarantined("xapi_actor_missing"))
+        for a in BAD_ACTORS
+    ]
     _group(world, cases, learners=ODD_NUMBERS)
 
 
 def test_group_actors_of_any_shape_and_an_agent_known_by_its_sha1(world):
     groups = [
-        {"objectType": "Group", "name": "Lrnsecret Cohort", "mbox": f"mailto:{LEARNER}-cohort@example.org",
-         "member": [{"mbox": f"mailto:{LEARNER}-m@example.org"}]},
+        {
+            "objectType": "Group",
+            "name": "Lrnsecret Cohort",
+            "mbox": f"mailto:{LEARNER}-cohort@example.org",
+            "member": [{"mbox": f"mailto:{LEARNER}-m@example.org"}],
+        },
         {"objectType": "Group", "member": "valsecret"},
         {"objectType": "Group", "member": [{"objectType": "Group"}] * 3},
     ]
-    cases = [(f"group={g!r}"[:40], stmt("completed", who=2) | {"actor": g}, quarantined("xapi_actor_group"))
-             for g in groups]
-    cases.append(("sha1", stmt("completed", who=2) | {"actor": {"name": "Lrnsecret Hash", "mbox_sha1sum": SHA1.upper()}},
-                  used(status="completed")))
+    cases = [
+        (f"group={g!r}"[:40], stmt("completed", who=2) | {"actor": g}, quarantined("xapi_actor_group")) for g in groups
+    ]
+    cases.append(
+        (
+            "sha1",
+            stmt("completed", who=2) | {"actor": {"name": "Lrnsecret Hash", "mbox_sha1sum": SHA1.upper()}},
+            used(status="completed"),
+        )
+    )
     _group(world, cases, learners=(SHA1,))
 
 
-BAD_VERBS = [{"id": 42}, {"id": [ADL + "passed"]}, {"id": None}, {"id": ""}, {"id": "  "}, {"id": {"x": ADL + "passed"}},
-             {"display": {"en-US": "passed"}}, ADL + "passed", "passed", None, [], 1.5]
+BAD_VERBS = [
+    {"id": 42},
+    {"id": [ADL + "passed"]},
+    {"id": None},
+    {"id": ""},
+    {"id": "  "},
+    {"id": {"x": ADL + "passed"}},
+    {"display": {"en-US": "passed"}},
+    ADL + "passed",
+    "passed",
+    None,
+    [],
+    1.5,
+]
 
 
 def test_verb_without_a_string_id_is_verb_missing(world):
-    _group(world, [(f"verb={v!r}"[:40], stmt("completed", who=2) | {"verb": v}, quarantined("xapi_verb_missing"))
-                   for v in BAD_VERBS])
+    _group(
+        world,
+        [
+            (f"verb={v!r}"[:40], stmt("completed", who=2) | {"verb": v}, quarantined("xapi_verb_missing"))
+            for v in BAD_VERBS
+        ],
+    )
 
 
 def test_verbs_outside_the_table_and_hostile_verb_iris(world):
     # README: first ADL's and cmi5's IRIs, then the last path segment of any other IRI, case-insensitive;
     # verbs outside the table are ignored (and their IRIs, delivered values, are quoted nowhere)
-    _group(world, [
-        ("other-vocabulary-PASSED", stmt("https://example.org/verbs/PASSED", who=2, result={"success": True}),
-         used(status="passed")),
-        ("cmi5-satisfied", stmt(CMI5 + "satisfied", who=2), IGNORED),
-        ("markup", stmt("https://example.org/verbs/<script>valsecret</script>", who=2), IGNORED),
-        ("newline", stmt("https://example.org/verbs/valsecret\n\x1b[31m", who=2), IGNORED),
-        ("huge", stmt("https://example.org/verbs/" + "valsecret" * 50_000, who=2), IGNORED),
-        ("answered", stmt("answered", who=2), IGNORED),
-    ])
+    _group(
+        world,
+        [
+            (
+                "other-vocabulary-PASSED",
+                stmt("https://example.org/verbs/PASSED", who=2, result={"success": True}),
+                used(status="passed"),
+            ),
+            ("cmi5-satisfied", stmt(CMI5 + "satisfied", who=2), IGNORED),
+            ("markup", stmt("https://example.org/verbs/<script>valsecret</script>", who=2), IGNORED),
+            ("newline", stmt("https://example.org/verbs/valsecret\n\x1b[31m", who=2), IGNORED),
+            ("huge", stmt("https://example.org/verbs/" + "valsecret" * 50_000, who=2), IGNORED),
+            ("answered", stmt("answered", who=2), IGNORED),
+        ],
+    )
 
 
 def test_objects_without_a_usable_id(world):
@@ -563,32 +685,53 @@ def test_objects_without_a_usable_id(world):
     # SubStatement, no id) -> ignored. README silent on an id of the wrong type: ignored as no id, or
     # quarantined; never used under a made-up activity
     odd = either(IGNORED, quarantined("xapi_object_missing", "activity_code_missing", "activity_code_malformed"))
-    _group(world, [
-        ("absent", no_object, quarantined("xapi_object_missing")),
-        ("null", obj(None), quarantined("xapi_object_missing")),
-        ("{}", obj({}), IGNORED),
-        ("id-null", obj({"id": None}), IGNORED),
-        ("agent", obj({"objectType": "Agent", "mbox": f"mailto:{LEARNER}-obj@example.org", "name": "Lrnsecret O"}), IGNORED),
-        ("substatement", obj({"objectType": "SubStatement", "actor": agent(99), "verb": {"id": ADL + "passed"},
-                              "object": {"id": COURSE}}), IGNORED),
-        ("id-blank", obj({"objectType": "Activity", "id": ""}), odd),
-        ("id-number", obj({"id": 12345}), odd),
-        ("id-list", obj({"id": ["x"]}), odd),
-        ("id-object", obj({"id": {"iri": COURSE}}), odd),
-        ("string", obj("valsecret"), either(IGNORED, quarantined("xapi_object_missing"))),
-        ("number", obj(12345), either(IGNORED, quarantined("xapi_object_missing"))),
-        ("list", obj([{"id": COURSE}]), either(IGNORED, quarantined("xapi_object_missing"))),
-    ])
+    _group(
+        world,
+        [
+            ("absent", no_object, quarantined("xapi_object_missing")),
+            ("null", obj(None), quarantined("xapi_object_missing")),
+            ("{}", obj({}), IGNORED),
+            ("id-null", obj({"id": None}), IGNORED),
+            (
+                "agent",
+                obj({"objectType": "Agent", "mbox": f"mailto:{LEARNER}-obj@example.org", "name": "Lrnsecret O"}),
+                IGNORED,
+            ),
+            (
+                "substatement",
+                obj(
+                    {
+                        "objectType": "SubStatement",
+                        "actor": agent(99),
+                        "verb": {"id": ADL + "passed"},
+                        "object": {"id": COURSE},
+                    }
+                ),
+                IGNORED,
+            ),
+            ("id-blank", obj({"objectType": "Activity", "id": ""}), odd),
+            ("id-number", obj({"id": 12345}), odd),
+            ("id-list", obj({"id": ["x"]}), odd),
+            ("id-object", obj({"id": {"iri": COURSE}}), odd),
+            ("string", obj("valsecret"), either(IGNORED, quarantined("xapi_object_missing"))),
+            ("number", obj(12345), either(IGNORED, quarantined("xapi_object_missing"))),
+            ("list", obj([{"id": COURSE}]), either(IGNORED, quarantined("xapi_object_missing"))),
+        ],
+    )
 
 
 CONTEXTS = [
-    ("valsecret", None), ([], None), (5, None),
+    ("valsecret", None),
+    ([], None),
+    (5, None),
     ({"registration": 123, "extensions": {NATION: "GEO"}}, "GEO"),
     ({"registration": {"r": 1}, "extensions": {NATION: "GEO"}}, "GEO"),
     ({"registration": ["r1", "r2"], "extensions": {NATION: "GEO"}}, "GEO"),
     ({"registration": None, "extensions": {NATION: "GEO"}}, "GEO"),
     ({"registration": "", "extensions": {NATION: "GEO"}}, "GEO"),
-    ({"extensions": "valsecret"}, None), ({"extensions": [NATION, "GEO"]}, None), ({"extensions": None}, None),
+    ({"extensions": "valsecret"}, None),
+    ({"extensions": [NATION, "GEO"]}, None),
+    ({"extensions": None}, None),
     ({"contextActivities": "valsecret", "extensions": {NATION: "GEO"}}, "GEO"),
     ({"contextActivities": {"grouping": "valsecret"}, "extensions": {NATION: "GEO"}}, "GEO"),
     ({"contextActivities": {"grouping": [1, None, "x", {"id": 5}]}, "extensions": {NATION: "GEO"}}, "GEO"),
@@ -597,16 +740,25 @@ CONTEXTS = [
 
 def test_context_of_the_wrong_type(world):
     # no usable nation extension: the record is quarantined as nation_missing; otherwise used as is
-    _group(world, [(f"context={c!r}"[:50], stmt("completed", who=2, context=c),
-                    quarantined("nation_missing") if nation is None else used(nation=nation, activity_code="ADL-169"))
-                   for c, nation in CONTEXTS])
+    _group(
+        world,
+        [
+            (
+                f"context={c!r}"[:50],
+                stmt("completed", who=2, context=c),
+                quarantined("nation_missing") if nation is None else used(nation=nation, activity_code="ADL-169"),
+            )
+            for c, nation in CONTEXTS
+        ],
+    )
 
 
 def test_registrations_of_the_wrong_type_are_each_accounted(world):
     # README silent on a registration that is not a string: demanding, three statements of one learner
     # make one to three records, every statement counted, the file settles
-    lines = [stmt("attended", who=2, context={"registration": r, "extensions": {NATION: "GEO"}})
-             for r in (123, "123", [1])]
+    lines = [
+        stmt("attended", who=2, context={"registration": r, "extensions": {NATION: "GEO"}}) for r in (123, "123", [1])
+    ]
     record = _one(world, "export.jsonl", jsonl(*lines))
     assert record.status == "stored" and record.statements == {"read": 3, "used": 3, "ignored": 0, "quarantined": 0}
     assert 1 <= record.rows_stored <= 3
@@ -615,22 +767,41 @@ def test_registrations_of_the_wrong_type_are_each_accounted(world):
 def test_a_single_grouping_activity_not_in_a_list_counts_for_its_course(world):
     # README silent; xAPI 1.0 lets each contextActivities property be one Activity or a list: demanding,
     # a lone cmi5 course in grouping maps the unit like a one-element list does
-    unit = stmt("completed", who=2, target=COURSE + "/au/1",
-                context={"contextActivities": {"grouping": {"id": COURSE}}, "extensions": {NATION: "GEO"}})
+    unit = stmt(
+        "completed",
+        who=2,
+        target=COURSE + "/au/1",
+        context={"contextActivities": {"grouping": {"id": COURSE}}, "extensions": {NATION: "GEO"}},
+    )
     _group(world, [("grouping-object", unit, used(activity_code="ADL-169"))])
 
 
 # ---------------------------------------------------------------------------------------------------
 # The nation extension
 # ---------------------------------------------------------------------------------------------------
-NATION_VALUES = [["GEO"], 268, 268.0, True, {"code": "GEO"}, "", "valsecret" * 10_000,
-                 "<script>alert('valsecret')</script>", "GEO\u202e", "\x1b[31mvalsecret",
-                 "=HYPERLINK(\"http://valsecret\")"]
+NATION_VALUES = [
+    ["GEO"],
+    268,
+    268.0,
+    True,
+    {"code": "GEO"},
+    "",
+    "valsecret" * 10_000,
+    "<script>alert('valsecret')</script>",
+    "GEO\u202e",
+    "\x1b[31mvalsecret",
+    '=HYPERLINK("http://valsecret")',
+]
 
 
 def test_nation_extension_that_is_not_a_nation(world):
-    _group(world, [(f"nation={v!r}"[:40], stmt("completed", who=2, nation=v), quarantined("nation_unknown", "nation_missing"))
-                   for v in NATION_VALUES])
+    _group(
+        world,
+        [
+            (f"nation={v!r}"[:40], stmt("completed", who=2, nation=v), quarantined("nation_unknown", "nation_missing"))
+            for v in NATION_VALUES
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -644,21 +815,31 @@ def _named(name) -> dict:
 
 def test_activity_names_are_data(world):
     long_title = either(used(), quarantined("activity_title_too_long"))  # a rule of the GX suite (500 chars)
-    _group(world, [
-        ("script", _named({"en-US": "<script>alert('valsecret')</script>"}),
-         used(activity_title="<script>alert('valsecret')</script>")),
-        ("control", _named({"en-US": "\x1b[31mvalsecret\x07\x00"}), either(used(), quarantined())),
-        ("bidi", _named({"en-US": "\u202egnp.valsecret.exe"}), used(activity_title="\u202egnp.valsecret.exe")),
-        ("900k", _named({"en": "valsecret " * 90_000}), long_title),
-        ("string", _named("valsecret"), used()),
-        ("number", _named(5), used()),
-        ("list", _named(["valsecret"]), used()),
-        ("en-number", _named({"en-US": 5}), used()),
-        ("en-null", _named({"en-US": None}), used()),
-        ("empty", _named({}), used()),
-        ("null", _named(None), used()),
-        ("definition-string", stmt("completed", who=2) | {"object": {"id": COURSE, "definition": "valsecret"}}, used()),
-    ])
+    _group(
+        world,
+        [
+            (
+                "script",
+                _named({"en-US": "<script>alert('valsecret')</script>"}),
+                used(activity_title="<script>alert('valsecret')</script>"),
+            ),
+            ("control", _named({"en-US": "\x1b[31mvalsecret\x07\x00"}), either(used(), quarantined())),
+            ("bidi", _named({"en-US": "\u202egnp.valsecret.exe"}), used(activity_title="\u202egnp.valsecret.exe")),
+            ("900k", _named({"en": "valsecret " * 90_000}), long_title),
+            ("string", _named("valsecret"), used()),
+            ("number", _named(5), used()),
+            ("list", _named(["valsecret"]), used()),
+            ("en-number", _named({"en-US": 5}), used()),
+            ("en-null", _named({"en-US": None}), used()),
+            ("empty", _named({}), used()),
+            ("null", _named(None), used()),
+            (
+                "definition-string",
+                stmt("completed", who=2) | {"object": {"id": COURSE, "definition": "valsecret"}},
+                used(),
+            ),
+        ],
+    )
 
 
 def test_a_one_mebibyte_activity_name_rejects_the_file_naming_the_limit(world):
@@ -668,7 +849,7 @@ def test_a_one_mebibyte_activity_name_rejects_the_file_naming_the_limit(world):
 
 
 HOSTILE_IRIS = [
-    "https://example.org/\x00valsecret",     # written as \\u0000: legal JSON
+    "https://example.org/\x00valsecret",  # written as \\u0000: legal JSON
     "https://example.org/<script>alert('valsecret')</script>",
     "https://example.org/a\nvalsecret\r\nb",
     "https://example.org/\x1b[2J\u202evalsecret",
@@ -678,8 +859,13 @@ HOSTILE_IRIS = [
 
 
 def test_unmapped_activity_iris_with_markup_keep_the_iri_in_offending_values_only(world):
-    record = _group(world, [(f"iri={iri!r}"[:40], stmt("completed", who=2, target=iri), quarantined("activity_code_malformed"))
-                            for iri in HOSTILE_IRIS])
+    record = _group(
+        world,
+        [
+            (f"iri={iri!r}"[:40], stmt("completed", who=2, target=iri), quarantined("activity_code_malformed"))
+            for iri in HOSTILE_IRIS
+        ],
+    )
     kept = {json.loads(q["offending_values"]).get("activity_code") for q in world.rows("quarantine", record)}
     assert kept == set(HOSTILE_IRIS)  # the IRI, so that the map can be completed
 
@@ -694,11 +880,14 @@ def test_crlf_line_ends(world):
     assert record.rows_stored == 3
 
 
-@pytest.mark.parametrize("name,text", [
-    ("export.jsonl", jsonl(stmt("completed", who=1), stmt("completed", who=2))),
-    ("export.json", json.dumps([stmt("completed", who=1), stmt("completed", who=2)])),
-    ("page.json", json.dumps({"statements": [stmt("completed", who=1), stmt("completed", who=2)], "more": ""})),
-])
+@pytest.mark.parametrize(
+    "name,text",
+    [
+        ("export.jsonl", jsonl(stmt("completed", who=1), stmt("completed", who=2))),
+        ("export.json", json.dumps([stmt("completed", who=1), stmt("completed", who=2)])),
+        ("page.json", json.dumps({"statements": [stmt("completed", who=1), stmt("completed", who=2)], "more": ""})),
+    ],
+)
 def test_a_byte_order_mark(world, name, text):
     # README silent for JSON (a CSV may carry a BOM): demanding, an LRS export saved by a Windows tool reads
     # the same with or without it
@@ -710,8 +899,11 @@ def test_a_byte_order_mark(world, name, text):
 def test_nul_bytes_in_lines(world):
     bad = json.dumps(stmt("completed", who=2)).replace('"verb"', '\x00"verb"', 1)
     raw_in_string = json.dumps(stmt("completed", who=4)).replace("Gender", "Gen\x00der")
-    record = _one(world, "export.jsonl", jsonl(stmt("completed", who=1), bad, stmt("completed", who=3), raw_in_string,
-                                                stmt("completed", who=5)))
+    record = _one(
+        world,
+        "export.jsonl",
+        jsonl(stmt("completed", who=1), bad, stmt("completed", who=3), raw_in_string, stmt("completed", who=5)),
+    )
     # README: a JSON Lines line that is not JSON is quarantined (json_line_malformed) and the rest of the file
     # goes on. README silent on NUL bytes: demanding, the same; or, as for a CSV that is not UTF-8, a rejection
     # that names the line of the first bad byte, so that a 1M-line export can be mended
@@ -737,8 +929,10 @@ def test_invalid_utf8_on_one_line(world):
 
 
 def test_every_line_broken_and_no_learner_kept_from_the_broken_lines(world):
-    lines = [f'{{"actor": {{"name": "Lrnsecret {i}", "mbox": "mailto:{LEARNER}{i}@example.org"}}, "verb": '
-             for i in range(500)]
+    lines = [
+        f'{{"actor": {{"name": "Lrnsecret {i}", "mbox": "mailto:{LEARNER}{i}@example.org"}}, "verb": '
+        for i in range(500)
+    ]
     record = _one(world, "export.jsonl", "\n".join(lines) + "\n")
     assert record.status == "stored", record.reason
     assert record.statements == {"read": 500, "used": 0, "ignored": 0, "quarantined": 500}
@@ -758,7 +952,13 @@ def test_a_million_blank_lines_between_two_statements(world):
 
 
 def test_blank_lines_of_whitespace_and_form_feeds(world):
-    text = " \t\n" + json.dumps(stmt("completed", who=1)) + "\n\x0c\n\u00a0\n" + json.dumps(stmt("completed", who=2)) + "\n   \n"
+    text = (
+        " \t\n"
+        + json.dumps(stmt("completed", who=1))
+        + "\n\x0c\n\u00a0\n"
+        + json.dumps(stmt("completed", who=2))
+        + "\n   \n"
+    )
     record = _one(world, "export.jsonl", text)
     # README silent on lines of other whitespace: demanding, they are blank (or malformed), never a crash;
     # the two statements are used either way
@@ -768,12 +968,24 @@ def test_blank_lines_of_whitespace_and_form_feeds(world):
 # ---------------------------------------------------------------------------------------------------
 # Documents of the wrong shape
 # ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name,content", [
-    ("empty.json", ""), ("empty.jsonl", ""), ("blank.json", " \n\t\r\n  "), ("blank.jsonl", "\n\n\n"),
-    ("string.json", '"valsecret"'), ("number.json", "4155551234"), ("null.json", "null"), ("true.json", "true"),
-    ("string.jsonl", '"valsecret"\n'), ("huge-number.json", HUGE), ("float.json", "1e99999"),
-    ("nan.json", "NaN"), ("object.json", '{"valsecret": 1}'),
-])
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("empty.json", ""),
+        ("empty.jsonl", ""),
+        ("blank.json", " \n\t\r\n  "),
+        ("blank.jsonl", "\n\n\n"),
+        ("string.json", '"valsecret"'),
+        ("number.json", "4155551234"),
+        ("null.json", "null"),
+        ("true.json", "true"),
+        ("string.jsonl", '"valsecret"\n'),
+        ("huge-number.json", HUGE),
+        ("float.json", "1e99999"),
+        ("nan.json", "NaN"),
+        ("object.json", '{"valsecret": 1}'),
+    ],
+)
 def test_documents_that_hold_no_statements(world, name, content):
     record = _one(world, name, content, secrets=("4155551234", "7777777777"))
     # README silent on an empty or non-array document: it is rejected with a reason, or read as statements
@@ -782,18 +994,24 @@ def test_documents_that_hold_no_statements(world, name, content):
         st = record.statements
         assert st["used"] == 0 and st["read"] == st["quarantined"] <= 1, st
         if st["read"]:
-            assert set(record.quarantine_reasons) <= {"xapi_statement_not_object", "json_line_malformed",
-                                                      "xapi_actor_missing"}
+            assert set(record.quarantine_reasons) <= {
+                "xapi_statement_not_object",
+                "json_line_malformed",
+                "xapi_actor_missing",
+            }
 
 
-@pytest.mark.parametrize("page", [
-    {"statements": {"actor": agent(2), "verb": {"id": ADL + "completed"}}, "more": ""},
-    {"statements": "valsecret", "more": ""},
-    {"statements": None, "more": ""},
-    {"statements": 5},
-    {"more": f"/xapi/statements?more={VALUE}-token"},
-    {"statements": [stmt("completed", who=2)], "more": ["valsecret"]},
-])
+@pytest.mark.parametrize(
+    "page",
+    [
+        {"statements": {"actor": agent(2), "verb": {"id": ADL + "completed"}}, "more": ""},
+        {"statements": "valsecret", "more": ""},
+        {"statements": None, "more": ""},
+        {"statements": 5},
+        {"more": f"/xapi/statements?more={VALUE}-token"},
+        {"statements": [stmt("completed", who=2)], "more": ["valsecret"]},
+    ],
+)
 def test_statement_api_pages_of_the_wrong_shape(world, page):
     record = _one(world, "page.json", json.dumps(page))
     # README silent: demanding, a page whose statements are not a list is rejected with a reason (or its
@@ -834,8 +1052,9 @@ def test_pages_nested_in_pages(world):
 # ---------------------------------------------------------------------------------------------------
 # Statements recognised without a config (README: any .json/.jsonl whose records hold actor, verb, object)
 # ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["deep-first.jsonl", "nan.jsonl", "bom.jsonl", "broken-then-good.jsonl",
-                                  "mixed.json", "huge.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["deep-first.jsonl", "nan.jsonl", "bom.jsonl", "broken-then-good.jsonl", "mixed.json", "huge.jsonl"]
+)
 def test_recognition_without_a_config_on_hostile_first_records(world, name):
     good = json.dumps(stmt("completed", who=1))
     contents = {
@@ -937,17 +1156,26 @@ def test_a_broken_voiding_statement_voids_nothing_and_a_voided_quarantined_state
     target = passed(who=2, id="t-1")
     broken_void = void("t-1", "bv") | {"timestamp": "valsecret"}
     contradiction = stmt("passed", who=3, id="c-1", result={"success": False})
-    record = _one(world, "export.jsonl", jsonl(stmt("attended", who="ctl"), target, broken_void, contradiction,
-                                                void("c-1", "vc")))
+    record = _one(
+        world, "export.jsonl", jsonl(stmt("attended", who="ctl"), target, broken_void, contradiction, void("c-1", "vc"))
+    )
     assert record.statements == {"read": 5, "used": 2, "ignored": 1, "quarantined": 2}
     assert _at(world, record, 2)[0] == "used"
     _quarantined(world, record, {"xapi_timestamp_invalid"}, position=3)
     _quarantined(world, record, {"xapi_passed_but_unsuccessful"}, position=4)
 
 
-@pytest.mark.parametrize("obj", [{"objectType": "StatementRef", "id": 42}, {"objectType": "StatementRef"},
-                                 {"objectType": "StatementRef", "id": ["a-1"]}, "a-1", {"id": {"id": "a-1"}}],
-                         ids=repr)
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"objectType": "StatementRef", "id": 42},
+        {"objectType": "StatementRef"},
+        {"objectType": "StatementRef", "id": ["a-1"]},
+        "a-1",
+        {"id": {"id": "a-1"}},
+    ],
+    ids=repr,
+)
 def test_voiding_statements_whose_target_is_of_the_wrong_type(world, obj):
     s = void("x") | {"object": obj}
     record = _one(world, "export.jsonl", jsonl(passed(who=2, id="a-1"), s))
@@ -958,8 +1186,9 @@ def test_voiding_statements_whose_target_is_of_the_wrong_type(world, obj):
 
 
 def test_ids_of_the_wrong_type_on_the_voided_statement(world):
-    record = _one(world, "export.jsonl", jsonl(passed(who=2, id=["a-1"]), passed(who=3, id={"x": 1}),
-                                                void(["a-1"], "v-1")))
+    record = _one(
+        world, "export.jsonl", jsonl(passed(who=2, id=["a-1"]), passed(who=3, id={"x": 1}), void(["a-1"], "v-1"))
+    )
     assert record.status == "stored" and record.statements["read"] == 3
 
 
@@ -987,7 +1216,8 @@ def test_hostile_file_names_are_escaped_in_the_run_report(world):
 
 def test_a_config_that_maps_a_verb_to_no_status_is_a_rejection(world):
     (world.settings.sources_dir / "lrs.toml").write_text(
-        CONFIG.replace("[defaults]", '[xapi.verbs]\n"https://example.org/verbs/won" = "winner"\n[defaults]'))
+        CONFIG.replace("[defaults]", '[xapi.verbs]\n"https://example.org/verbs/won" = "winner"\n[defaults]')
+    )
     record = _one(world, "export.jsonl", jsonl(stmt("attended", who=1)))
     assert record.status == "rejected" and "verbs" in record.reason, record.reason
 
@@ -996,11 +1226,15 @@ def test_a_config_that_maps_a_verb_to_no_status_is_a_rejection(world):
 # Rosters
 # ---------------------------------------------------------------------------------------------------
 def _roster_export(w: World) -> None:
-    w.write("export.jsonl", jsonl(stmt("attended", who=1, context={}),
-                                  stmt("attended", who=2, context={}) | {
-                                      "actor": {"account": {"homePage": "https://lms.example.org",
-                                                            "name": f"{LEARNER}, j"}}}),
-            source="ros")
+    w.write(
+        "export.jsonl",
+        jsonl(
+            stmt("attended", who=1, context={}),
+            stmt("attended", who=2, context={})
+            | {"actor": {"account": {"homePage": "https://lms.example.org", "name": f"{LEARNER}, j"}}},
+        ),
+        source="ros",
+    )
 
 
 def _roster_record(w: World, **check):
@@ -1017,8 +1251,9 @@ def _nations(w: World, record) -> list:
 
 @pytest.mark.parametrize("encoding_bom,newline", [(False, "\r\n"), (True, "\n"), (True, "\r\n")])
 def test_roster_with_bom_crlf_and_quoted_fields(world, encoding_bom, newline):
-    text = newline.join(["learner,nation", f'"mailto:{LEARNER}.1@example.org","MDA"',
-                         f'"https://lms.example.org|{LEARNER}, j",UKR', ""])
+    text = newline.join(
+        ["learner,nation", f'"mailto:{LEARNER}.1@example.org","MDA"', f'"https://lms.example.org|{LEARNER}, j",UKR', ""]
+    )
     world.write("roster.csv", ("\ufeff" if encoding_bom else "") + text, source="ros")
     _roster_export(world)
     record = _roster_record(world)
@@ -1028,9 +1263,14 @@ def test_roster_with_bom_crlf_and_quoted_fields(world, encoding_bom, newline):
 
 def test_a_roster_identifier_that_looks_like_a_formula_is_just_an_identifier(world):
     learner = "=cmd|' /C calc'!A0"
-    world.write("roster.csv", f"learner,nation\n\"{learner}\",GEO\n", source="ros")
-    world.write("export.jsonl", jsonl(stmt("attended", who=1, context={}) | {
-        "actor": {"account": {"homePage": "=cmd", "name": "' /C calc'!A0"}}}), source="ros")
+    world.write("roster.csv", f'learner,nation\n"{learner}",GEO\n', source="ros")
+    world.write(
+        "export.jsonl",
+        jsonl(
+            stmt("attended", who=1, context={}) | {"actor": {"account": {"homePage": "=cmd", "name": "' /C calc'!A0"}}}
+        ),
+        source="ros",
+    )
     record = _roster_record(world, learners=("calc'!a0", "/c calc"))
     assert record.status == "stored", record.reason
     assert _nations(world, record) == ["GEO"]
@@ -1049,7 +1289,9 @@ def test_a_roster_that_is_a_symlink_inside_the_folder_is_not_followed(world):
 
 def test_a_roster_that_is_a_folder(world):
     (world.landing / "ros" / "roster.csv").mkdir(parents=True)
-    (world.landing / "ros" / "roster.csv" / "inner.csv").write_text(f"learner,nation\nmailto:{LEARNER}.1@example.org,MDA\n")
+    (world.landing / "ros" / "roster.csv" / "inner.csv").write_text(
+        f"learner,nation\nmailto:{LEARNER}.1@example.org,MDA\n"
+    )
     _roster_export(world)
     records, messages = world.ingest()
     record = records["export.jsonl"]
@@ -1067,7 +1309,7 @@ def test_a_roster_that_is_a_fifo_is_never_opened(world):
     def run():
         try:
             outcome["result"] = world.ingest()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             outcome["error"] = exc
 
     worker = threading.Thread(target=run, daemon=True)
@@ -1137,31 +1379,42 @@ def test_a_roster_path_outside_the_source_folder_is_never_read(world, where):
 
 
 def test_a_roster_that_is_not_utf8(world):
-    world.write("roster.csv", b"learner,nation\nmailto:" + LEARNER.encode() + b".1@example.org,M\xff\xfeDA\n", source="ros")
+    world.write(
+        "roster.csv", b"learner,nation\nmailto:" + LEARNER.encode() + b".1@example.org,M\xff\xfeDA\n", source="ros"
+    )
     _roster_export(world)
     record = _roster_record(world)
     assert record.status == "rejected" and "roster" in record.reason
 
 
 def test_roster_rows_of_the_wrong_shape(world):
-    world.write("roster.csv", "learner,nation\n"
-                f"mailto:{LEARNER}.1@example.org,MDA,extra,{VALUE}\n"
-                f"\"unterminated {VALUE}\n", source="ros")
+    world.write(
+        "roster.csv",
+        f'learner,nation\nmailto:{LEARNER}.1@example.org,MDA,extra,{VALUE}\n"unterminated {VALUE}\n',
+        source="ros",
+    )
     _roster_export(world)
     record = _roster_record(world)
     # README: unreadable rejects; silent on extra fields: either way settled and nothing quoted
     assert record.status in ("stored", "rejected")
 
 
-@pytest.mark.parametrize("content", [
-    pytest.param(b"", id="empty"),
-    pytest.param(b"learner,nation\n", id="header-only"),
-    pytest.param(b"learner,nation\nmailto:" + LEARNER.encode() + b".1@example.org,MDA\x00\n", id="nul"),
-    pytest.param(b"learner,nation\nmailto:" + LEARNER.encode() + b".1@example.org," + b"M" * 1_000_001 + b"\n",
-                 id="field-over-the-limit"),
-    pytest.param(b"learner,learner,nation\nmailto:" + LEARNER.encode() + b".1@example.org,x,MDA\n", id="learner-twice"),
-    pytest.param(b"\xff\xfel\x00e\x00a\x00", id="utf-16"),
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"", id="empty"),
+        pytest.param(b"learner,nation\n", id="header-only"),
+        pytest.param(b"learner,nation\nmailto:" + LEARNER.encode() + b".1@example.org,MDA\x00\n", id="nul"),
+        pytest.param(
+            b"learner,nation\nmailto:" + LEARNER.encode() + b".1@example.org," + b"M" * 1_000_001 + b"\n",
+            id="field-over-the-limit",
+        ),
+        pytest.param(
+            b"learner,learner,nation\nmailto:" + LEARNER.encode() + b".1@example.org,x,MDA\n", id="learner-twice"
+        ),
+        pytest.param(b"\xff\xfel\x00e\x00a\x00", id="utf-16"),
+    ],
+)
 def test_rosters_of_odd_bytes(world, content):
     world.write("roster.csv", content, source="ros")
     _roster_export(world)
@@ -1181,7 +1434,9 @@ def test_a_roster_that_is_a_dangling_symlink(world):
 
 
 def test_roster_nation_with_markup_is_judged_not_echoed(world):
-    world.write("roster.csv", f"learner,nation\nmailto:{LEARNER}.1@example.org,<script>{VALUE}</script>\n", source="ros")
+    world.write(
+        "roster.csv", f"learner,nation\nmailto:{LEARNER}.1@example.org,<script>{VALUE}</script>\n", source="ros"
+    )
     world.write("export.jsonl", jsonl(stmt("attended", who=1, context={})), source="ros")
     record = _roster_record(world)
     assert record.status == "stored", record.reason
@@ -1214,7 +1469,9 @@ _SUB = textwrap.dedent("""
 """)
 
 
-def _measured(world: World, prepare, timeout: int = 240, address_space: int | None = None) -> tuple[list[dict], int, int]:
+def _measured(
+    world: World, prepare, timeout: int = 240, address_space: int | None = None
+) -> tuple[list[dict], int, int]:
     warm = world.tmp / "warm"
     (warm / "lrs").mkdir(parents=True)
     (warm / "lrs" / "warm.jsonl").write_text(jsonl(stmt("attended", who="warm")))
@@ -1222,14 +1479,22 @@ def _measured(world: World, prepare, timeout: int = 240, address_space: int | No
     script = world.tmp / "measure.py"
     script.write_text(_SUB.format(repo=str(REPO_ROOT)))
     env = {**os.environ}
+
     def limit() -> None:
         if address_space is not None:
             import resource
+
             resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
 
     try:
-        proc = subprocess.run([sys.executable, str(script), str(warm), str(world.landing)], env=env,
-                              capture_output=True, timeout=timeout, cwd=REPO_ROOT, preexec_fn=limit)
+        proc = subprocess.run(
+            [sys.executable, str(script), str(warm), str(world.landing)],
+            env=env,
+            capture_output=True,
+            timeout=timeout,
+            cwd=REPO_ROOT,
+            preexec_fn=limit,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"the ingest did not end within {timeout} s (killed)")
     assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")[-3000:]
@@ -1240,7 +1505,7 @@ def _measured(world: World, prepare, timeout: int = 240, address_space: int | No
     return out["records"], out["before"], out["after"]
 
 
-PEAK_BUDGET = 512 * MIB   # "a few hundred MiB" over the process after a warm-up ingest
+PEAK_BUDGET = 512 * MIB  # "a few hundred MiB" over the process after a warm-up ingest
 
 
 def test_a_50_mb_single_line_in_json_lines(world):
@@ -1253,10 +1518,12 @@ def test_a_50_mb_single_line_in_json_lines(world):
             out.write(json.dumps(stmt("attended", who=3)) + "\n")
 
     [record], before, after = _measured(world, prepare)
-    print(f"50 MB broken line: peak {after / MIB:.0f} MiB (+{(after - before) / MIB:.0f}); {record['status']} "
-          f"{record['statements']} {record['reason']}")
+    print(
+        f"50 MB broken line: peak {after / MIB:.0f} MiB (+{(after - before) / MIB:.0f}); {record['status']} "
+        f"{record['statements']} {record['reason']}"
+    )
     assert after - before < PEAK_BUDGET, f"peak RSS grew {(after - before) / MIB:.0f} MiB on one 50 MB line"
-    assert record["reason"] is None or VALUE not in record["reason"] and LEARNER not in record["reason"]
+    assert record["reason"] is None or (VALUE not in record["reason"] and LEARNER not in record["reason"])
     st = record["statements"]
     assert record["status"] in ("stored", "rejected")
     if record["status"] == "stored":  # the line quarantined as malformed (or over the field limit), the rest used
@@ -1277,8 +1544,10 @@ def test_a_50_mb_single_line_of_many_small_values(world):
 
     [record], before, after = _measured(world, prepare)
     grown = (after - before) / MIB
-    print(f"50 MB statement: peak {after / MIB:.0f} MiB (+{grown:.0f}); {record['status']} {record['statements']} "
-          f"{record['reason']}")
+    print(
+        f"50 MB statement: peak {after / MIB:.0f} MiB (+{grown:.0f}); {record['status']} {record['statements']} "
+        f"{record['reason']}"
+    )
     assert after - before < PEAK_BUDGET, f"peak RSS grew {grown:.0f} MiB on one 50 MB statement"
     assert record["status"] in ("stored", "rejected")
     if record["status"] == "stored":
@@ -1304,8 +1573,10 @@ def test_a_roster_of_64_mib_and_one_byte(world):
 
     records, before, after = _measured(world, prepare)
     [record] = records
-    print(f"64 MiB + 1 roster: peak {after / MIB:.0f} MiB (+{(after - before) / MIB:.0f}); {record['status']} "
-          f"{record['statements']} {record['reason']}")
+    print(
+        f"64 MiB + 1 roster: peak {after / MIB:.0f} MiB (+{(after - before) / MIB:.0f}); {record['status']} "
+        f"{record['statements']} {record['reason']}"
+    )
     assert after - before < PEAK_BUDGET, f"peak RSS grew {(after - before) / MIB:.0f} MiB reading a 64 MiB roster"
     # README silent on a roster's size: read it (bounded) or reject the export; never a crash. Demanding, a
     # rejection for size says, as README "Limits" does for a delivered file, the size found
@@ -1330,8 +1601,12 @@ def test_end_to_end_hostile_iris_and_names_are_escaped_everywhere(tmp_path):
     (sources / "lrs.toml").write_text(CONFIG, encoding="utf-8")
     script = "<script>document.title='XSS-valsecret'</script>"
     img = "\"><img src=x onerror=alert('valsecret')>"
-    iris = [f"https://example.org/{script}", f"https://example.org/a\n{script}", f"https://example.org/{img}",
-            "https://example.org/\x1b[31m\u202evalsecret-esc"]
+    iris = [
+        f"https://example.org/{script}",
+        f"https://example.org/a\n{script}",
+        f"https://example.org/{img}",
+        "https://example.org/\x1b[31m\u202evalsecret-esc",
+    ]
     lines = [stmt("attended", who=i, target=iri) for i, iri in enumerate(iris)]
     titled = stmt("passed", who=10, result={"success": True, "score": {"scaled": 0.5}})
     titled["object"]["definition"] = {"name": {"en-US": script + "\x1b[2J" + img}}
@@ -1348,8 +1623,11 @@ def test_end_to_end_hostile_iris_and_names_are_escaped_everywhere(tmp_path):
     st = ledger["statements"]
     assert st == {"read": 7, "used": 6, "ignored": 0, "quarantined": 1}, st
     assert ledger["rows_read"] == ledger["rows_stored"] + ledger["rows_quarantined"] + ledger["rows_duplicate"]
-    assert ledger["quarantine_reasons"] == {"activity_code_malformed": 4, "nation_unknown": 1,
-                                            "xapi_timestamp_invalid": 1}, ledger["quarantine_reasons"]
+    assert ledger["quarantine_reasons"] == {
+        "activity_code_malformed": 4,
+        "nation_unknown": 1,
+        "xapi_timestamp_invalid": 1,
+    }, ledger["quarantine_reasons"]
     page = (home / "reports" / "validation.html").read_text("utf-8")
     for raw in ("<script>document.title", "<img src=x"):
         assert raw.lower() not in page.lower(), f"validation.html shows {raw!r} unescaped"

@@ -30,21 +30,31 @@ provider = "JADL"
 
 
 def statement(verb: str, actor=ALICE, when="2024-03-04T10:00:00Z", target=COURSE, nation="GEO", **extra) -> dict:
-    s = {"actor": actor, "verb": {"id": verb}, "timestamp": when,
-         "object": {"id": target, "definition": {"name": {"en-US": "Gender awareness"}}},
-         "context": {"extensions": {NATION: nation}}, **extra}
+    s = {
+        "actor": actor,
+        "verb": {"id": verb},
+        "timestamp": when,
+        "object": {"id": target, "definition": {"name": {"en-US": "Gender awareness"}}},
+        "context": {"extensions": {NATION: nation}},
+        **extra,
+    }
     return s
 
 
 STATEMENTS = [
     statement(CMI5 + "launched", id="s1"),
-    statement(CMI5 + "failed", when="2024-03-04T11:00:00Z", result={"success": False, "score": {"raw": 4, "min": 0, "max": 10}}),
+    statement(
+        CMI5 + "failed",
+        when="2024-03-04T11:00:00Z",
+        result={"success": False, "score": {"raw": 4, "min": 0, "max": 10}},
+    ),
     statement(ADL + "answered"),
     "not a statement",
     statement(CMI5 + "passed", when="2024-03-06T01:00:00+03:00", result={"success": True, "score": {"scaled": 0.8}}),
     statement(ADL + "attended", actor=BOB, nation="ARM", id="b1"),
     statement(ADL + "passed", actor=BOB, result={"success": False}),  # contradicts itself
-    statement(ADL + "voided", actor=BOB, target="b1", when="2024-03-09T00:00:00Z") | {"object": {"objectType": "StatementRef", "id": "b1"}},
+    statement(ADL + "voided", actor=BOB, target="b1", when="2024-03-09T00:00:00Z")
+    | {"object": {"objectType": "StatementRef", "id": "b1"}},
     statement(ADL + "completed", actor=BOB, when="2024-03-08T00:00:00Z", nation="ARM"),
 ]
 
@@ -67,8 +77,10 @@ def _write(landing: Path, name: str, text: str, source: str = "lrs") -> None:
 
 def _lake(settings: Settings, source_file: str, zone: str) -> list[dict]:
     rows = [r for r in read_parquet_rows(settings.lake / zone) if r["source_file"] == source_file]
-    return sorted(({k: v for k, v in r.items() if k not in ("batch_id", "source_file", "ingested_at", "run_id")}
-                   for r in rows), key=lambda r: r["source_row"])
+    return sorted(
+        ({k: v for k, v in r.items() if k not in ("batch_id", "source_file", "ingested_at", "run_id")} for r in rows),
+        key=lambda r: r["source_row"],
+    )
 
 
 def test_every_shape_gives_the_same_records(xapi_settings, landing):
@@ -76,9 +88,16 @@ def test_every_shape_gives_the_same_records(xapi_settings, landing):
     _write(landing, "array.json", json.dumps(STATEMENTS))
     _write(landing, "lines.jsonl", "\n".join(json.dumps(s) for s in STATEMENTS) + "\n")
     _write(landing, "page.json", json.dumps(page, indent=2))  # one page over many lines
-    _write(landing, "pages.json", json.dumps([{"statements": STATEMENTS[:4], "more": "/x?page=2"},
-                                              {"statements": STATEMENTS[4:], "more": ""}]))
-    _write(landing, "pages.jsonl", json.dumps({"statements": STATEMENTS[:4]}) + "\n" + json.dumps({"statements": STATEMENTS[4:]}) + "\n")
+    _write(
+        landing,
+        "pages.json",
+        json.dumps([{"statements": STATEMENTS[:4], "more": "/x?page=2"}, {"statements": STATEMENTS[4:], "more": ""}]),
+    )
+    _write(
+        landing,
+        "pages.jsonl",
+        json.dumps({"statements": STATEMENTS[:4]}) + "\n" + json.dumps({"statements": STATEMENTS[4:]}) + "\n",
+    )
     records = {r.source_file: r for r in ingest_all(xapi_settings, landing)}
     assert set(records) == {"array.json", "lines.jsonl", "page.json", "pages.json", "pages.jsonl"}
     for record in records.values():
@@ -90,14 +109,30 @@ def test_every_shape_gives_the_same_records(xapi_settings, landing):
     for name in records:
         assert _lake(xapi_settings, name, "participation") == stored
         assert [(q["source_row"], q["reasons"]) for q in _lake(xapi_settings, name, "quarantine")] == [
-            (4, ["xapi_statement_not_object"]), (7, ["xapi_passed_but_unsuccessful"])]
+            (4, ["xapi_statement_not_object"]),
+            (7, ["xapi_passed_but_unsuccessful"]),
+        ]
     alice, bob = stored
     assert (alice["source_row"], alice["status"], alice["start_date"].isoformat(), alice["end_date"].isoformat()) == (
-        1, "passed", "2024-03-04", "2024-03-05")  # 01:00 at +03:00 is the 5th in UTC
-    assert (alice["score"], alice["nation"], alice["activity_code"], alice["provider"]) == (80.0, "GEO", "ADL-169", "JADL")
+        1,
+        "passed",
+        "2024-03-04",
+        "2024-03-05",
+    )  # 01:00 at +03:00 is the 5th in UTC
+    assert (alice["score"], alice["nation"], alice["activity_code"], alice["provider"]) == (
+        80.0,
+        "GEO",
+        "ADL-169",
+        "JADL",
+    )
     assert (alice["programme"], alice["delivery_mode"], alice["role"]) == ("training", "online", "student")
     # Bob's attended statement is voided: his record is the completed one alone
-    assert (bob["source_row"], bob["status"], bob["start_date"].isoformat(), bob["nation"]) == (9, "completed", "2024-03-08", "ARM")
+    assert (bob["source_row"], bob["status"], bob["start_date"].isoformat(), bob["nation"]) == (
+        9,
+        "completed",
+        "2024-03-08",
+        "ARM",
+    )
 
 
 def test_json_lines_quarantine_names_position_and_line(xapi_settings, landing):
@@ -106,7 +141,10 @@ def test_json_lines_quarantine_names_position_and_line(xapi_settings, landing):
     [record] = ingest_all(xapi_settings, landing)
     assert record.statements == {"read": 3, "used": 1, "ignored": 0, "quarantined": 2}
     quarantined = _lake(xapi_settings, "export.jsonl", "quarantine")
-    assert [(q["source_row"], q["reasons"]) for q in quarantined] == [(2, ["json_line_malformed"]), (3, ["xapi_timestamp_invalid"])]
+    assert [(q["source_row"], q["reasons"]) for q in quarantined] == [
+        (2, ["json_line_malformed"]),
+        (3, ["xapi_timestamp_invalid"]),
+    ]
     problems = [json.loads(q["offending_values"])["problem"] for q in quarantined]
     assert "line 3" in problems[0] and problems[1].startswith("statement 3 (line 4)")
     assert all("yesterday" not in p and "broken" not in p for p in problems)
@@ -114,7 +152,9 @@ def test_json_lines_quarantine_names_position_and_line(xapi_settings, landing):
 
 def test_a_voiding_statement_before_or_after_its_target_in_json_lines(xapi_settings, landing):
     target = statement(ADL + "passed", id="t-1", result={"success": True})
-    void = statement(ADL + "voided", when="2024-03-09T00:00:00Z") | {"object": {"objectType": "StatementRef", "id": "t-1"}}
+    void = statement(ADL + "voided", when="2024-03-09T00:00:00Z") | {
+        "object": {"objectType": "StatementRef", "id": "t-1"}
+    }
     keep = statement(ADL + "attended", when="2024-03-02T00:00:00Z")
     _write(landing, "after.jsonl", "\n".join(json.dumps(s) for s in (keep, target, void)))
     _write(landing, "before.jsonl", "\n".join(json.dumps(s) for s in (void, keep, target)))
@@ -136,26 +176,49 @@ def test_statements_are_recognised_without_a_config_and_unmapped_activities_quar
 
 def test_cmi5_units_count_for_the_mapped_course_in_their_grouping(xapi_settings, landing):
     def unit(verb: str, number: int, when: str, registration: str, **extra) -> dict:
-        return statement(verb, target=f"{COURSE}/au/{number}", when=when,
-                         context={"registration": registration, "contextActivities": {"grouping": [{"id": COURSE}]},
-                                  "extensions": {NATION: "GEO"}}, **extra)
+        return statement(
+            verb,
+            target=f"{COURSE}/au/{number}",
+            when=when,
+            context={
+                "registration": registration,
+                "contextActivities": {"grouping": [{"id": COURSE}]},
+                "extensions": {NATION: "GEO"},
+            },
+            **extra,
+        )
 
-    _write(landing, "cmi5.jsonl", "\n".join(json.dumps(s) for s in (
-        unit(CMI5 + "launched", 1, "2024-01-01T00:00:00Z", "r1"),
-        unit(CMI5 + "completed", 2, "2024-01-02T00:00:00Z", "r1"),
-        unit(CMI5 + "abandoned", 1, "2024-02-01T00:00:00Z", "r2"))))
+    _write(
+        landing,
+        "cmi5.jsonl",
+        "\n".join(
+            json.dumps(s)
+            for s in (
+                unit(CMI5 + "launched", 1, "2024-01-01T00:00:00Z", "r1"),
+                unit(CMI5 + "completed", 2, "2024-01-02T00:00:00Z", "r1"),
+                unit(CMI5 + "abandoned", 1, "2024-02-01T00:00:00Z", "r2"),
+            )
+        ),
+    )
     ingest_all(xapi_settings, landing)
     rows = _lake(xapi_settings, "cmi5.jsonl", "participation")
-    assert [(r["activity_code"], r["status"], r["start_date"].isoformat(), r["end_date"].isoformat()) for r in rows] == [
-        ("ADL-169", "completed", "2024-01-01", "2024-01-02"), ("ADL-169", "attended", "2024-02-01", "2024-02-01")]
+    assert [
+        (r["activity_code"], r["status"], r["start_date"].isoformat(), r["end_date"].isoformat()) for r in rows
+    ] == [("ADL-169", "completed", "2024-01-01", "2024-01-02"), ("ADL-169", "attended", "2024-02-01", "2024-02-01")]
 
 
 def test_a_later_export_supersedes_with_the_same_record_ids(xapi_settings, landing):
     _write(landing, "export.jsonl", json.dumps(statement(ADL + "attended")) + "\n")
     ingest_all(xapi_settings, landing)
     [first] = _lake(xapi_settings, "export.jsonl", "participation")
-    _write(landing, "export.jsonl", json.dumps(statement(ADL + "attended")) + "\n"
-           + json.dumps(statement(ADL + "passed", when="2024-04-01T00:00:00Z", result={"success": True})) + "\n")
+    _write(
+        landing,
+        "export.jsonl",
+        json.dumps(statement(ADL + "attended"))
+        + "\n"
+        + json.dumps(statement(ADL + "passed", when="2024-04-01T00:00:00Z", result={"success": True}))
+        + "\n",
+    )
     ingest_all(xapi_settings, landing)
     rows = _lake(xapi_settings, "export.jsonl", "participation")
     assert {r["source_record_id"] for r in rows} == {first["source_record_id"]}
@@ -163,7 +226,9 @@ def test_a_later_export_supersedes_with_the_same_record_ids(xapi_settings, landi
 
 
 def test_nation_from_the_roster_and_the_roster_is_not_a_delivery(xapi_settings, landing):
-    (xapi_settings.sources_dir / "lrs.toml").write_text(CONFIG.replace(f'nation_extension = "{NATION}"', 'roster = "roster.csv"'))
+    (xapi_settings.sources_dir / "lrs.toml").write_text(
+        CONFIG.replace(f'nation_extension = "{NATION}"', 'roster = "roster.csv"')
+    )
     _write(landing, "roster.csv", "Learner,Nation\nmailto:alice@example.org,MDA\nhttps://lms.example.org|bob-42,UKR\n")
     _write(landing, "export.json", json.dumps([statement(ADL + "attended"), statement(ADL + "attended", actor=BOB)]))
     [record] = ingest_all(xapi_settings, landing)
@@ -171,14 +236,22 @@ def test_nation_from_the_roster_and_the_roster_is_not_a_delivery(xapi_settings, 
     assert [r["nation"] for r in _lake(xapi_settings, "export.json", "participation")] == ["MDA", "UKR"]
 
 
-@pytest.mark.parametrize("roster,reason", [
-    (None, "is not in the source folder"),
-    ("learner,country\nmailto:alice@example.org,MDA\n", "needs the columns learner and nation"),
-    ("learner,nation\nmailto:alice@example.org,MDA\nmailto:alice@example.org,UKR\n", "rows 2 and 3 give one learner two nations"),
-    ("link", "is not a regular file"),
-])
+@pytest.mark.parametrize(
+    "roster,reason",
+    [
+        (None, "is not in the source folder"),
+        ("learner,country\nmailto:alice@example.org,MDA\n", "needs the columns learner and nation"),
+        (
+            "learner,nation\nmailto:alice@example.org,MDA\nmailto:alice@example.org,UKR\n",
+            "rows 2 and 3 give one learner two nations",
+        ),
+        ("link", "is not a regular file"),
+    ],
+)
 def test_a_roster_that_is_missing_or_wrong_rejects_the_export(xapi_settings, landing, tmp_path, roster, reason):
-    (xapi_settings.sources_dir / "lrs.toml").write_text(CONFIG.replace(f'nation_extension = "{NATION}"', 'roster = "roster.csv"'))
+    (xapi_settings.sources_dir / "lrs.toml").write_text(
+        CONFIG.replace(f'nation_extension = "{NATION}"', 'roster = "roster.csv"')
+    )
     _write(landing, "export.json", json.dumps([statement(ADL + "attended")]))
     if roster == "link":
         outside = tmp_path / "outside.csv"

@@ -69,7 +69,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -100,9 +100,7 @@ STATUS_OF_VERB = {
 }
 STRENGTH = {"passed": 5, "failed": 4, "completed": 3, "attended": 2, "registered": 1}
 
-_TS = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?", re.ASCII
-)
+_TS = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?", re.ASCII)
 
 
 def parse_timestamp(value):
@@ -127,7 +125,7 @@ def parse_timestamp(value):
             return None
         offset = sign * timedelta(hours=hh, minutes=mm)
     try:
-        return (local - offset).replace(tzinfo=timezone.utc)
+        return (local - offset).replace(tzinfo=UTC)
     except OverflowError:  # READING R8: no UTC date in years 1..9999
         return None
 
@@ -418,18 +416,37 @@ BAD_ACTORS = [
 ]
 
 PARTICIPATION_VERBS = [
-    ADL + "passed", ADL + "failed", ADL + "completed", ADL + "attempted", ADL + "attended",
-    ADL + "experienced", ADL + "progressed", ADL + "resumed", ADL + "registered", ADL + "initialized",
-    ADL + "launched", ADL + "terminated",
-    CMI5 + "passed", CMI5 + "failed", CMI5 + "completed", CMI5 + "launched", CMI5 + "initialized",
-    CMI5 + "terminated", CMI5 + "abandoned",
+    ADL + "passed",
+    ADL + "failed",
+    ADL + "completed",
+    ADL + "attempted",
+    ADL + "attended",
+    ADL + "experienced",
+    ADL + "progressed",
+    ADL + "resumed",
+    ADL + "registered",
+    ADL + "initialized",
+    ADL + "launched",
+    ADL + "terminated",
+    CMI5 + "passed",
+    CMI5 + "failed",
+    CMI5 + "completed",
+    CMI5 + "launched",
+    CMI5 + "initialized",
+    CMI5 + "terminated",
+    CMI5 + "abandoned",
     "https://w3id.org/xapi/dod-isd/verbs/completed",
     "https://example.org/xapi/verbs/progressed",
     "http://id.example.com/vocab/registered",
 ]
 IGNORED_VERBS = [
-    ADL + "answered", ADL + "commented", ADL + "interacted", CMI5 + "satisfied", CMI5 + "waived",
-    "http://id.tincanapi.com/verb/viewed", "http://activitystrea.ms/schema/1.0/attend",
+    ADL + "answered",
+    ADL + "commented",
+    ADL + "interacted",
+    CMI5 + "satisfied",
+    CMI5 + "waived",
+    "http://id.tincanapi.com/verb/viewed",
+    "http://activitystrea.ms/schema/1.0/attend",
     "https://example.org/verbs/downloaded",
 ]
 EXTRA_VERBS = {
@@ -452,22 +469,33 @@ REGISTRATIONS = [None, "ec531277-b57b-4c15-8d91-d292c5b2b8f7", "a1b2c3d4-0000-40
 NATIONS = ["GEO", "UKR", "MDA"]
 
 INSTANTS = [
-    datetime(2024, 3, 1, 10, 0, 0, tzinfo=timezone.utc),
-    datetime(2024, 3, 1, 10, 0, 0, 250000, tzinfo=timezone.utc),
-    datetime(2024, 3, 1, 22, 30, 0, tzinfo=timezone.utc),
-    datetime(2024, 3, 2, 1, 15, 0, tzinfo=timezone.utc),
-    datetime(2024, 3, 2, 12, 0, 0, tzinfo=timezone.utc),
-    datetime(2024, 3, 3, 23, 59, 59, tzinfo=timezone.utc),
+    datetime(2024, 3, 1, 10, 0, 0, tzinfo=UTC),
+    datetime(2024, 3, 1, 10, 0, 0, 250000, tzinfo=UTC),
+    datetime(2024, 3, 1, 22, 30, 0, tzinfo=UTC),
+    datetime(2024, 3, 2, 1, 15, 0, tzinfo=UTC),
+    datetime(2024, 3, 2, 12, 0, 0, tzinfo=UTC),
+    datetime(2024, 3, 3, 23, 59, 59, tzinfo=UTC),
 ]
 OFFSETS = [None, "Z", "+00:00", "+02:00", "-05:00", "+05:30"]
 BAD_TIMESTAMPS = [
-    "<absent>", None, "", "yesterday", "2024-02-30T10:00:00Z", "2024-03-01T25:00:00Z",
-    "01/03/2024 10:00", 1709287200, "\uff12\uff10\uff12\uff14-03-01T10:00:00Z",
+    "<absent>",
+    None,
+    "",
+    "yesterday",
+    "2024-02-30T10:00:00Z",
+    "2024-03-01T25:00:00Z",
+    "01/03/2024 10:00",
+    1709287200,
+    "\uff12\uff10\uff12\uff14-03-01T10:00:00Z",
     # not ISO 8601 either, but see the example tests below
-    "2024-03-01 10:00:00Z", " 2024-03-01T10:00:00Z", "2024-03-01T10:00:00Z\n", "2024-03-01T10:00:00.Z",
+    "2024-03-01 10:00:00Z",
+    " 2024-03-01T10:00:00Z",
+    "2024-03-01T10:00:00Z\n",
+    "2024-03-01T10:00:00.Z",
     "2024-03-01T10:00:00+05:60",
     # ISO 8601, but no UTC date in years 1..9999 (READING R8)
-    "0001-01-01T00:00:00+01:00", "9999-12-31T23:30:00-05:00",
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:30:00-05:00",
 ]
 
 
@@ -511,8 +539,9 @@ def names_maps(draw):
     out = {}
     for activity in ACTIVITIES:
         slug = activity.rsplit("/", 2)[-2] + "/" + activity.rsplit("/", 1)[-1]
-        tags = draw(st.lists(st.sampled_from(["en", "en-US", "en-GB", "de-DE", "fr-FR", "ka-GE"]),
-                             unique=True, max_size=3))
+        tags = draw(
+            st.lists(st.sampled_from(["en", "en-US", "en-GB", "de-DE", "fr-FR", "ka-GE"]), unique=True, max_size=3)
+        )
         out[activity] = {tag: (f"{slug} (English)" if tag.startswith("en") else f"{slug} ({tag})") for tag in tags}
     return out
 
@@ -536,7 +565,9 @@ def results(draw):
         if draw(st.integers(0, 5)) == 0:
             del score[draw(st.sampled_from(["raw", "min", "max"]))]
     if kind in (2, 3, 4):
-        score["scaled"] = pick(draw, [0.85, 0, 1, 1.0, 0.5, -0.5, -1, 0.25], [1.5, -1.01, "0.5", True, 100, 10**400], 20)
+        score["scaled"] = pick(
+            draw, [0.85, 0, 1, 1.0, 0.5, -0.5, -1, 0.25], [1.5, -1.01, "0.5", True, 100, 10**400], 20
+        )
     if kind == 5:
         score = {"raw": 3}
     if kind:
@@ -560,8 +591,9 @@ def statement_lists(draw):
     for position in range(1, n + 1):
         kind = draw(st.integers(0, 99))
         if kind < 5:  # not a JSON object
-            statements.append((position, draw(st.sampled_from(
-                ["statement", 42, 3.5, [], [{"actor": GOOD_ACTORS[0]}], None, True]))))
+            statements.append(
+                (position, draw(st.sampled_from(["statement", 42, 3.5, [], [{"actor": GOOD_ACTORS[0]}], None, True])))
+            )
             continue
         voider = kind >= 88
         s: dict = {}
@@ -598,7 +630,10 @@ def statement_lists(draw):
             if draw(st.booleans()):
                 obj["objectType"] = "Activity"
             if names[activity] and draw(st.integers(0, 9)) < 7:
-                obj["definition"] = {"name": dict(names[activity]), "type": "http://adlnet.gov/expapi/activities/lesson"}
+                obj["definition"] = {
+                    "name": dict(names[activity]),
+                    "type": "http://adlnet.gov/expapi/activities/lesson",
+                }
             s["object"] = obj
         if draw(st.integers(0, 99)) < 4:
             how = draw(st.integers(0, 2))
@@ -644,11 +679,20 @@ def statement_lists(draw):
         statements.append((position, s))
 
     # Voiding targets: any other statement's id (before or after, possibly quarantined), or none.
-    targets = [s["id"] for _, s in statements
-               if isinstance(s, dict) and isinstance(s.get("id"), str) and s.get("verb") != {"id": VOIDED_IRI, "display": {"en-US": "voided"}}
-               and not (isinstance(s.get("object"), dict) and s["object"].get("objectType") == "StatementRef")]
+    targets = [
+        s["id"]
+        for _, s in statements
+        if isinstance(s, dict)
+        and isinstance(s.get("id"), str)
+        and s.get("verb") != {"id": VOIDED_IRI, "display": {"en-US": "voided"}}
+        and not (isinstance(s.get("object"), dict) and s["object"].get("objectType") == "StatementRef")
+    ]
     for _, s in statements:
-        if isinstance(s, dict) and isinstance(s.get("object"), dict) and s["object"].get("objectType") == "StatementRef":
+        if (
+            isinstance(s, dict)
+            and isinstance(s.get("object"), dict)
+            and s["object"].get("objectType") == "StatementRef"
+        ):
             if targets and draw(st.integers(0, 4)):
                 s["object"]["id"] = draw(st.sampled_from(targets))
             else:
@@ -665,8 +709,12 @@ def test_the_documented_voided_iri():
     assert VOIDED == VOIDED_IRI
 
 
-@settings(max_examples=300, deadline=None, report_multiple_bugs=False,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=300,
+    deadline=None,
+    report_multiple_bugs=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(statement_lists())
 def test_participations_agree_with_the_readme_oracle(case):
     statements, extra, nation_extension, activities = case
@@ -696,11 +744,17 @@ def test_first_broken_rule_in_table_order_wins():
     # scaled out of range + bad timestamp: scaled comes first
     b = st_("completed", ts="nope", result={"score": {"scaled": 3}})
     # a Group actor without a verb: the verb rule comes before the Group rule
-    c = {"actor": {"objectType": "Group", "mbox": "mailto:t@example.org"}, "object": {"id": COURSE},
-         "timestamp": "2024-03-01T10:00:00Z"}
+    c = {
+        "actor": {"objectType": "Group", "mbox": "mailto:t@example.org"},
+        "object": {"id": COURSE},
+        "timestamp": "2024-03-01T10:00:00Z",
+    }
     out = assert_agree(numbered(a, b, c), activities={COURSE})
-    assert out["quarantined"] == {(1, "xapi_passed_but_unsuccessful"), (2, "xapi_scaled_score_out_of_range"),
-                                  (3, "xapi_verb_missing")}
+    assert out["quarantined"] == {
+        (1, "xapi_passed_but_unsuccessful"),
+        (2, "xapi_scaled_score_out_of_range"),
+        (3, "xapi_verb_missing"),
+    }
 
 
 def test_scaled_minus_one_to_zero_is_valid_but_gives_no_score_and_bounds_are_inclusive():
@@ -718,8 +772,11 @@ def test_scaled_minus_one_to_zero_is_valid_but_gives_no_score_and_bounds_are_inc
 def test_raw_min_max_first_but_not_when_max_equals_min():
     rows = numbered(
         st_("passed", result={"score": {"raw": 30, "min": 10, "max": 50, "scaled": 0.9}}),
-        st_("passed", actor={"openid": "https://id.example.org/x"},
-            result={"score": {"raw": 10, "min": 10, "max": 10, "scaled": 0.9}}),
+        st_(
+            "passed",
+            actor={"openid": "https://id.example.org/x"},
+            result={"score": {"raw": 10, "min": 10, "max": 10, "scaled": 0.9}},
+        ),
     )
     out = assert_agree(rows, activities={COURSE})
     assert out["records"][("mailto:ann@example.org", COURSE, None)]["score"] == pytest.approx(50)
@@ -769,15 +826,15 @@ def test_voiding_before_and_after_and_quarantined_voiders_and_targets():
     keep = dict(st_("attended", actor={"openid": "https://id.example.org/y"}), id="k")
     void = lambda i, **kw: st_(VOIDED_IRI, obj=None, **kw) | {"object": {"objectType": "StatementRef", "id": i}}
     rows = numbered(
-        void("a"),            # before its target
+        void("a"),  # before its target
         target_a,
         target_b,
-        void("b"),            # after its target
+        void("b"),  # after its target
         target_q,
-        void("q"),            # targets a quarantined statement: the target stays quarantined
+        void("q"),  # targets a quarantined statement: the target stays quarantined
         void("k", ts="bad"),  # a quarantined voiding statement voids nothing
         keep,
-        void("missing"),      # voids nothing, is ignored
+        void("missing"),  # voids nothing, is ignored
     )
     out = assert_agree(rows, activities={COURSE})
     assert out["quarantined"] == {(5, "xapi_timestamp_invalid"), (7, "xapi_timestamp_invalid")}
@@ -802,7 +859,7 @@ def test_identifiers_as_xapi_writes_them():
 def test_verb_matching_order_and_variants():
     extra = {"https://example.org/verbs/finished": "completed", ADL + "experienced": "completed"}
     rows = numbered(
-        st_(ADL + "experienced", obj=AU1),                 # config overrides the default (attended)
+        st_(ADL + "experienced", obj=AU1),  # config overrides the default (attended)
         st_("https://example.org/verbs/finished", obj=AU2),
         st_("https://example.org/vocab/Passed/", obj=INPERSON),  # other vocabulary, case, trailing slash
         st_(CMI5 + "Failed", actor={"openid": "https://id.example.org/x"}),
@@ -817,14 +874,21 @@ def test_verb_matching_order_and_variants():
 
 def test_cmi5_course_in_grouping_title_english_first_and_nation_last():
     def au(verb, ts, au_iri, nation, registration="r1"):
-        return st_(verb, ts=ts, obj=au_iri, context={
-            "registration": registration,
-            "contextActivities": {"grouping": [
-                {"id": INPERSON},
-                {"id": COURSE, "definition": {"name": {"de-DE": "Gender-Kurs", "en-GB": "Gender course"}}},
-            ]},
-            "extensions": {NATION_EXT: nation},
-        }) | {"object": {"id": au_iri, "definition": {"name": {"en-US": "Module"}}}}
+        return st_(
+            verb,
+            ts=ts,
+            obj=au_iri,
+            context={
+                "registration": registration,
+                "contextActivities": {
+                    "grouping": [
+                        {"id": INPERSON},
+                        {"id": COURSE, "definition": {"name": {"de-DE": "Gender-Kurs", "en-GB": "Gender course"}}},
+                    ]
+                },
+                "extensions": {NATION_EXT: nation},
+            },
+        ) | {"object": {"id": au_iri, "definition": {"name": {"en-US": "Module"}}}}
 
     rows = numbered(
         au("launched", "2024-03-01T10:00:00Z", AU1, "GEO"),
@@ -833,7 +897,12 @@ def test_cmi5_course_in_grouping_title_english_first_and_nation_last():
     )
     out = assert_agree(rows, nation_extension=NATION_EXT, activities={COURSE})
     rec = out["records"][("mailto:ann@example.org", COURSE, "r1")]
-    assert (rec["status"], rec["title"], rec["nation"], rec["positions"]) == ("passed", "Gender course", "MDA", [1, 2, 3])
+    assert (rec["status"], rec["title"], rec["nation"], rec["positions"]) == (
+        "passed",
+        "Gender course",
+        "MDA",
+        [1, 2, 3],
+    )
     # mapped object: the record is the object's, titled from the object
     out = assert_agree(rows, nation_extension=NATION_EXT, activities={COURSE, AU1})
     assert out["records"][("mailto:ann@example.org", AU1, "r1")]["title"] == "Module"
@@ -855,13 +924,17 @@ def test_registration_splits_records():
 # Rules where the library was seen to disagree with the README (see the module docstring's readings).
 
 
-@pytest.mark.parametrize("actor", [
-    {"mbox": ""},
-    {"mbox_sha1sum": ""},
-    {"openid": ""},
-    {"account": {"homePage": "https://lms.example.org", "name": ""}},
-    {"account": {"homePage": "", "name": "carol"}},
-], ids=["mbox", "mbox_sha1sum", "openid", "account-name", "account-homePage"])
+@pytest.mark.parametrize(
+    "actor",
+    [
+        {"mbox": ""},
+        {"mbox_sha1sum": ""},
+        {"openid": ""},
+        {"account": {"homePage": "https://lms.example.org", "name": ""}},
+        {"account": {"homePage": "", "name": "carol"}},
+    ],
+    ids=["mbox", "mbox_sha1sum", "openid", "account-name", "account-homePage"],
+)
 def test_an_empty_identifier_identifies_nobody(actor):
     # Otherwise every such statement in an export becomes one "learner" whose identifier is "" (or "|carol").
     out = assert_agree(numbered(st_("completed", actor=actor)), activities={COURSE})
@@ -874,13 +947,16 @@ def test_an_empty_verb_id_is_no_verb_id():
     assert out["quarantined"] == {(1, "xapi_verb_missing")}
 
 
-@pytest.mark.parametrize("timestamp", [
-    "2024-03-01T10:00:00.Z",        # a decimal sign without digits
-    "2024-03-01T10:00:00+05:60",    # an offset of 5 h 60 min
-    "2024-03-01 10:00:00Z",         # a space instead of T (RFC 3339 allows it, ISO 8601 does not)
-    " 2024-03-01T10:00:00Z",        # surrounding whitespace
-    "2024-03-01T10:00:00Z\n",
-])
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2024-03-01T10:00:00.Z",  # a decimal sign without digits
+        "2024-03-01T10:00:00+05:60",  # an offset of 5 h 60 min
+        "2024-03-01 10:00:00Z",  # a space instead of T (RFC 3339 allows it, ISO 8601 does not)
+        " 2024-03-01T10:00:00Z",  # surrounding whitespace
+        "2024-03-01T10:00:00Z\n",
+    ],
+)
 def test_timestamps_that_are_not_iso_8601_are_quarantined(timestamp):
     out = assert_agree(numbered(st_("completed", ts=timestamp)), activities={COURSE})
     assert out["quarantined"] == {(1, "xapi_timestamp_invalid")}

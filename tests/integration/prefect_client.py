@@ -1,7 +1,7 @@
 """Run from a subprocess with PREFECT_API_URL set: trigger a deployment, wait, report as JSON.
 
-    python prefect_client.py wait-deployment NAME            -> {"schedules": [...]}
-    python prefect_client.py run NAME '{"param": ...}'        -> {"state": ..., "message": ..., "artifacts": [...]}
+python prefect_client.py wait-deployment NAME            -> {"schedules": [...]}
+python prefect_client.py run NAME '{"param": ...}'        -> {"state": ..., "message": ..., "artifacts": [...]}
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ async def wait_deployment(name: str, timeout: float = 120) -> dict:
         while True:
             try:
                 deployment = await client.read_deployment_by_name(name)
-                return {"schedules": [s.schedule.cron for s in deployment.schedules],
-                        "concurrency_limit": getattr(deployment, "global_concurrency_limit", None) is not None
-                        or bool(getattr(deployment, "concurrency_limit", None)),
-                        "work_pool": deployment.work_pool_name}
+                return {
+                    "schedules": [s.schedule.cron for s in deployment.schedules],
+                    "concurrency_limit": getattr(deployment, "global_concurrency_limit", None) is not None
+                    or bool(getattr(deployment, "concurrency_limit", None)),
+                    "work_pool": deployment.work_pool_name,
+                }
             except Exception:
                 if time.time() > deadline:
                     raise
@@ -38,10 +40,14 @@ async def run(name: str, parameters: dict, timeout: float = 300) -> dict:
     flow_run = await run_deployment(name, parameters=parameters, timeout=timeout)
     async with get_client() as client:
         artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id])))
-    return {"state": flow_run.state.type.value, "message": flow_run.state.message,
-            "artifacts": sorted({a.key: a.type for a in artifacts}.items()),
-            "report": next((a.data for a in artifacts if a.key == "txpipe-run-report"), None)}
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]))
+        )
+    return {
+        "state": flow_run.state.type.value,
+        "message": flow_run.state.message,
+        "artifacts": sorted({a.key: a.type for a in artifacts}.items()),
+        "report": next((a.data for a in artifacts if a.key == "txpipe-run-report"), None),
+    }
 
 
 if __name__ == "__main__":

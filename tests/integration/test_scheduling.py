@@ -19,22 +19,35 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CLIENT = Path(__file__).parent / "prefect_client.py"
 PREFECT = Path(sys.executable).parent / "prefect"
 # Prefect 3.9 stores link artifacts with type "markdown".
-ARTIFACTS = [["txpipe-dashboard", "markdown"], ["txpipe-deliveries", "table"], ["txpipe-run-report", "markdown"],
-             ["txpipe-validation-report", "markdown"], ["txpipe-warehouse", "markdown"]]
+ARTIFACTS = [
+    ["txpipe-dashboard", "markdown"],
+    ["txpipe-deliveries", "table"],
+    ["txpipe-run-report", "markdown"],
+    ["txpipe-validation-report", "markdown"],
+    ["txpipe-warehouse", "markdown"],
+]
 
 
 def client(env, *args, timeout=400) -> dict:
-    result = subprocess.run([sys.executable, str(CLIENT), *args], env=env, capture_output=True, text=True,
-                            timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, str(CLIENT), *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture
 def env(tmp_path, prefect_server):
-    return {**os.environ, "PREFECT_API_URL": prefect_server, "PREFECT_HOME": str(tmp_path / "prefect-client"),
-            "TXPIPE_HOME": str(tmp_path / "home"), "TXPIPE_PSEUDONYM_KEY": "scheduling", "TXPIPE_REPO": str(REPO_ROOT),
-            "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+    return {
+        **os.environ,
+        "PREFECT_API_URL": prefect_server,
+        "PREFECT_HOME": str(tmp_path / "prefect-client"),
+        "TXPIPE_HOME": str(tmp_path / "home"),
+        "TXPIPE_PSEUDONYM_KEY": "scheduling",
+        "TXPIPE_REPO": str(REPO_ROOT),
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+    }
 
 
 def check_published(env) -> None:
@@ -47,8 +60,13 @@ def check_published(env) -> None:
 
 def test_served_deployments_run_on_demand_with_artifacts(env, tmp_path):
     log = open(tmp_path / "serve.log", "w")
-    serve = subprocess.Popen([sys.executable, "-m", "txpipe", "serve", "--landing", str(SAMPLE_LANDING)],
-                             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "txpipe", "serve", "--landing", str(SAMPLE_LANDING)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         nightly = client(env, "wait-deployment", "txpipe-pipeline/nightly")
         weekly = client(env, "wait-deployment", "txpipe-build/weekly-full-rebuild")
@@ -65,16 +83,33 @@ def test_served_deployments_run_on_demand_with_artifacts(env, tmp_path):
 
 
 def test_prefect_yaml_deployments_run_on_a_process_worker(env, tmp_path):
-    subprocess.run([str(PREFECT), "work-pool", "create", "txpipe", "--type", "process", "--overwrite"], env=env,
-                   check=True, capture_output=True, timeout=120)
-    deploy = subprocess.run([str(PREFECT), "--no-prompt", "deploy", "--all"], env=env, cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [str(PREFECT), "work-pool", "create", "txpipe", "--type", "process", "--overwrite"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    deploy = subprocess.run(
+        [str(PREFECT), "--no-prompt", "deploy", "--all"],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
     nightly = client(env, "wait-deployment", "txpipe-pipeline/nightly")
     assert nightly["work_pool"] == "txpipe" and nightly["schedules"] == ["0 2 * * *"]
     log = open(tmp_path / "worker.log", "w")
-    worker = subprocess.Popen([str(PREFECT), "worker", "start", "--pool", "txpipe"], env=env, cwd=tmp_path,
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    worker = subprocess.Popen(
+        [str(PREFECT), "worker", "start", "--pool", "txpipe"],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         run = client(env, "run", "txpipe-pipeline/nightly", json.dumps({"landing": str(SAMPLE_LANDING)}))
         assert run["state"] == "COMPLETED", run["message"] + (tmp_path / "worker.log").read_text()[-3000:]

@@ -71,14 +71,17 @@ def test_headline_figures_match_the_warehouse(page, published):
     tiles = tile_values(result["dom"])
     with duckdb.connect(str(warehouse), read_only=True) as con:
         year = con.execute("SELECT max(year(start_date)) FROM participation WHERE is_attended(status)").fetchone()[0]
-        partners, engaged, women, known, completed, attended = con.execute("""
+        partners, engaged, women, known, completed, attended = con.execute(
+            """
             SELECT sum(headcount), count(DISTINCT nation),
                    sum(headcount) FILTER (WHERE sex = 'F'), sum(headcount) FILTER (WHERE sex IN ('F', 'M', 'X')),
                    -- completion is a course measure: education and training only
                    sum(headcount) FILTER (WHERE status IN ('completed', 'passed') AND programme <> 'exercise'),
                    sum(headcount) FILTER (WHERE programme <> 'exercise')
             FROM participation
-            WHERE is_attended(status) AND is_partner(framework) AND year(start_date) = ?""", [year]).fetchone()
+            WHERE is_attended(status) AND is_partner(framework) AND year(start_date) = ?""",
+            [year],
+        ).fetchone()
     assert tiles["participants"] == partners
     assert tiles["engaged"] == engaged
     assert tiles["women"] == pytest.approx(women / known)
@@ -137,12 +140,14 @@ def test_run_report_completion_covers_courses_only(published):
     _, warehouse = published
     result = headline(warehouse, "headline_course_completion")
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        expected = dict(con.execute("""
+        expected = dict(
+            con.execute("""
             SELECT framework, sum(headcount) FILTER (WHERE status IN ('completed', 'passed')) / sum(headcount)
             FROM participation
             WHERE is_attended(status) AND is_partner(framework) AND programme IN ('education', 'training')
               AND year(start_date) = (SELECT max(year(start_date)) FROM participation WHERE is_attended(status))
-            GROUP BY framework""").fetchall())
+            GROUP BY framework""").fetchall()
+        )
     got = {row[1]: row[4] for row in result.rows}
     assert got.keys() == expected.keys() and all(got[k] == pytest.approx(expected[k]) for k in got)
     build = {"counts": {}, "course_completion": {"columns": result.columns, "rows": [list(r) for r in result.rows]}}
@@ -153,13 +158,13 @@ def test_run_report_completion_covers_courses_only(published):
 
 # ---- hostile values: every value the pages show is text, never markup or code ------------------
 
-IMG_SOURCE = "<img src=x onerror=document.title='XSS'>"      # a source folder: a rejected delivery, shown in quality
-BRACES_SOURCE = "x{{app}}"                                     # a source folder: once hit the page's str.replace chain
+IMG_SOURCE = "<img src=x onerror=document.title='XSS'>"  # a source folder: a rejected delivery, shown in quality
+BRACES_SOURCE = "x{{app}}"  # a source folder: once hit the page's str.replace chain
 # iteration ids break a warning rule only, so the row is stored and shown; they are upper-cased when stored, so the
 # attribute is written with character references that survive it (&#X64; is "d") and really sets the title.
-IMG_ITERATION = "\"><IMG SRC=X ONERROR=" + "".join(f"&#X{ord(c):X};" for c in "document.title='XSS'") + ">"
+IMG_ITERATION = '"><IMG SRC=X ONERROR=' + "".join(f"&#X{ord(c):X};" for c in "document.title='XSS'") + ">"
 PLAIN_IMG_ITERATION = "\"><IMG SRC=X ONERROR=document.title='XSS'>"
-COMMENT_ITERATION = "<!--<SCRIPT>"                             # script-data escape states: once left the page blank
+COMMENT_ITERATION = "<!--<SCRIPT>"  # script-data escape states: once left the page blank
 CLOSE_ITERATION = "</SCRIPT><SCRIPT>document.title='XSS'</SCRIPT>"
 HOSTILE_ITERATIONS = (IMG_ITERATION, PLAIN_IMG_ITERATION, COMMENT_ITERATION, CLOSE_ITERATION)
 TITLE = "Partnership training and exercise participation"
@@ -172,14 +177,31 @@ def hostile(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("hostile")
     landing = root / "landing"
-    rows = [row(source_record_id=f"C{i}", nation=nation, participant_ref=f"P-{i}", programme=programme)
-            for i, (nation, programme) in enumerate([("GEO", "education"), ("ARM", "education"), ("AZE", "training"),
-                                                     ("GEO", "training"), ("MDA", "training")])]
-    rows += [row(source_record_id=f"X{i}", programme="exercise", activity_code="E1-401", iteration_id=iteration,
-                 activity_title="Exercise STEADFAST JACKAL", start_date="2024-06-03", end_date="2024-06-14",
-                 delivery_mode="field", nation="GEO", participant_ref="", headcount=str(5 + i),
-                 role="training_audience", status="attended", score="")
-             for i, iteration in enumerate(HOSTILE_ITERATIONS)]
+    rows = [
+        row(source_record_id=f"C{i}", nation=nation, participant_ref=f"P-{i}", programme=programme)
+        for i, (nation, programme) in enumerate(
+            [("GEO", "education"), ("ARM", "education"), ("AZE", "training"), ("GEO", "training"), ("MDA", "training")]
+        )
+    ]
+    rows += [
+        row(
+            source_record_id=f"X{i}",
+            programme="exercise",
+            activity_code="E1-401",
+            iteration_id=iteration,
+            activity_title="Exercise STEADFAST JACKAL",
+            start_date="2024-06-03",
+            end_date="2024-06-14",
+            delivery_mode="field",
+            nation="GEO",
+            participant_ref="",
+            headcount=str(5 + i),
+            role="training_audience",
+            status="attended",
+            score="",
+        )
+        for i, iteration in enumerate(HOSTILE_ITERATIONS)
+    ]
     write_csv(landing / "ptec" / "roster.csv", rows)
     for source in (IMG_SOURCE, BRACES_SOURCE):
         write_csv(landing / source / "roster.csv", [row()])

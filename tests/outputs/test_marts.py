@@ -12,7 +12,9 @@ from txpipe.warehouse.publish import publish_warehouse
 
 
 def test_neutralise_formulas_only_touches_risky_text():
-    table = pa.table({"t": ["=1+1", "+A", "-x", "@SUM(A1)", "\tx", "plain", None, "a=b"], "n": [-1, 2, 3, 4, 5, 6, 7, 8]})
+    table = pa.table(
+        {"t": ["=1+1", "+A", "-x", "@SUM(A1)", "\tx", "plain", None, "a=b"], "n": [-1, 2, 3, 4, 5, 6, 7, 8]}
+    )
     out = neutralise_formulas(table)
     assert out["t"].to_pylist() == ["'=1+1", "'+A", "'-x", "'@SUM(A1)", "'\tx", "plain", None, "a=b"]
     assert out["n"].to_pylist() == table["n"].to_pylist()

@@ -23,8 +23,13 @@ from txpipe.warehouse.publish import publish_warehouse
 pytestmark = pytest.mark.integration
 
 # (programme, nation, participants) in 2024: education holds GEO and one other nation, training three nations.
-CELLS = [("education", "GEO", 3), ("education", "ARM", 5),
-         ("training", "GEO", 2), ("training", "ARM", 4), ("training", "AZE", 6)]
+CELLS = [
+    ("education", "GEO", 3),
+    ("education", "ARM", 5),
+    ("training", "GEO", 2),
+    ("training", "ARM", 4),
+    ("training", "AZE", 6),
+]
 TWO_NATION_TOTAL = 3 + 5
 THREE_NATION_TOTAL = 2 + 4 + 6
 
@@ -80,9 +85,14 @@ def test_the_dashboard_shows_withheld_with_the_rule_and_the_three_nation_total(g
     assert 'data-ready="true"' in dom and re.search(r'<pre id="errors" role="alert">\s*</pre>', dom)
     table = re.search(r'id="table-totals">(.*?)</table>', dom, re.S)
     assert table, "the partner copy shows no table of the overall totals"
-    rows = {re.sub(r"<[^>]+>", "", cells[0]): [re.sub(r"<[^>]+>", "", c) for c in cells]
-            for cells in (re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S) for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", table.group(1), re.S))
-            if cells}
+    rows = {
+        re.sub(r"<[^>]+>", "", cells[0]): [re.sub(r"<[^>]+>", "", c) for c in cells]
+        for cells in (
+            re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)
+            for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", table.group(1), re.S)
+        )
+        if cells
+    }
     assert rows["education"][1] == "withheld" and "fewer than 3 nations" in " ".join(rows["education"])
     assert rows["training"][1] == str(THREE_NATION_TOTAL)
     # the total over every programme would give the education total back (20 - 12): withheld too
@@ -93,6 +103,8 @@ def test_the_dashboard_shows_withheld_with_the_rule_and_the_three_nation_total(g
 
 def test_the_dashboard_file_holds_neither_the_withheld_total_nor_one_it_follows_from(geo_copy):
     html = geo_copy["page"].read_text(encoding="utf-8")
-    data = json.loads(re.search(r'<script type="application/json" id="txpipe-data">(.*?)</script>', html, re.S).group(1))
+    data = json.loads(
+        re.search(r'<script type="application/json" id="txpipe-data">(.*?)</script>', html, re.S).group(1)
+    )
     shown = {(r["year"], r["programme"]): r["all_partner_participants"] for r in data["totals"]}
     assert shown == {(2024, "education"): None, (2024, "training"): THREE_NATION_TOTAL}

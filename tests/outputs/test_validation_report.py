@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from tests.conftest import SAMPLE_LANDING, ingest_all
-from txpipe.store.ledger import Ledger
 from txpipe.outputs.validation_report import write_validation_report
+from txpipe.store.ledger import Ledger
 
 REMOTE = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|@import|url\(\s*["']?\s*(?:https?:)?//""", re.I)
 
@@ -35,9 +35,14 @@ def test_unknown_nations_get_the_closest_reference_nations_never_the_value(setti
 
     from tests.conftest import read_parquet_rows, row, write_csv
 
-    write_csv(landing / "ptec" / "r.csv", [row(source_record_id="A", nation="Georgiaa"),
-                                           row(source_record_id="B", nation="Repubic of Korea"),
-                                           row(source_record_id="C", nation="Georgia (US state)")])
+    write_csv(
+        landing / "ptec" / "r.csv",
+        [
+            row(source_record_id="A", nation="Georgiaa"),
+            row(source_record_id="B", nation="Repubic of Korea"),
+            row(source_record_id="C", nation="Georgia (US state)"),
+        ],
+    )
     [record] = ingest_all(settings, landing)
     offending = {q["source_row"]: json.loads(q["offending_values"]) for q in read_parquet_rows(settings.quarantine_dir)}
     assert offending[2]["nation"] == "Georgiaa" and offending[2]["nation_did_you_mean"][0] == "Georgia (GEO)"

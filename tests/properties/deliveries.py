@@ -18,7 +18,12 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 from tests.properties.oracle import (
-    CANONICAL, ENUM_SETS, RECORD, REF, REQUIRED_COLUMNS, DeliveredRow,
+    CANONICAL,
+    ENUM_SETS,
+    RECORD,
+    REF,
+    REQUIRED_COLUMNS,
+    DeliveredRow,
 )
 
 EXTRA_COLUMN = "email"
@@ -72,8 +77,9 @@ def pad(draw, text: str) -> str:
 
 def recase(draw, text: str) -> str:
     how = draw(st.sampled_from(["same", "same", "lower", "upper", "title", "swap"]))
-    return {"same": text, "lower": text.lower(), "upper": text.upper(), "title": text.title(),
-            "swap": text.swapcase()}[how]
+    return {"same": text, "lower": text.lower(), "upper": text.upper(), "title": text.title(), "swap": text.swapcase()}[
+        how
+    ]
 
 
 def missing(draw, allow_none: bool = True):
@@ -97,7 +103,7 @@ def free_text(draw, newlines: bool, min_size: int = 1, max_size: int = 25) -> st
 
 
 def long_text(draw, length: int) -> str:
-    seed = draw(st.text(alphabet="abcXYZ09 ,;\"é中😀", min_size=1, max_size=8))
+    seed = draw(st.text(alphabet='abcXYZ09 ,;"é中😀', min_size=1, max_size=8))
     body = (seed * (length // len(seed) + 1))[: length - 2]
     return "L" + body + "R"
 
@@ -107,8 +113,19 @@ def iso(d: dt.date) -> str:
 
 
 DATES = st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2099, 12, 31))
-INVALID_DATES = ["2024-02-30", "2024-13-01", "next week", "04/03/2024", "2023-02-29", "1900-02-29",
-                 "1899-12-31", "2100-01-01", "20240304", "2024-04-31", "04.03.2024"]
+INVALID_DATES = [
+    "2024-02-30",
+    "2024-13-01",
+    "next week",
+    "04/03/2024",
+    "2023-02-29",
+    "1900-02-29",
+    "1899-12-31",
+    "2100-01-01",
+    "20240304",
+    "2024-04-31",
+    "04.03.2024",
+]
 INVALID_PROGRAMME = ["course", "educ", "trainings", "exercises", "other"]
 INVALID_MODE = ["hybrid", "remote", "on-site", "classroom"]
 INVALID_SEX = ["female", "Q", "W", "0", "FM"]
@@ -132,12 +149,30 @@ ACTIVITY_CODES = sorted(REF.activity_codes)
 
 # Faults a row may carry (each names the rule it breaks)
 CRITICAL_FAULTS = [
-    "source_record_id_missing", "source_record_id_too_long", "programme_missing", "programme_invalid",
-    "activity_code_missing", "activity_code_malformed", "start_date_missing", "start_date_invalid",
-    "end_date_missing", "end_date_invalid", "end_before_start", "delivery_mode_invalid",
-    "nation_missing", "nation_unknown", "headcount_invalid", "participant_ref_missing",
-    "sex_invalid", "rank_invalid", "role_invalid", "status_missing", "status_invalid",
-    "score_invalid", "activity_title_too_long", "provider_too_long",
+    "source_record_id_missing",
+    "source_record_id_too_long",
+    "programme_missing",
+    "programme_invalid",
+    "activity_code_missing",
+    "activity_code_malformed",
+    "start_date_missing",
+    "start_date_invalid",
+    "end_date_missing",
+    "end_date_invalid",
+    "end_before_start",
+    "delivery_mode_invalid",
+    "nation_missing",
+    "nation_unknown",
+    "headcount_invalid",
+    "participant_ref_missing",
+    "sex_invalid",
+    "rank_invalid",
+    "role_invalid",
+    "status_missing",
+    "status_invalid",
+    "score_invalid",
+    "activity_title_too_long",
+    "provider_too_long",
 ]
 WARNING_FAULTS = ["activity_code_not_in_catalogue", "iteration_id_malformed"]
 
@@ -196,14 +231,24 @@ def make_row(draw, index: int, newlines: bool, faults: set, columns: list) -> di
         cells["activity_title"] = long_text(draw, draw(st.integers(501, 530)))
     else:
         choice = draw(st.integers(0, 9))
-        cells["activity_title"] = (missing(draw) if choice == 0 else long_text(draw, 500) if choice == 1
-                                   else pad(draw, free_text(draw, newlines)))
+        cells["activity_title"] = (
+            missing(draw)
+            if choice == 0
+            else long_text(draw, 500)
+            if choice == 1
+            else pad(draw, free_text(draw, newlines))
+        )
     if "provider_too_long" in faults:
         cells["provider"] = long_text(draw, draw(st.integers(201, 230)))
     else:
         choice = draw(st.integers(0, 9))
-        cells["provider"] = (missing(draw) if choice == 0 else long_text(draw, 200) if choice == 1
-                             else pad(draw, free_text(draw, newlines, max_size=12)))
+        cells["provider"] = (
+            missing(draw)
+            if choice == 0
+            else long_text(draw, 200)
+            if choice == 1
+            else pad(draw, free_text(draw, newlines, max_size=12))
+        )
     # iteration_id
     if "iteration_id_malformed" in faults:
         cells["iteration_id"] = pad(draw, recase(draw, draw(st.sampled_from(MALFORMED_ITERATION))))
@@ -242,9 +287,13 @@ def make_row(draw, index: int, newlines: bool, faults: set, columns: list) -> di
         cells["headcount"] = pad(draw, draw(st.sampled_from(INVALID_HEADCOUNT)))
     else:
         choice = draw(st.integers(0, 5))
-        cells["headcount"] = (missing(draw) if choice == 0
-                              else pad(draw, str(draw(st.sampled_from([2, 3, 12, 40, 999999])))) if choice == 1
-                              else pad(draw, "1"))
+        cells["headcount"] = (
+            missing(draw)
+            if choice == 0
+            else pad(draw, str(draw(st.sampled_from([2, 3, 12, 40, 999999]))))
+            if choice == 1
+            else pad(draw, "1")
+        )
     if "participant_ref_missing" in faults:
         if cells["headcount"] is not None and cells["headcount"].strip() not in ("", "1"):
             cells["headcount"] = draw(st.sampled_from(["1", " 1", "", None]))
@@ -364,8 +413,11 @@ def deliveries(draw, fmt: str) -> Delivery:
     records: list[Item] = []
     index = 0
     while len(items) < n:
-        what = draw(st.sampled_from(
-            ["new"] * 6 + ["exact", "conflict", "pair", "blank"] + ["broken"] * (2 if broken_kinds else 0)))
+        what = draw(
+            st.sampled_from(
+                ["new"] * 6 + ["exact", "conflict", "pair", "blank"] + ["broken"] * (2 if broken_kinds else 0)
+            )
+        )
         if what in ("exact", "conflict") and not records:
             what = "new"
         if what == "pair" and len(items) > n - 2:
@@ -375,7 +427,9 @@ def deliveries(draw, fmt: str) -> Delivery:
             faults = faults_for_row(draw)
             if what == "pair" and not any(f in CRITICAL_FAULTS for f in faults):
                 faults.add(draw(st.sampled_from(CRITICAL_FAULTS)))
-            item = Item(RECORD, make_row(draw, index, newlines, faults, columns), note=",".join(sorted(faults)) or "clean")
+            item = Item(
+                RECORD, make_row(draw, index, newlines, faults, columns), note=",".join(sorted(faults)) or "clean"
+            )
             items.append(item)
             records.append(item)
             if what == "pair":  # a warning-only row right after a quarantined one (same chunk, mostly)
@@ -405,15 +459,27 @@ def deliveries(draw, fmt: str) -> Delivery:
                 count = max(1, count)
                 if count == len(columns):
                     count += 1
-                tokens = draw(st.lists(st.text(alphabet="abc019XY", min_size=1, max_size=5), min_size=count, max_size=count))
+                tokens = draw(
+                    st.lists(st.text(alphabet="abc019XY", min_size=1, max_size=5), min_size=count, max_size=count)
+                )
                 items.append(Item(BROKEN_FIELDS, fields=tuple(tokens)))
             elif kind == EMPTY_RECORD:
                 items.append(Item(EMPTY_RECORD))
             elif kind == JSON_MALFORMED:
-                raw = draw(st.sampled_from([
-                    '{"source_record_id": "X1", "programme": ', "{bad json}", "not json at all",
-                    '{"a": 1,}', "{'single': 'quotes'}", '{"source_record_id": "X2"', "}", "NaN-ish",
-                ]))
+                raw = draw(
+                    st.sampled_from(
+                        [
+                            '{"source_record_id": "X1", "programme": ',
+                            "{bad json}",
+                            "not json at all",
+                            '{"a": 1,}',
+                            "{'single': 'quotes'}",
+                            '{"source_record_id": "X2"',
+                            "}",
+                            "NaN-ish",
+                        ]
+                    )
+                )
                 items.append(Item(JSON_MALFORMED, raw=raw))
             else:
                 raw = draw(st.sampled_from(["[1, 2]", "5", '"text"', "null", "true", "[]", "3.5", '["R1", "x"]']))

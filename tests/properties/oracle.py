@@ -27,9 +27,23 @@ SUITE_PATH = REPO / "expectations" / "participation.json"
 REFERENCE_DIR = REPO / "data" / "reference"
 
 CANONICAL = [
-    "source_record_id", "programme", "activity_code", "activity_title", "iteration_id", "provider",
-    "start_date", "end_date", "delivery_mode", "nation", "participant_ref", "headcount", "sex",
-    "rank", "role", "status", "score",
+    "source_record_id",
+    "programme",
+    "activity_code",
+    "activity_title",
+    "iteration_id",
+    "provider",
+    "start_date",
+    "end_date",
+    "delivery_mode",
+    "nation",
+    "participant_ref",
+    "headcount",
+    "sex",
+    "rank",
+    "role",
+    "status",
+    "score",
 ]
 REQUIRED_COLUMNS = ["source_record_id", "programme", "activity_code", "start_date", "end_date", "nation", "status"]
 ENUM_COLUMNS = ["programme", "delivery_mode", "sex", "rank", "role", "status"]
@@ -73,10 +87,15 @@ def load_suite(path: Path = SUITE_PATH) -> list[Rule]:
     rules = []
     for exp in data["expectations"]:
         meta = exp.get("meta", {})
-        rules.append(Rule(
-            name=meta["rule"], type=exp["type"], severity=exp["severity"], kwargs=exp["kwargs"],
-            depends_on=tuple(meta.get("depends_on", ())),
-        ))
+        rules.append(
+            Rule(
+                name=meta["rule"],
+                type=exp["type"],
+                severity=exp["severity"],
+                kwargs=exp["kwargs"],
+                depends_on=tuple(meta.get("depends_on", ())),
+            )
+        )
     return rules
 
 
@@ -323,20 +342,42 @@ def predict(rows: list[DeliveredRow], source: str, key: str) -> Prediction:
         delivered = {c: trimmed(r.cells.get(c)) for c in CANONICAL}
         values = normalise(r.cells, source, key)
         if r.source_row in duplicate_of:
-            fates.append(RowFate(r.source_row, "duplicate", delivered=delivered,
-                                 participant_pid=values["participant_pid"],
-                                 duplicate_of=duplicate_of[r.source_row]))
+            fates.append(
+                RowFate(
+                    r.source_row,
+                    "duplicate",
+                    delivered=delivered,
+                    participant_pid=values["participant_pid"],
+                    duplicate_of=duplicate_of[r.source_row],
+                )
+            )
             continue
         failed = judge(values, params)
         critical = [n for n in failed if RULES_BY_NAME[n].severity == "critical"]
         warnings = [n for n in failed if RULES_BY_NAME[n].severity == "warning"]
         if critical:
-            fates.append(RowFate(r.source_row, "quarantined", reasons=critical, failed=failed,
-                                 delivered=delivered, participant_pid=values["participant_pid"]))
+            fates.append(
+                RowFate(
+                    r.source_row,
+                    "quarantined",
+                    reasons=critical,
+                    failed=failed,
+                    delivered=delivered,
+                    participant_pid=values["participant_pid"],
+                )
+            )
         else:
-            fates.append(RowFate(r.source_row, "stored", warnings=warnings, failed=failed,
-                                 stored=stored_values(values, source, r.source_row, warnings),
-                                 delivered=delivered, participant_pid=values["participant_pid"]))
+            fates.append(
+                RowFate(
+                    r.source_row,
+                    "stored",
+                    warnings=warnings,
+                    failed=failed,
+                    stored=stored_values(values, source, r.source_row, warnings),
+                    delivered=delivered,
+                    participant_pid=values["participant_pid"],
+                )
+            )
     warn_counts: dict[str, int] = {}
     reason_counts: dict[str, int] = {}
     for f in fates:

@@ -18,10 +18,22 @@ from hypothesis import strategies as st
 
 from tests.conftest import ingest_all, read_parquet_rows
 from tests.properties.deliveries import (
-    EXTRA_COLUMN, Delivery, csv_layouts, deliveries, jsonl_layouts, write_csv, write_jsonl, write_xlsx,
+    EXTRA_COLUMN,
+    Delivery,
+    csv_layouts,
+    deliveries,
+    jsonl_layouts,
+    write_csv,
+    write_jsonl,
+    write_xlsx,
 )
 from tests.properties.oracle import (
-    CANONICAL, READER_ISSUES, RECORD, RULES_BY_NAME, Prediction, predict,
+    CANONICAL,
+    READER_ISSUES,
+    RECORD,
+    RULES_BY_NAME,
+    Prediction,
+    predict,
 )
 from txpipe.ingest import IngestContext
 from txpipe.settings import Settings
@@ -37,11 +49,13 @@ def run(delivery: Delivery, chunk_rows: int, write) -> None:
         landing = tmp / "landing"
         path, rows = write(landing / SOURCE)
         expected = predict(rows, SOURCE, KEY)
-        settings = Settings.from_env({
-            "TXPIPE_HOME": str(tmp / "home"),
-            "TXPIPE_PSEUDONYM_KEY": KEY,
-            "TXPIPE_CHUNK_ROWS": str(chunk_rows),
-        })
+        settings = Settings.from_env(
+            {
+                "TXPIPE_HOME": str(tmp / "home"),
+                "TXPIPE_PSEUDONYM_KEY": KEY,
+                "TXPIPE_CHUNK_ROWS": str(chunk_rows),
+            }
+        )
         records = ingest_all(settings, landing, context=_context(settings))
         stored = read_parquet_rows(settings.participation_dir) if settings.participation_dir.exists() else []
         quarantined = read_parquet_rows(settings.quarantine_dir) if settings.quarantine_dir.exists() else []
@@ -86,12 +100,16 @@ def compare(delivery: Delivery, expected: Prediction, records, stored: list, qua
         if getattr(record, name) != getattr(expected, name):
             problems.append(f"ledger {name} = {getattr(record, name)}, oracle {getattr(expected, name)}")
     if record.rows_read != record.rows_stored + record.rows_quarantined + record.rows_duplicate:
-        problems.append(f"accounting identity broken: {record.rows_read} != {record.rows_stored} + "
-                        f"{record.rows_quarantined} + {record.rows_duplicate}")
+        problems.append(
+            f"accounting identity broken: {record.rows_read} != {record.rows_stored} + "
+            f"{record.rows_quarantined} + {record.rows_duplicate}"
+        )
     if _nonzero(record.warnings) != expected.warnings:
         problems.append(f"ledger warnings {_nonzero(record.warnings)} , oracle {expected.warnings}")
     if _nonzero(record.quarantine_reasons) != expected.quarantine_reasons:
-        problems.append(f"ledger quarantine_reasons {_nonzero(record.quarantine_reasons)} , oracle {expected.quarantine_reasons}")
+        problems.append(
+            f"ledger quarantine_reasons {_nonzero(record.quarantine_reasons)} , oracle {expected.quarantine_reasons}"
+        )
     if EXTRA_COLUMN in delivery.columns:
         ignored = [str(c).strip().lower() for c in (record.ignored_columns or [])]
         if EXTRA_COLUMN not in ignored:
@@ -115,7 +133,9 @@ def compare(delivery: Delivery, expected: Prediction, records, stored: list, qua
         actual_quarantined[row["source_row"]] = row
     for source_row in sorted(set(actual_stored) | set(actual_quarantined) | set(fates)):
         fate = fates.get(source_row)
-        where = ("stored" if source_row in actual_stored else "") + ("quarantined" if source_row in actual_quarantined else "")
+        where = ("stored" if source_row in actual_stored else "") + (
+            "quarantined" if source_row in actual_quarantined else ""
+        )
         where = where or "duplicate/nowhere"
         if fate is None:
             problems.append(f"row {source_row}: {where} but the oracle knows no such row")
@@ -127,9 +147,12 @@ def compare(delivery: Delivery, expected: Prediction, records, stored: list, qua
                 detail = f" with reasons {list(actual_quarantined[source_row]['reasons'])}"
             if source_row in actual_stored:
                 detail = f" with warnings {actual_stored[source_row]['warnings']}"
-            problems.append(f"row {source_row}: {where}{detail}, oracle {want} "
-                            f"(reasons {fate.reasons}, warnings {fate.warnings}"
-                            + (f", duplicate of row {fate.duplicate_of}" if fate.duplicate_of else "") + ")")
+            problems.append(
+                f"row {source_row}: {where}{detail}, oracle {want} "
+                f"(reasons {fate.reasons}, warnings {fate.warnings}"
+                + (f", duplicate of row {fate.duplicate_of}" if fate.duplicate_of else "")
+                + ")"
+            )
             continue
         if fate.fate == "stored":
             problems += compare_stored(source_row, fate, actual_stored[source_row])
@@ -184,8 +207,9 @@ def compare_quarantined(source_row: int, fate, actual: dict) -> list[str]:
         got = offending[present[0]]
         want = None if column == "participant_ref" else fate.delivered[column]
         if got != want:
-            problems.append(f"row {source_row} offending_values[{present[0]!r}] = {got!r}, "
-                            f"delivered (trimmed) {want!r}")
+            problems.append(
+                f"row {source_row} offending_values[{present[0]!r}] = {got!r}, delivered (trimmed) {want!r}"
+            )
     # README: a nation_unknown row also carries "nation_did_you_mean" (a list of suggestions).
     allowed = judged_any | {"participant_ref", "participant_pid"}
     if "nation_unknown" in fate.reasons:
@@ -200,30 +224,43 @@ def compare_quarantined(source_row: int, fate, actual: dict) -> list[str]:
     if "participant_ref" in record:
         problems.append(f"row {source_row} record holds participant_ref")
     if record.get("participant_pid") != fate.participant_pid:
-        problems.append(f"row {source_row} record participant_pid {record.get('participant_pid')!r}, "
-                        f"oracle {fate.participant_pid!r}")
+        problems.append(
+            f"row {source_row} record participant_pid {record.get('participant_pid')!r}, "
+            f"oracle {fate.participant_pid!r}"
+        )
     for column in CANONICAL:
         if column == "participant_ref":
             continue
         got = record.get(column)
         got = (str(got).strip() or None) if got is not None else None
         if got != fate.delivered[column]:
-            problems.append(f"row {source_row} record[{column!r}] = {record.get(column)!r}, "
-                            f"delivered (trimmed) {fate.delivered[column]!r}")
+            problems.append(
+                f"row {source_row} record[{column!r}] = {record.get(column)!r}, "
+                f"delivered (trimmed) {fate.delivered[column]!r}"
+            )
     return problems
 
 
 def check_privacy(delivery: Delivery, stored: list, quarantined: list) -> list[str]:
-    refs = {it.cells["participant_ref"].strip() for it in delivery.items
-            if it.kind == RECORD and (it.cells.get("participant_ref") or "").strip()}
+    refs = {
+        it.cells["participant_ref"].strip()
+        for it in delivery.items
+        if it.kind == RECORD and (it.cells.get("participant_ref") or "").strip()
+    }
     if not refs:
         return []
-    others = [str(v) for it in delivery.items if it.kind == RECORD
-              for c, v in it.cells.items() if c != "participant_ref" and v]
+    others = [
+        str(v)
+        for it in delivery.items
+        if it.kind == RECORD
+        for c, v in it.cells.items()
+        if c != "participant_ref" and v
+    ]
     # identifiers txpipe makes (pseudonyms, batch and run ids) are hex: a short delivered ref such as
     # "50" can occur inside one by chance, so they are taken out of the texts searched
-    made = {str(row[c]) for row in stored + quarantined for c in ("participant_pid", "batch_id", "run_id")
-            if row.get(c)}
+    made = {
+        str(row[c]) for row in stored + quarantined for c in ("participant_pid", "batch_id", "run_id") if row.get(c)
+    }
     made |= {str(json.loads(row["record"]).get("participant_pid") or "") for row in quarantined} - {""}
     texts = []
     for row in stored + quarantined:
@@ -247,17 +284,22 @@ def check_privacy(delivery: Delivery, stored: list, quarantined: list) -> list[s
 
 @given(delivery=deliveries("csv"), layout=csv_layouts(), chunk_rows=CHUNKS)
 def test_csv_row_fate(delivery, layout, chunk_rows):
-    run(delivery, chunk_rows, lambda folder: (
-        folder / "delivery.csv", write_csv(delivery, folder / "delivery.csv", layout)))
+    run(
+        delivery,
+        chunk_rows,
+        lambda folder: (folder / "delivery.csv", write_csv(delivery, folder / "delivery.csv", layout)),
+    )
 
 
 @given(delivery=deliveries("xlsx"), chunk_rows=CHUNKS)
 def test_xlsx_row_fate(delivery, chunk_rows):
-    run(delivery, chunk_rows, lambda folder: (
-        folder / "delivery.xlsx", write_xlsx(delivery, folder / "delivery.xlsx")))
+    run(delivery, chunk_rows, lambda folder: (folder / "delivery.xlsx", write_xlsx(delivery, folder / "delivery.xlsx")))
 
 
 @given(delivery=deliveries("jsonl"), layout=jsonl_layouts(), chunk_rows=CHUNKS)
 def test_jsonl_row_fate(delivery, layout, chunk_rows):
-    run(delivery, chunk_rows, lambda folder: (
-        folder / "delivery.jsonl", write_jsonl(delivery, folder / "delivery.jsonl", layout)))
+    run(
+        delivery,
+        chunk_rows,
+        lambda folder: (folder / "delivery.jsonl", write_jsonl(delivery, folder / "delivery.jsonl", layout)),
+    )

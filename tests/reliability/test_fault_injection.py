@@ -40,7 +40,12 @@ class Run:
         self.started = time.monotonic()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "txpipe", "run", "--landing", str(landing)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         self.lines: queue.Queue = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=self._pump, daemon=True).start()
@@ -101,11 +106,15 @@ def metrics(home: Path) -> dict:
     with duckdb.connect(str(path), read_only=True) as con:
         tables = {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in METRIC_TABLES}
         tables["participation"] = con.execute(
-            "SELECT count(*), sum(headcount), count(DISTINCT record_key) FROM participation").fetchall()
+            "SELECT count(*), sum(headcount), count(DISTINCT record_key) FROM participation"
+        ).fetchall()
         tables["quarantine"] = con.execute("SELECT count(*) FROM quarantine").fetchall()
-        tables["deliveries"] = sorted(con.execute(
-            "SELECT source, source_file, status, rows_read, rows_stored, rows_quarantined, rows_duplicate "
-            "FROM deliveries").fetchall())
+        tables["deliveries"] = sorted(
+            con.execute(
+                "SELECT source, source_file, status, rows_read, rows_stored, rows_quarantined, rows_duplicate "
+                "FROM deliveries"
+            ).fetchall()
+        )
     return tables
 
 
@@ -131,8 +140,12 @@ def check_consistent(home: Path) -> None:
 def test_killed_runs_converge_to_the_uninterrupted_result(tmp_path, reference, prefect_server):
     landing = tmp_path / "landing"
     generate(landing, reference, rows=8_000, seed=99, defect_rate=0.03, files_per_source=3)
-    base_env = {**os.environ, "PREFECT_API_URL": prefect_server, "TXPIPE_PSEUDONYM_KEY": "fault-injection",
-                "PREFECT_HOME": str(tmp_path / "prefect-client")}
+    base_env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_server,
+        "TXPIPE_PSEUDONYM_KEY": "fault-injection",
+        "PREFECT_HOME": str(tmp_path / "prefect-client"),
+    }
 
     def env_for(home: Path) -> dict:
         return {**base_env, "TXPIPE_HOME": str(home)}
@@ -177,8 +190,10 @@ def test_killed_runs_converge_to_the_uninterrupted_result(tmp_path, reference, p
         assert metrics(home) == expected, f"round {rounds} differs from the uninterrupted run"
         assert not list(home.rglob(".tmp-*")) and not list((home / "warehouse").glob(".build-*"))
 
-    print(f"\nfault injection: {sum(kills.values())} kills ({kills}) in {rounds} rounds "
-          f"(uninterrupted: ingest {ingest_seconds:.1f} s, build {build_seconds:.1f} s); "
-          f"rows in warehouse {expected['participation'][0][0]}, rows lost 0")
+    print(
+        f"\nfault injection: {sum(kills.values())} kills ({kills}) in {rounds} rounds "
+        f"(uninterrupted: ingest {ingest_seconds:.1f} s, build {build_seconds:.1f} s); "
+        f"rows in warehouse {expected['participation'][0][0]}, rows lost 0"
+    )
     assert sum(kills.values()) >= KILLS_WANTED
     assert kills["ingest"] >= 5 and kills["publish"] >= 5

@@ -17,8 +17,11 @@ pytestmark = pytest.mark.integration
 
 
 def snapshot(home):
-    files = {p.relative_to(home).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in sorted(home.rglob("*")) if p.is_file() and ("lake" in p.parts or "marts" in p.parts)}
+    files = {
+        p.relative_to(home).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(home.rglob("*"))
+        if p.is_file() and ("lake" in p.parts or "marts" in p.parts)
+    }
     with duckdb.connect(str(home / "warehouse" / "txpipe.duckdb"), read_only=True) as con:
         tables = {t: con.execute(f"SELECT * FROM {t}").fetchall() for t in METRIC_TABLES}
     return files, tables
@@ -26,12 +29,22 @@ def snapshot(home):
 
 def test_rerun_and_full_rebuild_are_identical(tmp_path, prefect_server):
     home = tmp_path / "home"
-    env = {**os.environ, "TXPIPE_HOME": str(home), "PREFECT_API_URL": prefect_server,
-           "PREFECT_HOME": str(tmp_path / "prefect"), "TXPIPE_PSEUDONYM_KEY": "k"}
+    env = {
+        **os.environ,
+        "TXPIPE_HOME": str(home),
+        "PREFECT_API_URL": prefect_server,
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "TXPIPE_PSEUDONYM_KEY": "k",
+    }
 
     def run(*extra):
-        result = subprocess.run([sys.executable, "-m", "txpipe", "run", "--landing", str(SAMPLE_LANDING), *extra],
-                                env=env, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-m", "txpipe", "run", "--landing", str(SAMPLE_LANDING), *extra],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         return result.stdout
 

@@ -44,8 +44,10 @@ def test_readers_never_fail_and_see_whole_snapshots(settings, landing, tmp_path)
     path, _ = publish_warehouse(settings)
     script, stop = tmp_path / "reader.py", tmp_path / "stop"
     script.write_text(READER)
-    readers = [subprocess.Popen([sys.executable, str(script), str(path), str(stop)], stdout=subprocess.PIPE, text=True)
-               for _ in range(4)]
+    readers = [
+        subprocess.Popen([sys.executable, str(script), str(path), str(stop)], stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
     published = {1}
     for n in range(10):
         write_csv(landing / "nso" / f"batch{n}.csv", [row(source_record_id=f"B{n}-{i}") for i in range(n + 1)])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from tests.conftest import ingest_all, read_parquet_rows, row, write_csv
-from txpipe.store.ledger import Ledger
 from txpipe.ops.recovery import recover
+from txpipe.store.ledger import Ledger
 from txpipe.warehouse.build import lake_files
 
 
@@ -22,7 +22,10 @@ def test_leftovers_of_a_killed_run_are_removed(settings, landing):
     (settings.warehouse_dir / ".build-123.duckdb.wal").write_bytes(b"partial")
     report = recover(settings)
     assert sorted(report.temporary_files) == [
-        "lake/participation/.tmp-abc-x.parquet", "warehouse/.build-123.duckdb", "warehouse/.build-123.duckdb.wal"]
+        "lake/participation/.tmp-abc-x.parquet",
+        "warehouse/.build-123.duckdb",
+        "warehouse/.build-123.duckdb.wal",
+    ]
     assert report.orphan_files == ["lake/participation/programme=education/year=2024/deadbeef.parquet"]
     assert not orphan.exists() and (lake / record.files[0]).exists()
     assert not recover(settings).anything

@@ -24,7 +24,9 @@ HOLDER = textwrap.dedent("""
 
 
 def hold(home, seconds):
-    process = subprocess.Popen([sys.executable, "-c", HOLDER, str(home), str(seconds)], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(home), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout.readline().strip() == "locked"
     return process
 
@@ -70,8 +72,13 @@ def test_reentrant_within_a_process(tmp_path):
 def test_cli_no_wait_exits_3_with_a_message(tmp_path):
     holder = hold(tmp_path / "home", 30)
     env = {**os.environ, "TXPIPE_HOME": str(tmp_path / "home")}
-    result = subprocess.run([sys.executable, "-m", "txpipe", "run", "--no-wait", "--landing", str(tmp_path)],
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "txpipe", "run", "--no-wait", "--landing", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     holder.kill()
     holder.wait()
     assert result.returncode == 3, result.stdout + result.stderr

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from txpipe.samples.lrs import (NATION_EXTENSION, LrsManifest, lrs_source_config, write_lrs_export)
+from txpipe.samples.lrs import NATION_EXTENSION, LrsManifest, lrs_source_config, write_lrs_export
 from txpipe.settings import REPO_ROOT
 
 CONFIG = REPO_ROOT / "data" / "sources" / "jadl-lrs.toml"
@@ -34,15 +34,26 @@ VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 
 # -- an independent check of the README table ----------------------------------------------------
 RULE_ORDER = (
-    "json_line_malformed", "xapi_statement_not_object", "xapi_actor_missing", "xapi_verb_missing",
-    "xapi_object_missing", "xapi_actor_group", "xapi_passed_but_unsuccessful", "xapi_failed_but_successful",
-    "xapi_scaled_score_out_of_range", "xapi_timestamp_invalid",
+    "json_line_malformed",
+    "xapi_statement_not_object",
+    "xapi_actor_missing",
+    "xapi_verb_missing",
+    "xapi_object_missing",
+    "xapi_actor_group",
+    "xapi_passed_but_unsuccessful",
+    "xapi_failed_but_successful",
+    "xapi_scaled_score_out_of_range",
+    "xapi_timestamp_invalid",
 )
 ISO_8601 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})?$")
 # README "Verbs": the status a verb IRI stands for (ADL and cmi5 IRIs end in the verb itself).
-STATUS = {"passed": "passed", "failed": "failed", "completed": "completed", "registered": "registered",
-          **{v: "attended" for v in ("launched", "initialized", "attempted", "attended", "experienced",
-                                     "progressed", "resumed", "terminated", "abandoned")}}
+STATUS = {
+    "passed": "passed",
+    "failed": "failed",
+    "completed": "completed",
+    "registered": "registered",
+    **dict.fromkeys(("launched", "initialized", "attempted", "attended", "experienced", "progressed", "resumed", "terminated", "abandoned"), "attended"),
+}
 STRENGTH = ("registered", "attended", "completed", "failed", "passed")
 
 
@@ -115,7 +126,7 @@ def broken_rules(line: str) -> list[str]:
 
 
 def utc(stamp: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(dt.UTC)
 
 
 def expected_records(lines: list[str], mapped: dict[str, str]) -> dict[tuple, str]:
@@ -232,15 +243,34 @@ def test_content_looks_like_an_lrs_export(clean, reference):
     assert manifest.learner_pool == 500 and 0 < manifest.learners <= manifest.learner_pool
     learners = {identifier(s["actor"]) for s in statements if s["verb"]["id"] != VOIDED}
     assert len(learners) == manifest.learners
-    kinds = collections.Counter(next(k for k in ("mbox", "account", "mbox_sha1sum") if k in s["actor"])
-                                for s in statements)
+    kinds = collections.Counter(
+        next(k for k in ("mbox", "account", "mbox_sha1sum") if k in s["actor"]) for s in statements
+    )
     assert kinds["mbox"] > kinds["account"] > kinds["mbox_sha1sum"] > 0
-    assert all(s["actor"]["mbox"].endswith("@example.org") for s in statements if "mbox" in s["actor"]
-               and s["verb"]["id"] != VOIDED)
+    assert all(
+        s["actor"]["mbox"].endswith("@example.org")
+        for s in statements
+        if "mbox" in s["actor"] and s["verb"]["id"] != VOIDED
+    )
     assert all(s["actor"]["account"]["homePage"].startswith("https://") for s in statements if "account" in s["actor"])
     verbs = collections.Counter(s["verb"]["id"].rsplit("/", 1)[-1] for s in statements)
-    for verb in ("launched", "initialized", "experienced", "progressed", "answered", "played", "viewed", "completed",
-                 "passed", "failed", "terminated", "abandoned", "voided", "registered", "satisfied"):
+    for verb in (
+        "launched",
+        "initialized",
+        "experienced",
+        "progressed",
+        "answered",
+        "played",
+        "viewed",
+        "completed",
+        "passed",
+        "failed",
+        "terminated",
+        "abandoned",
+        "voided",
+        "registered",
+        "satisfied",
+    ):
         assert verbs[verb], verb
     assert "https://w3id.org/xapi/video/verbs/played" in {s["verb"]["id"] for s in statements}
     stamps = [s["timestamp"] for s in statements]
@@ -269,14 +299,16 @@ def test_content_looks_like_an_lrs_export(clean, reference):
         assert context["extensions"][NATION_EXTENSION]
         by_registration[context["registration"]].append(s["verb"]["id"].rsplit("/", 1)[-1])
     assert len(by_registration) == manifest.registrations
-    assert any("failed" in v and "passed" in v and v.index("failed") < v.index("passed")
-               for v in by_registration.values()), "failed then passed in a later session"
+    assert any(
+        "failed" in v and "passed" in v and v.index("failed") < v.index("passed") for v in by_registration.values()
+    ), "failed then passed in a later session"
     assert any("abandoned" in v for v in by_registration.values())
     assert any(v == ["registered"] for v in by_registration.values())
     assert any(v[0] == "launched" and v[-1] in ("terminated", "satisfied") for v in by_registration.values())
-    attempts = collections.Counter((identifier(s["actor"]), s["context"]["contextActivities"]["grouping"][0]["id"])
-                                   for s in {s["context"]["registration"]: s for s in statements
-                                             if s["verb"]["id"] != VOIDED}.values())
+    attempts = collections.Counter(
+        (identifier(s["actor"]), s["context"]["contextActivities"]["grouping"][0]["id"])
+        for s in {s["context"]["registration"]: s for s in statements if s["verb"]["id"] != VOIDED}.values()
+    )
     assert max(attempts.values()) >= 2, "some learners make two attempts"
 
 
@@ -352,9 +384,14 @@ print(before, peak_kib(), manifest.statements)
 def test_memory_stays_flat_while_streaming():
     """Writing 200,000 statements (about 270 MB) after a 20,000 warm-up raises the peak RSS by little:
     the export is streamed, not built in memory (measured in a fresh process, not by time)."""
-    out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(REPO_ROOT / "data" / "reference")],
-                         capture_output=True, text=True, check=True, timeout=600,
-                         env={**os.environ, "PYTHONHASHSEED": "0"})
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT, str(REPO_ROOT / "data" / "reference")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
     before, after, written = (int(x) for x in out.stdout.split())
     assert written == 200_000
     assert after - before < 32 * 1024, f"peak RSS grew by {(after - before) / 1024:.1f} MiB"

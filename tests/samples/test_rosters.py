@@ -10,8 +10,11 @@ from txpipe.samples.rosters import MANIFEST, generate, load_manifest
 
 
 def digests(root):
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, reference):
@@ -41,8 +44,12 @@ def test_contingents_have_headcount_above_one(tmp_path, reference):
 
 def test_cli_generate(tmp_path):
     out = tmp_path / "landing"
-    run = subprocess.run([sys.executable, "-m", "txpipe", "generate", str(out), "--rows", "50", "--source", "jadl",
-                          "--files", "1"], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "txpipe", "generate", str(out), "--rows", "50", "--source", "jadl", "--files", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert (out / "jadl" / "jadl_01.csv").read_text().count("\n") == 51
 

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests.conftest import TEST_KEY, ingest_all, row, write_csv
 from txpipe.ingest import IngestContext
-from txpipe.store.ledger import Ledger
 from txpipe.settings import Settings
+from txpipe.store.ledger import Ledger
 from txpipe.warehouse import publish as publish_module
 from txpipe.warehouse.build import build_warehouse, held_deliveries
 from txpipe.warehouse.publish import publish_warehouse
@@ -36,16 +38,28 @@ a_step = st.tuples(
 
 
 def write_step(landing: Path, source: str, name: str, records: list, step: int) -> None:
-    rows = [row(source_record_id=rid, status=status, participant_ref=f"P-{rid}",
-                # a malformed activity code quarantines the row; the step number makes every file new
-                activity_code="N5-35" if valid else "??", score="", rank=f"OF-{step % 5 + 1}")
-            for rid, status, valid in records]
+    rows = [
+        row(
+            source_record_id=rid,
+            status=status,
+            participant_ref=f"P-{rid}",
+            # a malformed activity code quarantines the row; the step number makes every file new
+            activity_code="N5-35" if valid else "??",
+            score="",
+            rank=f"OF-{step % 5 + 1}",
+        )
+        for rid, status, valid in records
+    ]
     write_csv(landing / source / name, rows)
 
 
 def table_rows(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
-    names = [n for (n,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name").fetchall()]
+    names = [
+        n
+        for (n,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name"
+        ).fetchall()
+    ]
     return {name: sorted(con.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr) for name in names}
 
 
@@ -60,8 +74,7 @@ def test_extended_warehouse_equals_a_new_build(steps, monkeypatch):
         landing = root / "landing"
         context = IngestContext.create(settings, "test-run")
         seen = []
-        monkeypatch.setattr(publish_module, "held_deliveries",
-                            lambda *a: seen.append(held_deliveries(*a)) or seen[-1])
+        monkeypatch.setattr(publish_module, "held_deliveries", lambda *a: seen.append(held_deliveries(*a)) or seen[-1])
         for number, (source, name, records) in enumerate(steps):
             stored_before = stored(settings)
             write_step(landing, source, name, records, number)

@@ -43,14 +43,38 @@ E1-401-A-24,E1-401,2024-05-10,2024-05-19,500
 
 
 def course(rid, nation, ref, status, sex, start="2024-03-04", end="2024-03-08", iteration="N5-35-A-24", **more):
-    return row(source_record_id=rid, nation=nation, participant_ref=ref, status=status, sex=sex, start_date=start,
-               end_date=end, iteration_id=iteration, score="", **more)
+    return row(
+        source_record_id=rid,
+        nation=nation,
+        participant_ref=ref,
+        status=status,
+        sex=sex,
+        start_date=start,
+        end_date=end,
+        iteration_id=iteration,
+        score="",
+        **more,
+    )
 
 
 def contingent(rid, nation, headcount, role, status):
-    return row(source_record_id=rid, programme="exercise", activity_code="E1-401", iteration_id="E1-401-A-24",
-               start_date="2024-05-10", end_date="2024-05-19", nation=nation, participant_ref="",
-               headcount=str(headcount), role=role, status=status, sex="U", rank="", score="", delivery_mode="field")
+    return row(
+        source_record_id=rid,
+        programme="exercise",
+        activity_code="E1-401",
+        iteration_id="E1-401-A-24",
+        start_date="2024-05-10",
+        end_date="2024-05-19",
+        nation=nation,
+        participant_ref="",
+        headcount=str(headcount),
+        role=role,
+        status=status,
+        sex="U",
+        rank="",
+        score="",
+        delivery_mode="field",
+    )
 
 
 COURSES_V2 = [
@@ -63,13 +87,27 @@ COURSES_V2 = [
     course("r7", "FIN", "P7", "attended", "M", start="2023-03-01", end="2023-03-03", iteration="N5-35-A-23"),
     course("r8", "FIN", "P7", "attended", "M", start="2023-05-02", end="2023-05-02", iteration=""),
     course("r9", "JOR", "P9", "cancelled", "F", start="2024-06-01", end="2024-06-02"),
-    course("r10", "GEO", "P1", "attended", "F", start="2024-07-01", end="2024-07-05", iteration="T2-210-A-24",
-           programme="training", activity_code="T2-210"),
+    course(
+        "r10",
+        "GEO",
+        "P1",
+        "attended",
+        "F",
+        start="2024-07-01",
+        end="2024-07-05",
+        iteration="T2-210-A-24",
+        programme="training",
+        activity_code="T2-210",
+    ),
     course("r12", "JPN", "P12", "attended", "F", start="2021-09-01", end="2021-09-01", iteration=""),
 ]
 # The first delivery of the same file: r11 and r2's status are replaced by the re-delivery above.
-COURSES_V1 = COURSES_V2[:1] + [course("r2", "GEO", "P2", "attended", "M")] + COURSES_V2[2:] + [
-    course("r11", "UKR", "P11", "passed", "F")]
+COURSES_V1 = (
+    COURSES_V2[:1]
+    + [course("r2", "GEO", "P2", "attended", "M")]
+    + COURSES_V2[2:]
+    + [course("r11", "UKR", "P11", "passed", "F")]
+)
 # A later file re-delivers r4 with its final status.
 CORRECTIONS = [course("r4", "UKR", "P4", "passed", "U")]
 EXERCISE = [
@@ -114,7 +152,9 @@ def rows(con, sql):
 
 
 def test_participation_resolves_versions_and_dated_frameworks(warehouse):
-    current = dict(rows(warehouse, "SELECT source_record_id, status || '/' || coalesce(framework, '-') FROM participation"))
+    current = dict(
+        rows(warehouse, "SELECT source_record_id, status || '/' || coalesce(framework, '-') FROM participation")
+    )
     assert "r11" not in current  # its delivery was superseded
     assert current["r2"] == "failed/PFP"  # the re-delivered file wins
     assert current["r4"] == "passed/PFP"  # the later file wins
@@ -122,18 +162,23 @@ def test_participation_resolves_versions_and_dated_frameworks(warehouse):
     assert current["r7"] == "attended/PFP" and current["r8"] == "attended/ALLY"  # Finland before/after 4 April 2023
     assert len(current) == 11 + 4
     statuses = dict(rows(warehouse, "SELECT source_file || ':' || status, count(*) FROM deliveries GROUP BY 1"))
-    assert statuses == {"courses.csv:superseded": 1, "courses.csv:stored": 1, "corrections.csv:stored": 1, "ex.csv:stored": 1}
+    assert statuses == {
+        "courses.csv:superseded": 1,
+        "courses.csv:stored": 1,
+        "corrections.csv:stored": 1,
+        "ex.csv:stored": 1,
+    }
 
 
 def test_metrics_participation(warehouse):
     got = set(rows(warehouse, "SELECT * FROM metrics_participation"))
     assert got == {
         # year, quarter, nation, framework, programme, participants, individuals, events, activities, person_days
-        (2024, 1, "GEO", "PFP", "education", 2, 2, 2, 1, 10),   # r1 passed + r2 failed, 5 days each
-        (2024, 1, "UKR", "PFP", "education", 1, 1, 1, 1, 5),    # r4 passed (r3 no_show is not attended)
-        (2024, 1, "SWE", "PFP", "education", 1, 1, 1, 1, 5),    # r5
-        (2024, 1, "SWE", "ALLY", "education", 1, 1, 1, 1, 2),   # r6, 7-8 March
-        (2024, 3, "GEO", "PFP", "training", 1, 1, 1, 1, 5),     # r10
+        (2024, 1, "GEO", "PFP", "education", 2, 2, 2, 1, 10),  # r1 passed + r2 failed, 5 days each
+        (2024, 1, "UKR", "PFP", "education", 1, 1, 1, 1, 5),  # r4 passed (r3 no_show is not attended)
+        (2024, 1, "SWE", "PFP", "education", 1, 1, 1, 1, 5),  # r5
+        (2024, 1, "SWE", "ALLY", "education", 1, 1, 1, 1, 2),  # r6, 7-8 March
+        (2024, 3, "GEO", "PFP", "training", 1, 1, 1, 1, 5),  # r10
         (2024, 2, "GEO", "PFP", "exercise", 40, 0, 1, 1, 400),  # contingent: 40 people, no individuals
         (2024, 2, "UKR", "PFP", "exercise", 12, 0, 1, 1, 120),
         (2024, 2, "FRA", "ALLY", "exercise", 100, 0, 1, 1, 1000),
@@ -170,13 +215,13 @@ def test_metrics_partner_coverage_with_dated_and_suspended_partners(warehouse):
     got = {r[:3]: r[3:] for r in rows(warehouse, "SELECT * FROM metrics_partner_coverage")}
     assert len(got) == 3 * 3 * 5  # years with data (2021, 2023, 2024) x programmes x partner frameworks
     # PFP active 2024: SWE (to 6 March), GEO, UKR; not FIN (ALLY), RUS (suspended 2014), BLR (suspended)
-    assert got[(2024, "education", "PFP")] == (3, 3, 1.0)   # GEO, UKR, SWE (r5 PFP)
+    assert got[(2024, "education", "PFP")] == (3, 3, 1.0)  # GEO, UKR, SWE (r5 PFP)
     assert got[(2024, "training", "PFP")] == (3, 1, 1 / 3)
     assert got[(2024, "exercise", "PFP")] == (3, 2, 2 / 3)
     assert got[(2023, "education", "PFP")] == (4, 1, 0.25)  # FIN (to 3 April), SWE, GEO, UKR
-    assert got[(2024, "education", "MD")] == (1, 0, 0.0)    # JOR only cancelled
-    assert got[(2024, "exercise", "PAG")] == (1, 0, 0.0)    # JPN only registered; AFG suspended 2021
-    assert got[(2021, "education", "PAG")] == (2, 1, 0.5)   # AFG active until 14 August 2021, JPN
+    assert got[(2024, "education", "MD")] == (1, 0, 0.0)  # JOR only cancelled
+    assert got[(2024, "exercise", "PAG")] == (1, 0, 0.0)  # JPN only registered; AFG suspended 2021
+    assert got[(2021, "education", "PAG")] == (2, 1, 0.5)  # AFG active until 14 August 2021, JPN
     assert got[(2024, "education", "ICI")] == (0, 0, None)  # no ICI partner at all: NULL, not 0
     assert got[(2024, "education", "IO")] == (1, 0, 0.0)
 
@@ -190,8 +235,8 @@ def test_metrics_exercises(warehouse):
 
 def test_metrics_fill_rate(warehouse):
     got = {r[2]: r for r in rows(warehouse, "SELECT * FROM metrics_fill_rate")}
-    assert got["N5-35-A-24"] == (2024, "N5-35", "N5-35-A-24", 10, 4, 0.4)   # r1 r2 r4 r5
-    assert got["N5-35-B-24"] == (2024, "N5-35", "N5-35-B-24", 0, 1, None)   # zero seats: NULL
+    assert got["N5-35-A-24"] == (2024, "N5-35", "N5-35-A-24", 10, 4, 0.4)  # r1 r2 r4 r5
+    assert got["N5-35-B-24"] == (2024, "N5-35", "N5-35-B-24", 0, 1, None)  # zero seats: NULL
     assert got["T2-210-A-24"] == (2024, "T2-210", "T2-210-A-24", 20, 1, 0.05)
     assert got["E1-401-A-24"] == (2024, "E1-401", "E1-401-A-24", 500, 152, 0.304)
     assert got["N5-35-A-23"] == (2023, "N5-35", "N5-35-A-23", None, 1, None)  # not in the catalogue

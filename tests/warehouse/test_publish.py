@@ -13,21 +13,92 @@ from tests.conftest import SAMPLE_LANDING, ingest_all, row, write_csv
 from txpipe.warehouse.publish import publish_warehouse
 
 CONTRACT_OBJECTS = {
-    "participation": ["record_key", "source", "source_record_id", "programme", "activity_code", "activity_title",
-                      "iteration_id", "provider", "start_date", "end_date", "delivery_mode", "nation", "framework",
-                      "participant_pid", "headcount", "sex", "rank", "role", "status", "score", "batch_id",
-                      "source_file", "source_row", "ingested_at"],
-    "metrics_participation": ["year", "quarter", "nation", "framework", "programme", "participants", "individuals",
-                              "participant_events", "activities", "person_days"],
-    "metrics_outcomes": ["year", "nation", "framework", "programme", "nominated", "registered", "cancelled", "no_show",
-                         "attended", "completed", "passed", "failed", "withdrawn", "attended_total",
-                         "completion_rate", "pass_rate", "no_show_rate"],
-    "metrics_gender": ["year", "nation", "framework", "programme", "women", "men", "other", "unknown", "women_share",
-                       "sex_coverage"],
-    "metrics_partner_coverage": ["year", "programme", "framework", "active_partners", "engaged_partners",
-                                 "coverage_rate"],
-    "metrics_exercises": ["year", "activity_code", "iteration_id", "partner_nations", "partner_headcount",
-                          "training_audience_headcount", "observer_headcount"],
+    "participation": [
+        "record_key",
+        "source",
+        "source_record_id",
+        "programme",
+        "activity_code",
+        "activity_title",
+        "iteration_id",
+        "provider",
+        "start_date",
+        "end_date",
+        "delivery_mode",
+        "nation",
+        "framework",
+        "participant_pid",
+        "headcount",
+        "sex",
+        "rank",
+        "role",
+        "status",
+        "score",
+        "batch_id",
+        "source_file",
+        "source_row",
+        "ingested_at",
+    ],
+    "metrics_participation": [
+        "year",
+        "quarter",
+        "nation",
+        "framework",
+        "programme",
+        "participants",
+        "individuals",
+        "participant_events",
+        "activities",
+        "person_days",
+    ],
+    "metrics_outcomes": [
+        "year",
+        "nation",
+        "framework",
+        "programme",
+        "nominated",
+        "registered",
+        "cancelled",
+        "no_show",
+        "attended",
+        "completed",
+        "passed",
+        "failed",
+        "withdrawn",
+        "attended_total",
+        "completion_rate",
+        "pass_rate",
+        "no_show_rate",
+    ],
+    "metrics_gender": [
+        "year",
+        "nation",
+        "framework",
+        "programme",
+        "women",
+        "men",
+        "other",
+        "unknown",
+        "women_share",
+        "sex_coverage",
+    ],
+    "metrics_partner_coverage": [
+        "year",
+        "programme",
+        "framework",
+        "active_partners",
+        "engaged_partners",
+        "coverage_rate",
+    ],
+    "metrics_exercises": [
+        "year",
+        "activity_code",
+        "iteration_id",
+        "partner_nations",
+        "partner_headcount",
+        "training_audience_headcount",
+        "observer_headcount",
+    ],
     "metrics_fill_rate": ["year", "activity_code", "iteration_id", "seats_offered", "attended", "fill_rate"],
 }
 # Columns txpipe adds after the contract's own, in this order.
@@ -41,14 +112,26 @@ def test_duckdb_15_cli_reads_the_published_warehouse(settings):
     assert cli.exists(), "make test installs the DuckDB 1.5 shell (requirements-test.lock)"
     version = subprocess.run([str(cli), "--version"], capture_output=True, text=True, check=True).stdout
     assert version.startswith("v1.5")
-    out = subprocess.run([str(cli), "-readonly", "-csv", str(path), "-c",
-                          "SELECT count(*), sum(participants) FROM metrics_participation"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            str(cli),
+            "-readonly",
+            "-csv",
+            str(path),
+            "-c",
+            "SELECT count(*), sum(participants) FROM metrics_participation",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     n, participants = out.stdout.strip().splitlines()[1].split(",")
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT count(*), sum(participants) FROM metrics_participation").fetchone() == (
-            int(n), int(participants))
+            int(n),
+            int(participants),
+        )
     assert int(n) == counts["metrics_participation"] > 0
 
 
@@ -57,13 +140,18 @@ def test_contract_objects_and_every_comment(settings):
     path, _ = publish_warehouse(settings)
     with duckdb.connect(str(path), read_only=True) as con:
         for table, columns in CONTRACT_OBJECTS.items():
-            got = [c for (c,) in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index", [table]).fetchall()]
+            got = [
+                c
+                for (c,) in con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index", [table]
+                ).fetchall()
+            ]
             assert got == columns + EXTENSIONS.get(table, []), table
         for name in ("nations", "quarantine", "deliveries"):
             assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchone() == (1,)
         uncommented_tables = con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE NOT internal AND coalesce(comment, '') = ''").fetchall()
+            "SELECT table_name FROM duckdb_tables() WHERE NOT internal AND coalesce(comment, '') = ''"
+        ).fetchall()
         uncommented_columns = con.execute(
             "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal AND coalesce(comment, '') = ''"
         ).fetchall()

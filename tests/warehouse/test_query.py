@@ -27,23 +27,26 @@ def test_select_works(published):
     assert result.columns == ["nation", "framework", "participants"] and result.rows == [("GEO", "PFP", 1)]
 
 
-@pytest.mark.parametrize("sql,message", [
-    ("COPY participation TO '/tmp/txpipe-leak.csv'", "COPY statements are not allowed"),
-    ("ATTACH '/tmp/txpipe-other.duckdb' AS other", "ATTACH statements are not allowed"),
-    ("INSTALL httpfs", "are not allowed"),
-    ("LOAD httpfs", "are not allowed"),
-    ("SELECT * FROM read_csv('/etc/passwd')", "cannot read or write files"),
-    ("SELECT * FROM read_parquet('/tmp/*.parquet')", "cannot read or write files"),
-    ("CREATE TABLE t AS SELECT 1", "CREATE statements are not allowed"),
-    ("INSERT INTO participation SELECT * FROM participation", "INSERT statements are not allowed"),
-    ("DELETE FROM participation", "DELETE statements are not allowed"),
-    ("UPDATE participation SET nation = 'X'", "UPDATE statements are not allowed"),
-    ("DROP TABLE participation", "DROP statements are not allowed"),
-    ("SET enable_external_access = true", "SET statements are not allowed"),
-    ("SELECT 1; DELETE FROM participation", "DELETE statements are not allowed"),
-    ("SET VARIABLE x = 1", "SET statements are not allowed"),
-    ("PIVOT (SELECT 1 AS a) ON a", "MULTI statements are not allowed"),
-])
+@pytest.mark.parametrize(
+    "sql,message",
+    [
+        ("COPY participation TO '/tmp/txpipe-leak.csv'", "COPY statements are not allowed"),
+        ("ATTACH '/tmp/txpipe-other.duckdb' AS other", "ATTACH statements are not allowed"),
+        ("INSTALL httpfs", "are not allowed"),
+        ("LOAD httpfs", "are not allowed"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "cannot read or write files"),
+        ("SELECT * FROM read_parquet('/tmp/*.parquet')", "cannot read or write files"),
+        ("CREATE TABLE t AS SELECT 1", "CREATE statements are not allowed"),
+        ("INSERT INTO participation SELECT * FROM participation", "INSERT statements are not allowed"),
+        ("DELETE FROM participation", "DELETE statements are not allowed"),
+        ("UPDATE participation SET nation = 'X'", "UPDATE statements are not allowed"),
+        ("DROP TABLE participation", "DROP statements are not allowed"),
+        ("SET enable_external_access = true", "SET statements are not allowed"),
+        ("SELECT 1; DELETE FROM participation", "DELETE statements are not allowed"),
+        ("SET VARIABLE x = 1", "SET statements are not allowed"),
+        ("PIVOT (SELECT 1 AS a) ON a", "MULTI statements are not allowed"),
+    ],
+)
 def test_writes_and_outside_access_are_refused(published, sql, message):
     with pytest.raises(QueryRefused, match=message):
         run_query(published, sql)
@@ -51,14 +54,34 @@ def test_writes_and_outside_access_are_refused(published, sql, message):
 
 
 def test_cli_refuses_with_a_clear_message_and_prints_csv_json(published, settings):
-    refused = subprocess.run([sys.executable, "-m", "txpipe", "query", "COPY participation TO '/tmp/x.csv'"],
-                             capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(
+        [sys.executable, "-m", "txpipe", "query", "COPY participation TO '/tmp/x.csv'"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert refused.returncode == 2 and "read-only: COPY statements are not allowed" in refused.stderr
-    csv_out = subprocess.run([sys.executable, "-m", "txpipe", "query", "SELECT nation, participants FROM metrics_participation",
-                              "--format", "csv"], capture_output=True, text=True, timeout=120)
+    csv_out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "txpipe",
+            "query",
+            "SELECT nation, participants FROM metrics_participation",
+            "--format",
+            "csv",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert csv_out.stdout == "nation,participants\nGEO,1\n"
-    json_out = subprocess.run([sys.executable, "-m", "txpipe", "query", "SELECT nation FROM participation", "--format",
-                               "json"], capture_output=True, text=True, timeout=120)
+    json_out = subprocess.run(
+        [sys.executable, "-m", "txpipe", "query", "SELECT nation FROM participation", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert '"nation": "GEO"' in json_out.stdout
 
 
@@ -84,23 +107,26 @@ def warehouse(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("sql", [
-    "EXPLAIN ANALYZE CREATE TEMP TABLE t AS SELECT 1",
-    "EXPLAIN ANALYZE INSERT INTO participation SELECT * FROM participation",
-    "EXPLAIN ANALYZE COPY (SELECT 1) TO '{spill}/x.csv'",
-    "EXPLAIN ANALYZE COPY participation TO '{spill}/x.csv'",
-    "EXPLAIN /* hidden */ ANALYSE -- and here\n COPY (SELECT 1) TO '{spill}/x.csv'",
-    "EXPLAIN (ANALYZE) CREATE TEMP TABLE t AS SELECT 1",
-    "EXPLAIN (ANALYZE, FORMAT json) COPY (SELECT 1) TO '{spill}/x.csv'",
-    "EXPLAIN ANALYZE (FORMAT json) CREATE TEMP TABLE t AS SELECT 1",
-    "EXPLAIN ANALYZE WITH x AS (SELECT 1) INSERT INTO participation SELECT * FROM participation",
-    "EXPLAIN ANALYZE SET threads = 1",
-    "EXPLAIN CREATE TEMP TABLE t AS SELECT 1",
-    "SELECT 1; EXPLAIN ANALYZE DELETE FROM participation",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "EXPLAIN ANALYZE CREATE TEMP TABLE t AS SELECT 1",
+        "EXPLAIN ANALYZE INSERT INTO participation SELECT * FROM participation",
+        "EXPLAIN ANALYZE COPY (SELECT 1) TO '{spill}/x.csv'",
+        "EXPLAIN ANALYZE COPY participation TO '{spill}/x.csv'",
+        "EXPLAIN /* hidden */ ANALYSE -- and here\n COPY (SELECT 1) TO '{spill}/x.csv'",
+        "EXPLAIN (ANALYZE) CREATE TEMP TABLE t AS SELECT 1",
+        "EXPLAIN (ANALYZE, FORMAT json) COPY (SELECT 1) TO '{spill}/x.csv'",
+        "EXPLAIN ANALYZE (FORMAT json) CREATE TEMP TABLE t AS SELECT 1",
+        "EXPLAIN ANALYZE WITH x AS (SELECT 1) INSERT INTO participation SELECT * FROM participation",
+        "EXPLAIN ANALYZE SET threads = 1",
+        "EXPLAIN CREATE TEMP TABLE t AS SELECT 1",
+        "SELECT 1; EXPLAIN ANALYZE DELETE FROM participation",
+    ],
+)
 def test_explain_is_judged_by_the_statement_it_wraps(warehouse, sql):
     spill = warehouse.parent / "txpipe.duckdb.tmp"  # DuckDB's default spill folder, which it lets a
-    spill.mkdir(exist_ok=True)                       # connection write even with external access off
+    spill.mkdir(exist_ok=True)  # connection write even with external access off
     try:
         with pytest.raises(QueryRefused, match="read-only: EXPLAIN of [A-Z]+ statements is not allowed"):
             run_query(warehouse, sql.format(spill=spill))
@@ -110,20 +136,23 @@ def test_explain_is_judged_by_the_statement_it_wraps(warehouse, sql):
     assert run_query(warehouse, "SELECT count(*) FROM participation").rows == [(1,)]
 
 
-@pytest.mark.parametrize("sql", [
-    "EXPLAIN SELECT * FROM participation",
-    "EXPLAIN ANALYZE SELECT count(*) FROM participation",
-    "EXPLAIN /* c */ ANALYZE SELECT 1",
-    "EXPLAIN (FORMAT json) SELECT 1",
-    "EXPLAIN ANALYZE (SELECT 1)",
-    "EXPLAIN (SELECT 1)",
-    "EXPLAIN ANALYZE WITH x AS (SELECT 1) SELECT * FROM x",
-    "DESCRIBE participation",
-    "SUMMARIZE SELECT 1 AS a",
-    "FROM metrics_participation",
-    "PRAGMA show_tables",
-    "CALL pragma_version()",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "EXPLAIN SELECT * FROM participation",
+        "EXPLAIN ANALYZE SELECT count(*) FROM participation",
+        "EXPLAIN /* c */ ANALYZE SELECT 1",
+        "EXPLAIN (FORMAT json) SELECT 1",
+        "EXPLAIN ANALYZE (SELECT 1)",
+        "EXPLAIN (SELECT 1)",
+        "EXPLAIN ANALYZE WITH x AS (SELECT 1) SELECT * FROM x",
+        "DESCRIBE participation",
+        "SUMMARIZE SELECT 1 AS a",
+        "FROM metrics_participation",
+        "PRAGMA show_tables",
+        "CALL pragma_version()",
+    ],
+)
 def test_reading_statements_and_their_explain_run(warehouse, sql):
     assert run_query(warehouse, sql).columns
 
@@ -169,16 +198,19 @@ def test_results_are_streamed_not_fetched_whole(warehouse):
     assert result.rows == [(i,) for i in range(5)] and result.truncated
 
 
-@pytest.mark.parametrize("sql,message", [
-    ("SELECT 100000 * 100000", "Out of Range Error"),
-    ("SELECT activity_title::INT FROM participation", "Conversion Error"),
-    ("SELECT CAST(activity_title AS DATE) FROM participation", "Conversion Error"),
-    ("SELECT strptime(activity_title, '%Y') FROM participation", "Invalid Input Error"),
-    ("SELECT json_extract(activity_title, '$.a') FROM participation", "Invalid Input Error"),
-    ("SELECT activty_title FROM participation", "Binder Error"),
-    ("SELECT * FROM participaton", "Catalog Error"),
-    ("SELECT error('boom')", "Invalid Input Error: boom"),
-])
+@pytest.mark.parametrize(
+    "sql,message",
+    [
+        ("SELECT 100000 * 100000", "Out of Range Error"),
+        ("SELECT activity_title::INT FROM participation", "Conversion Error"),
+        ("SELECT CAST(activity_title AS DATE) FROM participation", "Conversion Error"),
+        ("SELECT strptime(activity_title, '%Y') FROM participation", "Invalid Input Error"),
+        ("SELECT json_extract(activity_title, '$.a') FROM participation", "Invalid Input Error"),
+        ("SELECT activty_title FROM participation", "Binder Error"),
+        ("SELECT * FROM participaton", "Catalog Error"),
+        ("SELECT error('boom')", "Invalid Input Error: boom"),
+    ],
+)
 def test_every_sql_error_is_one_line_without_data_values(warehouse, sql, message):
     with pytest.raises(QueryRefused, match=message) as refused:
         run_query(warehouse, sql)

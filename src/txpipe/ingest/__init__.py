@@ -34,23 +34,23 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
 from txpipe.ingest.census import census_sql
-from txpipe.ingest.normalise import Normaliser
-from txpipe.ingest.store import delivery_constants, write
-from txpipe.ingest.validate import judge
-from txpipe.ingest.workspace import Workspace, sql
-from txpipe.store.lake import DeliveryFiles
+from txpipe.ingest.expectations import RowSuite, load_suite, prepare_validation
 from txpipe.ingest.landing import CHANGING, Delivery, unchanged_since
-from txpipe.store.ledger import DeliveryRecord
-from txpipe.ops.memory import prepare_for_streaming, release_freed_memory
-from txpipe.ingest.values import ColumnPlan, delivered_values, plan_columns
+from txpipe.ingest.normalise import Normaliser
 from txpipe.ingest.pseudonym import Pseudonymizer
 from txpipe.ingest.readers import UnreadableFile, read_ahead, read_delivery
 from txpipe.ingest.readers.xapi import StatementSetup, read_roster
-from txpipe.reference import Reference, load_reference
-from txpipe.settings import Settings
 from txpipe.ingest.sources import SourceConfig, SourceConfigError, load_source_config
 from txpipe.ingest.spool import frame_to_table
-from txpipe.ingest.expectations import RowSuite, load_suite, prepare_validation
+from txpipe.ingest.store import delivery_constants, write
+from txpipe.ingest.validate import judge
+from txpipe.ingest.values import ColumnPlan, delivered_values, plan_columns
+from txpipe.ingest.workspace import Workspace, sql
+from txpipe.ops.memory import prepare_for_streaming, release_freed_memory
+from txpipe.reference import Reference, load_reference
+from txpipe.settings import Settings
+from txpipe.store.lake import DeliveryFiles
+from txpipe.store.ledger import DeliveryRecord
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class IngestContext:
     run_id: str
 
     @classmethod
-    def create(cls, settings: Settings, run_id: str) -> "IngestContext":
+    def create(cls, settings: Settings, run_id: str) -> IngestContext:
         context = cls(
             settings=settings,
             reference=load_reference(settings.reference_dir),
@@ -97,7 +97,7 @@ class DeliveryFailed(RuntimeError):
     is withheld (a library's message may quote a delivered value); its type and frames are kept.
     """
 
-    def __init__(self, delivery: "Delivery", stage: str, error: BaseException) -> None:
+    def __init__(self, delivery: Delivery, stage: str, error: BaseException) -> None:
         self.source, self.source_file, self.stage = delivery.source, delivery.source_file, stage
         self.error_type = type(error).__name__
         frames = "".join(traceback.format_list(traceback.extract_tb(error.__traceback__)))
@@ -105,8 +105,13 @@ class DeliveryFailed(RuntimeError):
         super().__init__(f"{self.source}/{self.source_file} failed in stage '{stage}' ({self.error_type})")
 
     def as_report(self) -> dict[str, str]:
-        return {"source": self.source, "source_file": self.source_file, "stage": self.stage,
-                "error": self.error_type, "traceback": self.traceback}
+        return {
+            "source": self.source,
+            "source_file": self.source_file,
+            "stage": self.stage,
+            "error": self.error_type,
+            "traceback": self.traceback,
+        }
 
 
 @dataclass
@@ -117,14 +122,20 @@ class Stage:
 
 
 def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def new_record(delivery: Delivery, ctx: IngestContext, received: dt.datetime) -> DeliveryRecord:
     return DeliveryRecord(
-        batch_id=delivery.batch_id, source=delivery.source, source_file=delivery.source_file,
-        sha256=delivery.sha256, received_at=received.isoformat(timespec="microseconds"), status="stored",
-        run_id=ctx.run_id, size=delivery.size, mtime_ns=delivery.mtime_ns,
+        batch_id=delivery.batch_id,
+        source=delivery.source,
+        source_file=delivery.source_file,
+        sha256=delivery.sha256,
+        received_at=received.isoformat(timespec="microseconds"),
+        status="stored",
+        run_id=ctx.run_id,
+        size=delivery.size,
+        mtime_ns=delivery.mtime_ns,
     )
 
 
@@ -158,16 +169,18 @@ def ingest_delivery(delivery: Delivery, ctx: IngestContext) -> DeliveryRecord:
     return settle(delivery, ctx, record, written)
 
 
-def load(delivery: Delivery, ctx: IngestContext, scratch: Path, stage: Stage,
-         record: DeliveryRecord) -> tuple[SourceConfig, ColumnPlan, Workspace]:
+def load(
+    delivery: Delivery, ctx: IngestContext, scratch: Path, stage: Stage, record: DeliveryRecord
+) -> tuple[SourceConfig, ColumnPlan, Workspace]:
     """Read and normalise stages: the delivery's chunks into a new workspace, with their canonical values."""
     config = load_source_config(ctx.settings.sources_dir, delivery.source)
     options = config.read_options(ctx.settings.chunk_rows, ctx.settings.limits, statement_setup(delivery, config, ctx))
     delivered = read_delivery(delivery.path, options)
     plan = plan_columns(delivered.headers, config)
     normaliser = Normaliser(config, ctx.reference)
-    workspace = Workspace(scratch, normaliser.rewritten, normaliser.defaults,
-                          ctx.pseudonymizer.sql_parameters(config.name))
+    workspace = Workspace(
+        scratch, normaliser.rewritten, normaliser.defaults, ctx.pseudonymizer.sql_parameters(config.name)
+    )
     try:
         for batch in read_ahead(delivered.batches):  # read failures surface here
             stage.name = "normalise"
@@ -187,8 +200,15 @@ def load(delivery: Delivery, ctx: IngestContext, scratch: Path, stage: Stage,
     return config, plan, workspace
 
 
-def judge_and_store(delivery: Delivery, ctx: IngestContext, workspace: Workspace, record: DeliveryRecord,
-                    plan: ColumnPlan, received: dt.datetime, stage: Stage) -> list[Path]:
+def judge_and_store(
+    delivery: Delivery,
+    ctx: IngestContext,
+    workspace: Workspace,
+    record: DeliveryRecord,
+    plan: ColumnPlan,
+    received: dt.datetime,
+    stage: Stage,
+) -> list[Path]:
     """Census, validate and store stages, as SQL over the workspace; fills the record's counts."""
     stage.name = "census"
     # The census queries the small-delivery path runs (ingest/sql/census_*.sql), over the spool.
@@ -202,14 +222,23 @@ def judge_and_store(delivery: Delivery, ctx: IngestContext, workspace: Workspace
     record.rows_duplicate = workspace.count("duplicates")
     stage.name = "validate"
     nation_codes = list(ctx.reference.nation_codes)
-    parameters = {"nation_codes": nation_codes, "activity_codes": list(ctx.reference.activity_codes),
-                  "conflicting_ids": conflicting}
+    parameters = {
+        "nation_codes": nation_codes,
+        "activity_codes": list(ctx.reference.activity_codes),
+        "conflicting_ids": conflicting,
+    }
     judge(workspace, ctx.suite, parameters, rows - record.rows_duplicate)
     stage.name = "store"
     files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source)
     try:
-        counts = write(workspace, ctx.suite, files, nation_codes, ctx.reference.nation_names.suggestions,
-                       constants_of(delivery, ctx, received))
+        counts = write(
+            workspace,
+            ctx.suite,
+            files,
+            nation_codes,
+            ctx.reference.nation_names.suggestions,
+            constants_of(delivery, ctx, received),
+        )
         written = files.commit()
     except BaseException:
         files.abort()
@@ -220,8 +249,13 @@ def judge_and_store(delivery: Delivery, ctx: IngestContext, workspace: Workspace
 
 def constants_of(delivery: Delivery, ctx: IngestContext, received: dt.datetime) -> dict[str, object]:
     """The lake columns every row of the delivery holds alike."""
-    return delivery_constants(source=delivery.source, batch_id=delivery.batch_id, source_file=delivery.source_file,
-                              run_id=ctx.run_id, received=received)
+    return delivery_constants(
+        source=delivery.source,
+        batch_id=delivery.batch_id,
+        source_file=delivery.source_file,
+        run_id=ctx.run_id,
+        received=received,
+    )
 
 
 def settle(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, written: list[Path]) -> DeliveryRecord:
@@ -255,5 +289,10 @@ def statement_setup(delivery: Delivery, config: SourceConfig, ctx: IngestContext
     def record_id(key: str) -> str:
         return ctx.pseudonymizer.pid(delivery.source, f"xapi-record\x1f{key}")
 
-    return StatementSetup(config.xapi, config.defaults, record_id, forced=config.format == "xapi",
-                          roster=(lambda: read_roster(folder, roster, limits)) if roster else dict)
+    return StatementSetup(
+        config.xapi,
+        config.defaults,
+        record_id,
+        forced=config.format == "xapi",
+        roster=(lambda: read_roster(folder, roster, limits)) if roster else dict,
+    )

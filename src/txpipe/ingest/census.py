@@ -39,11 +39,13 @@ def census_chunk(table: pa.Table) -> pa.Table:
     """Position, id and the delivered values of each row as one struct column (hashed by DuckDB)."""
     values = table.drop_columns([SOURCE_ROW])
     row_values = pa.StructArray.from_arrays([c.combine_chunks() for c in values.columns], names=values.column_names)
-    return pa.table({
-        SOURCE_ROW: table[SOURCE_ROW],
-        "id": pc.utf8_trim_whitespace(table["source_record_id"]),
-        "row_values": row_values,
-    })
+    return pa.table(
+        {
+            SOURCE_ROW: table[SOURCE_ROW],
+            "id": pc.utf8_trim_whitespace(table["source_record_id"]),
+            "row_values": row_values,
+        }
+    )
 
 
 class CensusTaker:
@@ -60,9 +62,14 @@ class CensusTaker:
             self._con.execute(census_sql("census_create").replace("CREATE TABLE", "CREATE TEMP TABLE"))
         else:
             # A file-backed scratch database: the census of a huge delivery lives on disk, not in memory.
-            self._con = duckdb.connect(str(temp_dir / "census.duckdb"), config={
-                "memory_limit": READING_MEMORY_LIMIT, "temp_directory": str(temp_dir),
-                "preserve_insertion_order": False})
+            self._con = duckdb.connect(
+                str(temp_dir / "census.duckdb"),
+                config={
+                    "memory_limit": READING_MEMORY_LIMIT,
+                    "temp_directory": str(temp_dir),
+                    "preserve_insertion_order": False,
+                },
+            )
             self._con.execute(census_sql("census_create"))
         self._insert = census_sql("census_insert_chunk")
         self.rows_read = 0
@@ -97,7 +104,7 @@ class CensusTaker:
             self._con.execute("DROP TABLE IF EXISTS temp.census_rows")
         self._con.close()
 
-    def __enter__(self) -> "CensusTaker":
+    def __enter__(self) -> CensusTaker:
         return self
 
     def __exit__(self, *exc) -> None:

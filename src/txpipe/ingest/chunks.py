@@ -22,26 +22,37 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from txpipe.ingest.census import Census, CensusTaker
 from txpipe.ingest import IngestContext, Stage, constants_of, statement_setup
-from txpipe.ingest.store import Tallies, add_outcome, outcome_query
-from txpipe.ingest.workspace import issue_table, sql
-from txpipe.store.lake import DeliveryFiles
+from txpipe.ingest.census import Census, CensusTaker
+from txpipe.ingest.expectations import Verdict
 from txpipe.ingest.landing import Delivery
-from txpipe.store.ledger import DeliveryRecord
-from txpipe.ops.memory import release_freed_memory
-from txpipe.ingest.values import (  # noqa: F401 - normalize: txpipe.ingest.small_deliveries calls chunks.normalize
-    CANONICAL_COLUMNS, REPORTABLE_COLUMNS, ColumnPlan, delivered_values, normalize, plan_columns, pseudonymise,
-)
 from txpipe.ingest.readers import RowIssue, read_ahead, read_delivery
 from txpipe.ingest.sources import SourceConfig, load_source_config
 from txpipe.ingest.spool import Spool, frame_to_table
-from txpipe.ingest.expectations import Verdict
+from txpipe.ingest.store import Tallies, add_outcome, outcome_query
+from txpipe.ingest.values import (  # noqa: F401 - normalize: txpipe.ingest.small_deliveries calls chunks.normalize
+    CANONICAL_COLUMNS,
+    REPORTABLE_COLUMNS,
+    ColumnPlan,
+    delivered_values,
+    normalize,
+    plan_columns,
+    pseudonymise,
+)
+from txpipe.ingest.workspace import issue_table, sql
+from txpipe.ops.memory import release_freed_memory
+from txpipe.store.lake import DeliveryFiles
+from txpipe.store.ledger import DeliveryRecord
 
 
-def first_pass(delivery: Delivery, ctx: IngestContext, scratch: Path, stage: Stage | None = None,
-               small: duckdb.DuckDBPyConnection | None = None,
-               record: DeliveryRecord | None = None) -> tuple[SourceConfig, ColumnPlan, Census, Spool]:
+def first_pass(
+    delivery: Delivery,
+    ctx: IngestContext,
+    scratch: Path,
+    stage: Stage | None = None,
+    small: duckdb.DuckDBPyConnection | None = None,
+    record: DeliveryRecord | None = None,
+) -> tuple[SourceConfig, ColumnPlan, Census, Spool]:
     """Read the delivery once: census every chunk and spool its delivered values for the store pass.
 
     participant_ref is replaced by its pseudonym before the chunk goes anywhere (the spool is on disk).
@@ -81,8 +92,9 @@ class Chunk:
     issues: list[RowIssue]
 
 
-def deduplicated_chunks(record: DeliveryRecord, plan: ColumnPlan, census: Census, spool: Spool,
-                        stage: Stage) -> Iterator[tuple[pd.DataFrame, list[RowIssue]]]:
+def deduplicated_chunks(
+    record: DeliveryRecord, plan: ColumnPlan, census: Census, spool: Spool, stage: Stage
+) -> Iterator[tuple[pd.DataFrame, list[RowIssue]]]:
     """The spooled chunks without their exact duplicates (counted into the record)."""
     record.ignored_columns = list(plan.ignored)
     record.rows_read = census.rows_read
@@ -118,23 +130,37 @@ def outcomes(deliveries: list[list[tuple[Chunk, Verdict]]], ctx: IngestContext) 
         for chunk, verdict in judged:
             columns = {name: pa.array(chunk.canonical[name], pa.string(), from_pandas=True) for name in chunk.canonical}
             columns.update({f"raw:{name}": pa.array(chunk.raw[name], pa.string(), from_pandas=True) for name in raw})
-            columns.update({"source_row": pa.array(chunk.canonical.index.to_numpy() + offset, pa.int64()),
-                            "reasons": verdict.names("critical"), "warnings": verdict.names("warning")})
+            columns.update(
+                {
+                    "source_row": pa.array(chunk.canonical.index.to_numpy() + offset, pa.int64()),
+                    "reasons": verdict.names("critical"),
+                    "warnings": verdict.names("warning"),
+                }
+            )
             tables.append(pa.table(columns))
             issues.append(issue_table(chunk.issues, offset))
     if not tables:  # no delivery of the group has a row: the same columns, empty
         names = [*CANONICAL_COLUMNS, *(f"raw:{name}" for name in raw)]
-        tables = [pa.table({**{n: pa.array([], pa.string()) for n in names}, "source_row": pa.array([], pa.int64()),
-                            "reasons": pa.array([], pa.list_(pa.string())),
-                            "warnings": pa.array([], pa.list_(pa.string()))})]
+        tables = [
+            pa.table(
+                {
+                    **{n: pa.array([], pa.string()) for n in names},
+                    "source_row": pa.array([], pa.int64()),
+                    "reasons": pa.array([], pa.list_(pa.string())),
+                    "warnings": pa.array([], pa.list_(pa.string())),
+                }
+            )
+        ]
     with duckdb.connect(":memory:", config={"threads": 1}) as con:
         con.register("chunk", pa.concat_tables(tables))
         con.register("issues", pa.concat_tables(issues) if issues else issue_table([]))
         con.execute(sql("chunk_judged"))
-        outcome = outcome_query(con, ctx.suite, raw, list(ctx.reference.nation_codes),
-                                ctx.reference.nation_names.suggestions)
-        rows = con.sql(sql("outcome_range", outcome=outcome),
-                       params={"first": -1, "last": len(deliveries) << POSITION_BITS}).to_arrow_table()
+        outcome = outcome_query(
+            con, ctx.suite, raw, list(ctx.reference.nation_codes), ctx.reference.nation_names.suggestions
+        )
+        rows = con.sql(
+            sql("outcome_range", outcome=outcome), params={"first": -1, "last": len(deliveries) << POSITION_BITS}
+        ).to_arrow_table()
     position = rows["source_row"].to_numpy()
     bounds = np.searchsorted(position, [n << POSITION_BITS for n in range(len(deliveries) + 1)])
     low = pa.scalar((1 << POSITION_BITS) - 1, pa.int64())

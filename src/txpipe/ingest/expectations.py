@@ -61,7 +61,7 @@ class RowSuite:
     def rule_names(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.rules)
 
-    def restricted(self, names: frozenset[str]) -> "RowSuite":
+    def restricted(self, names: frozenset[str]) -> RowSuite:
         """The same suite judging only the named rules."""
         return RowSuite(self.path, tuple(r for r in self.rules if r.name in names), self.document)
 
@@ -110,8 +110,10 @@ def _row_wise(expectation) -> bool:
         MulticolumnMapExpectation,
     )
 
-    return (isinstance(expectation, (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation))
-            and expectation.expectation_type not in _ACROSS_ROWS)
+    return (
+        isinstance(expectation, (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation))
+        and expectation.expectation_type not in _ACROSS_ROWS
+    )
 
 
 def load_suite(expectations_dir: Path) -> RowSuite:
@@ -237,15 +239,21 @@ class Verdict:
         values = pc.take(pa.array(ordered, pa.string()), pa.array(rule_numbers[order]))
         return pa.ListArray.from_arrays(pa.array(offsets), values, mask=pa.array(counts == 0))
 
-
-    def split(self, lengths: list[int]) -> list["Verdict"]:
+    def split(self, lengths: list[int]) -> list[Verdict]:
         """The verdicts of consecutive frames that were validated as one (``lengths`` rows each)."""
         parts, start = [], 0
         for length in lengths:
             stop = start + length
-            parts.append(Verdict(rows=length, rules=self.rules, failures={
-                name: positions[(positions >= start) & (positions < stop)] - start
-                for name, positions in self.failures.items()}))
+            parts.append(
+                Verdict(
+                    rows=length,
+                    rules=self.rules,
+                    failures={
+                        name: positions[(positions >= start) & (positions < stop)] - start
+                        for name, positions in self.failures.items()
+                    },
+                )
+            )
             start = stop
         return parts
 
@@ -266,7 +274,8 @@ def validate_many(frames: list[pd.DataFrame], suite: RowSuite, parameters: list[
     varying = {key for key, value in parameters[0].items() if any(p[key] != value for p in parameters[1:])}
     shared = frozenset(r.name for r in suite.rules if not set(r.parameters) & varying)
     parts = validate(pd.concat(frames, ignore_index=True), suite.restricted(shared), parameters[0]).split(
-        [len(frame) for frame in frames])
+        [len(frame) for frame in frames]
+    )
     failures = [dict(part.failures) for part in parts]
     rest = suite.restricted(frozenset(suite.rule_names) - shared)
     if rest.rules:
@@ -277,8 +286,10 @@ def validate_many(frames: list[pd.DataFrame], suite: RowSuite, parameters: list[
             judged = validate(pd.concat([frames[n] for n in numbers], ignore_index=True), rest, parameters[numbers[0]])
             for number, part in zip(numbers, judged.split([len(frames[n]) for n in numbers])):
                 failures[number].update(part.failures)
-    return [Verdict(rows=len(frame), failures=_without_moot(found, suite.rules), rules=suite.rules)
-            for frame, found in zip(frames, failures)]
+    return [
+        Verdict(rows=len(frame), failures=_without_moot(found, suite.rules), rules=suite.rules)
+        for frame, found in zip(frames, failures)
+    ]
 
 
 def validate(frame: pd.DataFrame, suite: RowSuite, parameters: dict[str, list]) -> Verdict:

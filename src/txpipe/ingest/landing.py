@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from txpipe.store.ledger import DeliveryRecord, Ledger
 from txpipe.ingest.sources import not_deliveries
+from txpipe.store.ledger import DeliveryRecord, Ledger
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Delivery:
     @property
     def batch_id(self) -> str:
         """Content hash of the delivery: the same bytes under the same name give the same id."""
-        key = f"{self.source}\x1f{self.source_file}\x1f{self.sha256}".encode("utf-8")
+        key = f"{self.source}\x1f{self.source_file}\x1f{self.sha256}".encode()
         return hashlib.sha256(key).hexdigest()[:24]
 
 
@@ -96,8 +96,9 @@ def _source_folders(landing: Path, sources: list[str] | None, skipped: list[Skip
     return folders
 
 
-def scan(landing: Path, sources: list[str] | None = None,
-         sources_dir: Path | None = None) -> tuple[list[_Landed], list[Skipped]]:
+def scan(
+    landing: Path, sources: list[str] | None = None, sources_dir: Path | None = None
+) -> tuple[list[_Landed], list[Skipped]]:
     """Every regular file under ``landing/<source>/``, and every entry that is skipped. With
     ``sources_dir``, files its configs name as not deliveries (an xAPI source's roster) are skipped."""
     skipped: list[Skipped] = []
@@ -120,12 +121,14 @@ def stray_files(landing: Path) -> list[str]:
     """Regular files directly under the landing root: not in a source folder, so never ingested."""
     if not landing.is_dir():
         return []
-    return sorted(e.name for e in os.scandir(landing)
-                  if e.is_file(follow_symlinks=False) and not e.name.startswith("."))
+    return sorted(
+        e.name for e in os.scandir(landing) if e.is_file(follow_symlinks=False) and not e.name.startswith(".")
+    )
 
 
-def _changed(landing: Path, ledger: Ledger, sources: list[str] | None,
-             sources_dir: Path | None) -> Iterator[tuple[_Landed, DeliveryRecord | None]]:
+def _changed(
+    landing: Path, ledger: Ledger, sources: list[str] | None, sources_dir: Path | None
+) -> Iterator[tuple[_Landed, DeliveryRecord | None]]:
     """Files whose size or modification time differ from their ledger record (or that have none)."""
     current = ledger.current()
     for landed in scan(landing, sources, sources_dir)[0]:
@@ -134,8 +137,9 @@ def _changed(landing: Path, ledger: Ledger, sources: list[str] | None,
             yield landed, known
 
 
-def anything_new(landing: Path, ledger: Ledger, sources: list[str] | None = None,
-                 sources_dir: Path | None = None) -> bool:
+def anything_new(
+    landing: Path, ledger: Ledger, sources: list[str] | None = None, sources_dir: Path | None = None
+) -> bool:
     """Whether any file may hold a new delivery (a directory listing; no file is read)."""
     return next(_changed(landing, ledger, sources, sources_dir), None) is not None
 
@@ -156,8 +160,11 @@ def unchanged_since(delivery: Delivery) -> bool:
         now = os.lstat(delivery.path)
     except OSError:
         return False
-    return (stat_module.S_ISREG(now.st_mode) and (now.st_size, now.st_mtime_ns) == (delivery.size, delivery.mtime_ns)
-            and (not delivery.inode or now.st_ino == delivery.inode))
+    return (
+        stat_module.S_ISREG(now.st_mode)
+        and (now.st_size, now.st_mtime_ns) == (delivery.size, delivery.mtime_ns)
+        and (not delivery.inode or now.st_ino == delivery.inode)
+    )
 
 
 @dataclass(frozen=True)
@@ -187,7 +194,9 @@ def survey(landing: Path, ledger: Ledger, sources: list[str] | None = None, sour
         try:
             delivery = replace(delivery, sha256=file_sha256(landed.path))
         except OSError:
-            deferred.append(Skipped(f"{landed.source}/{landed.relative}", "cannot be opened now: left for the next run"))
+            deferred.append(
+                Skipped(f"{landed.source}/{landed.relative}", "cannot be opened now: left for the next run")
+            )
             continue
         if not unchanged_since(delivery):
             deferred.append(Skipped(f"{landed.source}/{landed.relative}", CHANGING))
@@ -199,7 +208,8 @@ def survey(landing: Path, ledger: Ledger, sources: list[str] | None = None, sour
 CHANGING = "changed while it was read (still being written?): left for the next run"
 
 
-def discover(landing: Path, ledger: Ledger, sources: list[str] | None = None,
-             sources_dir: Path | None = None) -> list[Delivery]:
+def discover(
+    landing: Path, ledger: Ledger, sources: list[str] | None = None, sources_dir: Path | None = None
+) -> list[Delivery]:
     """The new deliveries of :func:`survey`."""
     return survey(landing, ledger, sources, sources_dir).deliveries

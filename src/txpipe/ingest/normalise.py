@@ -13,11 +13,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from txpipe.ingest.values import CANONICAL_COLUMNS, normalize
 from txpipe.ingest.readers import STRING
+from txpipe.ingest.sources import SourceConfig
+from txpipe.ingest.values import CANONICAL_COLUMNS, normalize
 from txpipe.reference import Reference
 from txpipe.schema import COLUMN_DEFAULTS, ENUMS
-from txpipe.ingest.sources import SourceConfig
 
 # Columns whose values normalisation rewrites (besides filling defaults); aliased columns join them.
 REWRITTEN = (*ENUMS, "activity_code", "iteration_id", "start_date", "end_date", "nation", "headcount", "score")
@@ -30,8 +30,11 @@ class Normaliser:
     def __init__(self, config: SourceConfig, reference: Reference) -> None:
         self.config, self.reference = config, reference
         self.rewritten = [c for c in CANONICAL_COLUMNS if c in REWRITTEN or c in config.aliases]
-        self.defaults = {c: v for c, v in {**COLUMN_DEFAULTS, **config.defaults}.items()
-                         if c in CANONICAL_COLUMNS and c not in self.rewritten}
+        self.defaults = {
+            c: v
+            for c, v in {**COLUMN_DEFAULTS, **config.defaults}.items()
+            if c in CANONICAL_COLUMNS and c not in self.rewritten
+        }
         self._known: dict[str, dict[str, str | None]] = {c: {} for c in self.rewritten}
         missing = self._normalise({c: [None] for c in self.rewritten})
         self._of_missing = {c: missing[c][0] for c in self.rewritten}  # a missing value's canonical text
@@ -44,10 +47,14 @@ class Normaliser:
     def _normalise(self, values: dict[str, list]) -> dict[str, list]:
         """Canonical text of the given values of each column (one padded frame, one normalize call)."""
         length = max(len(v) for v in values.values())
-        frame = pd.DataFrame({c: pd.array(values.get(c, []) + [None] * (length - len(values.get(c, []))), dtype=STRING)
-                              for c in CANONICAL_COLUMNS})
+        frame = pd.DataFrame(
+            {
+                c: pd.array(values.get(c, []) + [None] * (length - len(values.get(c, []))), dtype=STRING)
+                for c in CANONICAL_COLUMNS
+            }
+        )
         canonical = normalize(frame, self.config, self.reference)
-        return {c: [None if pd.isna(v) else v for v in canonical[c].iloc[:len(values[c])]] for c in values}
+        return {c: [None if pd.isna(v) else v for v in canonical[c].iloc[: len(values[c])]] for c in values}
 
     def columns(self, table: pa.Table) -> dict[str, pa.Array]:
         """The canonical values of the chunk's rewritten columns."""

@@ -46,7 +46,7 @@ class Pseudonymizer:
         return {"ipad": self._pads[0], "opad": self._pads[1], "prefix": f"{source}\x1f", "spaces": _spaces()}
 
     def pid(self, source: str, participant_ref: str) -> str:
-        message = f"{source}\x1f{participant_ref.strip()}".encode("utf-8")
+        message = f"{source}\x1f{participant_ref.strip()}".encode()
         return hmac.digest(self._key, message, "sha256").hex()
 
     def pids(self, source: str, refs: Iterable[str | None]) -> list[str | None]:

@@ -35,12 +35,12 @@ from txpipe.ingest import (
     settle,
 )
 from txpipe.ingest.chunks import Chunk, ChunkStore, deduplicated_chunks, first_pass, judging_parameters, outcomes
+from txpipe.ingest.expectations import validate_many
 from txpipe.ingest.landing import Delivery, unchanged_since
-from txpipe.store.ledger import DeliveryRecord
-from txpipe.ops.memory import release_freed_memory
 from txpipe.ingest.readers import RowIssue, UnreadableFile
 from txpipe.ingest.sources import SourceConfig, SourceConfigError
-from txpipe.ingest.expectations import validate_many
+from txpipe.ops.memory import release_freed_memory
+from txpipe.store.ledger import DeliveryRecord
 
 SMALL_BYTES = 1 << 20  # a delivery up to 1 MiB is small
 GROUP_BYTES = 16 << 20  # a group holds at most this many bytes of deliveries ...
@@ -145,7 +145,7 @@ def _normalise(pending: dict[int, _Pending], ctx: IngestContext) -> dict[int, Ou
     for numbers in by_source.values():
         try:
             _normalise_together([pending[n] for n in numbers], ctx)
-        except Exception:  # noqa: BLE001 - told below, delivery by delivery
+        except Exception:
             for number in numbers:
                 item = pending[number]
                 try:
@@ -162,7 +162,7 @@ def _normalise_together(items: list[_Pending], ctx: IngestContext) -> None:
     for item in items:
         item.chunks = []
         for raw, issues in item.raws:
-            item.chunks.append(Chunk(raw, canonical.iloc[start:start + len(raw)], issues))
+            item.chunks.append(Chunk(raw, canonical.iloc[start : start + len(raw)], issues))
             start += len(raw)
 
 

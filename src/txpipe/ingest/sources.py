@@ -18,16 +18,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from txpipe.ingest.readers import ReadOptions
-from txpipe.settings import CHUNK_ROWS, ReadLimits
-from txpipe.schema import LANDING_COLUMNS
 from txpipe.ingest.xapi_statements import XapiConfig, parse_xapi_config
+from txpipe.schema import LANDING_COLUMNS
+from txpipe.settings import CHUNK_ROWS, ReadLimits
 
 if TYPE_CHECKING:
     from txpipe.ingest.readers.xapi import StatementSetup
 
 DATE_ORDERS = ("ISO", "DMY", "MDY")
-_TOP_LEVEL_KEYS = {"description", "encoding", "delimiter", "sheet", "date_order", "columns", "defaults", "aliases",
-                   "format", "xapi"}
+_TOP_LEVEL_KEYS = {
+    "description",
+    "encoding",
+    "delimiter",
+    "sheet",
+    "date_order",
+    "columns",
+    "defaults",
+    "aliases",
+    "format",
+    "xapi",
+}
 FORMATS = ("rows", "xapi")  # rows: CSV, XLSX, JSON rosters (the default); xapi: LRS statement exports
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -65,8 +75,9 @@ class SourceConfig:
     def is_known_header(self, header: str) -> bool:
         return self.canonical_name(header) is not None
 
-    def read_options(self, chunk_rows: int = CHUNK_ROWS, limits: ReadLimits | None = None,
-                     statements: StatementSetup | None = None) -> ReadOptions:
+    def read_options(
+        self, chunk_rows: int = CHUNK_ROWS, limits: ReadLimits | None = None, statements: StatementSetup | None = None
+    ) -> ReadOptions:
         return ReadOptions(
             statements=statements,
             chunk_rows=chunk_rows,
@@ -126,8 +137,14 @@ def _scalar(value: object, where: str, origin: str) -> str:
 
 
 def _kind(value: object) -> str:
-    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        dict: "a table",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 def _encoding(data: dict, origin: str) -> str | None:
@@ -139,15 +156,18 @@ def _encoding(data: dict, origin: str) -> str | None:
     except LookupError:
         raise SourceConfigError(f"{origin}: encoding names no known text encoding") from None
     if not getattr(info, "_is_text_encoding", True):
-        raise SourceConfigError(f"{origin}: encoding '{info.name}' is not a text encoding (e.g. utf-8, latin-1, cp1252)")
+        raise SourceConfigError(
+            f"{origin}: encoding '{info.name}' is not a text encoding (e.g. utf-8, latin-1, cp1252)"
+        )
     return encoding
 
 
 def _delimiter(data: dict, origin: str) -> str | None:
     delimiter = _text(data, "delimiter", origin)
     if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n'):
-        raise SourceConfigError(f"{origin}: delimiter must be one character (not a quote or a line break), "
-                                "e.g. \";\" or \"\\t\"")
+        raise SourceConfigError(
+            f'{origin}: delimiter must be one character (not a quote or a line break), e.g. ";" or "\\t"'
+        )
     return delimiter
 
 
@@ -158,19 +178,27 @@ def parse_source_config(source: str, data: dict, origin: str = "<config>") -> So
 
     def check_target(column: object, where: str) -> str:
         if column not in LANDING_COLUMNS:
-            raise SourceConfigError(f"{origin}: [{where}] maps to something that is not a canonical column "
-                                    f"(canonical: {', '.join(LANDING_COLUMNS)})")
+            raise SourceConfigError(
+                f"{origin}: [{where}] maps to something that is not a canonical column "
+                f"(canonical: {', '.join(LANDING_COLUMNS)})"
+            )
         return str(column)
 
-    columns = {fold_header(k): check_target(v, "columns")
-               for k, v in _table(data.get("columns", {}), "columns", origin).items()}
-    defaults = {check_target(k, "defaults"): _scalar(v, "defaults", origin)
-                for k, v in _table(data.get("defaults", {}), "defaults", origin).items()}
+    columns = {
+        fold_header(k): check_target(v, "columns")
+        for k, v in _table(data.get("columns", {}), "columns", origin).items()
+    }
+    defaults = {
+        check_target(k, "defaults"): _scalar(v, "defaults", origin)
+        for k, v in _table(data.get("defaults", {}), "defaults", origin).items()
+    }
     if "participant_ref" in defaults:
         raise SourceConfigError(f"{origin}: participant_ref cannot have a default")
     aliases = {
-        check_target(column, "aliases"): {fold_header(k): _scalar(v, f"aliases.{column}", origin)
-                                          for k, v in _table(mapping, f"aliases.{column}", origin).items()}
+        check_target(column, "aliases"): {
+            fold_header(k): _scalar(v, f"aliases.{column}", origin)
+            for k, v in _table(mapping, f"aliases.{column}", origin).items()
+        }
         for column, mapping in _table(data.get("aliases", {}), "aliases", origin).items()
     }
     source_format = _text(data, "format", origin) or "rows"

@@ -51,7 +51,8 @@ class Spool:
         with pa.OSFile(f"{base}.arrow", "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
         base.with_suffix(".issues.json").write_text(
-            json.dumps([[i.source_row, i.rule, i.message] for i in issues]), encoding="utf-8")
+            json.dumps([[i.source_row, i.rule, i.message] for i in issues]), encoding="utf-8"
+        )
         self.chunks += 1
 
     def __iter__(self) -> Iterator[tuple[pd.DataFrame, list[RowIssue]]]:

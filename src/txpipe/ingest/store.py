@@ -18,12 +18,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from txpipe.ingest.expectations import RowSuite
+from txpipe.ingest.values import REPORTABLE_COLUMNS
 from txpipe.ingest.workspace import THREADS, Workspace, literal, quoted, sql
+from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
 from txpipe.store.lake import DeliveryFiles
 from txpipe.store.ledger import DeliveryRecord
-from txpipe.ingest.values import REPORTABLE_COLUMNS
-from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
-from txpipe.ingest.expectations import RowSuite
 
 BATCH_ROWS = 100_000
 # Offending-values key of a nation_unknown row: the closest reference nations, "Georgia (GEO)".
@@ -102,17 +102,23 @@ def record_sql(raw: list[str]) -> str:
     return "json_object(" + ", ".join(f"{literal(k)}, {_delivered(k, raw)}" for k in keys) + ")::VARCHAR"
 
 
-def register_suggestions(con: duckdb.DuckDBPyConnection, nation_codes: list[str],
-                         suggest: Callable[[str], list[str]]) -> None:
+def register_suggestions(
+    con: duckdb.DuckDBPyConnection, nation_codes: list[str], suggest: Callable[[str], list[str]]
+) -> None:
     """The closest reference nations of every distinct delivered nation that is not a reference code."""
     con.register("nation_codes", pa.table({"value": pa.array(nation_codes, pa.string())}))
     nations = con.sql(sql("unknown_nations")).to_arrow_table()["nation"].to_pylist()
     lists = [suggest(n) if n is not None else [] for n in nations]
-    con.register("suggestions", pa.table({
-        "nation": pa.array(nations, pa.string()),
-        "suggestions": pa.array([json.dumps(s, ensure_ascii=False) for s in lists], pa.string()),
-        "first": pa.array([s[0] if s else None for s in lists], pa.string()),
-    }))
+    con.register(
+        "suggestions",
+        pa.table(
+            {
+                "nation": pa.array(nations, pa.string()),
+                "suggestions": pa.array([json.dumps(s, ensure_ascii=False) for s in lists], pa.string()),
+                "first": pa.array([s[0] if s else None for s in lists], pa.string()),
+            }
+        ),
+    )
 
 
 def _with_constants(table: pa.Table, values: dict[str, object], schema: pa.Schema) -> pa.Table:
@@ -130,25 +136,43 @@ def _count(counts: dict[str, int], values: pa.Array) -> None:
 COMBINATIONS = 64  # rule combinations given their own json_object (the most frequent are not chosen: any 64)
 
 
-def outcome_query(con: duckdb.DuckDBPyConnection, suite: RowSuite, raw: list[str], nation_codes: list[str],
-                  suggest: Callable[[str], list[str]]) -> str:
+def outcome_query(
+    con: duckdb.DuckDBPyConnection,
+    suite: RowSuite,
+    raw: list[str],
+    nation_codes: list[str],
+    suggest: Callable[[str], list[str]],
+) -> str:
     """outcome.sql over the ``judged`` rows of ``con`` (``raw``: the columns whose delivered value is
     ``raw:<column>``), with the suggestions for the unknown nations of its ``delivered`` rows registered."""
     register_suggestions(con, nation_codes, suggest)
-    combinations = [row[0].split(chr(31)) for row in
-                    con.execute(sql("reason_combinations"), {"limit": COMBINATIONS}).fetchall()]
+    combinations = [
+        row[0].split(chr(31)) for row in con.execute(sql("reason_combinations"), {"limit": COMBINATIONS}).fetchall()
+    ]
     return sql("outcome", offending=offending_sql(suite, raw, combinations), record=record_sql(raw))
 
 
-def delivery_constants(*, source: str, batch_id: str, source_file: str, run_id: str,
-                       received: dt.datetime) -> dict[str, object]:
+def delivery_constants(
+    *, source: str, batch_id: str, source_file: str, run_id: str, received: dt.datetime
+) -> dict[str, object]:
     """The lake columns every row of one delivery holds alike."""
-    return {"source": source, "batch_id": batch_id, "source_file": source_file, "ingested_at": received,
-            "run_id": run_id}
+    return {
+        "source": source,
+        "batch_id": batch_id,
+        "source_file": source_file,
+        "ingested_at": received,
+        "run_id": run_id,
+    }
 
 
-def write(ws: Workspace, suite: RowSuite, files: DeliveryFiles, nation_codes: list[str],
-          suggest: Callable[[str], list[str]], constants: dict[str, object]) -> Tallies:
+def write(
+    ws: Workspace,
+    suite: RowSuite,
+    files: DeliveryFiles,
+    nation_codes: list[str],
+    suggest: Callable[[str], list[str]],
+    constants: dict[str, object],
+) -> Tallies:
     """Write the delivery's kept and quarantined rows into ``files``, in delivered order; return the tallies."""
     counts = Tallies()
     outcome = outcome_query(ws.con, suite, ws.raw, nation_codes, suggest)
@@ -160,8 +184,12 @@ def write(ws: Workspace, suite: RowSuite, files: DeliveryFiles, nation_codes: li
     else:
         # Records the reader could not place go among the quarantined rows by position: one sorted
         # query per chunk of positions, as the reader read them.
-        batches = (table for first, last in zip([0, *ws.bounds], ws.bounds) if last > first
-                   for table in _batches(ws, sql("outcome_range", outcome=outcome), {"first": first, "last": last}))
+        batches = (
+            table
+            for first, last in zip([0, *ws.bounds], ws.bounds)
+            if last > first
+            for table in _batches(ws, sql("outcome_range", outcome=outcome), {"first": first, "last": last})
+        )
     for table in batches:
         add_outcome(files, counts, table, constants)
     ws.con.execute(f"SET threads = {THREADS}")
@@ -178,9 +206,10 @@ def add_outcome(files: DeliveryFiles, counts: Tallies, table: pa.Table, constant
     ``constants``: the values every row of the delivery has (source, batch_id, ...)."""
     kept_mask = pc.equal(pc.list_value_length(table["reasons"]), 0)
     kept, quarantined = table.filter(kept_mask), table.filter(pc.invert(kept_mask))
-    files.add(_with_constants(kept, constants, PARTICIPATION_SCHEMA) if kept.num_rows else EMPTY_PARTICIPATION,
-              _with_constants(quarantined, constants, QUARANTINE_SCHEMA) if quarantined.num_rows
-              else EMPTY_QUARANTINE)
+    files.add(
+        _with_constants(kept, constants, PARTICIPATION_SCHEMA) if kept.num_rows else EMPTY_PARTICIPATION,
+        _with_constants(quarantined, constants, QUARANTINE_SCHEMA) if quarantined.num_rows else EMPTY_QUARANTINE,
+    )
     counts.stored += kept.num_rows
     counts.quarantined += quarantined.num_rows
     if kept.num_rows:
@@ -188,4 +217,3 @@ def add_outcome(files: DeliveryFiles, counts: Tallies, table: pa.Table, constant
     if quarantined.num_rows:
         _count(counts.reasons, pc.list_flatten(quarantined["reasons"]))
         _count(counts.suggested, quarantined["suggested"])
-

@@ -25,10 +25,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from txpipe.ingest.workspace import Workspace, literal, quoted, sql
-from txpipe.ingest.values import CANONICAL_COLUMNS
+from txpipe.ingest.expectations import DISTINCT_SHARE, RowSuite, Rule, SuiteError, rule_groups, run_gx
 from txpipe.ingest.readers import STRING
-from txpipe.ingest.expectations import DISTINCT_SHARE, Rule, RowSuite, SuiteError, rule_groups, run_gx
+from txpipe.ingest.values import CANONICAL_COLUMNS
+from txpipe.ingest.workspace import Workspace, literal, quoted, sql
 
 DISTINCT_FLOOR = 200_000  # up to this many combinations, a group always goes to GX
 GX_SLICE = 200_000  # combinations per GX call for a rule judged by GX on near-unique columns
@@ -64,19 +64,24 @@ def sql_check(expectation: dict, parameter_tables: dict[str, str], value_tables:
     elif kind == "expect_column_values_to_be_null" and not kwargs:
         check = f"{c} IS NOT NULL"
     elif kind == "expect_column_value_lengths_to_be_between" and set(kwargs) <= {"min_value", "max_value"}:
-        bounds = [f"length({c}) {op} {int(kwargs[k])}" for k, op in (("min_value", "<"), ("max_value", ">"))
-                  if kwargs.get(k) is not None and not isinstance(kwargs[k], (dict, bool))]
+        bounds = [
+            f"length({c}) {op} {int(kwargs[k])}"
+            for k, op in (("min_value", "<"), ("max_value", ">"))
+            if kwargs.get(k) is not None and not isinstance(kwargs[k], (dict, bool))
+        ]
         if len(bounds) != sum(kwargs.get(k) is not None for k in ("min_value", "max_value")) or not bounds:
             return None
         check = f"{c} IS NOT NULL AND ({' OR '.join(bounds)})"
-    elif kind in ("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set") \
-            and set(kwargs) == {"value_set"}:
+    elif kind in ("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set") and set(kwargs) == {
+        "value_set"
+    }:
         table = _value_table(kwargs["value_set"], parameter_tables, value_tables)
         if table is None:
             return None
         inside = f"{c} IN (SELECT value FROM {table})"
-        check = f"{c} IS NOT NULL AND " + (inside if kind == "expect_column_values_to_not_be_in_set"
-                                            else f"NOT ({inside})")
+        check = f"{c} IS NOT NULL AND " + (
+            inside if kind == "expect_column_values_to_not_be_in_set" else f"NOT ({inside})"
+        )
     else:
         return None
     if condition:
@@ -105,8 +110,9 @@ def _distinct_counts(ws: Workspace, column_sets: list[list[str]]) -> list[int]:
     the way a group is judged depends on it, never its verdict)."""
     if not column_sets:
         return []
-    counts = ", ".join(f"approx_count_distinct(hash({', '.join(quoted(c) for c in columns)}))"
-                       for columns in column_sets)
+    counts = ", ".join(
+        f"approx_count_distinct(hash({', '.join(quoted(c) for c in columns)}))" for columns in column_sets
+    )
     return [int(n) for n in ws.con.execute(f"SELECT {counts} FROM delivered").fetchall()[0]]
 
 
@@ -119,8 +125,9 @@ def plan(ws: Workspace, suite: RowSuite, rows: int) -> tuple[list[tuple[list[Rul
         (few if count <= limit else near_unique).append((rules, columns))
     # In a near-unique group, the rules that read few combinations on their own still go to GX.
     split = [r for rules, _ in near_unique for r in rules]
-    own = _distinct_counts(ws, [[c for c in CANONICAL_COLUMNS if c in r.reads] or list(CANONICAL_COLUMNS)
-                                for r in split])
+    own = _distinct_counts(
+        ws, [[c for c in CANONICAL_COLUMNS if c in r.reads] or list(CANONICAL_COLUMNS) for r in split]
+    )
     cheap = [r for r, count in zip(split, own) if count <= limit]
     for rules, columns in rule_groups(cheap, list(CANONICAL_COLUMNS)):
         few.append((rules, columns))
@@ -139,30 +146,49 @@ def judge(ws: Workspace, suite: RowSuite, parameters: dict[str, list], rows: int
     _create_judged(ws, suite, judging)
 
 
-def _judge_few(ws: Workspace, suite: RowSuite, groups: list[tuple[list[Rule], list[str]]],
-               parameters: dict[str, list], judging: Judging) -> None:
+def _judge_few(
+    ws: Workspace,
+    suite: RowSuite,
+    groups: list[tuple[list[Rule], list[str]]],
+    parameters: dict[str, list],
+    judging: Judging,
+) -> None:
     """One GX call for every group's distinct combinations, side by side (shorter groups padded
     with their first combination, which adds no verdict)."""
     if not groups:
         return
     # Exact duplicates hold the values of a row kept: the combinations of all delivered rows are the same.
-    combos = [ws.con.sql(f"SELECT DISTINCT {', '.join(quoted(c) for c in columns)} FROM delivered").to_arrow_table()
-              for _, columns in groups]
+    combos = [
+        ws.con.sql(f"SELECT DISTINCT {', '.join(quoted(c) for c in columns)} FROM delivered").to_arrow_table()
+        for _, columns in groups
+    ]
     if max(t.num_rows for t in combos) == 0:  # no rows: no rule fails
         judging.checks.update({r.name: "false" for rules, _ in groups for r in rules})
         return
     length = max(t.num_rows for t in combos)
-    frame = pa.table({name: pc.take(t[name], pa.array(np.minimum(np.arange(length), t.num_rows - 1)))
-                      for t in combos if t.num_rows for name in t.column_names}).to_pandas(
-        types_mapper={pa.string(): STRING}.get)
+    frame = pa.table(
+        {
+            name: pc.take(t[name], pa.array(np.minimum(np.arange(length), t.num_rows - 1)))
+            for t in combos
+            if t.num_rows
+            for name in t.column_names
+        }
+    ).to_pandas(types_mapper={pa.string(): STRING}.get)
     names = frozenset(r.name for rules, _ in groups for r in rules)
     failures = run_gx(frame, suite, names, parameters)
     for number, ((rules, columns), table) in enumerate(zip(groups, combos)):
         _join_failed(ws, f"verdict_{number}", rules, columns, table, failures, judging)
 
 
-def _join_failed(ws: Workspace, name: str, rules: list[Rule], columns: list[str], table: pa.Table,
-                 failures: dict[str, np.ndarray], judging: Judging) -> None:
+def _join_failed(
+    ws: Workspace,
+    name: str,
+    rules: list[Rule],
+    columns: list[str],
+    table: pa.Table,
+    failures: dict[str, np.ndarray],
+    judging: Judging,
+) -> None:
     """Register the combinations that failed any of the rules, one flag per rule, and join them."""
     flags = {}
     for rule in rules:
@@ -182,8 +208,9 @@ def _join_failed(ws: Workspace, name: str, rules: list[Rule], columns: list[str]
         judging.checks[rule.name] = f"coalesce({name}.{flag(rule.name)}, false)"
 
 
-def _judge_near_unique(ws: Workspace, suite: RowSuite, rules: list[Rule], parameters: dict[str, list],
-                       judging: Judging) -> None:
+def _judge_near_unique(
+    ws: Workspace, suite: RowSuite, rules: list[Rule], parameters: dict[str, list], judging: Judging
+) -> None:
     if not rules:
         return
     parameter_tables = {}
@@ -203,18 +230,19 @@ def _judge_near_unique(ws: Workspace, suite: RowSuite, rules: list[Rule], parame
         ws.con.register(f"value_set_{number}", table)
 
 
-def _judge_in_slices(ws: Workspace, suite: RowSuite, rule: Rule, parameters: dict[str, list],
-                     judging: Judging) -> None:
+def _judge_in_slices(ws: Workspace, suite: RowSuite, rule: Rule, parameters: dict[str, list], judging: Judging) -> None:
     """A rule with no SQL check, on near-unique columns: GX on its distinct combinations, a slice at a time."""
     columns = [c for c in CANONICAL_COLUMNS if c in rule.reads] or list(CANONICAL_COLUMNS)
     name = f"verdict_{rule.name}"
-    reader = ws.con.sql(f"SELECT DISTINCT {', '.join(quoted(c) for c in columns)} FROM delivered") \
-        .to_arrow_reader(GX_SLICE)
+    reader = ws.con.sql(f"SELECT DISTINCT {', '.join(quoted(c) for c in columns)} FROM delivered").to_arrow_reader(
+        GX_SLICE
+    )
     failed_parts = []
     for batch in reader:
         table = pa.Table.from_batches([batch])
-        failures = run_gx(table.to_pandas(types_mapper={pa.string(): STRING}.get), suite, frozenset([rule.name]),
-                          parameters)
+        failures = run_gx(
+            table.to_pandas(types_mapper={pa.string(): STRING}.get), suite, frozenset([rule.name]), parameters
+        )
         failed = np.zeros(table.num_rows, bool)
         failed[failures[rule.name]] = True
         failed_parts.append(table.filter(pa.array(failed)))
@@ -230,17 +258,22 @@ def _create_judged(ws: Workspace, suite: RowSuite, judging: Judging) -> None:
     stands: dict[str, str] = {}
     for rule in suite.rules:
         dependencies = [stands.get(d, flag(d)) for d in rule.depends_on if d in judging.checks]
-        stands[rule.name] = (f"({flag(rule.name)} AND NOT ({' OR '.join(dependencies)}))" if dependencies
-                             else flag(rule.name))
+        stands[rule.name] = (
+            f"({flag(rule.name)} AND NOT ({' OR '.join(dependencies)}))" if dependencies else flag(rule.name)
+        )
 
     def names(severity: str) -> str:
-        items = [f"CASE WHEN {stands[r.name]} THEN {literal(r.name)} END" for r in suite.rules if r.severity == severity]
+        items = [
+            f"CASE WHEN {stands[r.name]} THEN {literal(r.name)} END" for r in suite.rules if r.severity == severity
+        ]
         return f"list_filter([{', '.join(items)}]::VARCHAR[], lambda x: x IS NOT NULL)" if items else "[]::VARCHAR[]"
 
-    ws.con.execute(sql(
-        "judged",
-        checks=",\n           ".join(f"{check} AS {flag(rule)}" for rule, check in judging.checks.items()),
-        joins="\n    ".join(judging.joins),
-        reasons=names("critical"),
-        warnings=names("warning"),
-    ))
+    ws.con.execute(
+        sql(
+            "judged",
+            checks=",\n           ".join(f"{check} AS {flag(rule)}" for rule, check in judging.checks.items()),
+            joins="\n    ".join(judging.joins),
+            reasons=names("critical"),
+            warnings=names("warning"),
+        )
+    )

@@ -20,13 +20,11 @@ import pyarrow.compute as pc
 
 from txpipe.ingest.pseudonym import Pseudonymizer
 from txpipe.ingest.readers import STRING, UnreadableFile, looks_like_a_name
+from txpipe.ingest.sources import SourceConfig, fold_header
 from txpipe.reference import Reference
 from txpipe.schema import COLUMN_DEFAULTS, ENUMS, LANDING_COLUMNS, REQUIRED_COLUMNS
-from txpipe.ingest.sources import SourceConfig, fold_header
 
-CANONICAL_COLUMNS: tuple[str, ...] = tuple(
-    "participant_pid" if c == "participant_ref" else c for c in LANDING_COLUMNS
-)
+CANONICAL_COLUMNS: tuple[str, ...] = tuple("participant_pid" if c == "participant_ref" else c for c in LANDING_COLUMNS)
 # Delivered values kept for quarantine reports: everything except the raw participant_ref.
 REPORTABLE_COLUMNS: tuple[str, ...] = tuple(c for c in LANDING_COLUMNS if c != "participant_ref")
 
@@ -91,8 +89,7 @@ def _map_uniques(series: pd.Series, convert: Callable[[str], str | None]) -> pd.
         values = values.combine_chunks()
     encoded = pc.dictionary_encode(values)
     converted = pa.array([convert(value) for value in encoded.dictionary.to_pylist()], pa.string())
-    return pd.Series(pd.array(pc.take(converted, encoded.indices), dtype=STRING), index=series.index,
-                     name=series.name)
+    return pd.Series(pd.array(pc.take(converted, encoded.indices), dtype=STRING), index=series.index, name=series.name)
 
 
 def _enum_key(value: str) -> str:

@@ -19,10 +19,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from txpipe.ingest.values import CANONICAL_COLUMNS
 from txpipe.ingest.readers import RowIssue
-from txpipe.schema import LANDING_COLUMNS
 from txpipe.ingest.spool import SOURCE_ROW
+from txpipe.ingest.values import CANONICAL_COLUMNS
+from txpipe.schema import LANDING_COLUMNS
 
 SQL_DIR = Path(__file__).parent / "sql"
 # DuckDB's memory for one delivery's working tables; beyond it, DuckDB spills to the scratch folder.
@@ -50,11 +50,13 @@ def literal(text: str) -> str:
 
 def issue_table(issues: list[RowIssue], offset: int = 0) -> pa.Table:
     """Records the reader could not turn into rows, as the ``issues`` table holds them (positions + offset)."""
-    return pa.table({
-        SOURCE_ROW: pa.array([offset + i.source_row for i in issues], pa.int64()),
-        "rule": pa.array([i.rule for i in issues], pa.string()),
-        "message": pa.array([i.message for i in issues], pa.string()),
-    })
+    return pa.table(
+        {
+            SOURCE_ROW: pa.array([offset + i.source_row for i in issues], pa.int64()),
+            "rule": pa.array([i.rule for i in issues], pa.string()),
+            "message": pa.array([i.message for i in issues], pa.string()),
+        }
+    )
 
 
 class Workspace:
@@ -69,11 +71,14 @@ class Workspace:
     canonical one, census_id, and hash_a/hash_b (two hashes of the delivered values, for the census).
     """
 
-    def __init__(self, folder: Path, rewritten: list[str], defaults: dict[str, str],
-                 pid_parameters: dict[str, object]) -> None:
+    def __init__(
+        self, folder: Path, rewritten: list[str], defaults: dict[str, str], pid_parameters: dict[str, object]
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(":memory:", config={
-            "memory_limit": MEMORY_LIMIT, "temp_directory": str(folder / "spill"), "threads": THREADS})
+        self.con = duckdb.connect(
+            ":memory:",
+            config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(folder / "spill"), "threads": THREADS},
+        )
         self.con.execute("SET TimeZone = 'UTC'")
         self.rewritten, self.defaults = rewritten, defaults
         self.raw = [*rewritten, *defaults]
@@ -88,9 +93,11 @@ class Workspace:
     def add(self, table: pa.Table, canonical: dict[str, pa.Array], issues: list[RowIssue]) -> None:
         """One chunk: delivered values (source_row first, participant_ref as delivered), the canonical
         values of its rewritten columns, and the records beside it the reader could not place."""
-        last = max([self.bounds[-1] if self.bounds else 0]
-                   + ([pc.max(table[SOURCE_ROW]).as_py()] if table.num_rows else [])
-                   + [i.source_row for i in issues])
+        last = max(
+            [self.bounds[-1] if self.bounds else 0]
+            + ([pc.max(table[SOURCE_ROW]).as_py()] if table.num_rows else [])
+            + [i.source_row for i in issues]
+        )
         self.bounds.append(last)
         if table.num_rows:
             self._spool(self._spooled(table, canonical))
@@ -129,7 +136,9 @@ class Workspace:
     def finish(self) -> None:
         """Every chunk is in: ``delivered`` reads the spool back, in order."""
         if self.files:
-            self.con.execute(f"CREATE VIEW spool AS SELECT * FROM read_parquet({literal(str(self.spool / '*.parquet'))})")
+            self.con.execute(
+                f"CREATE VIEW spool AS SELECT * FROM read_parquet({literal(str(self.spool / '*.parquet'))})"
+            )
         else:  # no row at all: the same columns, empty
             names = [SOURCE_ROW, *LANDING_COLUMNS]
             empty = pa.table({n: pa.array([], pa.int64() if n == SOURCE_ROW else pa.string()) for n in names})
@@ -142,6 +151,3 @@ class Workspace:
 
     def close(self) -> None:
         self.con.close()
-
-
-

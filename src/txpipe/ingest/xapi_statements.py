@@ -35,8 +35,7 @@ SEGMENT_STATUS: dict[str, str] = {
     "passed": "passed",
     "failed": "failed",
     "completed": "completed",
-    **{verb: "attended" for verb in ("launched", "initialized", "attempted", "attended", "experienced",
-                                      "progressed", "resumed", "terminated", "abandoned")},
+    **dict.fromkeys(("launched", "initialized", "attempted", "attended", "experienced", "progressed", "resumed", "terminated", "abandoned"), "attended"),
     "registered": "registered",
 }
 # The documented default table: ADL's and cmi5's verb IRIs.
@@ -170,8 +169,8 @@ def timestamp_utc(value: object) -> dt.datetime | None:
     try:
         parsed = dt.datetime.fromisoformat(value[:17] + "59" + value[19:] if leap else value)
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.timezone.utc)
-        return parsed.astimezone(dt.timezone.utc)
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        return parsed.astimezone(dt.UTC)
     except (ValueError, OverflowError):
         return None
 
@@ -235,8 +234,9 @@ def _title(target: object) -> str | None:
     names = definition.get("name") if isinstance(definition, dict) else None
     if not isinstance(names, dict) or not names:
         return None
-    ranked = sorted(names, key=lambda tag: (tag != "en", tag != "en-US", tag != "en-GB",
-                                            not str(tag).startswith("en"), str(tag)))
+    ranked = sorted(
+        names, key=lambda tag: (tag != "en", tag != "en-US", tag != "en-GB", not str(tag).startswith("en"), str(tag))
+    )
     value = names[ranked[0]]
     return value.strip() or None if isinstance(value, str) else None
 
@@ -260,14 +260,24 @@ def _activity(statement: dict, mapped: Container[str]) -> tuple[str | None, obje
 
 def voided_ids(statements: Iterable[tuple[int, object]], extra_verbs: dict[str, str] | None = None) -> set[str]:
     """The ids (lower case: they are UUIDs) of the statements voided by a valid voiding statement."""
-    return {s["object"]["id"].strip().lower() for _, s in statements
-            if isinstance(s, dict) and isinstance(s.get("verb"), dict) and s["verb"].get("id") == VOIDED
-            and problem(s, extra_verbs) is None and isinstance(s["object"].get("id"), str)}
+    return {
+        s["object"]["id"].strip().lower()
+        for _, s in statements
+        if isinstance(s, dict)
+        and isinstance(s.get("verb"), dict)
+        and s["verb"].get("id") == VOIDED
+        and problem(s, extra_verbs) is None
+        and isinstance(s["object"].get("id"), str)
+    }
 
 
-def participations(statements: Iterable[tuple[int, object]], extra_verbs: dict[str, str] | None = None,
-                   nation_extension: str | None = None, activities: Container[str] = (),
-                   voided: set[str] | None = None) -> Outcome:
+def participations(
+    statements: Iterable[tuple[int, object]],
+    extra_verbs: dict[str, str] | None = None,
+    nation_extension: str | None = None,
+    activities: Container[str] = (),
+    voided: set[str] | None = None,
+) -> Outcome:
     """Statements (position, parsed JSON) -> participation records, with every statement accounted for.
 
     ``activities``: the activity IRIs the config maps (a statement about an unmapped object counts for
@@ -342,12 +352,18 @@ def parse_xapi_config(table: object, origin: str = "<config>") -> XapiConfig:
         maps[key] = dict(value)
     if bad := sorted(set(maps["verbs"].values()) - set(STRENGTH)):
         raise ValueError(f"{origin}: [xapi.verbs] maps to {bad}; a verb stands for one of {list(STRENGTH)}")
-    return XapiConfig(table.get("nation"), table.get("nation_extension"), table.get("roster"),
-                      maps["activities"], maps["verbs"])
+    return XapiConfig(
+        table.get("nation"), table.get("nation_extension"), table.get("roster"), maps["activities"], maps["verbs"]
+    )
 
 
-def landing_rows(outcome: Outcome, config: XapiConfig, defaults: dict[str, str], record_id: Callable[[str], str],
-                 roster: dict[str, str] | None = None) -> Iterator[dict[str, str | None]]:
+def landing_rows(
+    outcome: Outcome,
+    config: XapiConfig,
+    defaults: dict[str, str],
+    record_id: Callable[[str], str],
+    roster: dict[str, str] | None = None,
+) -> Iterator[dict[str, str | None]]:
     """The records as rows of the landing format, to go through the pipeline like any delivered row.
 
     ``source_record_id`` is ``record_id`` (a keyed hash) of learner, activity and registration, so a

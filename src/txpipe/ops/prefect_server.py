@@ -16,12 +16,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-
 # Server services that the throw-away server of a one-off run can do without (txpipe's CLI turns
 # them off for it); a server that keeps run history and fires schedules needs every one of them.
 TEMPORARY_SERVER_IDLE_SERVICES = (
-    "TASK_RUN_RECORDER", "CANCELLATION_CLEANUP", "DB_VACUUM", "EVENT_PERSISTER", "EVENT_LOGGER", "FOREMAN",
-    "LATE_RUNS", "SCHEDULER", "PAUSE_EXPIRATIONS", "REPOSSESSOR", "CLEANUP_RECONCILER", "TRIGGERS",
+    "TASK_RUN_RECORDER",
+    "CANCELLATION_CLEANUP",
+    "DB_VACUUM",
+    "EVENT_PERSISTER",
+    "EVENT_LOGGER",
+    "FOREMAN",
+    "LATE_RUNS",
+    "SCHEDULER",
+    "PAUSE_EXPIRATIONS",
+    "REPOSSESSOR",
+    "CLEANUP_RECONCILER",
+    "TRIGGERS",
 )
 TEMPORARY_ONLY = tuple(f"PREFECT_SERVER_SERVICES_{name}_ENABLED" for name in TEMPORARY_SERVER_IDLE_SERVICES)
 
@@ -44,8 +53,12 @@ def start_server(port: int, env: dict | None = None, **popen) -> tuple[subproces
     """Start `prefect server start` on 127.0.0.1:port in its own process group; wait until healthy."""
     prefect = Path(sys.executable).parent / "prefect"
     env = {k: v for k, v in (env or os.environ).items() if k != "PREFECT_API_URL" and k not in TEMPORARY_ONLY}
-    process = subprocess.Popen([str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                               env=env, start_new_session=True, **popen)
+    process = subprocess.Popen(
+        [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        start_new_session=True,
+        **popen,
+    )
     url = f"http://127.0.0.1:{port}/api"
     try:
         wait_healthy(url, process)

@@ -15,9 +15,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from txpipe.settings import Settings
 from txpipe.store.atomic import TMP_PREFIX
 from txpipe.store.ledger import Ledger
-from txpipe.settings import Settings
 from txpipe.warehouse.publish import BUILD_PREFIX
 
 
@@ -61,7 +61,9 @@ def recover(settings: Settings) -> Recovery:
     orphans = []
     for zone in (settings.participation_dir, settings.quarantine_dir):
         if zone.exists():
-            orphans += [p for p in zone.rglob("*.parquet") if p.stem.split("-")[0] not in known and not p.name.startswith(".")]
+            orphans += [
+                p for p in zone.rglob("*.parquet") if p.stem.split("-")[0] not in known and not p.name.startswith(".")
+            ]
     report.orphan_files = _remove(orphans, home)
     report.superseded = [r.batch_id for r in ledger.repair()]
     return report

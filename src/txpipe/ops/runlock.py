@@ -108,8 +108,11 @@ def run_lock(
                     on_wait(f"{who} is active on {home}; waiting for it to finish")
                     told = True
                 time.sleep(poll_seconds)
-        info = {"pid": os.getpid(), "host": socket.gethostname(),
-                "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
         global _session_counter

@@ -18,16 +18,21 @@ from pathlib import Path
 
 import duckdb
 
-from txpipe.store.lake import write_atomic
 from txpipe.outputs.marts import write_csv_atomic
 from txpipe.settings import Settings
+from txpipe.store.lake import write_atomic
 from txpipe.warehouse.publish import warehouse_path
 from txpipe.warehouse.query import connect_read_only
 
 PARTNER_SQL = Path(__file__).parent / "partner_sql"
 MIN_NATIONS = 3  # a total over fewer nations is withheld from partner copies
-TABLES = ("partner_metrics_participation", "partner_metrics_outcomes", "partner_metrics_gender",
-          "partner_metrics_exercises", "partner_totals")
+TABLES = (
+    "partner_metrics_participation",
+    "partner_metrics_outcomes",
+    "partner_metrics_gender",
+    "partner_metrics_exercises",
+    "partner_totals",
+)
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, path: Path, params: dict) -> duckdb.DuckDBPyRelation:
@@ -46,7 +51,9 @@ def export_partner_marts(settings: Settings, partner: str, out: Path | None = No
         if not con.execute("SELECT count(*) FROM nations WHERE code = ?", [partner]).fetchall()[0][0]:
             raise ValueError(f"{partner} is not a nation code in the warehouse")
         for name in TABLES:
-            table = run_sql(con, PARTNER_SQL / f"{name}.sql", {"partner": partner, "min_nations": MIN_NATIONS}).to_arrow_table()
+            table = run_sql(
+                con, PARTNER_SQL / f"{name}.sql", {"partner": partner, "min_nations": MIN_NATIONS}
+            ).to_arrow_table()
             stem = name.removeprefix("partner_")
             written.append(write_atomic(table, out / f"{stem}.parquet"))
             written.append(write_csv_atomic(table, out / f"{stem}.csv"))

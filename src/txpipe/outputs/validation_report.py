@@ -12,10 +12,10 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from txpipe.ingest.xapi_statements import RULES
+from txpipe.settings import Settings
 from txpipe.store.atomic import write_text_atomically
 from txpipe.store.ledger import DeliveryRecord
-from txpipe.settings import Settings
-from txpipe.ingest.xapi_statements import RULES
 
 REPORT_FILE = "validation.html"
 
@@ -28,36 +28,79 @@ def render(records: list[DeliveryRecord], suite_path: Path) -> str:
 
     suite = json.loads(suite_path.read_text(encoding="utf-8"))
     current = [r for r in records if r.status != "superseded"]
-    totals = {k: sum(getattr(r, k) for r in current) for k in ("rows_read", "rows_stored", "rows_quarantined", "rows_duplicate")}
+    totals = {
+        k: sum(getattr(r, k) for r in current)
+        for k in ("rows_read", "rows_stored", "rows_quarantined", "rows_duplicate")
+    }
     failures: dict[str, int] = {}
     for record in current:
         for name, count in {**record.quarantine_reasons, **record.warnings}.items():
             failures[name] = failures.get(name, 0) + count
-    rules = [{"name": e["meta"]["rule"], "severity": e.get("severity", "critical"), "notes": e.get("notes", ""),
-              "kind": e["type"]} for e in suite["expectations"]]
-    rules += [{"name": name, "severity": "critical", "notes": "a row the reader could not turn into a record",
-               "kind": "reader"} for name in READER_RULES]
-    rules += [{"name": name, "severity": "critical", "notes": f"an xAPI statement: {meaning}", "kind": "xapi"}
-              for name, meaning in RULES.items()]
+    rules = [
+        {
+            "name": e["meta"]["rule"],
+            "severity": e.get("severity", "critical"),
+            "notes": e.get("notes", ""),
+            "kind": e["type"],
+        }
+        for e in suite["expectations"]
+    ]
+    rules += [
+        {
+            "name": name,
+            "severity": "critical",
+            "notes": "a row the reader could not turn into a record",
+            "kind": "reader",
+        }
+        for name in READER_RULES
+    ]
+    rules += [
+        {"name": name, "severity": "critical", "notes": f"an xAPI statement: {meaning}", "kind": "xapi"}
+        for name, meaning in RULES.items()
+    ]
     for rule in rules:
         rule["failing"] = failures.get(rule["name"], 0)
     deliveries = []
     for r in sorted(records, key=lambda r: (r.source, r.source_file, r.received_at)):
-        note = r.reason or (("not stored: " + ", ".join(r.ignored_columns[:12]) + (" ..." if len(r.ignored_columns) > 12 else ""))
-                            if r.ignored_columns else "")
-        deliveries.append({
-            "source": r.source, "source_file": r.source_file, "status": r.status, "note": note,
-            "counts": [getattr(r, k) for k in ("rows_read", "rows_stored", "rows_quarantined", "rows_duplicate")],
-            "broken": list({**r.quarantine_reasons, **r.warnings}.items()),
-            # reference nations only, never the delivered spelling
-            "suggestions": list(r.nation_suggestions.items())[:5] if r.nation_suggestions else []})
-    tiles = [(totals[k], label) for k, label in (
-        ("rows_read", "rows read"), ("rows_stored", "rows stored"), ("rows_quarantined", "rows quarantined"),
-        ("rows_duplicate", "exact duplicates collapsed"))]
+        note = r.reason or (
+            ("not stored: " + ", ".join(r.ignored_columns[:12]) + (" ..." if len(r.ignored_columns) > 12 else ""))
+            if r.ignored_columns
+            else ""
+        )
+        deliveries.append(
+            {
+                "source": r.source,
+                "source_file": r.source_file,
+                "status": r.status,
+                "note": note,
+                "counts": [getattr(r, k) for k in ("rows_read", "rows_stored", "rows_quarantined", "rows_duplicate")],
+                "broken": list({**r.quarantine_reasons, **r.warnings}.items()),
+                # reference nations only, never the delivered spelling
+                "suggestions": list(r.nation_suggestions.items())[:5] if r.nation_suggestions else [],
+            }
+        )
+    tiles = [
+        (totals[k], label)
+        for k, label in (
+            ("rows_read", "rows read"),
+            ("rows_stored", "rows stored"),
+            ("rows_quarantined", "rows quarantined"),
+            ("rows_duplicate", "exact duplicates collapsed"),
+        )
+    ]
     tiles.append((sum(r.status == "rejected" for r in current), "files rejected"))
-    return templates().get_template(TEMPLATE).render(
-        generated=f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M}", suite_name=suite_path.name,
-        rules=rules, suite_rules=len(suite["expectations"]), tiles=tiles, deliveries=deliveries)
+    return (
+        templates()
+        .get_template(TEMPLATE)
+        .render(
+            generated=f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}",
+            suite_name=suite_path.name,
+            rules=rules,
+            suite_rules=len(suite["expectations"]),
+            tiles=tiles,
+            deliveries=deliveries,
+        )
+    )
 
 
 def validation_report_path(settings: Settings) -> Path:

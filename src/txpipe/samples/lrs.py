@@ -44,8 +44,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from txpipe.samples.rosters import PARTNER_WEIGHT
 from txpipe.reference import Reference
+from txpipe.samples.rosters import PARTNER_WEIGHT
 
 NATION_EXTENSION = "https://jadl.example.org/xapi/extensions/nation"
 COURSE_BASE = "https://jadl.example.org/xapi/courses/"
@@ -75,15 +75,15 @@ VERBS: dict[str, str] = {
     "initialized": ADL + "initialized",
     "experienced": ADL + "experienced",
     "progressed": ADL + "progressed",
-    "answered": ADL + "answered",                          # ignored
+    "answered": ADL + "answered",  # ignored
     "played": "https://w3id.org/xapi/video/verbs/played",  # ignored
-    "viewed": "http://id.tincanapi.com/verb/viewed",       # ignored
+    "viewed": "http://id.tincanapi.com/verb/viewed",  # ignored
     "completed": ADL + "completed",
     "passed": ADL + "passed",
     "failed": ADL + "failed",
     "terminated": ADL + "terminated",
     "abandoned": CMI5 + "abandoned",
-    "satisfied": CMI5 + "satisfied",                       # ignored (says nothing about participation)
+    "satisfied": CMI5 + "satisfied",  # ignored (says nothing about participation)
     "registered": ADL + "registered",
     "voided": VOIDED,
 }
@@ -100,29 +100,170 @@ TYPE_PAGE = "http://activitystrea.ms/schema/1.0/page"
 MASTERY = 0.8
 
 LMS_HOME = "https://lms.jadl.example.org"
-ACCOUNT_HOMES = (LMS_HOME, LMS_HOME, LMS_HOME, "https://moodle.partner.example.org",
-                 "https://ilias.partner.example.org")
+ACCOUNT_HOMES = (
+    LMS_HOME,
+    LMS_HOME,
+    LMS_HOME,
+    "https://moodle.partner.example.org",
+    "https://ilias.partner.example.org",
+)
 AUTHORITY = {"objectType": "Agent", "name": "JADL LMS", "account": {"homePage": LMS_HOME, "name": "lms-client"}}
 ADMIN = {"objectType": "Agent", "name": "JADL LRS administrator", "mbox": "mailto:lrs-admin@jadl.example.org"}
 
-FIRST = ("Giorgi", "Nino", "Ana", "Levan", "Mariam", "Aram", "Lilit", "Elnur", "Aysel", "Oleksandr", "Olena",
-         "Ion", "Elena", "Aigerim", "Nursultan", "Dilnoza", "Timur", "Bakyt", "Youssef", "Amina", "Karim",
-         "Leila", "Omar", "Fatima", "Noa", "Yossi", "Hiroshi", "Yuki", "Min-jun", "Seo-yeon", "Camila",
-         "Andrés", "Liam", "Chloé", "Sean", "Aoife", "Lukas", "Anna", "Marko", "Jelena", "Emir", "Amra",
-         "Batbayar", "Saraa", "Ahmed", "Zainab", "Mia", "Jack", "Zoë", "Sofía", "Björn", "Karin", "Mateusz",
-         "Agnieszka", "Jan", "Eva", "Pierre", "Camille", "Tomás", "Siobhán")
-LAST = ("Beridze", "Kapanadze", "Maisuradze", "Petrosyan", "Hovhannisyan", "Aliyev", "Mammadova", "Shevchenko",
-        "Kovalenko", "Rusu", "Ceban", "Nurlanova", "Abenov", "Karimova", "Usmonov", "Toktogulov", "Benali",
-        "El Amrani", "Haddad", "Mansour", "Al-Khalifa", "Al-Sabah", "Cohen", "Levi", "Tanaka", "Sato", "Kim",
-        "Park", "Rodríguez", "Gómez", "Murphy", "O'Brien", "Gruber", "Huber", "Jovanović", "Petrović",
-        "Hadžić", "Begić", "Bold", "Ganbaatar", "Khan", "Qureshi", "Smith", "Taylor", "Müller", "Schmid",
-        "Nowak", "Kowalska", "Novák", "Dubois", "Lefèvre", "Andersson", "Virtanen", "Brown", "Wilson")
+FIRST = (
+    "Giorgi",
+    "Nino",
+    "Ana",
+    "Levan",
+    "Mariam",
+    "Aram",
+    "Lilit",
+    "Elnur",
+    "Aysel",
+    "Oleksandr",
+    "Olena",
+    "Ion",
+    "Elena",
+    "Aigerim",
+    "Nursultan",
+    "Dilnoza",
+    "Timur",
+    "Bakyt",
+    "Youssef",
+    "Amina",
+    "Karim",
+    "Leila",
+    "Omar",
+    "Fatima",
+    "Noa",
+    "Yossi",
+    "Hiroshi",
+    "Yuki",
+    "Min-jun",
+    "Seo-yeon",
+    "Camila",
+    "Andrés",
+    "Liam",
+    "Chloé",
+    "Sean",
+    "Aoife",
+    "Lukas",
+    "Anna",
+    "Marko",
+    "Jelena",
+    "Emir",
+    "Amra",
+    "Batbayar",
+    "Saraa",
+    "Ahmed",
+    "Zainab",
+    "Mia",
+    "Jack",
+    "Zoë",
+    "Sofía",
+    "Björn",
+    "Karin",
+    "Mateusz",
+    "Agnieszka",
+    "Jan",
+    "Eva",
+    "Pierre",
+    "Camille",
+    "Tomás",
+    "Siobhán",
+)
+LAST = (
+    "Beridze",
+    "Kapanadze",
+    "Maisuradze",
+    "Petrosyan",
+    "Hovhannisyan",
+    "Aliyev",
+    "Mammadova",
+    "Shevchenko",
+    "Kovalenko",
+    "Rusu",
+    "Ceban",
+    "Nurlanova",
+    "Abenov",
+    "Karimova",
+    "Usmonov",
+    "Toktogulov",
+    "Benali",
+    "El Amrani",
+    "Haddad",
+    "Mansour",
+    "Al-Khalifa",
+    "Al-Sabah",
+    "Cohen",
+    "Levi",
+    "Tanaka",
+    "Sato",
+    "Kim",
+    "Park",
+    "Rodríguez",
+    "Gómez",
+    "Murphy",
+    "O'Brien",
+    "Gruber",
+    "Huber",
+    "Jovanović",
+    "Petrović",
+    "Hadžić",
+    "Begić",
+    "Bold",
+    "Ganbaatar",
+    "Khan",
+    "Qureshi",
+    "Smith",
+    "Taylor",
+    "Müller",
+    "Schmid",
+    "Nowak",
+    "Kowalska",
+    "Novák",
+    "Dubois",
+    "Lefèvre",
+    "Andersson",
+    "Virtanen",
+    "Brown",
+    "Wilson",
+)
 
 # Device-local offsets of learners whose content writes local time (fixed offsets, DST ignored).
-NATION_OFFSET = {"GEO": 240, "ARM": 240, "AZE": 240, "ARE": 240, "OMN": 240, "UKR": 120, "MDA": 120, "ISR": 120,
-                 "EGY": 120, "JOR": 180, "IRQ": 180, "QAT": 180, "KWT": 180, "BHR": 180, "KAZ": 300, "UZB": 300,
-                 "TJK": 300, "TKM": 300, "PAK": 300, "KGZ": 360, "MNG": 480, "JPN": 540, "KOR": 540,
-                 "AUS": 600, "NZL": 720, "COL": -300, "CAN": -300, "USA": -300, "MAR": 60, "TUN": 60, "DZA": 60}
+NATION_OFFSET = {
+    "GEO": 240,
+    "ARM": 240,
+    "AZE": 240,
+    "ARE": 240,
+    "OMN": 240,
+    "UKR": 120,
+    "MDA": 120,
+    "ISR": 120,
+    "EGY": 120,
+    "JOR": 180,
+    "IRQ": 180,
+    "QAT": 180,
+    "KWT": 180,
+    "BHR": 180,
+    "KAZ": 300,
+    "UZB": 300,
+    "TJK": 300,
+    "TKM": 300,
+    "PAK": 300,
+    "KGZ": 360,
+    "MNG": 480,
+    "JPN": 540,
+    "KOR": 540,
+    "AUS": 600,
+    "NZL": 720,
+    "COL": -300,
+    "CAN": -300,
+    "USA": -300,
+    "MAR": 60,
+    "TUN": 60,
+    "DZA": 60,
+}
 LOCAL_TIME_SHARE = 0.3
 
 # French titles of catalogue courses that are offered bilingually.
@@ -132,21 +273,32 @@ FRENCH_TITLES = {
     "ADL-201": "Introduction à l'intégrité",
     "ADL-190": "Protection des civils",
 }
-AU_TITLES = (("Introduction", "Introduction"), ("Concepts and case studies", "Concepts et études de cas"),
-             ("Final assessment", "Évaluation finale"))
+AU_TITLES = (
+    ("Introduction", "Introduction"),
+    ("Concepts and case studies", "Concepts et études de cas"),
+    ("Final assessment", "Évaluation finale"),
+)
 
 # Enrolment plans and their weights; a second registration may follow the ones in SECOND_CHANCE.
-PLANS = {"pass": 50, "complete": 12, "fail_then_pass": 9, "fail": 6, "abandon": 10, "partial": 6,
-         "registered": 4, "launch_only": 3}
+PLANS = {
+    "pass": 50,
+    "complete": 12,
+    "fail_then_pass": 9,
+    "fail": 6,
+    "abandon": 10,
+    "partial": 6,
+    "registered": 4,
+    "launch_only": 3,
+}
 SECOND_CHANCE = {"abandon": 0.4, "fail": 0.5, "launch_only": 0.3, "pass": 0.03, "complete": 0.05}
 # What a learner does inside an AU between initialized and the outcome (by frequency).
 INTERACTIONS = ("experienced",) * 3 + ("progressed",) * 3 + ("answered",) * 3 + ("played",) + ("viewed",) * 2
-VOID_SHARE = 0.08            # of enrolments, one statement is voided afterwards
-SCALED_ONLY_SHARE = 0.2      # of scores, written as scaled only
-SATISFIED_SHARE = 0.6        # of finished registrations, the LMS also writes cmi5 "satisfied"
+VOID_SHARE = 0.08  # of enrolments, one statement is voided afterwards
+SCALED_ONLY_SHARE = 0.2  # of scores, written as scaled only
+SATISFIED_SHARE = 0.6  # of finished registrations, the LMS also writes cmi5 "satisfied"
 
-T0_MS = 1609718400000        # 2021-01-04T00:00:00Z
-SPAN_MS = 1790 * 86400000    # about five years
+T0_MS = 1609718400000  # 2021-01-04T00:00:00Z
+SPAN_MS = 1790 * 86400000  # about five years
 DAY_MS = 86400000
 
 
@@ -159,10 +311,10 @@ class LrsManifest:
     defect_rate: float
     statements: int
     learner_pool: int
-    learners: int = 0              # learners with at least one statement in the file
-    enrolments: int = 0            # learner x course enrolments with a statement in the file
-    registrations: int = 0         # cmi5 registrations (attempts) with a statement in the file
-    voiding: int = 0               # voiding statements written
+    learners: int = 0  # learners with at least one statement in the file
+    enrolments: int = 0  # learner x course enrolments with a statement in the file
+    registrations: int = 0  # cmi5 registrations (attempts) with a statement in the file
+    voiding: int = 0  # voiding statements written
     planted: list[tuple[int, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -173,9 +325,9 @@ class LrsManifest:
 class _Course:
     code: str
     iri: str
-    grouping: str      # the JSON of the course as a grouping context activity
-    object: str        # the JSON of the course as a statement object
-    aus: tuple         # (iri, object json, assessed, names) per AU
+    grouping: str  # the JSON of the course as a grouping context activity
+    object: str  # the JSON of the course as a statement object
+    aus: tuple  # (iri, object json, assessed, names) per AU
     bilingual: bool
 
 
@@ -213,17 +365,29 @@ def _courses(reference: Reference) -> list[_Course]:
         aus = []
         for n in range(1, n_aus + 1):
             en_part, fr_part = AU_TITLES[2] if n == n_aus and n_aus > 1 else AU_TITLES[min(n - 1, 1)]
-            au_names = _names(f"{title}: {en_part}" if n_aus > 1 else title,
-                              (f"{fr} : {fr_part}" if n_aus > 1 else fr) if fr else None)
+            au_names = _names(
+                f"{title}: {en_part}" if n_aus > 1 else title,
+                (f"{fr} : {fr_part}" if n_aus > 1 else fr) if fr else None,
+            )
             au_iri = f"{iri}/au/{n}"
-            au_object = _dumps({"objectType": "Activity", "id": au_iri,
-                                "definition": {"name": au_names, "type": TYPE_AU}})
+            au_object = _dumps(
+                {"objectType": "Activity", "id": au_iri, "definition": {"name": au_names, "type": TYPE_AU}}
+            )
             aus.append((au_iri, au_object, n == n_aus, au_names))
-        courses.append(_Course(
-            code=code, iri=iri,
-            grouping=_dumps({"objectType": "Activity", "id": iri, "definition": {"name": names, "type": TYPE_COURSE}}),
-            object=_dumps({"objectType": "Activity", "id": iri, "definition": {"name": names, "type": TYPE_COURSE}}),
-            aus=tuple(aus), bilingual=fr is not None))
+        courses.append(
+            _Course(
+                code=code,
+                iri=iri,
+                grouping=_dumps(
+                    {"objectType": "Activity", "id": iri, "definition": {"name": names, "type": TYPE_COURSE}}
+                ),
+                object=_dumps(
+                    {"objectType": "Activity", "id": iri, "definition": {"name": names, "type": TYPE_COURSE}}
+                ),
+                aus=tuple(aus),
+                bilingual=fr is not None,
+            )
+        )
     if not courses:
         raise ValueError("the activity catalogue holds no online activity")
     return courses
@@ -313,7 +477,7 @@ Event = tuple
 class _Enrolment:
     """Generates the statements of one learner's enrolment in one course, in timestamp order."""
 
-    def __init__(self, g: "_Generator", rng: random.Random, start_ms: int):
+    def __init__(self, g: _Generator, rng: random.Random, start_ms: int):
         self.g, self.rng = g, rng
         self.learner = rng.randrange(g.learners.size)
         self.actor, self.nation, self.offset = g.learners.get(self.learner)
@@ -329,19 +493,25 @@ class _Enrolment:
     # contexts ---------------------------------------------------------------------------------
     def _contexts(self, registration: str, session: str | None, au_iri: str | None) -> tuple[str, str, str]:
         """(plain, cmi5, cmi5 moveOn) context JSON for one session."""
-        ext_json = (f'{{"{NATION_EXTENSION}":"{self.nation}","{EXT_SESSION}":"{session}"}}' if session
-                    else f'{{"{NATION_EXTENSION}":"{self.nation}"}}')
+        ext_json = (
+            f'{{"{NATION_EXTENSION}":"{self.nation}","{EXT_SESSION}":"{session}"}}'
+            if session
+            else f'{{"{NATION_EXTENSION}":"{self.nation}"}}'
+        )
         head = f'{{"registration":"{registration}","contextActivities":{{"grouping":[{self.course.grouping}]'
         # Pages, videos and questions inside an AU name it as their parent.
         parent = f'"parent":[{{"objectType":"Activity","id":"{au_iri}"}}],' if au_iri else ""
-        plain = (f'{{"registration":"{registration}","contextActivities":{{{parent}"grouping":[{self.course.grouping}]'
-                 f'}},"extensions":{ext_json}}}')
+        plain = (
+            f'{{"registration":"{registration}","contextActivities":{{{parent}"grouping":[{self.course.grouping}]'
+            f'}},"extensions":{ext_json}}}'
+        )
         cmi5 = f'{head},"category":[{{"id":"{CAT_CMI5}"}}]}},"extensions":{ext_json}}}'
         moveon = f'{head},"category":[{{"id":"{CAT_CMI5}"}},{{"id":"{CAT_MOVEON}"}}]}},"extensions":{ext_json}}}'
         return plain, cmi5, moveon
 
-    def _event(self, verb: str, obj: str, result: str, context: str, lms: bool = False,
-               candidate: bool = False) -> Event:
+    def _event(
+        self, verb: str, obj: str, result: str, context: str, lms: bool = False, candidate: bool = False
+    ) -> Event:
         sid = _uuid(self.rng)
         protected = False
         if candidate and self.void and self.void_target is None and self.rng.random() < 0.5:
@@ -366,8 +536,10 @@ class _Enrolment:
         if self.void and self.void_target:
             self.t += int(rng.uniform(0.05, 12) * DAY_MS)
             sid = _uuid(rng)
-            statement = (f'{{"id":"{sid}","actor":{self.g.admin},"verb":{self.g.verbs["voided"]},'
-                         f'"object":{{"objectType":"StatementRef","id":"{self.void_target}"}}')
+            statement = (
+                f'{{"id":"{sid}","actor":{self.g.admin},"verb":{self.g.verbs["voided"]},'
+                f'"object":{{"objectType":"StatementRef","id":"{self.void_target}"}}'
+            )
             yield (self.t, None, sid, "", "voided", statement, "", "", True, False)
 
     def _registration(self, plan: str) -> Iterator[Event]:
@@ -437,12 +609,16 @@ class _Enrolment:
             self._step(20, 600)
             kind = INTERACTIONS[int(rng.random() * len(INTERACTIONS))]
             if kind == "progressed":
-                yield self._event("progressed", au_object,
-                                  f'{{"extensions":{{"{EXT_PROGRESS}":{rng.randrange(10, 100, 10)}}}}}', cmi5)
+                yield self._event(
+                    "progressed", au_object, f'{{"extensions":{{"{EXT_PROGRESS}":{rng.randrange(10, 100, 10)}}}}}', cmi5
+                )
             elif kind == "answered":
-                yield self._event("answered", self.g.question(au_iri, rng.randint(1, 12), au_names),
-                                  f'{{"success":{"true" if rng.random() < 0.7 else "false"},'
-                                  f'"response":"{rng.choice("abcd")}"}}', plain)
+                yield self._event(
+                    "answered",
+                    self.g.question(au_iri, rng.randint(1, 12), au_names),
+                    f'{{"success":{"true" if rng.random() < 0.7 else "false"},"response":"{rng.choice("abcd")}"}}',
+                    plain,
+                )
             elif kind == "played":
                 yield self._event("played", self.g.video(au_iri, au_names), "", plain)
             else:
@@ -450,29 +626,47 @@ class _Enrolment:
         self._step(30, 900)
         if outcome == "abandon":
             self._step(1800, 7200)
-            yield self._event("abandoned", au_object, f'{{"duration":"{_duration((self.t - began) / 1000)}"}}',
-                              cmi5, lms=True)
+            yield self._event(
+                "abandoned", au_object, f'{{"duration":"{_duration((self.t - began) / 1000)}"}}', cmi5, lms=True
+            )
             return
         if outcome == "complete" or (assessed and rng.random() < 0.5):
-            yield self._event("completed", au_object,
-                              f'{{"completion":true,"duration":"{_duration((self.t - began) / 1000)}"}}',
-                              moveon, candidate=True)
+            yield self._event(
+                "completed",
+                au_object,
+                f'{{"completion":true,"duration":"{_duration((self.t - began) / 1000)}"}}',
+                moveon,
+                candidate=True,
+            )
             self._step(1, 30)
             if outcome == "complete" and rng.random() < 0.02:  # the AU sends it twice
-                yield self._event("completed", au_object,
-                                  f'{{"completion":true,"duration":"{_duration((self.t - began) / 1000)}"}}',
-                                  moveon, candidate=True)
+                yield self._event(
+                    "completed",
+                    au_object,
+                    f'{{"completion":true,"duration":"{_duration((self.t - began) / 1000)}"}}',
+                    moveon,
+                    candidate=True,
+                )
                 self._step(1, 30)
         if outcome in ("pass", "fail") and assessed:
             passing = outcome == "pass"
             verb = "passed" if passing else "failed"
-            yield self._event(verb, au_object, f'{{"success":{"true" if passing else "false"},{self._score(passing)},'
-                                               f'"duration":"{_duration((self.t - began) / 1000)}"}}',
-                              moveon, candidate=True)
+            yield self._event(
+                verb,
+                au_object,
+                f'{{"success":{"true" if passing else "false"},{self._score(passing)},'
+                f'"duration":"{_duration((self.t - began) / 1000)}"}}',
+                moveon,
+                candidate=True,
+            )
         elif outcome == "pass":  # an unassessed AU: completion is its moveOn
-            yield self._event("completed", au_object,
-                              f'{{"completion":true,"duration":"{_duration((self.t - began) / 1000)}"}}',
-                              moveon, candidate=True)
+            yield self._event(
+                "completed",
+                au_object,
+                f'{{"completion":true,"duration":"{_duration((self.t - began) / 1000)}"}}',
+                moveon,
+                candidate=True,
+            )
         self._step(1, 20)
         yield self._event("terminated", au_object, f'{{"duration":"{_duration((self.t - began) / 1000)}"}}', cmi5)
 
@@ -496,19 +690,30 @@ class _Generator:
 
     def question(self, au_iri: str, n: int, names: dict) -> str:
         fr = names.get("fr-FR")
-        return self._object(("q", au_iri, n), f"{au_iri}/q/{n}", f"{names['en-US']}, question {n}",
-                            f"{fr}, question {n}" if fr else None, TYPE_QUESTION,
-                            {"interactionType": "choice", "correctResponsesPattern": ["b"]})
+        return self._object(
+            ("q", au_iri, n),
+            f"{au_iri}/q/{n}",
+            f"{names['en-US']}, question {n}",
+            f"{fr}, question {n}" if fr else None,
+            TYPE_QUESTION,
+            {"interactionType": "choice", "correctResponsesPattern": ["b"]},
+        )
 
     def video(self, au_iri: str, names: dict) -> str:
         fr = names.get("fr-FR")
-        return self._object(("v", au_iri), f"{au_iri}/video/1", f"{names['en-US']}, video",
-                            f"{fr}, vidéo" if fr else None, TYPE_VIDEO)
+        return self._object(
+            ("v", au_iri), f"{au_iri}/video/1", f"{names['en-US']}, video", f"{fr}, vidéo" if fr else None, TYPE_VIDEO
+        )
 
     def page(self, au_iri: str, n: int, names: dict) -> str:
         fr = names.get("fr-FR")
-        return self._object(("p", au_iri, n), f"{au_iri}/page/{n}", f"{names['en-US']}, page {n}",
-                            f"{fr}, page {n}" if fr else None, TYPE_PAGE)
+        return self._object(
+            ("p", au_iri, n),
+            f"{au_iri}/page/{n}",
+            f"{names['en-US']}, page {n}",
+            f"{fr}, page {n}" if fr else None,
+            TYPE_PAGE,
+        )
 
 
 _DAYS: dict[int, str] = {}
@@ -535,8 +740,10 @@ def _iso(ms: int, offset: int | None) -> str:
     if offset is None:
         return f"{_day(day)}{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
     hours, minutes = divmod(abs(offset), 60)
-    return (f"{_day(day)}{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}"
-            f"{'+' if offset >= 0 else '-'}{hours:02d}:{minutes:02d}")
+    return (
+        f"{_day(day)}{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}"
+        f"{'+' if offset >= 0 else '-'}{hours:02d}:{minutes:02d}"
+    )
 
 
 def _line(event: Event, stored_delay_ms: int, authority: str, verbs: dict[str, str]) -> str:
@@ -544,10 +751,12 @@ def _line(event: Event, stored_delay_ms: int, authority: str, verbs: dict[str, s
     stamp, stored = _iso(ts, offset), _iso(ts + stored_delay_ms, None)
     if verb == "voided":  # obj holds the statement up to its object
         return f'{obj},"timestamp":"{stamp}","stored":"{stored}","authority":{authority},"version":"1.0.3"}}'
-    return (f'{{"id":"{sid}","actor":{actor},"verb":{verbs[verb]},"object":{obj}'
-            + (f',"result":{result}' if result else "")
-            + f',"context":{context},"timestamp":"{stamp}","stored":"{stored}","authority":{authority},'
-              '"version":"1.0.3"}')
+    return (
+        f'{{"id":"{sid}","actor":{actor},"verb":{verbs[verb]},"object":{obj}'
+        + (f',"result":{result}' if result else "")
+        + f',"context":{context},"timestamp":"{stamp}","stored":"{stored}","authority":{authority},'
+        '"version":"1.0.3"}'
+    )
 
 
 # -- defects -------------------------------------------------------------------------------------
@@ -556,10 +765,10 @@ def _damage(line: str, rule: str, rng: random.Random) -> str:
     if rule == "json_line_malformed":
         kind = rng.randrange(3)
         if kind == 0:
-            return line[: len(line) // 2]                   # cut off mid-object
+            return line[: len(line) // 2]  # cut off mid-object
         if kind == 1:
-            return line[:-1] + ",}"                         # a trailing comma
-        return line.replace('"', "'", 8)                    # single quotes from a hand-made export
+            return line[:-1] + ",}"  # a trailing comma
+        return line.replace('"', "'", 8)  # single quotes from a hand-made export
     statement = json.loads(line)
     if rule == "xapi_statement_not_object":
         return rng.choice((_dumps([statement]), _dumps(line), "null"))  # wrapped, encoded twice, nothing
@@ -584,9 +793,12 @@ def _damage(line: str, rule: str, rng: random.Random) -> str:
         del statement["object"]
     elif rule == "xapi_actor_group":
         member = statement["actor"]
-        statement["actor"] = {"objectType": "Group", "name": "Syndicate 4",
-                              "account": {"homePage": LMS_HOME, "name": f"group-{rng.randint(1, 99)}"},
-                              "member": [member]}
+        statement["actor"] = {
+            "objectType": "Group",
+            "name": "Syndicate 4",
+            "account": {"homePage": LMS_HOME, "name": f"group-{rng.randint(1, 99)}"},
+            "member": [member],
+        }
     elif rule == "xapi_passed_but_unsuccessful":
         statement["verb"] = {"id": VERBS["passed"], "display": {"en-US": "passed"}}
         result = statement.setdefault("result", {})
@@ -616,8 +828,9 @@ def _damage(line: str, rule: str, rng: random.Random) -> str:
     return _dumps(statement)
 
 
-def write_lrs_export(path: Path, reference: Reference, statements: int, seed: int = 2026,
-                     defect_rate: float = 0.0) -> LrsManifest:
+def write_lrs_export(
+    path: Path, reference: Reference, statements: int, seed: int = 2026, defect_rate: float = 0.0
+) -> LrsManifest:
     """Write ``statements`` xAPI statements as JSON Lines (UTF-8) to ``path``, streaming.
 
     Deterministic for a seed. About ``defect_rate`` of the lines break one README rule each; the
@@ -627,8 +840,9 @@ def write_lrs_export(path: Path, reference: Reference, statements: int, seed: in
     if not 0.0 <= defect_rate <= 1.0:
         raise ValueError("defect_rate must be between 0 and 1")
     path = Path(path)
-    manifest = LrsManifest(path=str(path), seed=seed, defect_rate=defect_rate, statements=0,
-                           learner_pool=max(20, round(statements / 12)))
+    manifest = LrsManifest(
+        path=str(path), seed=seed, defect_rate=defect_rate, statements=0, learner_pool=max(20, round(statements / 12))
+    )
     g = _Generator(reference, seed, manifest)
     rng = random.Random(f"{seed}:lrs")
     defects = random.Random(f"{seed}:lrs:defects")

@@ -63,19 +63,72 @@ UNCATALOGUED = {
     "online": ("ADL-301", "ADL-412", "ADL-099"),
 }
 
-NSO_HEADERS = ["Record", "Course", "Course Title", "Class", "Start", "End", "Country",
-               "Student No.", "Student Name", "Email", "Gender", "Rank", "Result", "Score", "Remarks"]
-CANONICAL_HEADERS = ["source_record_id", "programme", "activity_code", "activity_title", "iteration_id",
-                     "provider", "start_date", "end_date", "delivery_mode", "nation", "participant_ref",
-                     "headcount", "sex", "rank", "role", "status", "score"]
-MTEP_KEYS = ["contingent_id", "exercise", "exercise_name", "serial", "provider", "start_date", "end_date",
-             "nation", "participant_ref", "persons", "sex", "rank", "capacity", "status"]
+NSO_HEADERS = [
+    "Record",
+    "Course",
+    "Course Title",
+    "Class",
+    "Start",
+    "End",
+    "Country",
+    "Student No.",
+    "Student Name",
+    "Email",
+    "Gender",
+    "Rank",
+    "Result",
+    "Score",
+    "Remarks",
+]
+CANONICAL_HEADERS = [
+    "source_record_id",
+    "programme",
+    "activity_code",
+    "activity_title",
+    "iteration_id",
+    "provider",
+    "start_date",
+    "end_date",
+    "delivery_mode",
+    "nation",
+    "participant_ref",
+    "headcount",
+    "sex",
+    "rank",
+    "role",
+    "status",
+    "score",
+]
+MTEP_KEYS = [
+    "contingent_id",
+    "exercise",
+    "exercise_name",
+    "serial",
+    "provider",
+    "start_date",
+    "end_date",
+    "nation",
+    "participant_ref",
+    "persons",
+    "sex",
+    "rank",
+    "capacity",
+    "status",
+]
 
 PARTNER_WEIGHT = {"PFP": 5, "MD": 3, "ICI": 2, "PAG": 2, "IO": 1, "ALLY": 2}
-STATUS_WEIGHTS = {"passed": 62, "completed": 8, "failed": 5, "attended": 4, "no_show": 6,
-                  "cancelled": 5, "withdrawn": 3, "registered": 4, "nominated": 3}
-NSO_RESULT = {"passed": "Graduated", "failed": "Not graduated", "no_show": "Did not attend",
-              "registered": "Enrolled"}
+STATUS_WEIGHTS = {
+    "passed": 62,
+    "completed": 8,
+    "failed": 5,
+    "attended": 4,
+    "no_show": 6,
+    "cancelled": 5,
+    "withdrawn": 3,
+    "registered": 4,
+    "nominated": 3,
+}
+NSO_RESULT = {"passed": "Graduated", "failed": "Not graduated", "no_show": "Did not attend", "registered": "Enrolled"}
 RANK_POOL = [f"OF-{i}" for i in range(1, 7)] * 3 + [f"OR-{i}" for i in range(4, 10)] + ["WO-2", "CIV", "CIV"]
 # Spellings no resolver may place: fiction, an aggregate of the World Bank, a US state, an ambiguous name.
 UNKNOWN_NATIONS = ("Narnia", "Atlantis", "ZZZ", "Freedonia", "Euro area", "Georgia (US state)", "Congo")
@@ -166,11 +219,23 @@ class Generator:
             if status == "failed" and score:
                 score = f"{rng.uniform(20, 59):.1f}"
             yield {
-                "source_record_id": rid, "programme": activity["programme"], "activity_code": code,
-                "activity_title": activity["title"], "iteration_id": iteration, "provider": activity["provider"],
-                "start_date": start, "end_date": end, "delivery_mode": activity["delivery_mode"],
-                "nation": nation, "participant_ref": ref, "headcount": "1", "sex": sex, "rank": rank,
-                "role": "student", "status": status, "score": score,
+                "source_record_id": rid,
+                "programme": activity["programme"],
+                "activity_code": code,
+                "activity_title": activity["title"],
+                "iteration_id": iteration,
+                "provider": activity["provider"],
+                "start_date": start,
+                "end_date": end,
+                "delivery_mode": activity["delivery_mode"],
+                "nation": nation,
+                "participant_ref": ref,
+                "headcount": "1",
+                "sex": sex,
+                "rank": rank,
+                "role": "student",
+                "status": status,
+                "score": score,
             }
 
     def _contingent(self, rng: random.Random, rid: str, people: _People) -> dict:
@@ -178,15 +243,25 @@ class Generator:
         individual = rng.random() < 0.2
         ref, nation, sex, rank = people.pick()
         return {
-            "source_record_id": rid, "programme": "exercise", "activity_code": it["activity_code"],
-            "activity_title": activity["title"], "iteration_id": it["iteration_id"], "provider": activity["provider"],
-            "start_date": it["start_date"], "end_date": it["end_date"], "delivery_mode": "field",
-            "nation": nation, "participant_ref": ref if individual else None,
+            "source_record_id": rid,
+            "programme": "exercise",
+            "activity_code": it["activity_code"],
+            "activity_title": activity["title"],
+            "iteration_id": it["iteration_id"],
+            "provider": activity["provider"],
+            "start_date": it["start_date"],
+            "end_date": it["end_date"],
+            "delivery_mode": "field",
+            "nation": nation,
+            "participant_ref": ref if individual else None,
             "headcount": "1" if individual else str(rng.randint(4, 160)),
-            "sex": sex if individual else "U", "rank": rank if individual else None,
-            "role": rng.choice(["instructor", "evaluator", "staff"]) if individual
+            "sex": sex if individual else "U",
+            "rank": rank if individual else None,
+            "role": rng.choice(["instructor", "evaluator", "staff"])
+            if individual
             else rng.choices(["training_audience", "observer"], (80, 20))[0],
-            "status": rng.choices(["attended", "cancelled", "registered"], (90, 6, 4))[0], "score": None,
+            "status": rng.choices(["attended", "cancelled", "registered"], (90, 6, 4))[0],
+            "score": None,
         }
 
     def dress(self, rng: random.Random, record: dict) -> tuple[dict, list[str]]:
@@ -205,8 +280,9 @@ class Generator:
         iteration = out["iteration_id"]
         if iteration and rng.random() < OTHER_ITERATION_SHAPE_SHARE:
             course, letter, year = iteration.rsplit("-", 2)
-            out["iteration_id"] = rng.choice([f"{course}/{letter}/20{year}", f"{letter}-{year}",
-                                              f"{course} {letter} 20{year}", f"20{year}-{letter}"])
+            out["iteration_id"] = rng.choice(
+                [f"{course}/{letter}/20{year}", f"{letter}-{year}", f"{course} {letter} 20{year}", f"20{year}-{letter}"]
+            )
             warnings.append("iteration_other_shape")
         return out, warnings
 
@@ -215,8 +291,16 @@ class Generator:
         """Maybe damage a record. Returns (defect, rows to write in its place)."""
         if rng.random() >= self.defect_rate:
             return None, [record]
-        choices = ["unknown_nation", "end_before_start", "unknown_status", "exact_duplicate", "conflicting_duplicate",
-                   "invalid_date", "score_out_of_range", "malformed_activity_code"]
+        choices = [
+            "unknown_nation",
+            "end_before_start",
+            "unknown_status",
+            "exact_duplicate",
+            "conflicting_duplicate",
+            "invalid_date",
+            "score_out_of_range",
+            "malformed_activity_code",
+        ]
         if record["headcount"] == "1":
             choices.append("missing_participant_ref")
         if jsonl:
@@ -262,11 +346,15 @@ def _spellings(reference: Reference, code: str) -> list[str]:
     found = [code, name]
     country = pycountry.countries.get(alpha_3=code)
     if country is not None:
-        found += [country.alpha_2, getattr(country, "official_name", None), Locale("fr").territories.get(country.alpha_2),
-                  Locale("en").territories.get(country.alpha_2)]
+        found += [
+            country.alpha_2,
+            getattr(country, "official_name", None),
+            Locale("fr").territories.get(country.alpha_2),
+            Locale("en").territories.get(country.alpha_2),
+        ]
     for form in ("Republic of ", "Arab Republic of ", "Kingdom of "):
         if (official := getattr(country, "official_name", "") or "").startswith(form):  # World Bank: "Korea, Rep."
-            found.append(f"{official[len(form):]}, {form.replace('Republic', 'Rep.').replace(' of ', '').strip()}")
+            found.append(f"{official[len(form) :]}, {form.replace('Republic', 'Rep.').replace(' of ', '').strip()}")
     if name.startswith(("Republic", "Russian", "United", "Netherlands")):  # UN terminology: "Netherlands (the)"
         found.append(f"{name} (the)")
     return sorted({s for s in found if s and reference.resolve_nation(s) == code})
@@ -284,10 +372,18 @@ def _nso_row(g: Generator, rec: dict, rng: random.Random, excel: bool) -> list:
     nation = rec["nation"]
     number = rec["participant_ref"]
     return [
-        rec["source_record_id"], rec["activity_code"], rec["activity_title"], rec["iteration_id"],
-        dmy(rec["start_date"]), dmy(rec["end_date"]), nation, number,
-        f"Student {number[-5:]}" if number else None, f"student.{number[-5:]}@example.mil" if number else None,
-        {"F": "W", "M": "Male"}.get(rec["sex"], rec["sex"]), rec["rank"],
+        rec["source_record_id"],
+        rec["activity_code"],
+        rec["activity_title"],
+        rec["iteration_id"],
+        dmy(rec["start_date"]),
+        dmy(rec["end_date"]),
+        nation,
+        number,
+        f"Student {number[-5:]}" if number else None,
+        f"student.{number[-5:]}@example.mil" if number else None,
+        {"F": "W", "M": "Male"}.get(rec["sex"], rec["sex"]),
+        rec["rank"],
         NSO_RESULT.get(rec["status"], rec["status"]),
         _number(rec["score"]) if excel else rec["score"],
         rng.choice([None, None, None, "late arrival", "needs visa letter;\nsee file"]),
@@ -311,11 +407,18 @@ def _jftc_record(rec: dict) -> dict:
 
 def _mtep_record(rec: dict) -> dict:
     return {
-        "contingent_id": rec["source_record_id"], "exercise": rec["activity_code"],
-        "exercise_name": rec["activity_title"], "serial": rec["iteration_id"], "provider": rec["provider"],
-        "start_date": rec["start_date"], "end_date": rec["end_date"], "nation": rec["nation"],
-        "participant_ref": rec["participant_ref"], "persons": int(rec["headcount"]),
-        "sex": rec["sex"], "rank": rec["rank"],
+        "contingent_id": rec["source_record_id"],
+        "exercise": rec["activity_code"],
+        "exercise_name": rec["activity_title"],
+        "serial": rec["iteration_id"],
+        "provider": rec["provider"],
+        "start_date": rec["start_date"],
+        "end_date": rec["end_date"],
+        "nation": rec["nation"],
+        "participant_ref": rec["participant_ref"],
+        "persons": int(rec["headcount"]),
+        "sex": rec["sex"],
+        "rank": rec["rank"],
         "capacity": {"training_audience": "TA", "observer": "OBS"}.get(rec["role"], rec["role"]),
         "status": rec["status"],
     }
@@ -454,9 +557,7 @@ def generate(
             writer.close()
             manifest.files[f"{source}/{name}"] = writer.rows
     manifest.planted.sort(key=lambda p: (p.source, p.file, p.source_row))
-    (out / MANIFEST).write_text(
-        json.dumps({**asdict(manifest)}, indent=1), encoding="utf-8"
-    )
+    (out / MANIFEST).write_text(json.dumps({**asdict(manifest)}, indent=1), encoding="utf-8")
     return manifest
 
 

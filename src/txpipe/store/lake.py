@@ -15,12 +15,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from txpipe.store.atomic import replace_atomically, temporary_path
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
+from txpipe.store.atomic import replace_atomically, temporary_path
 
 # Near-unique columns gain nothing from dictionary encoding; Arrow would try it and fall back per page.
-_DICTIONARY = [name for name in PARTICIPATION_SCHEMA.names + QUARANTINE_SCHEMA.names
-               if name not in ("source_record_id", "participant_pid", "source_row", "offending_values", "record")]
+_DICTIONARY = [
+    name
+    for name in PARTICIPATION_SCHEMA.names + QUARANTINE_SCHEMA.names
+    if name not in ("source_record_id", "participant_pid", "source_row", "offending_values", "record")
+]
 
 
 def write_atomic(table: pa.Table, path: Path) -> Path:
@@ -77,8 +80,11 @@ class DeliveryFiles:
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = temporary_path(final)
             # A small delivery's files hold a few rows: compressing them costs more time than it saves space.
-            options = ({"compression": "none", "use_dictionary": False} if self.small
-                       else {"compression": "zstd", "use_dictionary": _DICTIONARY})
+            options = (
+                {"compression": "none", "use_dictionary": False}
+                if self.small
+                else {"compression": "zstd", "use_dictionary": _DICTIONARY}
+            )
             self._writers[final] = (tmp, pq.ParquetWriter(tmp, schema, **options))
         return self._writers[final][1]
 
@@ -116,7 +122,7 @@ class DeliveryFiles:
     def abort(self) -> None:
         try:
             self._wait()
-        except Exception:  # noqa: BLE001 - the chunk's error is not the one being reported
+        except Exception:
             pass
         finally:
             if self._thread is not None:

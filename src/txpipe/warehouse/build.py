@@ -18,30 +18,43 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from txpipe.store.ledger import DeliveryRecord, Ledger
+import txpipe
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
 from txpipe.settings import Settings
-import txpipe
+from txpipe.store.ledger import DeliveryRecord, Ledger
 from txpipe.warehouse import METRIC_TABLES, SQL_DIR, read_sql
 
 STORAGE_COMPATIBILITY = "v1.4.0"
 BUILD_MEMORY_LIMIT = "512MB"
 
-LEDGER_SCHEMA = pa.schema([
-    ("batch_id", pa.string()), ("source", pa.string()), ("source_file", pa.string()), ("sha256", pa.string()),
-    ("received_at", pa.string()), ("status", pa.string()), ("rows_read", pa.int64()), ("rows_stored", pa.int64()),
-    ("rows_quarantined", pa.int64()), ("rows_duplicate", pa.int64()), ("reason", pa.string()),
-    ("ignored_columns", pa.list_(pa.string())), ("superseded_by", pa.string()),
-    *((f"statements_{count}", pa.int64()) for count in ("read", "used", "ignored", "quarantined")),
-])
+LEDGER_SCHEMA = pa.schema(
+    [
+        ("batch_id", pa.string()),
+        ("source", pa.string()),
+        ("source_file", pa.string()),
+        ("sha256", pa.string()),
+        ("received_at", pa.string()),
+        ("status", pa.string()),
+        ("rows_read", pa.int64()),
+        ("rows_stored", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+        ("rows_duplicate", pa.int64()),
+        ("reason", pa.string()),
+        ("ignored_columns", pa.list_(pa.string())),
+        ("superseded_by", pa.string()),
+        *((f"statements_{count}", pa.int64()) for count in ("read", "used", "ignored", "quarantined")),
+    ]
+)
 
 
 def connect_for_build(path: Path, threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """The warehouse file being built; DuckDB's memory is capped (TXPIPE_DUCKDB_MEMORY, default 512MB: a
     5M-row build takes about as long as under 1GB) and spills beyond."""
-    config = {"storage_compatibility_version": STORAGE_COMPATIBILITY,
-              "memory_limit": os.environ.get("TXPIPE_DUCKDB_MEMORY", BUILD_MEMORY_LIMIT),
-              "temp_directory": str(path.parent / f"{path.name}.tmp")}
+    config = {
+        "storage_compatibility_version": STORAGE_COMPATIBILITY,
+        "memory_limit": os.environ.get("TXPIPE_DUCKDB_MEMORY", BUILD_MEMORY_LIMIT),
+        "temp_directory": str(path.parent / f"{path.name}.tmp"),
+    }
     if threads:
         config["threads"] = threads
     con = duckdb.connect(str(path), config=config)
@@ -51,13 +64,19 @@ def connect_for_build(path: Path, threads: int | None = None) -> duckdb.DuckDBPy
 
 
 def _ledger_table(records: list[DeliveryRecord]) -> pa.Table:
-    rows = [{**{k: v for k, v in asdict(r).items() if k in LEDGER_SCHEMA.names},
-             **{f"statements_{k}": v for k, v in (r.statements or {}).items()}} for r in records]
+    rows = [
+        {
+            **{k: v for k, v in asdict(r).items() if k in LEDGER_SCHEMA.names},
+            **{f"statements_{k}": v for k, v in (r.statements or {}).items()},
+        }
+        for r in records
+    ]
     return pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
 
 
-def lake_files(settings: Settings, records: list[DeliveryRecord], zone: str,
-               held: frozenset[str] = frozenset()) -> list[str]:
+def lake_files(
+    settings: Settings, records: list[DeliveryRecord], zone: str, held: frozenset[str] = frozenset()
+) -> list[str]:
     """Lake files, in one zone of the lake, of the deliveries that count (status stored) and are not held."""
     return [
         str(settings.lake / name)
@@ -100,8 +119,9 @@ def _lake_view(con: duckdb.DuckDBPyConnection, name: str, files: list[str], sche
         con.register(name, schema.empty_table())
 
 
-def build_warehouse(settings: Settings, target: Path, held: frozenset[str] = frozenset(),
-                    records: list[DeliveryRecord] | None = None) -> dict[str, int]:
+def build_warehouse(
+    settings: Settings, target: Path, held: frozenset[str] = frozenset(), records: list[DeliveryRecord] | None = None
+) -> dict[str, int]:
     """Create every object of CONTRACT.md in ``target`` (a new file, or a copy of a warehouse holding the
     stored deliveries ``held``, see held_deliveries) from the ledger's ``records`` (read if not given);
     return row counts per table."""
@@ -116,8 +136,9 @@ def build_warehouse(settings: Settings, target: Path, held: frozenset[str] = fro
             con.execute(read_sql(table))
         con.execute(read_sql("comment_objects"))
         con.execute(read_sql("record_inputs"), {"fingerprint": inputs_fingerprint(settings)})
-        tables = con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
-                             "ORDER BY table_name").fetchall()
+        tables = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name"
+        ).fetchall()
         counts = {name: con.table(name).shape[0] for (name,) in tables}
         con.execute("CHECKPOINT")
     finally:
@@ -128,15 +149,20 @@ def build_warehouse(settings: Settings, target: Path, held: frozenset[str] = fro
 def _reference_tables(con: duckdb.DuckDBPyConnection, settings: Settings, records: list[DeliveryRecord]) -> None:
     """The macros, the reference tables and the deliveries table, made again by every build."""
     con.execute(read_sql("create_macros"))
-    for name, csv_name in (("nations", "nations.csv"), ("activities", "activities.csv"), ("iterations", "iterations.csv")):
+    for name, csv_name in (
+        ("nations", "nations.csv"),
+        ("activities", "activities.csv"),
+        ("iterations", "iterations.csv"),
+    ):
         con.execute(read_sql(f"create_{name}"), {"path": str(settings.reference_dir / csv_name)})
     con.register("ledger_records", _ledger_table(records))
     con.execute(read_sql("create_deliveries"))
     con.unregister("ledger_records")
 
 
-def _add_deliveries(con: duckdb.DuckDBPyConnection, settings: Settings, records: list[DeliveryRecord],
-                    held: frozenset[str]) -> None:
+def _add_deliveries(
+    con: duckdb.DuckDBPyConnection, settings: Settings, records: list[DeliveryRecord], held: frozenset[str]
+) -> None:
     """Participation and quarantine rows of the stored deliveries the file does not hold yet."""
     _lake_view(con, "lake_participation", lake_files(settings, records, "participation", held), PARTICIPATION_SCHEMA)
     for name in ("incoming_participation", "create_participation", "replaced_versions", "insert_participation"):

@@ -14,9 +14,9 @@ import shutil
 import uuid
 from pathlib import Path
 
+from txpipe.settings import Settings
 from txpipe.store.atomic import write_text_atomically
 from txpipe.store.ledger import Ledger
-from txpipe.settings import Settings
 from txpipe.warehouse import WAREHOUSE_FILE
 from txpipe.warehouse.build import build_warehouse, held_deliveries, inputs_fingerprint
 
@@ -95,6 +95,5 @@ def record_build(
     settings: Settings, fingerprint: str, counts: dict[str, int], marts: list[Path], headline: dict | None = None
 ) -> None:
     """Written last, after the marts: a run killed before this point rebuilds next time."""
-    info = {"fingerprint": fingerprint, "counts": counts, "marts": sorted(p.name for p in marts),
-            "headline": headline}
+    info = {"fingerprint": fingerprint, "counts": counts, "marts": sorted(p.name for p in marts), "headline": headline}
     write_text_atomically(settings.warehouse_dir / BUILD_INFO, json.dumps(info, indent=2))

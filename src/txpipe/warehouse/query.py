@@ -23,10 +23,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 
@@ -46,6 +46,7 @@ LOCKED_CONFIG = {
     "allow_community_extensions": False,
 }
 
+
 class QueryRefused(Exception):
     """The query was refused (it would change something or reach outside the warehouse), or it
     failed (SQL error, time limit, memory cap). The message is one line."""
@@ -64,8 +65,9 @@ class Limits:
     memory_limit: str = DEFAULT_MEMORY_LIMIT  # DuckDB's notation: 500MB, 2GB, ...
 
 
-def connect_read_only(warehouse: Path, memory_limit: str | None = None,
-                      temp_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
+def connect_read_only(
+    warehouse: Path, memory_limit: str | None = None, temp_directory: Path | None = None
+) -> duckdb.DuckDBPyConnection:
     if not warehouse.exists():
         raise FileNotFoundError(f"no published warehouse at {warehouse}: run `txpipe run` or `txpipe build` first")
     config: dict = dict(LOCKED_CONFIG)
@@ -82,6 +84,7 @@ def connect_read_only(warehouse: Path, memory_limit: str | None = None,
 
 # --- the allow-list -------------------------------------------------------------------------
 
+
 def _significant_tokens(sql: str) -> list[tuple[int, int, str]]:
     """(start, end, type) of every token but comments; a token ends where the next one starts."""
     tokens = duckdb.tokenize(sql)
@@ -93,7 +96,7 @@ def _significant_tokens(sql: str) -> list[tuple[int, int, str]]:
 
 
 def _token_text(sql: str, tokens: list[tuple[int, int, str]], i: int) -> str:
-    return sql[tokens[i][0]:tokens[i][1]].strip()
+    return sql[tokens[i][0] : tokens[i][1]].strip()
 
 
 def _explained_candidates(sql: str) -> list[str]:
@@ -116,14 +119,16 @@ def _explained_candidates(sql: str) -> list[str]:
                 if depth <= 0:
                     starts.add(i + 1)
                     break
-    return [sql[tokens[s][0]:] for s in sorted(starts) if s < len(tokens)]
+    return [sql[tokens[s][0] :] for s in sorted(starts) if s < len(tokens)]
 
 
 def _check(statement) -> None:
     kind = statement.type.name
     if kind not in ALLOWED:
-        raise QueryRefused(f"txpipe query is read-only: {kind} statements are not allowed "
-                           f"(only {', '.join(sorted(ALLOWED))}; EXPLAIN only of {', '.join(sorted(READING_STATEMENTS))})")
+        raise QueryRefused(
+            f"txpipe query is read-only: {kind} statements are not allowed "
+            f"(only {', '.join(sorted(ALLOWED))}; EXPLAIN only of {', '.join(sorted(READING_STATEMENTS))})"
+        )
     if kind != "EXPLAIN":
         return
     # The wrapped statement is one of the candidates; each candidate that parses as a statement
@@ -138,12 +143,16 @@ def _check(statement) -> None:
             continue
         wrapped.append(parsed[0].type.name)
     if not wrapped:
-        raise QueryRefused("txpipe query cannot tell which statement this EXPLAIN wraps: EXPLAIN [ANALYZE] "
-                           "may only wrap a SELECT, PRAGMA or CALL")
+        raise QueryRefused(
+            "txpipe query cannot tell which statement this EXPLAIN wraps: EXPLAIN [ANALYZE] "
+            "may only wrap a SELECT, PRAGMA or CALL"
+        )
     refused = sorted(set(wrapped) - READING_STATEMENTS)
     if refused:
-        raise QueryRefused(f"txpipe query is read-only: EXPLAIN of {refused[0]} statements is not allowed "
-                           f"(EXPLAIN [ANALYZE] may only wrap {', '.join(sorted(READING_STATEMENTS))})")
+        raise QueryRefused(
+            f"txpipe query is read-only: EXPLAIN of {refused[0]} statements is not allowed "
+            f"(EXPLAIN [ANALYZE] may only wrap {', '.join(sorted(READING_STATEMENTS))})"
+        )
 
 
 def check_query(sql: str) -> list:
@@ -162,8 +171,14 @@ def check_query(sql: str) -> list:
 # --- running it -----------------------------------------------------------------------------
 
 # Errors found before any data is read: their first line speaks of the query and the schema only.
-_ABOUT_THE_QUERY = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException,
-                    duckdb.PermissionException, duckdb.InterruptException, duckdb.OutOfMemoryException)
+_ABOUT_THE_QUERY = (
+    duckdb.ParserException,
+    duckdb.BinderException,
+    duckdb.CatalogException,
+    duckdb.PermissionException,
+    duckdb.InterruptException,
+    duckdb.OutOfMemoryException,
+)
 
 
 def first_line(error: BaseException, sql: str | None = None) -> str:
@@ -190,9 +205,9 @@ def _withhold_quoted(line: str, sql: str) -> str:
             break
         start, quote = min(found)
         end = rest.rfind(quote)
-        content = rest[start + 1:end]
-        out.append(rest[:start + 1] + (content if content and content in sql else WITHHELD) + quote)
-        rest = rest[end + 1:]
+        content = rest[start + 1 : end]
+        out.append(rest[: start + 1] + (content if content and content in sql else WITHHELD) + quote)
+        rest = rest[end + 1 :]
     return "".join(out) + rest
 
 
@@ -224,8 +239,10 @@ class _Watchdog:
             raise QueryRefused(self.message())
 
     def message(self) -> str:
-        return (f"the query was stopped at the time limit of {self.timeout:g} s "
-                "(--timeout SECONDS raises it; 0 means no limit)")
+        return (
+            f"the query was stopped at the time limit of {self.timeout:g} s "
+            "(--timeout SECONDS raises it; 0 means no limit)"
+        )
 
 
 @dataclass
@@ -269,8 +286,9 @@ def _refusals(watchdog: _Watchdog | None, sql: str) -> Iterator[None]:
             raise QueryRefused(watchdog.message()) from None
         raise QueryRefused("the query was interrupted") from None
     except duckdb.PermissionException as error:
-        raise QueryRefused("txpipe query cannot read or write files, attach databases or load extensions: "
-                           + first_line(error, sql)) from None
+        raise QueryRefused(
+            "txpipe query cannot read or write files, attach databases or load extensions: " + first_line(error, sql)
+        ) from None
     except duckdb.OutOfMemoryException as error:
         raise QueryRefused(first_line(error, sql) + " (--memory-limit raises the cap)") from None
     except duckdb.Error as error:
@@ -281,8 +299,9 @@ def _refusals(watchdog: _Watchdog | None, sql: str) -> Iterator[None]:
 
 
 @contextmanager
-def open_query(warehouse: Path, sql: str, limits: Limits | None = None,
-               batch_rows: int = BATCH_ROWS) -> Iterator[QueryStream]:
+def open_query(
+    warehouse: Path, sql: str, limits: Limits | None = None, batch_rows: int = BATCH_ROWS
+) -> Iterator[QueryStream]:
     """Check ``sql``, run it read-only under ``limits`` and hand back its result as a stream.
 
     The time limit covers the whole query, fetching included, until the block is left."""

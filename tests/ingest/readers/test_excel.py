@@ -45,8 +45,14 @@ def test_header_found_below_banner_rows_and_blank_rows_skipped(tmp_path, banner_
     assert headers == ["source_record_id", "nation", "start_date", "headcount", "score", "status"]
     header_row = banner_rows + 1
     assert [i for i, _ in rows] == [header_row + 1, header_row + 3, header_row + 5]
-    assert rows[0][1] == {"source_record_id": "A1", "nation": "GEO", "start_date": "2024-03-04",
-                          "headcount": "1", "score": "88.5", "status": "passed"}
+    assert rows[0][1] == {
+        "source_record_id": "A1",
+        "nation": "GEO",
+        "start_date": "2024-03-04",
+        "headcount": "1",
+        "score": "88.5",
+        "status": "passed",
+    }
     assert rows[1][1]["start_date"] == "2024-03-05" and rows[1][1]["headcount"] == "12"
     assert rows[2][1]["nation"] == "georgia"
 

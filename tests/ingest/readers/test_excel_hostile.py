@@ -21,16 +21,18 @@ import pytest
 from openpyxl import Workbook
 
 from txpipe.ingest.readers import ReadOptions, UnreadableFile, read_delivery
-from txpipe.settings import ReadLimits
 from txpipe.ingest.sources import SourceConfig
+from txpipe.settings import ReadLimits
 
 KNOWN = SourceConfig(name="t").is_known_header
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
-HEADER = ('<row r="1"><c r="A1" t="inlineStr"><is><t>source_record_id</t></is></c>'
-          '<c r="B1" t="inlineStr"><is><t>nation</t></is></c>'
-          '<c r="C1" t="inlineStr"><is><t>status</t></is></c></row>')
+HEADER = (
+    '<row r="1"><c r="A1" t="inlineStr"><is><t>source_record_id</t></is></c>'
+    '<c r="B1" t="inlineStr"><is><t>nation</t></is></c>'
+    '<c r="C1" t="inlineStr"><is><t>status</t></is></c></row>'
+)
 SECRET = "SECRET-VALUE"
 
 
@@ -51,20 +53,26 @@ def rejected(path, limits: ReadLimits | None = None) -> str:
 
 def parts(sheet: str, shared: str | None = None, styles: str | None = None) -> dict[str, str]:
     """The parts of a minimal workbook (enough for openpyxl too) around one sheet's XML."""
-    overrides = ('<Override PartName="/xl/workbook.xml" ContentType="application/'
-                 'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-                 '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
-                 'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>')
+    overrides = (
+        '<Override PartName="/xl/workbook.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    )
     rels = f'<Relationship Id="rId1" Type="{REL}/worksheet" Target="worksheets/sheet1.xml"/>'
     found = {}
     if shared is not None:
-        overrides += ('<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
-                      'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>')
+        overrides += (
+            '<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+        )
         rels += f'<Relationship Id="rId2" Type="{REL}/sharedStrings" Target="sharedStrings.xml"/>'
         found["xl/sharedStrings.xml"] = shared
     if styles is not None:
-        overrides += ('<Override PartName="/xl/styles.xml" ContentType="application/'
-                      'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>')
+        overrides += (
+            '<Override PartName="/xl/styles.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        )
         rels += f'<Relationship Id="rId3" Type="{REL}/styles" Target="styles.xml"/>'
         found["xl/styles.xml"] = styles
     return {
@@ -72,11 +80,16 @@ def parts(sheet: str, shared: str | None = None, styles: str | None = None) -> d
             '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
             'package/2006/content-types"><Default Extension="rels" ContentType="application/'
             'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" '
-            f'ContentType="application/xml"/>{overrides}</Types>'),
-        "_rels/.rels": (f'<Relationships xmlns="{PKG}"><Relationship Id="rId1" '
-                        f'Type="{REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'),
-        "xl/workbook.xml": (f'<workbook xmlns="{MAIN}" xmlns:r="{REL}"><sheets>'
-                            '<sheet name="Roster" sheetId="1" r:id="rId1"/></sheets></workbook>'),
+            f'ContentType="application/xml"/>{overrides}</Types>'
+        ),
+        "_rels/.rels": (
+            f'<Relationships xmlns="{PKG}"><Relationship Id="rId1" '
+            f'Type="{REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{MAIN}" xmlns:r="{REL}"><sheets>'
+            '<sheet name="Roster" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
         "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{PKG}">{rels}</Relationships>',
         "xl/worksheets/sheet1.xml": sheet,
         **found,
@@ -96,9 +109,11 @@ def write(path, files: dict[str, str | bytes], compression=zipfile.ZIP_DEFLATED)
 
 
 def data_row(number: int, record: str = "A", nation: str = "GEO") -> str:
-    return (f'<row r="{number}"><c r="A{number}" t="inlineStr"><is><t>{record}{number}</t></is></c>'
-            f'<c r="B{number}" t="inlineStr"><is><t>{nation}</t></is></c>'
-            f'<c r="C{number}" t="inlineStr"><is><t>passed</t></is></c></row>')
+    return (
+        f'<row r="{number}"><c r="A{number}" t="inlineStr"><is><t>{record}{number}</t></is></c>'
+        f'<c r="B{number}" t="inlineStr"><is><t>{nation}</t></is></c>'
+        f'<c r="C{number}" t="inlineStr"><is><t>passed</t></is></c></row>'
+    )
 
 
 def test_a_crafted_workbook_reads(tmp_path):
@@ -166,8 +181,13 @@ READER = textwrap.dedent("""
 
 def read_in_subprocess(path, timeout=180, **limits) -> dict:
     """Read a workbook in a fresh process; its outcome, time and peak RSS (VmHWM)."""
-    done = subprocess.run([sys.executable, "-c", READER, str(path), json.dumps(limits)],
-                          capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
+    done = subprocess.run(
+        [sys.executable, "-c", READER, str(path), json.dumps(limits)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=dict(os.environ),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -196,8 +216,9 @@ def test_gib_bomb_past_the_directory_checks_is_stopped_while_streaming(gib_bomb)
 
 def test_one_giant_cell_is_stopped_at_the_field_limit_in_bounded_memory(tmp_path):
     """A single cell of 512 MiB (sizes lifted): rejected once it passes field_chars, not after."""
-    path = write_bomb(tmp_path / "cell.xlsx", 512 << 20, b"x" * 4096,
-                      head=HEADER + '<row r="2"><c r="A2" t="inlineStr"><is><t>')
+    path = write_bomb(
+        tmp_path / "cell.xlsx", 512 << 20, b"x" * 4096, head=HEADER + '<row r="2"><c r="A2" t="inlineStr"><is><t>'
+    )
     outcome = read_in_subprocess(path, xlsx_bytes=4 << 30, xlsx_ratio=1 << 30)
     assert outcome["status"] == "rejected"
     assert outcome["reason"].startswith("cell A2 is longer than the limit of 1,000,000 characters")
@@ -226,8 +247,10 @@ def test_total_size_limit(tmp_path):
     total = sum(i.file_size for i in zipfile.ZipFile(path).infolist())
     assert read_all(path, ReadLimits(xlsx_bytes=total))[1]
     reason = rejected(path, ReadLimits(xlsx_bytes=total - 1))
-    assert reason == (f"the workbook's parts hold {total:,} bytes uncompressed, more than the limit of "
-                      f"{total - 1:,} bytes (TXPIPE_MAX_XLSX_BYTES)")
+    assert reason == (
+        f"the workbook's parts hold {total:,} bytes uncompressed, more than the limit of "
+        f"{total - 1:,} bytes (TXPIPE_MAX_XLSX_BYTES)"
+    )
 
 
 def test_ratio_limit_and_small_parts_exempt(tmp_path):
@@ -271,13 +294,19 @@ def test_field_limit_on_inline_and_shared_strings(tmp_path):
     inline = write(tmp_path / "i.xlsx", parts(sheet_xml(data_row(2, record=long))))
     assert read_all(inline, ReadLimits(field_chars=51))[1][0][1]["source_record_id"] == long + "2"
     assert rejected(inline, ReadLimits(field_chars=50)) == (
-        "cell A2 is longer than the limit of 50 characters (TXPIPE_MAX_FIELD_CHARS)")
-    shared = write(tmp_path / "s.xlsx", parts(
-        sheet_xml('<row r="2"><c r="A2" t="s"><v>1</v></c><c r="B2" t="s"><v>0</v></c></row>'),
-        shared=f'<sst xmlns="{MAIN}"><si><t>GEO</t></si><si><r><t>{long}</t></r><r><t>!</t></r></si></sst>'))
+        "cell A2 is longer than the limit of 50 characters (TXPIPE_MAX_FIELD_CHARS)"
+    )
+    shared = write(
+        tmp_path / "s.xlsx",
+        parts(
+            sheet_xml('<row r="2"><c r="A2" t="s"><v>1</v></c><c r="B2" t="s"><v>0</v></c></row>'),
+            shared=f'<sst xmlns="{MAIN}"><si><t>GEO</t></si><si><r><t>{long}</t></r><r><t>!</t></r></si></sst>',
+        ),
+    )
     assert read_all(shared, ReadLimits(field_chars=51))[1][0][1]["source_record_id"] == long + "!"
     assert rejected(shared, ReadLimits(field_chars=50)) == (
-        "shared string 2 of the workbook is longer than the limit of 50 characters (TXPIPE_MAX_FIELD_CHARS)")
+        "shared string 2 of the workbook is longer than the limit of 50 characters (TXPIPE_MAX_FIELD_CHARS)"
+    )
 
 
 def test_a_directory_that_understates_a_part_cannot_make_it_read_more(tmp_path):
@@ -285,8 +314,8 @@ def test_a_directory_that_understates_a_part_cannot_make_it_read_more(tmp_path):
     path = write(tmp_path / "r.xlsx", parts(sheet_xml("".join(data_row(n) for n in range(2, 400)))))
     data = bytearray(path.read_bytes())
     at = data.rfind(b"xl/worksheets/sheet1.xml") - 46  # the sheet's central directory record
-    assert data[at:at + 4] == b"PK\x01\x02"
-    data[at + 24:at + 28] = struct.pack("<I", 600)  # its uncompressed size
+    assert data[at : at + 4] == b"PK\x01\x02"
+    data[at + 24 : at + 28] = struct.pack("<I", 600)  # its uncompressed size
     path.write_bytes(bytes(data))
     assert rejected(path) == "the workbook's part 'xl/worksheets/sheet1.xml' cannot be decompressed (a CRC mismatch)"
 
@@ -328,7 +357,11 @@ def test_columns_beyond_an_understated_dimension_are_read(tmp_path):
     headers, rows = read_all(path)
     assert headers == ["note", "source_record_id", "nation", "status", "start_date", "score"]
     assert [(i, r["source_record_id"], r["score"]) for i, r in rows] == [
-        (2, "R0", "90"), (3, "R1", "91"), (4, "R2", "92"), (5, "R3", "93")]
+        (2, "R0", "90"),
+        (3, "R1", "91"),
+        (4, "R2", "92"),
+        (5, "R3", "93"),
+    ]
 
 
 # --- 3. poison values and broken parts: rejected with a reason, never a crash ---------------------
@@ -336,18 +369,20 @@ def test_columns_beyond_an_understated_dimension_are_read(tmp_path):
 
 def cell(xml: str) -> str:
     """A data row 2 whose first cell is ``xml``."""
-    return (f'<row r="2">{xml}<c r="B2" t="inlineStr"><is><t>GEO</t></is></c>'
-            '<c r="C2" t="inlineStr"><is><t>passed</t></is></c></row>')
+    return (
+        f'<row r="2">{xml}<c r="B2" t="inlineStr"><is><t>GEO</t></is></c>'
+        '<c r="C2" t="inlineStr"><is><t>passed</t></is></c></row>'
+    )
 
 
-DATE_STYLES = (f'<styleSheet xmlns="{MAIN}"><cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="14"/>'
-               '</cellXfs></styleSheet>')
+DATE_STYLES = (
+    f'<styleSheet xmlns="{MAIN}"><cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="14"/></cellXfs></styleSheet>'
+)
 SHARED = f'<sst xmlns="{MAIN}"><si><t>{SECRET}</t></si></sst>'
 
 
 def test_a_date_formatted_cell_reads_as_a_date(tmp_path):
-    path = write(tmp_path / "d.xlsx", parts(sheet_xml(cell('<c r="A2" s="1"><v>45355</v></c>')),
-                                            styles=DATE_STYLES))
+    path = write(tmp_path / "d.xlsx", parts(sheet_xml(cell('<c r="A2" s="1"><v>45355</v></c>')), styles=DATE_STYLES))
     assert read_all(path)[1][0][1]["source_record_id"] == "2024-03-04"
 
 
@@ -355,87 +390,120 @@ POISON = {
     "number_of_5000_digits": (
         {"sheet": sheet_xml(cell('<c r="A2"><v>' + "1" * 5000 + "</v></c>"))},
         "cell A2 is a number cell holding 5,000 characters that are not a number Excel can hold "
-        "(at most 100 characters)"),
+        "(at most 100 characters)",
+    ),
     "number_that_is_not_a_number": (
         {"sheet": sheet_xml(cell(f'<c r="A2"><v>{SECRET}</v></c>'))},
-        "cell A2 is a number cell holding 12 characters that are not a number Excel can hold"),
+        "cell A2 is a number cell holding 12 characters that are not a number Excel can hold",
+    ),
     "number_beyond_float_range": (
         {"sheet": sheet_xml(cell('<c r="A2"><v>1e999</v></c>'))},
-        "cell A2 is a number cell beyond the range Excel can hold"),
+        "cell A2 is a number cell beyond the range Excel can hold",
+    ),
     "date_formatted_huge_serial": (
         {"sheet": sheet_xml(cell('<c r="A2" s="1"><v>1e300</v></c>')), "styles": DATE_STYLES},
-        "cell A2 is formatted as a date but holds a serial number that is no date Excel can show"),
+        "cell A2 is formatted as a date but holds a serial number that is no date Excel can show",
+    ),
     "date_formatted_serial_past_year_9999": (
         {"sheet": sheet_xml(cell('<c r="A2" s="1"><v>99999999</v></c>')), "styles": DATE_STYLES},
-        "cell A2 is formatted as a date but holds a serial number"),
+        "cell A2 is formatted as a date but holds a serial number",
+    ),
     "date_cell_not_a_date": (
         {"sheet": sheet_xml(cell(f'<c r="A2" t="d"><v>{SECRET}</v></c>'))},
-        "cell A2 is a date cell holding no readable date"),
+        "cell A2 is a date cell holding no readable date",
+    ),
     "boolean_not_0_or_1": (
         {"sheet": sheet_xml(cell(f'<c r="A2" t="b"><v>{SECRET}</v></c>'))},
-        "cell A2 is a true/false cell holding something else"),
+        "cell A2 is a true/false cell holding something else",
+    ),
     "unknown_cell_type": (
         {"sheet": sheet_xml(cell('<c r="A2" t="zz"><v>1</v></c>'))},
-        "cell A2 has a cell type a workbook does not use"),
+        "cell A2 has a cell type a workbook does not use",
+    ),
     "shared_string_index_out_of_range": (
         {"sheet": sheet_xml(cell('<c r="A2" t="s"><v>7</v></c>')), "shared": SHARED},
-        "cell A2 refers to a shared string the workbook does not hold (it holds 1)"),
+        "cell A2 refers to a shared string the workbook does not hold (it holds 1)",
+    ),
     "shared_string_index_not_a_number": (
         {"sheet": sheet_xml(cell('<c r="A2" t="s"><v>-1</v></c>')), "shared": SHARED},
-        "cell A2 refers to a shared string the workbook does not hold"),
+        "cell A2 refers to a shared string the workbook does not hold",
+    ),
     "shared_string_without_a_table": (
         {"sheet": sheet_xml(cell('<c r="A2" t="s"><v>0</v></c>'))},
-        "cell A2 refers to a shared string the workbook does not hold (it holds 0)"),
+        "cell A2 refers to a shared string the workbook does not hold (it holds 0)",
+    ),
     "malformed_cell_reference": (
         {"sheet": sheet_xml(cell('<c r="A-2"><v>1</v></c>'))},
-        "the sheet has a malformed cell reference in row 2 (after column none)"),
+        "the sheet has a malformed cell reference in row 2 (after column none)",
+    ),
     "cell_beyond_column_xfd": (
         {"sheet": sheet_xml(cell('<c r="XFE2"><v>1</v></c>'))},
-        "the sheet has a cell beyond Excel's last column XFD in row 2"),
+        "the sheet has a cell beyond Excel's last column XFD in row 2",
+    ),
     "cells_out_of_order": (
         {"sheet": sheet_xml('<row r="2"><c r="C2"><v>1</v></c><c r="A2"><v>2</v></c></row>')},
-        "the sheet's cells are out of order in row 2 (column A comes after column C)"),
+        "the sheet's cells are out of order in row 2 (column A comes after column C)",
+    ),
     "rows_out_of_order": (
         {"sheet": sheet_xml(data_row(3) + data_row(2))},
-        "the sheet's rows are out of order (row 2 comes after row 3)"),
+        "the sheet's rows are out of order (row 2 comes after row 3)",
+    ),
     "row_number_repeated": (
         {"sheet": sheet_xml(data_row(2) + data_row(2, record="B"))},
-        "the sheet's rows are out of order (row 2 comes after row 2)"),
+        "the sheet's rows are out of order (row 2 comes after row 2)",
+    ),
     "row_number_malformed": (
         {"sheet": sheet_xml('<row r="x2"><c r="A2"><v>1</v></c></row>')},
-        "the sheet has a row with a malformed row number after row 1"),
+        "the sheet has a row with a malformed row number after row 1",
+    ),
     "sheet_xml_truncated": (
         {"sheet": sheet_xml(data_row(2))[:-40]},
-        "the workbook's part 'xl/worksheets/sheet1.xml' is not well-formed XML (unclosed token at line 1"),
+        "the workbook's part 'xl/worksheets/sheet1.xml' is not well-formed XML (unclosed token at line 1",
+    ),
     "sheet_xml_garbage": (
         {"sheet": "\x00\x01 not xml " + SECRET},
-        "the workbook's part 'xl/worksheets/sheet1.xml' is not well-formed XML"),
+        "the workbook's part 'xl/worksheets/sheet1.xml' is not well-formed XML",
+    ),
     "sheet_xml_unbound_prefix": (
-        {"sheet": f'<x:worksheet><sheetData>{HEADER}</sheetData></x:worksheet>'},
-        "is not well-formed XML (unbound prefix"),
+        {"sheet": f"<x:worksheet><sheetData>{HEADER}</sheetData></x:worksheet>"},
+        "is not well-formed XML (unbound prefix",
+    ),
     "billion_laughs_in_sheet": (
-        {"sheet": '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-                  + "".join(f'<!ENTITY lol{i} "{("&lol%s;" % (i - 1 if i > 1 else "")) * 10}">'
-                            for i in range(1, 10))
-                  + f']><worksheet xmlns="{MAIN}"><sheetData>{HEADER}'
-                  + cell('<c r="A2" t="inlineStr"><is><t>&lol9;</t></is></c>') + "</sheetData></worksheet>"},
-        "the workbook's XML declares a DTD, which a workbook never does"),
+        {
+            "sheet": '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+            + "".join(f'<!ENTITY lol{i} "{("&lol%s;" % (i - 1 if i > 1 else "")) * 10}">' for i in range(1, 10))
+            + f']><worksheet xmlns="{MAIN}"><sheetData>{HEADER}'
+            + cell('<c r="A2" t="inlineStr"><is><t>&lol9;</t></is></c>')
+            + "</sheetData></worksheet>"
+        },
+        "the workbook's XML declares a DTD, which a workbook never does",
+    ),
     "external_entity_in_shared_strings": (
-        {"sheet": sheet_xml(cell('<c r="A2" t="s"><v>0</v></c>')),
-         "shared": '<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-                   f'<sst xmlns="{MAIN}"><si><t>&x;</t></si></sst>'},
-        "the workbook's XML declares a DTD"),
+        {
+            "sheet": sheet_xml(cell('<c r="A2" t="s"><v>0</v></c>')),
+            "shared": '<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            f'<sst xmlns="{MAIN}"><si><t>&x;</t></si></sst>',
+        },
+        "the workbook's XML declares a DTD",
+    ),
     "shared_strings_not_well_formed": (
         {"sheet": sheet_xml(cell('<c r="A2" t="s"><v>0</v></c>')), "shared": f"<sst><si><t>{SECRET}</sst>"},
-        "the workbook's part 'xl/sharedStrings.xml' is not well-formed XML"),
+        "the workbook's part 'xl/sharedStrings.xml' is not well-formed XML",
+    ),
     "styles_not_well_formed": (
         {"sheet": sheet_xml(data_row(2)), "styles": "<styleSheet><cellXfs>"},
-        "the workbook's part 'xl/styles.xml' is not well-formed XML"),
+        "the workbook's part 'xl/styles.xml' is not well-formed XML",
+    ),
     "too_many_cell_formats": (
-        {"sheet": sheet_xml(data_row(2)),
-         "styles": f'<styleSheet xmlns="{MAIN}"><cellXfs>' + '<xf numFmtId="14"/>' * 65_491 + "</cellXfs></styleSheet>"},
+        {
+            "sheet": sheet_xml(data_row(2)),
+            "styles": f'<styleSheet xmlns="{MAIN}"><cellXfs>'
+            + '<xf numFmtId="14"/>' * 65_491
+            + "</cellXfs></styleSheet>",
+        },
         "the workbook's styles hold more than 65,490 cell formats, more than Excel allows",
-        ReadLimits(xlsx_ratio=1 << 20)),  # past the ratio limit, which would reject it first
+        ReadLimits(xlsx_ratio=1 << 20),
+    ),  # past the ratio limit, which would reject it first
 }
 
 
@@ -455,28 +523,32 @@ def zip_of(tmp_path, name, mutate) -> str:
 
 def test_missing_sheet_part(tmp_path):
     assert zip_of(tmp_path, "m", lambda f: f.pop("xl/worksheets/sheet1.xml")) == (
-        "the workbook's part 'xl/worksheets/sheet1.xml' is missing")
+        "the workbook's part 'xl/worksheets/sheet1.xml' is missing"
+    )
 
 
 def test_sheet_part_that_is_a_directory(tmp_path):
     def mutate(files):
         files["xl/worksheets/sheet1.xml/"] = files.pop("xl/worksheets/sheet1.xml") and ""
+
     assert zip_of(tmp_path, "d", mutate) == "the workbook's part 'xl/worksheets/sheet1.xml' is missing"
 
 
 def test_workbook_part_missing_or_broken(tmp_path):
     assert zip_of(tmp_path, "w", lambda f: f.pop("xl/workbook.xml")).startswith("not a readable XLSX workbook")
     assert zip_of(tmp_path, "b", lambda f: f.update({"xl/workbook.xml": "<workbook><sheets>"})) == (
-        "the workbook's part 'xl/workbook.xml' is not well-formed XML (no element found at line 1, column 18)")
+        "the workbook's part 'xl/workbook.xml' is not well-formed XML (no element found at line 1, column 18)"
+    )
     assert zip_of(tmp_path, "r", lambda f: f.update({"_rels/.rels": "<Relationships"})).startswith(
-        "the workbook's part '_rels/.rels' is not well-formed XML")
+        "the workbook's part '_rels/.rels' is not well-formed XML"
+    )
 
 
 def test_crc_error_in_the_sheet(tmp_path):
     path = write(tmp_path / "crc.xlsx", parts(sheet_xml(data_row(2, record=SECRET))), zipfile.ZIP_STORED)
     data = path.read_bytes()
     at = data.index(SECRET.encode())
-    path.write_bytes(data[:at] + b"X" + data[at + 1:])  # same length, different bytes: only the CRC tells
+    path.write_bytes(data[:at] + b"X" + data[at + 1 :])  # same length, different bytes: only the CRC tells
     assert rejected(path) == "the workbook's part 'xl/worksheets/sheet1.xml' cannot be decompressed (a CRC mismatch)"
 
 
@@ -485,7 +557,7 @@ def test_corrupt_deflate_stream_in_the_sheet(tmp_path):
     info = zipfile.ZipFile(path).getinfo("xl/worksheets/sheet1.xml")
     data = bytearray(path.read_bytes())
     start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    data[start + 10:start + 60] = b"\xff" * 50
+    data[start + 10 : start + 60] = b"\xff" * 50
     path.write_bytes(bytes(data))
     assert rejected(path).startswith("the workbook's part 'xl/worksheets/sheet1.xml' cannot be decompressed (")
 
@@ -497,7 +569,7 @@ def test_encrypted_zip_member(tmp_path):
         at = -1
         while (at := data.find(signature, at + 1)) >= 0:
             name_at = at + (30 if signature == b"PK\x03\x04" else 46)
-            if data[name_at:name_at + 24] == b"xl/worksheets/sheet1.xml":
+            if data[name_at : name_at + 24] == b"xl/worksheets/sheet1.xml":
                 data[at + flag_at] |= 1
     path.write_bytes(bytes(data))
     assert rejected(path) == "the workbook's part 'xl/worksheets/sheet1.xml' cannot be decompressed (RuntimeError)"
@@ -510,11 +582,17 @@ def test_truncated_zip(tmp_path):
 
 
 def test_reasons_never_quote_values_under_lowered_limits(tmp_path):
-    path = write(tmp_path / "v.xlsx", parts(
-        sheet_xml(cell(f'<c r="A2" t="inlineStr"><is><t>{SECRET * 3}</t></is></c>')),
-        shared=SHARED))
-    for limits in (ReadLimits(field_chars=20), ReadLimits(sheet_cells=4), ReadLimits(sheet_rows=1),
-                   ReadLimits(xlsx_bytes=100), replace(ReadLimits(), xlsx_ratio=1)):
+    path = write(
+        tmp_path / "v.xlsx",
+        parts(sheet_xml(cell(f'<c r="A2" t="inlineStr"><is><t>{SECRET * 3}</t></is></c>')), shared=SHARED),
+    )
+    for limits in (
+        ReadLimits(field_chars=20),
+        ReadLimits(sheet_cells=4),
+        ReadLimits(sheet_rows=1),
+        ReadLimits(xlsx_bytes=100),
+        replace(ReadLimits(), xlsx_ratio=1),
+    ):
         try:
             read_all(path, limits)
         except UnreadableFile as error:

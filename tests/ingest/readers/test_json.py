@@ -18,10 +18,15 @@ def read_all(path):
 
 def test_array_of_objects_with_mixed_keys_and_types(tmp_path):
     path = tmp_path / "a.json"
-    path.write_text(json.dumps([
-        {"Source_Record_Id": "1", "headcount": 12, "score": 88.0, "nation": "GEO"},
-        {"source_record_id": 2, "extra": {"nested": [1, 2]}, "nation": None},
-    ]), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            [
+                {"Source_Record_Id": "1", "headcount": 12, "score": 88.0, "nation": "GEO"},
+                {"source_record_id": 2, "extra": {"nested": [1, 2]}, "nation": None},
+            ]
+        ),
+        encoding="utf-8",
+    )
     headers, rows, issues = read_all(path)
     assert headers == ["Source_Record_Id", "headcount", "score", "nation", "extra"]
     assert rows[0] == (1, {"Source_Record_Id": "1", "headcount": "12", "score": "88", "nation": "GEO", "extra": None})
@@ -33,8 +38,10 @@ def test_array_of_objects_with_mixed_keys_and_types(tmp_path):
 def test_json_lines_with_a_broken_line(tmp_path):
     """A malformed line is reported with its line number and the rest of the file goes on."""
     path = tmp_path / "l.jsonl"
-    path.write_text('{"source_record_id": "1"}\n\n{"source_record_id": "2", "nat\n{"source_record_id": "3"}\n[1]\n',
-                    encoding="utf-8")
+    path.write_text(
+        '{"source_record_id": "1"}\n\n{"source_record_id": "2", "nat\n{"source_record_id": "3"}\n[1]\n',
+        encoding="utf-8",
+    )
     _, rows, issues = read_all(path)
     assert [(i, r["source_record_id"]) for i, r in rows] == [(1, "1"), (4, "3")]
     assert [(i.source_row, i.rule) for i in issues] == [(3, "json_line_malformed"), (5, "json_record_not_object")]
@@ -56,10 +63,15 @@ HUGE = "7" * 5000  # past Python's 4,300-digit limit for int()
 
 @pytest.mark.parametrize("layout", ["jsonl", "array"])
 def test_a_number_of_any_length_is_read_as_its_digits(tmp_path, layout):
-    records = [{"source_record_id": "A", "headcount": "HUGE"}, {"source_record_id": "B", "score": "-HUGE"},
-               {"source_record_id": "C", "score": "1e400", "headcount": "4"}]
-    lines = [json.dumps(r).replace('"HUGE"', HUGE).replace('"-HUGE"', "-" + HUGE).replace('"1e400"', "1e400")
-             for r in records]
+    records = [
+        {"source_record_id": "A", "headcount": "HUGE"},
+        {"source_record_id": "B", "score": "-HUGE"},
+        {"source_record_id": "C", "score": "1e400", "headcount": "4"},
+    ]
+    lines = [
+        json.dumps(r).replace('"HUGE"', HUGE).replace('"-HUGE"', "-" + HUGE).replace('"1e400"', "1e400")
+        for r in records
+    ]
     path = tmp_path / f"n.{'jsonl' if layout == 'jsonl' else 'json'}"
     path.write_text("\n".join(lines) if layout == "jsonl" else "[" + ",".join(lines) + "]", encoding="utf-8")
     _, rows, issues = read_all(path)

@@ -11,9 +11,9 @@ A file that cannot be read at all raises :class:`UnreadableFile` with the reason
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,13 +103,18 @@ def read_delivery(path: Path, options: ReadOptions) -> Delivered:
         if options.statements is None:
             raise UnreadableFile("the file holds xAPI statements: they are read through a source (txpipe ingest)")
         return xapi.read_statements(path, options, options.statements)
-    readers = {".csv": csv.read_csv, ".tsv": csv.read_csv, ".txt": csv.read_csv, ".xlsx": excel.read_xlsx,
-               ".json": json.read_json, ".jsonl": json.read_json, ".ndjson": json.read_json}
+    readers = {
+        ".csv": csv.read_csv,
+        ".tsv": csv.read_csv,
+        ".txt": csv.read_csv,
+        ".xlsx": excel.read_xlsx,
+        ".json": json.read_json,
+        ".jsonl": json.read_json,
+        ".ndjson": json.read_json,
+    }
     if suffix in readers:  # each reader rejects a field longer than options.limits.field_chars
         return readers[suffix](path, options)
-    raise UnreadableFile(
-        f"unsupported file type '{path.suffix or '(none)'}': deliver CSV, XLSX, JSON or JSON Lines"
-    )
+    raise UnreadableFile(f"unsupported file type '{path.suffix or '(none)'}': deliver CSV, XLSX, JSON or JSON Lines")
 
 
 # A delivered header is shown in messages and reports only when it looks like a column name:
@@ -132,8 +137,10 @@ def column_label(header: str, position: int) -> str:
 
 def field_too_long(position: int, limit: int) -> UnreadableFile:
     """The rejection of a file with a field longer than ``limit`` characters (TXPIPE_MAX_FIELD_CHARS)."""
-    return UnreadableFile(f"a field in column {position} is longer than {limit:,} characters "
-                          "(TXPIPE_MAX_FIELD_CHARS): deliver shorter values")
+    return UnreadableFile(
+        f"a field in column {position} is longer than {limit:,} characters "
+        "(TXPIPE_MAX_FIELD_CHARS): deliver shorter values"
+    )
 
 
 def check_field_lengths(columns: list[pa.ChunkedArray | pa.Array], limit: int) -> None:
@@ -159,8 +166,7 @@ def check_headers(headers: list[str]) -> list[str]:
         if key in seen:
             shown = f"'{name}'" if looks_like_a_name(name) else f"({len(name)} characters)"
             raise UnreadableFile(
-                f"duplicated column {shown} (columns {seen[key]} and {position}): "
-                "each column may appear only once"
+                f"duplicated column {shown} (columns {seen[key]} and {position}): each column may appear only once"
             )
         seen[key] = position
     # A blank header cell still holds a column; name it by position so it can be reported.

@@ -20,10 +20,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from txpipe.ingest.readers import (
+    STRING,
     Delivered,
     RawBatch,
     ReadOptions,
-    STRING,
     RowIssue,
     UnreadableFile,
     check_field_lengths,
@@ -49,8 +49,7 @@ def check_text(path: Path, encoding: str | None) -> str:
         head = handle.read(4096)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not encoding:
         raise UnreadableFile(
-            "the file is UTF-16 encoded; deliver UTF-8 or declare `encoding = \"utf-16\"` "
-            "in the source config"
+            'the file is UTF-16 encoded; deliver UTF-8 or declare `encoding = "utf-16"` in the source config'
         )
     if b"\x00" in head and not (encoding and "16" in encoding):
         line = head.count(b"\n", 0, head.index(b"\x00")) + 1
@@ -71,7 +70,7 @@ def check_text(path: Path, encoding: str | None) -> str:
                 line += chunk.count(b"\n", 0, error.start)
                 raise UnreadableFile(
                     f"the file is not valid UTF-8 (first bad byte 0x{chunk[error.start]:02x} on line "
-                    f"{line}); deliver UTF-8 or declare the encoding (e.g. `encoding = \"latin-1\"`) "
+                    f'{line}); deliver UTF-8 or declare the encoding (e.g. `encoding = "latin-1"`) '
                     "in the source config"
                 ) from None
             line += chunk.count(b"\n")
@@ -125,8 +124,9 @@ def _trimmed(column: pa.Array) -> pa.Array:
 def _frame(batch: pa.Table, names: list[str], first_row: int, field_chars: int) -> pd.DataFrame:
     columns = [_trimmed(batch.column(i)) for i in range(batch.num_columns)]
     check_field_lengths(columns, field_chars)
-    frame = pd.DataFrame({i: column.to_pandas(types_mapper={pa.string(): STRING}.get)
-                          for i, column in enumerate(columns)})
+    frame = pd.DataFrame(
+        {i: column.to_pandas(types_mapper={pa.string(): STRING}.get) for i, column in enumerate(columns)}
+    )
     frame.columns = names
     frame.index = pd.RangeIndex(first_row, first_row + len(frame), name="source_row")
     return frame
@@ -153,7 +153,10 @@ def _batches(
         reader = pacsv.open_csv(  # opening parses the first block already
             path,
             read_options=pacsv.ReadOptions(
-                column_names=positional, skip_rows=header_lines, encoding=arrow_encoding, block_size=4 << 20,
+                column_names=positional,
+                skip_rows=header_lines,
+                encoding=arrow_encoding,
+                block_size=4 << 20,
                 # Arrow reads ahead a number of blocks: small blocks keep that bounded; chunks
                 # of options.chunk_rows rows are assembled from them below.
             ),
@@ -178,15 +181,17 @@ def _batches(
                 table = pa.Table.from_batches(pending)
                 rest = table.slice(options.chunk_rows)
                 pending, pending_rows = rest.to_batches(), rest.num_rows
-                frame = _frame(table.slice(0, options.chunk_rows), headers, records_done + 2,
-                               options.limits.field_chars)
+                frame = _frame(
+                    table.slice(0, options.chunk_rows), headers, records_done + 2, options.limits.field_chars
+                )
                 records_done += len(frame)
                 yield RawBatch(drop_blank_rows(frame))
     except pa.ArrowInvalid:
         # A record Arrow cannot place (wrong field count, runaway quote): read the rest exactly.
         # Arrow's message quotes the row, which may hold personal data, so it is not repeated.
-        yield from _exact_batches(path, codec, delimiter, headers, records_done, options.row_built_chunk_rows,
-                                  options.limits.field_chars)
+        yield from _exact_batches(
+            path, codec, delimiter, headers, records_done, options.row_built_chunk_rows, options.limits.field_chars
+        )
 
 
 def _exact_batches(

@@ -61,8 +61,7 @@ MAX_NUMBER_CHARS = 100  # a number cell's text (Excel keeps 15 significant digit
 READ_BYTES = 64 << 10
 
 OLE_SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")
-NOT_A_WORKBOOK = ("not a readable XLSX workbook (it may be password-protected, an old .xls, "
-                  "or another kind of file)")
+NOT_A_WORKBOOK = "not a readable XLSX workbook (it may be password-protected, an old .xls, or another kind of file)"
 REL_OFFICE_DOCUMENT = "/officeDocument"
 REL_WORKSHEET = "/worksheet"
 REL_SHARED_STRINGS = "/sharedStrings"
@@ -164,21 +163,26 @@ class _Archive:
                             "its zip directory declares"
                         )
                     yield chunk
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
-                NotImplementedError, RuntimeError) as error:
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            EOFError,
+            OSError,
+            ValueError,
+            NotImplementedError,
+            RuntimeError,
+        ) as error:
             # CRC and header mismatches, truncated or corrupt data, unsupported compression,
             # encrypted members: the part cannot be decompressed.
             kind = "a CRC mismatch" if "CRC" in str(error) else type(error).__name__
-            raise UnreadableFile(
-                f"the workbook's part {_part_name(name)} cannot be decompressed ({kind})"
-            ) from None
+            raise UnreadableFile(f"the workbook's part {_part_name(name)} cannot be decompressed ({kind})") from None
 
     def close(self) -> None:
         self.zip.close()
 
 
 def _local(name: str) -> str:
-    return name[name.rfind("}") + 1:]
+    return name[name.rfind("}") + 1 :]
 
 
 def _attrs(attributes: dict[str, str]) -> dict[str, str]:
@@ -234,8 +238,9 @@ def _relationships(archive: _Archive, part: str) -> dict[str, tuple[str, str]]:
             if a.get("TargetMode") == "External":
                 return
             target = a.get("Target", "")
-            resolved = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
-                posixpath.join(folder, target))
+            resolved = (
+                target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+            )
             found[a.get("Id", "")] = (a.get("Type", ""), resolved)
 
     _run(_parse(archive, rels_name, start))
@@ -276,10 +281,10 @@ class _Workbook:
         by_kind = {kind.rsplit("/", 1)[-1]: target for kind, target in rels.values()}
         styles = by_kind.get(REL_STYLES[1:])
         self.date_styles, self.timedelta_styles = (
-            _date_styles(archive, styles) if styles and archive.has(styles) else (set(), set()))
+            _date_styles(archive, styles) if styles and archive.has(styles) else (set(), set())
+        )
         strings = by_kind.get(REL_SHARED_STRINGS[1:])
-        self.strings = (_SharedStrings(archive, strings) if strings and archive.has(strings)
-                        else _SharedStrings.empty())
+        self.strings = _SharedStrings(archive, strings) if strings and archive.has(strings) else _SharedStrings.empty()
 
 
 def _date_styles(archive: _Archive, part: str) -> tuple[set[int], set[int]]:
@@ -300,7 +305,8 @@ def _date_styles(archive: _Archive, part: str) -> tuple[set[int], set[int]]:
             if len(format_ids) >= EXCEL_MAX_CELL_FORMATS:
                 raise UnreadableFile(
                     f"the workbook's styles hold more than {EXCEL_MAX_CELL_FORMATS:,} cell formats, "
-                    "more than Excel allows")
+                    "more than Excel allows"
+                )
             value = _attrs(attributes).get("numFmtId", "0")
             format_ids.append(int(value[:9]) if value.isdigit() else 0)
 
@@ -350,7 +356,8 @@ class _SharedStrings:
                 if state["length"] > limit:
                     raise UnreadableFile(
                         f"shared string {len(self) + len(pending) + 1:,} of the workbook is longer than "
-                        f"the limit of {limit:,} characters (TXPIPE_MAX_FIELD_CHARS)")
+                        f"the limit of {limit:,} characters (TXPIPE_MAX_FIELD_CHARS)"
+                    )
                 piece.append(data)
 
         def end(name):
@@ -370,7 +377,7 @@ class _SharedStrings:
             self._add_block(pending)
 
     @classmethod
-    def empty(cls) -> "_SharedStrings":
+    def empty(cls) -> _SharedStrings:
         return cls(None, None)
 
     def _add_block(self, strings: list[str]) -> None:
@@ -387,7 +394,7 @@ class _SharedStrings:
     def __getitem__(self, index: int) -> str:
         block, position = divmod(index, self.BLOCK)
         start = self.ends[index - 1] if position else 0
-        return self.blocks[block][start:self.ends[index]]
+        return self.blocks[block][start : self.ends[index]]
 
 
 # --- the sheet -----------------------------------------------------------------------------------
@@ -451,7 +458,8 @@ class _Sheet:
             if self.length > self.limits.field_chars:
                 raise UnreadableFile(
                     f"cell {self._ref()} is longer than the limit of {self.limits.field_chars:,} "
-                    "characters (TXPIPE_MAX_FIELD_CHARS)")
+                    "characters (TXPIPE_MAX_FIELD_CHARS)"
+                )
             self.text.append(data)
 
     def _end(self, name: str) -> None:
@@ -475,11 +483,13 @@ class _Sheet:
             raise UnreadableFile(f"the sheet has a row with a malformed row number after row {self.row_number:,}")
         if number <= self.row_number:
             raise UnreadableFile(
-                f"the sheet's rows are out of order (row {number:,} comes after row {self.row_number:,})")
+                f"the sheet's rows are out of order (row {number:,} comes after row {self.row_number:,})"
+            )
         if number > self.limits.sheet_rows:
             raise UnreadableFile(
                 f"the sheet has more than {self.limits.sheet_rows:,} rows, the limit "
-                f"(TXPIPE_MAX_SHEET_ROWS; it reaches row {number:,})")
+                f"(TXPIPE_MAX_SHEET_ROWS; it reaches row {number:,})"
+            )
         self.row_number, self.row, self.column = number, {}, 0
 
     def _start_cell(self, attributes) -> None:
@@ -487,7 +497,8 @@ class _Sheet:
         if self.cells > self.limits.sheet_cells:
             raise UnreadableFile(
                 f"the sheet has more than {self.limits.sheet_cells:,} cells, the limit "
-                f"(TXPIPE_MAX_SHEET_CELLS; reached in row {self.row_number:,})")
+                f"(TXPIPE_MAX_SHEET_CELLS; reached in row {self.row_number:,})"
+            )
         ref = attributes.get("r")
         if ref is None:
             column = self.column + 1
@@ -496,17 +507,18 @@ class _Sheet:
             if not match:
                 raise UnreadableFile(
                     f"the sheet has a malformed cell reference in row {self.row_number:,} "
-                    f"(after column {column_letter(self.column) or 'none'})")
+                    f"(after column {column_letter(self.column) or 'none'})"
+                )
             column = 0
             for letter in match.group(1).upper():
                 column = column * 26 + ord(letter) - 64
         if column > EXCEL_MAX_COLUMNS:
-            raise UnreadableFile(
-                f"the sheet has a cell beyond Excel's last column XFD in row {self.row_number:,}")
+            raise UnreadableFile(f"the sheet has a cell beyond Excel's last column XFD in row {self.row_number:,}")
         if column <= self.column:
             raise UnreadableFile(
                 f"the sheet's cells are out of order in row {self.row_number:,} "
-                f"(column {column_letter(column)} comes after column {column_letter(self.column)})")
+                f"(column {column_letter(column)} comes after column {column_letter(self.column)})"
+            )
         self.column = column
         style = attributes.get("s", "0")
         self.cell = {"t": attributes.get("t", "n"), "s": int(style) if style.isdigit() and len(style) < 10 else -1}
@@ -546,7 +558,8 @@ class _Sheet:
             if not (text.isdigit() and len(text) <= 10 and int(text) < len(strings)):
                 raise UnreadableFile(
                     f"cell {self._ref()} refers to a shared string the workbook does not hold "
-                    f"(it holds {len(strings):,})")
+                    f"(it holds {len(strings):,})"
+                )
             return strings[int(text)]
         if kind in ("str", "e"):
             return text
@@ -570,19 +583,20 @@ class _Sheet:
         if len(text) > MAX_NUMBER_CHARS or not _NUMBER.fullmatch(text):
             raise UnreadableFile(
                 f"cell {self._ref()} is a number cell holding {len(text):,} characters that are not "
-                f"a number Excel can hold (at most {MAX_NUMBER_CHARS} characters)")
+                f"a number Excel can hold (at most {MAX_NUMBER_CHARS} characters)"
+            )
         value: float | int = float(text) if any(c in text for c in ".eE") else int(text)
         if isinstance(value, float) and not math.isfinite(value):
             raise UnreadableFile(f"cell {self._ref()} is a number cell beyond the range Excel can hold")
         style = cell["s"]
         if style in self.workbook.date_styles:
             try:
-                return from_excel(value, self.workbook.epoch,
-                                  timedelta=style in self.workbook.timedelta_styles)
+                return from_excel(value, self.workbook.epoch, timedelta=style in self.workbook.timedelta_styles)
             except (OverflowError, ValueError, TypeError):
                 raise UnreadableFile(
                     f"cell {self._ref()} is formatted as a date but holds a serial number that is "
-                    "no date Excel can show") from None
+                    "no date Excel can show"
+                ) from None
         return value
 
 
@@ -593,8 +607,7 @@ def _open(path: Path, limits: ReadLimits) -> _Workbook:
     with open(path, "rb") as handle:
         if handle.read(8) == OLE_SIGNATURE:
             raise UnreadableFile(
-                "the workbook is password-protected (encrypted) or an old binary .xls: "
-                "deliver an unprotected .xlsx"
+                "the workbook is password-protected (encrypted) or an old binary .xls: deliver an unprotected .xlsx"
             )
     archive = _Archive(path, limits)
     try:
@@ -646,7 +659,7 @@ def _read_sheets(workbook: _Workbook, options: ReadOptions) -> Delivered:
         while len(headers) > 1 and headers[-1].startswith("(column "):
             headers.pop()
         sheet.keep_columns = len(headers)
-        pending = head[header_at + 1:] + pending
+        pending = head[header_at + 1 :] + pending
         return Delivered(headers, _batches(workbook, sheet, pending, rows, headers, options))
     workbook.archive.close()
     raise UnreadableFile(

@@ -21,8 +21,8 @@ from txpipe.ingest.readers import (
     RowIssue,
     UnreadableFile,
     check_headers,
-    field_too_long,
     drop_blank_rows,
+    field_too_long,
 )
 from txpipe.ingest.readers.csv import check_text
 
@@ -96,7 +96,8 @@ def _scan_lines(path: Path, codec: str) -> list[str]:
         document = _whole_document(path, codec) if unfinished else None
         if document is not None:
             raise UnreadableFile(
-                f"the JSON document is a single {type(document).__name__}; deliver an array of objects or JSON Lines")
+                f"the JSON document is a single {type(document).__name__}; deliver an array of objects or JSON Lines"
+            )
         if not records:
             raise UnreadableFile(f"broken JSON: {first_line_broken.msg} on line 1")
     if not records:
@@ -118,12 +119,17 @@ def _line_batches(path: Path, codec: str, names: list[str], options: ReadOptions
     issues: list[RowIssue] = []
     for number, value in _parsed_lines(path, codec):
         if isinstance(value, json.JSONDecodeError):
-            issues.append(RowIssue(number, "json_line_malformed", f"line {number}: {value.msg} at column {value.colno}"))
+            issues.append(
+                RowIssue(number, "json_line_malformed", f"line {number}: {value.msg} at column {value.colno}")
+            )
         elif isinstance(value, dict):
             chunk.append((number, value))
         else:
-            issues.append(RowIssue(number, "json_record_not_object",
-                                   f"line {number} holds a {type(value).__name__}, not an object"))
+            issues.append(
+                RowIssue(
+                    number, "json_record_not_object", f"line {number} holds a {type(value).__name__}, not an object"
+                )
+            )
         if len(chunk) + len(issues) >= options.row_built_chunk_rows:
             yield RawBatch(_frame(chunk, names, options.limits.field_chars), issues)
             chunk, issues = [], []
@@ -164,16 +170,18 @@ def _array_records(text: str) -> tuple[list[tuple[int, dict]], list[RowIssue]]:
     try:
         document = _loads(text)
     except json.JSONDecodeError as error:
-        raise UnreadableFile(
-            f"broken JSON: {error.msg} at line {error.lineno}, column {error.colno}"
-        ) from None
+        raise UnreadableFile(f"broken JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
     records, issues = [], []
     for position, element in enumerate(document, start=1):
         if isinstance(element, dict):
             records.append((position, element))
         else:
             issues.append(
-                RowIssue(position, "json_record_not_object", f"element {position} is a {type(element).__name__}, not an object")
+                RowIssue(
+                    position,
+                    "json_record_not_object",
+                    f"element {position} is a {type(element).__name__}, not an object",
+                )
             )
     return records, issues
 
@@ -185,4 +193,6 @@ def _batches(records, issues, options: ReadOptions) -> Iterator[RawBatch]:
         return
     step = options.row_built_chunk_rows
     for start in range(0, len(records), step):
-        yield RawBatch(_frame(records[start : start + step], names, options.limits.field_chars), issues if start == 0 else [])
+        yield RawBatch(
+            _frame(records[start : start + step], names, options.limits.field_chars), issues if start == 0 else []
+        )

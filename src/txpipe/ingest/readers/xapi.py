@@ -27,11 +27,11 @@ from pathlib import Path
 import pandas as pd
 
 from txpipe.ingest.readers import Delivered, RawBatch, ReadOptions, RowIssue, UnreadableFile, field_too_long
-from txpipe.settings import ReadLimits
 from txpipe.ingest.readers.csv import check_text
 from txpipe.ingest.readers.json import int_or_text
-from txpipe.schema import LANDING_COLUMNS
 from txpipe.ingest.xapi_statements import RULES, XapiConfig, landing_rows, participations, voided_ids
+from txpipe.schema import LANDING_COLUMNS
+from txpipe.settings import ReadLimits
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 _SNIFF_BYTES = 1 << 20
@@ -105,18 +105,20 @@ def read_statements(path: Path, options: ReadOptions, setup: StatementSetup) -> 
         if document is not None:
             return _whole([(None, document)], options, setup)
     mentions = ("voided", "\\u")  # a voiding statement names the voided verb (perhaps \u-escaped)
-    voided = voided_ids(((p, s) for p, _, s in _flatten(_lines(path, codec, mentions)) if not isinstance(s, _Broken)),
-                        setup.config.verbs)
-    return Delivered(list(LANDING_COLUMNS), _batches(_flatten(_lines(path, codec)), voided, options, setup),
-                     setup.counts)
+    voided = voided_ids(
+        ((p, s) for p, _, s in _flatten(_lines(path, codec, mentions)) if not isinstance(s, _Broken)),
+        setup.config.verbs,
+    )
+    return Delivered(
+        list(LANDING_COLUMNS), _batches(_flatten(_lines(path, codec)), voided, options, setup), setup.counts
+    )
 
 
 def _whole(values, options: ReadOptions, setup: StatementSetup) -> Delivered:
     """A document read whole: its statements are listed, then searched for voiding ones."""
     items = list(_flatten(values))
     voided = voided_ids(((p, s) for p, _, s in items), setup.config.verbs)
-    return Delivered(list(LANDING_COLUMNS), _batches(iter(items), voided, options, setup, by_line=False),
-                     setup.counts)
+    return Delivered(list(LANDING_COLUMNS), _batches(iter(items), voided, options, setup, by_line=False), setup.counts)
 
 
 @dataclass(frozen=True)
@@ -176,8 +178,13 @@ def _flatten(values) -> Iterator[tuple[int, int | None, object]]:
             yield position, line, statement
 
 
-def _batches(items: Iterator[tuple[int, int | None, object]], voided: set[str], options: ReadOptions,
-             setup: StatementSetup, by_line: bool = True) -> Iterator[RawBatch]:
+def _batches(
+    items: Iterator[tuple[int, int | None, object]],
+    voided: set[str],
+    options: ReadOptions,
+    setup: StatementSetup,
+    by_line: bool = True,
+) -> Iterator[RawBatch]:
     """The records in batches of landing rows (the first batch also carries the quarantined
     statements); ``by_line``: JSON Lines, whose messages give each statement's line."""
     issues: list[RowIssue] = []
@@ -211,8 +218,10 @@ def _batches(items: Iterator[tuple[int, int | None, object]], voided: set[str], 
         chunk = list(islice(rows, options.row_built_chunk_rows))
         if start and not chunk:
             return
-        yield RawBatch(_frame(chunk, positions[start:start + len(chunk)], options.limits.field_chars),
-                       issues if start == 0 else [])
+        yield RawBatch(
+            _frame(chunk, positions[start : start + len(chunk)], options.limits.field_chars),
+            issues if start == 0 else [],
+        )
         if not chunk:
             return
         start += len(chunk)
@@ -253,8 +262,10 @@ def read_roster(folder: Path, name: str, limits: ReadLimits) -> dict[str, str]:
     with os.fdopen(fd, "rb") as handle:
         data = handle.read(limits.roster_bytes + 1)
     if len(data) > limits.roster_bytes:
-        raise UnreadableFile(f"{where} holds more than {limits.roster_bytes:,} bytes (TXPIPE_MAX_ROSTER_BYTES): "
-                             f"{found.st_size:,} bytes found")
+        raise UnreadableFile(
+            f"{where} holds more than {limits.roster_bytes:,} bytes (TXPIPE_MAX_ROSTER_BYTES): "
+            f"{found.st_size:,} bytes found"
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

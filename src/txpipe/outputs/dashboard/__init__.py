@@ -26,16 +26,18 @@ import duckdb
 import jinja2
 from markupsafe import Markup
 
-from txpipe.store.atomic import write_text_atomically
 from txpipe.outputs.partner_export import MIN_NATIONS, PARTNER_SQL, run_sql
 from txpipe.settings import Settings
+from txpipe.store.atomic import write_text_atomically
 from txpipe.text import printable_data, printable_html
 from txpipe.warehouse.query import connect_read_only
 
 HERE = Path(__file__).parent
 STALE_DAYS = 90
-FRAMEWORK_COLOURS = {"domain": ["ALLY", "PFP", "MD", "ICI", "PAG", "IO", "none"],
-                     "range": ["#8c96a3", "#1f5f99", "#d9822b", "#2a9d8f", "#8e5ea2", "#c0392b", "#cccccc"]}
+FRAMEWORK_COLOURS = {
+    "domain": ["ALLY", "PFP", "MD", "ICI", "PAG", "IO", "none"],
+    "range": ["#8c96a3", "#1f5f99", "#d9822b", "#2a9d8f", "#8e5ea2", "#c0392b", "#cccccc"],
+}
 
 
 def _rows(con: duckdb.DuckDBPyConnection, name: str, partner: str | None, folder: Path = HERE / "sql") -> list[dict]:
@@ -59,9 +61,11 @@ def gather(warehouse: Path, partner: str | None = None) -> dict:
         else:
             data["exercises"] = _rows(con, "exercises", None)
             data["totals"] = []
-            data["quality"] = {"deliveries": _rows(con, "quality_deliveries", None),
-                               "reasons": _rows(con, "quality_reasons", None),
-                               "warnings": _rows(con, "quality_warnings", None)}
+            data["quality"] = {
+                "deliveries": _rows(con, "quality_deliveries", None),
+                "reasons": _rows(con, "quality_reasons", None),
+                "warnings": _rows(con, "quality_warnings", None),
+            }
     return data
 
 
@@ -78,36 +82,81 @@ def chart_specs(partner: str | None) -> dict:
     empty = alt.Data(values=[])
     colour = alt.Color("framework:N", scale=alt.Scale(**FRAMEWORK_COLOURS), title="framework")
     specs = {
-        "trend": alt.Chart(empty).mark_line(point=True).encode(
-            x=alt.X("period:O", title="quarter", sort=None), y=alt.Y("participants:Q", title="participants"),
-            color=colour, tooltip=["period:O", "framework:N", "participants:Q"]).properties(height=260),
-        "programme": alt.Chart(empty).mark_bar().encode(
-            x=alt.X("participants:Q", title="participants", stack="zero"), y=alt.Y("programme:N", title=None),
-            color=colour, tooltip=["programme:N", "framework:N", "participants:Q"]).properties(height=160),
-        "partners": alt.Chart(empty).mark_bar().encode(
-            x=alt.X("participants:Q", title="participants"), y=alt.Y("name:N", sort="-x", title=None),
-            color=colour, tooltip=["name:N", "framework:N", "participants:Q", "individuals:Q"]).properties(height=320),
-        "exercises": alt.Chart(empty).mark_bar().encode(
+        "trend": alt.Chart(empty)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("period:O", title="quarter", sort=None),
+            y=alt.Y("participants:Q", title="participants"),
+            color=colour,
+            tooltip=["period:O", "framework:N", "participants:Q"],
+        )
+        .properties(height=260),
+        "programme": alt.Chart(empty)
+        .mark_bar()
+        .encode(
+            x=alt.X("participants:Q", title="participants", stack="zero"),
+            y=alt.Y("programme:N", title=None),
+            color=colour,
+            tooltip=["programme:N", "framework:N", "participants:Q"],
+        )
+        .properties(height=160),
+        "partners": alt.Chart(empty)
+        .mark_bar()
+        .encode(
+            x=alt.X("participants:Q", title="participants"),
+            y=alt.Y("name:N", sort="-x", title=None),
+            color=colour,
+            tooltip=["name:N", "framework:N", "participants:Q", "individuals:Q"],
+        )
+        .properties(height=320),
+        "exercises": alt.Chart(empty)
+        .mark_bar()
+        .encode(
             x=alt.X("headcount:Q" if partner else "partner_headcount:Q", title="headcount"),
             y=alt.Y("exercise:N", sort="-x", title=None),
-            tooltip=(["exercise:N", "headcount:Q", "training_audience_headcount:Q", "observer_headcount:Q"] if partner
-                     else ["exercise:N", "partner_nations:Q", "partner_headcount:Q", "observer_headcount:Q"]),
-        ).properties(height=260),
-        "status": alt.Chart(empty).mark_bar().encode(
-            x=alt.X("files:Q", title="files"), y=alt.Y("source:N", title=None),
-            color=alt.Color("status:N", scale=alt.Scale(domain=["stored", "rejected", "superseded"],
-                                                        range=["#1a7f37", "#b42318", "#8c96a3"])),
-            tooltip=["source:N", "status:N", "files:Q"]).properties(height=180),
-        "share": alt.Chart(empty).mark_bar(color="#d9822b").encode(
-            x=alt.X("share:Q", title="quarantined share of rows", axis=alt.Axis(format="%")), y=alt.Y("source:N", title=None),
-            tooltip=["source:N", "rows_quarantined:Q", "rows_read:Q", alt.Tooltip("share:Q", format=".1%")]
-        ).properties(height=180),
-        "reasons": alt.Chart(empty).mark_bar(color="#b42318").encode(
-            x=alt.X("rows:Q", title="rows quarantined"), y=alt.Y("reason:N", sort="-x", title=None),
-            tooltip=["reason:N", "rows:Q"]).properties(height=260),
-        "warnings": alt.Chart(empty).mark_bar(color="#d9822b").encode(
-            x=alt.X("rows:Q", title="rows stored with the warning"), y=alt.Y("warning:N", sort="-x", title=None),
-            tooltip=["warning:N", "rows:Q"]).properties(height=120),
+            tooltip=(
+                ["exercise:N", "headcount:Q", "training_audience_headcount:Q", "observer_headcount:Q"]
+                if partner
+                else ["exercise:N", "partner_nations:Q", "partner_headcount:Q", "observer_headcount:Q"]
+            ),
+        )
+        .properties(height=260),
+        "status": alt.Chart(empty)
+        .mark_bar()
+        .encode(
+            x=alt.X("files:Q", title="files"),
+            y=alt.Y("source:N", title=None),
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(domain=["stored", "rejected", "superseded"], range=["#1a7f37", "#b42318", "#8c96a3"]),
+            ),
+            tooltip=["source:N", "status:N", "files:Q"],
+        )
+        .properties(height=180),
+        "share": alt.Chart(empty)
+        .mark_bar(color="#d9822b")
+        .encode(
+            x=alt.X("share:Q", title="quarantined share of rows", axis=alt.Axis(format="%")),
+            y=alt.Y("source:N", title=None),
+            tooltip=["source:N", "rows_quarantined:Q", "rows_read:Q", alt.Tooltip("share:Q", format=".1%")],
+        )
+        .properties(height=180),
+        "reasons": alt.Chart(empty)
+        .mark_bar(color="#b42318")
+        .encode(
+            x=alt.X("rows:Q", title="rows quarantined"),
+            y=alt.Y("reason:N", sort="-x", title=None),
+            tooltip=["reason:N", "rows:Q"],
+        )
+        .properties(height=260),
+        "warnings": alt.Chart(empty)
+        .mark_bar(color="#d9822b")
+        .encode(
+            x=alt.X("rows:Q", title="rows stored with the warning"),
+            y=alt.Y("warning:N", sort="-x", title=None),
+            tooltip=["warning:N", "rows:Q"],
+        )
+        .properties(height=120),
     }
     return {name: _spec(chart) for name, chart in specs.items()}
 
@@ -136,8 +185,13 @@ def vega_bundle(cache_dir: Path | None = None) -> str:
 def _json_for_script(value) -> Markup:
     """JSON for a <script type="application/json"> element: nothing in it can end or re-open the element."""
     text = json.dumps(value, default=str, ensure_ascii=False, allow_nan=False)
-    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"),
-                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for char, escaped in (
+        ("&", "\\u0026"),
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escaped)
     return Markup(text)
 
@@ -152,23 +206,46 @@ def _trusted(text: str, element: str) -> Markup:
 @lru_cache(maxsize=1)
 def templates() -> jinja2.Environment:
     """The HTML templates beside this module, autoescaping every value they show."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(HERE), autoescape=True, finalize=printable_html,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE),
+        autoescape=True,
+        finalize=printable_html,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
-def render(data: dict, partner: str | None = None, generated: dt.datetime | None = None,
-           cache_dir: Path | None = None) -> str:
-    generated = generated or dt.datetime.now(dt.timezone.utc)
+def render(
+    data: dict, partner: str | None = None, generated: dt.datetime | None = None, cache_dir: Path | None = None
+) -> str:
+    generated = generated or dt.datetime.now(dt.UTC)
     name = data["nations"].get(partner, partner) if partner else None
-    payload = {**printable_data(data), "specs": chart_specs(partner),  # data: control and bidi characters escaped
-               "meta": {"partner": partner, "stale_days": STALE_DAYS, "min_nations": MIN_NATIONS,
-                        "generated": generated.isoformat(timespec="minutes")}}
-    return templates().get_template("dashboard.html.j2").render(
-        partner=partner, name=name, generated=f"{generated:%Y-%m-%d %H:%M}", stale_days=STALE_DAYS,
-        min_nations=MIN_NATIONS, data=_json_for_script(payload),
-        css=_trusted((HERE / "dashboard.css").read_text(encoding="utf-8"), "style"),
-        vega=_trusted(vega_bundle(cache_dir), "script"),
-        app=_trusted((HERE / "dashboard.js").read_text(encoding="utf-8"), "script"))
+    payload = {
+        **printable_data(data),
+        "specs": chart_specs(partner),  # data: control and bidi characters escaped
+        "meta": {
+            "partner": partner,
+            "stale_days": STALE_DAYS,
+            "min_nations": MIN_NATIONS,
+            "generated": generated.isoformat(timespec="minutes"),
+        },
+    }
+    return (
+        templates()
+        .get_template("dashboard.html.j2")
+        .render(
+            partner=partner,
+            name=name,
+            generated=f"{generated:%Y-%m-%d %H:%M}",
+            stale_days=STALE_DAYS,
+            min_nations=MIN_NATIONS,
+            data=_json_for_script(payload),
+            css=_trusted((HERE / "dashboard.css").read_text(encoding="utf-8"), "style"),
+            vega=_trusted(vega_bundle(cache_dir), "script"),
+            app=_trusted((HERE / "dashboard.js").read_text(encoding="utf-8"), "script"),
+        )
+    )
 
 
 def dashboard_path(settings: Settings, partner: str | None = None) -> Path:
