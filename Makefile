@@ -6,11 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-# Prefect keeps its state inside the project and stays quiet offline.
-export PREFECT_HOME ?= $(CURDIR)/.prefect
-export PREFECT_SERVER_ANALYTICS_ENABLED := false
-export DO_NOT_TRACK := 1
-export PREFECT_SERVER_LOGGING_LEVEL := CRITICAL
+# Prefect's environment defaults (project-local state, quiet, offline) are set in one place:
+# txpipe.ops.prefect_server.apply_prefect_defaults, called by the command line and the tests.
 
 .PHONY: install run ingest test lint serve bench bench-lock screenshot lock sample clean
 

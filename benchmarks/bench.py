@@ -59,34 +59,28 @@ for metric in ("metrics_participation", "metrics_outcomes", "metrics_gender", "m
 
 IN_PROCESS = r"""
 import sys
-from pathlib import Path
-from txpipe.ingest import IngestContext
-from txpipe.ingest.landing import discover
-from txpipe.store.ledger import Ledger
-from txpipe.outputs.marts import export_marts
+from txpipe.ingest import IngestContext, prepare_ingest_process
+from txpipe.jobs.build_job import build, plan_build
+from txpipe.jobs.ingest_job import ingest_new
 from txpipe.settings import Settings
-from txpipe.ingest.small_deliveries import ingest_group, plan_groups
-from txpipe.warehouse.publish import publish_warehouse
 settings = Settings.from_env()
-ledger = Ledger(settings.ledger_dir)
 ctx = IngestContext.create(settings, "bench")
-for group in plan_groups(discover(Path(sys.argv[1]), ledger, sources_dir=settings.sources_dir)):  # as the flow does
-    for record in ingest_group(group, ctx):
-        ledger.commit(record)
+prepare_ingest_process()  # as the flow does
+ingest_new(settings, sys.argv[1], run_id="bench", context=ctx)  # the flow's job, its groups in this process
 if sys.argv[2] == "build":
-    path, _ = publish_warehouse(settings)
-    export_marts(path, settings.marts_dir)
+    build(settings, plan_build(settings))  # publish, marts, pages: the build flow's job
 """
 
 # What the library pays before its first row: the interpreter, pandas/pyarrow/DuckDB, GX and the suite.
 LIBRARY_START = (
-    "from txpipe.ingest import IngestContext\nfrom txpipe.settings import Settings\n"
-    "IngestContext.create(Settings.from_env(), 'start')\n"
+    "from txpipe.ingest import IngestContext, prepare_ingest_process\nfrom txpipe.settings import Settings\n"
+    "IngestContext.create(Settings.from_env(), 'start')\nprepare_ingest_process()\n"
 )
 
 # The interpreter and a trivial Prefect flow on a temporary server, with txpipe's Prefect settings.
 STARTUP = (
-    "from txpipe.cli import prefect_environment, prefect_run_settings\nprefect_environment()\n"
+    "from txpipe.ops.prefect_server import apply_prefect_defaults\napply_prefect_defaults()\n"
+    "from txpipe.cli.runs import prefect_run_settings\n"
     "from prefect import flow\nwith prefect_run_settings():\n    flow(name='noop')(lambda: None)()\n"
 )
 
@@ -149,8 +143,7 @@ def landing_for(rows: int, seed: int = 7) -> Path:
     if not (landing / "jadl" / "jadl_01.csv").exists():
         shutil.rmtree(landing, ignore_errors=True)
         subprocess.run(
-            TXPIPE
-            + ["generate", str(landing), "--rows", str(rows), "--source", "jadl", "--files", "1", "--seed", str(seed)],
+            [*TXPIPE, "generate", str(landing), "--rows", str(rows), "--source", "jadl", "--files", "1", "--seed", str(seed)],
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -162,19 +155,7 @@ def small_files_landing(files: int, rows_per_file: int = 20) -> Path:
     if len(list((landing / "jadl").glob("*.csv"))) != files:
         shutil.rmtree(landing, ignore_errors=True)
         subprocess.run(
-            TXPIPE
-            + [
-                "generate",
-                str(landing),
-                "--rows",
-                str(files * rows_per_file),
-                "--source",
-                "jadl",
-                "--files",
-                str(files),
-                "--seed",
-                "7",
-            ],
+            [*TXPIPE, "generate", str(landing), "--rows", str(files * rows_per_file), "--source", "jadl", "--files", str(files), "--seed", "7"],
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -200,7 +181,7 @@ def measure_small_files(files: int, sql_dir: Path, reference: Path) -> dict:
     library = measure(
         [PYTHON, "-c", IN_PROCESS, str(landing), "ingest"], env_for(fresh(OUT / "homes" / f"small-{files}"))
     )
-    cli = measure(TXPIPE + ["ingest", "--landing", str(landing)], env_for(fresh(OUT / "homes" / f"small-cli-{files}")))
+    cli = measure([*TXPIPE, "ingest", "--landing", str(landing)], env_for(fresh(OUT / "homes" / f"small-cli-{files}")))
     return {
         "files": files,
         "rows": rows,
@@ -263,7 +244,7 @@ def main() -> None:
         home = fresh(OUT / "homes" / f"lib-{rows}")
         library = measure([PYTHON, "-c", IN_PROCESS, str(landing), "build"], env_for(home))
         home = fresh(OUT / "homes" / f"cli-{rows}")
-        cli = measure(TXPIPE + ["run", "--landing", str(landing)], env_for(home))
+        cli = measure([*TXPIPE, "run", "--landing", str(landing)], env_for(home))
         entry = {
             "rows": rows,
             "file_mib": round(csv_path.stat().st_size / 2**20),
@@ -285,16 +266,16 @@ def main() -> None:
     if args.compare:
         results["compare"] = {}
         for rows in args.compare:
-            common = dict(
-                out=OUT,
-                python=PYTHON,
-                txpipe=TXPIPE,
-                landing=landing_for(rows),
-                in_process=IN_PROCESS,
-                measure=measure,
-                env_for=env_for,
-                fresh=fresh,
-            )
+            common = {
+                "out": OUT,
+                "python": PYTHON,
+                "txpipe": TXPIPE,
+                "landing": landing_for(rows),
+                "in_process": IN_PROCESS,
+                "measure": measure,
+                "env_for": env_for,
+                "fresh": fresh,
+            }
             entry = compare(
                 rows,
                 bench_python=ROOT / ".venv-bench" / "bin" / "python",
@@ -313,8 +294,8 @@ def main() -> None:
         # A whole run (ingest, build, marts, dashboard) adding 10k rows: to an empty home, then to the
         # home the largest `txpipe run` above left (its lake holds the largest delivery).
         extra = extra_landing()
-        empty = measure(TXPIPE + ["run", "--landing", str(extra)], env_for(fresh(OUT / "homes" / "run-10k-empty")))
-        big = measure(TXPIPE + ["run", "--landing", str(extra)], env_for(OUT / "homes" / f"cmp-run-{largest}"))
+        empty = measure([*TXPIPE, "run", "--landing", str(extra)], env_for(fresh(OUT / "homes" / "run-10k-empty")))
+        big = measure([*TXPIPE, "run", "--landing", str(extra)], env_for(OUT / "homes" / f"cmp-run-{largest}"))
         results["compare"]["run_10k"] = {
             "into_empty_lake": empty,
             f"into_{largest}_row_lake": big,
@@ -343,7 +324,7 @@ def main() -> None:
     }
     print(json.dumps(results["fixed_costs"]), flush=True)
     startup = measure([PYTHON, "-c", STARTUP], env_for(fresh(OUT / "homes" / "startup")))
-    rerun = measure(TXPIPE + ["run", "--landing", str(landing_for(largest))], env_for(OUT / "homes" / f"cli-{largest}"))
+    rerun = measure([*TXPIPE, "run", "--landing", str(landing_for(largest))], env_for(OUT / "homes" / f"cli-{largest}"))
     results["rerun_nothing_new"] = {
         "run": rerun,
         "interpreter_and_prefect_start": startup,

@@ -156,7 +156,7 @@ def compare(
         [python, "-c", in_process, str(landing), "build"], env_for(fresh(out / "homes" / f"cmp-lib-{rows}"))
     )
     entry["txpipe_run"] = measure(
-        txpipe + ["run", "--landing", str(landing)], env_for(fresh(out / "homes" / f"cmp-run-{rows}"))
+        [*txpipe, "run", "--landing", str(landing)], env_for(fresh(out / "homes" / f"cmp-run-{rows}"))
     )
     for name in ("bare_duckdb", "dlt", "pandas_gx", "txpipe_ingest_build", "txpipe_run"):
         entry[name]["rows_per_s"] = round(rows / entry[name]["seconds"])
@@ -189,7 +189,7 @@ def compare_all_quarantined(
     library = measure(
         [python, "-c", in_process, str(bad), "build"], env_for(fresh(out / "homes" / f"cmp-bad-lib-{rows}"))
     )
-    run = measure(txpipe + ["run", "--landing", str(bad)], env_for(fresh(out / "homes" / f"cmp-bad-run-{rows}")))
+    run = measure([*txpipe, "run", "--landing", str(bad)], env_for(fresh(out / "homes" / f"cmp-bad-run-{rows}")))
     return {
         "rows": rows,
         "txpipe_ingest_build": library,

@@ -21,9 +21,8 @@ import txpipe.ingest.landing as landing_module
 import txpipe.store.lake as lake
 from txpipe.ingest import normalise, workspace
 from txpipe.ingest import validate as set_validate
-from txpipe.ingest.landing import discover
+from txpipe.jobs.ingest_job import ingest_new
 from txpipe.settings import Settings
-from txpipe.store.ledger import Ledger
 
 SECONDS: collections.Counter = collections.Counter()
 
@@ -56,11 +55,10 @@ def main(landing: Path) -> None:
     settings = Settings.from_env()
     started = time.perf_counter()
     context = ingest.IngestContext.create(settings, "stages")
+    ingest.prepare_ingest_process()
     SECONDS["start: reference, GX suite and context"] = time.perf_counter() - started
-    ledger = Ledger(settings.ledger_dir)
     started = time.perf_counter()
-    for delivery in discover(landing, ledger, sources_dir=settings.sources_dir):
-        ledger.commit(ingest.ingest_delivery(delivery, context))
+    ingest_new(settings, landing, run_id="stages", context=context)  # the flow's job, groups in this process
     print(f"ingest: {time.perf_counter() - started:.2f} s")
     for label, seconds in SECONDS.most_common():
         print(f"  {seconds:6.2f} s  {label}")

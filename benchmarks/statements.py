@@ -36,19 +36,7 @@ def statements_landing(out: Path, statements: int, txpipe: list[str]) -> Path:
     if not export.exists():
         shutil.rmtree(landing, ignore_errors=True)
         subprocess.run(
-            txpipe
-            + [
-                "generate",
-                str(landing),
-                "--source",
-                "jadl-lrs",
-                "--lrs",
-                str(statements),
-                "--seed",
-                "7",
-                "--defect-rate",
-                "0.02",
-            ],
+            [*txpipe, "generate", str(landing), "--source", "jadl-lrs", "--lrs", str(statements), "--seed", "7", "--defect-rate", "0.02"],
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -67,7 +55,7 @@ def measure_statements(
     if ledger["status"] != "stored":
         raise RuntimeError(f"the export was not stored: {ledger['reason']}")
     cli = measure(
-        txpipe + ["ingest", "--landing", str(landing)], env_for(fresh(out / "homes" / f"statements-cli-{statements}"))
+        [*txpipe, "ingest", "--landing", str(landing)], env_for(fresh(out / "homes" / f"statements-cli-{statements}"))
     )
     entry = {
         "statements": statements,

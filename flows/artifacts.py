@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 
+from txpipe.jobs.build_job import BuildResult
 from txpipe.outputs.reports import run_report_markdown, summary_rows
 from txpipe.store.ledger import DeliveryRecord
 
 
-def publish_run_artifacts(records: list[DeliveryRecord], build: dict) -> None:
+def publish_run_artifacts(records: list[DeliveryRecord], build: BuildResult) -> None:
     create_table_artifact(
         key="txpipe-deliveries",
         table=summary_rows(records)
@@ -35,15 +34,15 @@ def publish_run_artifacts(records: list[DeliveryRecord], build: dict) -> None:
     )
     create_link_artifact(
         key="txpipe-warehouse",
-        link=Path(build["warehouse"]).resolve().as_uri(),
+        link=build.warehouse.resolve().as_uri(),
         link_text="Published DuckDB warehouse",
         description="Open read-only with DuckDB 1.4+",
     )
     create_link_artifact(
-        key="txpipe-dashboard", link=Path(build["dashboard"]).resolve().as_uri(), link_text="Dashboard (offline HTML)"
+        key="txpipe-dashboard", link=build.dashboard.resolve().as_uri(), link_text="Dashboard (offline HTML)"
     )
     create_link_artifact(
         key="txpipe-validation-report",
-        link=Path(build["validation_report"]).resolve().as_uri(),
+        link=build.validation_report.resolve().as_uri(),
         link_text="Validation report (offline HTML)",
     )

@@ -6,18 +6,15 @@ declares the same two for a work pool (`prefect deploy --all`, then a process wo
 
 from __future__ import annotations
 
-import os
-
 from prefect import serve
 
 from flows.build_metrics import build_flow
 from flows.pipeline import pipeline_flow
-
-NIGHTLY_CRON = "0 2 * * *"
-WEEKLY_CRON = "0 4 * * 0"
+from txpipe.settings import Settings
 
 
 def deployments(
+    settings: Settings,
     landing: str | None = None,
     sources: list[str] | None = None,
     nightly_cron: str | None = None,
@@ -25,7 +22,7 @@ def deployments(
 ) -> list:
     nightly = pipeline_flow.to_deployment(
         name="nightly",
-        cron=nightly_cron or os.environ.get("TXPIPE_NIGHTLY_CRON", NIGHTLY_CRON),
+        cron=nightly_cron or settings.nightly_cron,
         parameters={"landing": landing, "sources": sources, "full_rebuild": False},
         concurrency_limit=1,
         description="Ingest new deliveries, then build and publish the warehouse and marts.",
@@ -33,7 +30,7 @@ def deployments(
     )
     weekly = build_flow.to_deployment(
         name="weekly-full-rebuild",
-        cron=weekly_cron or os.environ.get("TXPIPE_WEEKLY_CRON", WEEKLY_CRON),
+        cron=weekly_cron or settings.weekly_cron,
         parameters={"full_rebuild": True},
         concurrency_limit=1,
         description="Rebuild the warehouse and marts from the whole lake, even if nothing changed.",
@@ -42,6 +39,7 @@ def deployments(
     return [nightly, weekly]
 
 
-def serve_deployments(**options) -> None:
-    """Register the deployments and run their scheduled (and manually triggered) runs until stopped."""
-    serve(*deployments(**options), limit=1)
+def serve_deployments(settings: Settings, **options: str | list[str] | None) -> None:
+    """Register the deployments and run their scheduled (and manually triggered) runs until stopped.
+    Each scheduled run reads its settings from the environment it runs in."""
+    serve(*deployments(settings, **options), limit=1)

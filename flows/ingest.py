@@ -1,14 +1,13 @@
-"""Ingest flow: discover new deliveries, ingest them (one task per large file or per group of small
-ones), commit the ledger, summarise."""
+"""Ingest flow: the library's ingest job (txpipe.jobs.ingest_job), its groups run as concurrent tasks
+(one per large file or group of small ones), its outcomes logged as they come."""
 
 from __future__ import annotations
 
-import os
+import logging
 import sys
-from dataclasses import asdict
-from pathlib import Path
+from collections.abc import Iterator
 
-from prefect import flow, get_run_logger, task
+from prefect import Flow, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
@@ -17,12 +16,13 @@ from rich.progress import Progress
 
 from flows.locking import exclusive_run
 from flows.retries import retry_on_io_error
-from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext
-from txpipe.ingest.landing import Delivery, Skipped, skipped_entries, stray_files, survey
-from txpipe.ingest.small_deliveries import Outcome, ingest_group, plan_groups
-from txpipe.outputs.reports import totals, write_run_report
+from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext, prepare_ingest_process
+from txpipe.ingest.landing import Delivery
+from txpipe.ingest.small_deliveries import Outcome, ingest_group
+from txpipe.jobs.ingest_job import Group, IngestRun, ingest_new
 from txpipe.settings import Settings
-from txpipe.store.ledger import DeliveryRecord, Ledger
+from txpipe.store.ledger import DeliveryRecord
+from txpipe.store.totals import RunTotals
 from txpipe.text import printable
 
 
@@ -38,111 +38,74 @@ def ingest_files(deliveries: list[Delivery], ctx: IngestContext, extra: int = 0)
     return ingest_group(deliveries, ctx)
 
 
-def _log_record(log, record: DeliveryRecord) -> None:
-    log.info(
-        "%s/%s: %s, read %d, stored %d, quarantined %d, duplicate %d%s",
-        printable(record.source),
-        printable(record.source_file),
-        record.status,
-        record.rows_read,
-        record.rows_stored,
-        record.rows_quarantined,
-        record.rows_duplicate,
-        f" ({printable(record.reason)})" if record.reason else "",
-    )
-
-
-def workers() -> int:
-    """Deliveries ingested at once: TXPIPE_WORKERS, default the CPU count."""
-    return int(os.environ.get("TXPIPE_WORKERS") or os.cpu_count() or 1)
-
-
-@flow(name="txpipe-ingest", validate_parameters=False, task_runner=ThreadPoolTaskRunner(max_workers=workers()))
-def ingest_flow(
-    landing: str | None = None, sources: list[str] | None = None, wait_for_lock: bool = True
-) -> list[DeliveryRecord]:
-    """Ingest every new delivery under ``landing`` (default ``$TXPIPE_HOME/landing``)."""
-    settings = Settings.from_env()
-    with exclusive_run(settings, wait_for_lock):
-        return _ingest(settings, landing, sources)
-
-
-def landing_root(settings: Settings, landing: str | None) -> Path:
-    """The landing root a flow was given, else $TXPIPE_HOME/landing."""
-    return Path(landing).resolve() if landing else settings.landing
-
-
-def warn_about_landing(landing_dir: Path, skipped: list[Skipped]) -> None:
-    """Say what in the landing is not ingested: files outside a source folder, links and special files."""
-    log = get_run_logger()
-    if strays := stray_files(landing_dir):
-        log.warning("not ingested, put them in a source folder: %s", printable(", ".join(strays)))
-    for entry in skipped:
-        log.warning("skipped %s: %s", printable(entry.path), entry.reason)
-
-
-def warn_about_stray_files(landing_dir: Path, sources_dir: Path, sources: list[str] | None = None) -> None:
-    warn_about_landing(landing_dir, skipped_entries(landing_dir, sources, sources_dir))
-
-
-def _ingest(settings: Settings, landing: str | None, sources: list[str] | None) -> list[DeliveryRecord]:
-    log = get_run_logger()
-    landing_dir = landing_root(settings, landing)
-    ledger = Ledger(settings.ledger_dir)
-    found = survey(landing_dir, ledger, sources, settings.sources_dir)
-    warn_about_landing(landing_dir, found.skipped)
-    deferred = [asdict(entry) for entry in found.deferred]
-    for entry in found.deferred:
-        log.warning("%s %s", printable(entry.path), entry.reason)
-    deliveries = found.deliveries
-    log.info("%d new deliveries under %s", len(deliveries), landing_dir)
-    if not deliveries:
-        if found.skipped or deferred:
-            write_run_report(
-                settings.reports_dir,
-                str(flow_run.get_id() or "local"),
-                [],
-                [],
-                skipped=[asdict(e) for e in found.skipped],
-                deferred=deferred,
-            )
-        return []
-    ctx = IngestContext.create(settings, run_id=str(flow_run.get_id() or "local"))
-    futures = {ingest_files.submit(group, ctx, extra=len(group) - 1): group for group in plan_groups(deliveries)}
-    records, failed, superseded = [], [], []
+def as_tasks(groups: list[Group], ctx: IngestContext) -> Iterator[tuple[Group, list[Outcome] | BaseException]]:
+    """The groups as concurrent tasks (the flow's task runner bounds them), yielded as they end."""
+    prepare_ingest_process()  # named process-wide set-up, after the context is loaded
+    futures = {ingest_files.submit(group, ctx, extra=len(group) - 1): group for group in groups}
     with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-        bar = progress.add_task("ingesting", total=len(deliveries))
+        bar = progress.add_task("ingesting", total=sum(len(group) for group in groups))
         for future in as_completed(list(futures)):
             group = futures[future]
             try:
-                outcomes = future.result()
+                yield group, future.result()
             except Exception as error:  # a bug outside any one delivery: leave them all for the next run
-                outcomes = [DeliveryFailed(delivery, "unknown", error) for delivery in group]
-            for outcome in outcomes:
-                if isinstance(outcome, DeliveryDeferred):  # still being written: not a failure
-                    log.warning("%s", printable(str(outcome)))
-                    deferred.append(outcome.as_report())
-                elif isinstance(outcome, DeliveryFailed):  # a bug, not bad data: retried on the next run
-                    log.error("%s; it will be retried on the next run\n%s", printable(str(outcome)), outcome.traceback)
-                    failed.append(outcome.as_report())
-                else:
-                    previous = ledger.commit(outcome)  # the ledger is written from this one place
-                    if previous is not None:
-                        superseded.append(previous.batch_id)
-                    records.append(outcome)
-                    _log_record(log, outcome)
+                yield group, error
             progress.advance(bar, len(group))
-    report = write_run_report(
-        settings.reports_dir,
-        ctx.run_id,
-        records,
-        superseded,
-        failed,
-        skipped=[asdict(e) for e in found.skipped],
-        deferred=deferred,
-    )
-    log.info("totals %s; report %s", totals(records), report)
-    if failed:
-        names = printable(", ".join(f"{f['source']}/{f['source_file']} (stage {f['stage']})" for f in failed))
-        raise RuntimeError(f"{len(failed)} file(s) could not be ingested and will be retried: {names}; see {report}")
-    return records
+
+
+def log_outcome(outcome: Outcome) -> None:
+    log = get_run_logger()
+    if isinstance(outcome, DeliveryDeferred):
+        log.warning("%s", printable(str(outcome)))
+    elif isinstance(outcome, DeliveryFailed):
+        log.error("%s; it will be retried on the next run\n%s", printable(str(outcome)), outcome.traceback)
+    else:
+        log.info(
+            "%s/%s: %s, read %d, stored %d, quarantined %d, duplicate %d%s",
+            printable(outcome.source),
+            printable(outcome.source_file),
+            outcome.status,
+            outcome.rows_read,
+            outcome.rows_stored,
+            outcome.rows_quarantined,
+            outcome.rows_duplicate,
+            f" ({printable(outcome.reason)})" if outcome.reason else "",
+        )
+
+
+def warn_about_landing(run: IngestRun, log: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> None:
+    """Say what in the landing is not ingested: files outside a source folder, links and special files,
+    files left for the next run."""
+    if run.strays:
+        log.warning("not ingested, put them in a source folder: %s", printable(", ".join(run.strays)))
+    for entry in run.skipped:
+        log.warning("skipped %s: %s", printable(entry.path), entry.reason)
+    for deferred in run.deferred:
+        log.warning("%s %s", printable(deferred["path"]), deferred["reason"])
+
+
+@flow(name="txpipe-ingest", validate_parameters=False, task_runner=ThreadPoolTaskRunner())
+def ingest_flow(
+    landing: str | None = None,
+    sources: list[str] | None = None,
+    wait_for_lock: bool = True,
+    settings: Settings | None = None,
+) -> list[DeliveryRecord]:
+    """Ingest every new delivery under ``landing`` (default ``$TXPIPE_HOME/landing``)."""
+    settings = settings or Settings.from_env()
+    log = get_run_logger()
+    with exclusive_run(settings, wait_for_lock):
+        run_id = str(flow_run.get_id() or "local")
+        run = ingest_new(settings, landing, sources, run_id, run_groups=as_tasks, on_outcome=log_outcome)
+    warn_about_landing(run, log)
+    log.info("%d new deliveries under %s", run.planned, run.landing)
+    if run.planned:
+        log.info("totals %s; report %s", RunTotals.of(run.records), run.report)
+    if failure := run.failure():
+        raise RuntimeError(printable(failure))
+    return run.records
+
+
+def ingest_flow_for(settings: Settings) -> Flow[..., list[DeliveryRecord]]:
+    """The ingest flow with at most ``settings.workers`` deliveries ingested at once (TXPIPE_WORKERS)."""
+    return ingest_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=settings.workers))

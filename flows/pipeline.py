@@ -5,14 +5,16 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from flows.artifacts import publish_run_artifacts
-from flows.build_metrics import build_flow, kept_build
-from flows.ingest import ingest_flow, landing_root, warn_about_stray_files
+from flows.build_metrics import build_flow
+from flows.ingest import ingest_flow_for, warn_about_landing
 from flows.locking import exclusive_run
-from txpipe.ingest.landing import anything_new
-from txpipe.ops.health import max_quarantine_share_from_env, run_problems
+from txpipe.ingest.landing import skipped_entries, stray_files
+from txpipe.jobs.build_job import BuildResult, kept_build
+from txpipe.jobs.ingest_job import IngestRun, landing_root
+from txpipe.jobs.run_job import nothing_to_do
+from txpipe.ops.health import run_problems
 from txpipe.settings import Settings
-from txpipe.store.ledger import Ledger
-from txpipe.warehouse.publish import current_build
+from txpipe.store.ledger import DeliveryRecord
 
 
 @flow(name="txpipe-pipeline", validate_parameters=False)
@@ -23,32 +25,36 @@ def pipeline_flow(
     wait_for_lock: bool = True,
     alert: bool = True,
     max_quarantine_share: float | None = None,
-) -> dict:
-    """Ingest new deliveries, then build and publish (the build is skipped when nothing changed).
+    settings: Settings | None = None,
+) -> dict[str, list[DeliveryRecord] | BuildResult]:
+    """Ingest new deliveries, then build and publish (neither when nothing changed).
 
     With ``alert`` the run ends Failed, with the reason as its message, when every delivery was
     rejected or the quarantined share of rows passes ``max_quarantine_share`` (default
     TXPIPE_MAX_QUARANTINE_SHARE or 0.2), so that a Prefect automation can notify on it.
     """
-    settings = Settings.from_env()
+    settings = settings or Settings.from_env()
     with exclusive_run(settings, wait_for_lock):
         landing_dir = landing_root(settings, landing)
-        previous = None if full_rebuild else current_build(settings)
-        if previous and not anything_new(landing_dir, Ledger(settings.ledger_dir), sources, settings.sources_dir):
+        previous = nothing_to_do(settings, landing_dir, sources, full_rebuild)
+        if previous is not None:
             # Nothing to ingest and nothing to publish: no subflow runs at all (a no-op run stays cheap).
-            get_run_logger().info(
-                "no new or changed file under %s and the warehouse is current: nothing to do", landing_dir
-            )
-            warn_about_stray_files(landing_dir, settings.sources_dir, sources)
-            records, built = [], kept_build(settings, previous)
+            log = get_run_logger()
+            log.info("no new or changed file under %s and the warehouse is current: nothing to do", landing_dir)
+            skipped = skipped_entries(landing_dir, sources, settings.sources_dir)
+            warn_about_landing(IngestRun(landing_dir, skipped=skipped, strays=stray_files(landing_dir)), log)
+            records: list[DeliveryRecord] = []
+            built = kept_build(settings, previous)
         else:
-            ingested = ingest_flow(landing=landing, sources=sources, return_state=True)
-            built = build_flow(full_rebuild=full_rebuild)  # what was ingested is published even if a file crashed
+            ingest = ingest_flow_for(settings)
+            ingested = ingest(landing=landing, sources=sources, settings=settings, return_state=True)
+            # what was ingested is published even if a file crashed
+            built = build_flow(full_rebuild=full_rebuild, settings=settings)
             if ingested.is_failed():
                 raise RuntimeError(f"ingest did not complete: {ingested.message}")
             records = ingested.result()
     publish_run_artifacts(records, built)
-    share = max_quarantine_share_from_env() if max_quarantine_share is None else max_quarantine_share
+    share = settings.max_quarantine_share if max_quarantine_share is None else max_quarantine_share
     problems = run_problems(records, share) if alert else []
     if problems:
         raise RuntimeError("needs attention: " + "; ".join(problems))

@@ -10,17 +10,19 @@ from pathlib import Path
 
 import pytest
 
-# Prefect state never touches the user's home or the repo during tests.
-os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="txpipe-prefect-")
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
-
-from txpipe.ingest import IngestContext, ingest_delivery
-from txpipe.ingest.landing import discover
+from txpipe.ingest import IngestContext, prepare_ingest_process
+from txpipe.jobs.build_job import BuildResult
+from txpipe.jobs.ingest_job import ingest_new
+from txpipe.ops.prefect_server import apply_prefect_defaults
 from txpipe.reference import load_reference
 from txpipe.settings import REPO_ROOT, Settings
-from txpipe.store.ledger import DeliveryRecord, Ledger
+from txpipe.store.ledger import DeliveryRecord
+from txpipe.warehouse.headline import Headline
+
+# Prefect state never touches the user's home or the repo during tests; the test harness's server
+# keeps every service (flow tests read task runs back).
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="txpipe-prefect-")
+apply_prefect_defaults(idle_services=False)
 
 SAMPLE_LANDING = REPO_ROOT / "data" / "sample" / "landing"
 TEST_KEY = "test-pseudonym-key"
@@ -83,15 +85,32 @@ def row(**changes) -> dict:
 def ingest_all(
     settings: Settings, landing: Path, run_id: str = "test-run", context: IngestContext | None = None
 ) -> list[DeliveryRecord]:
-    """Discover and ingest every new delivery with the plain library, committing the ledger."""
-    ctx = context or IngestContext.create(settings, run_id)
-    ledger = Ledger(settings.ledger_dir)
-    records = []
-    for delivery in discover(landing, ledger, sources_dir=settings.sources_dir):
-        record = ingest_delivery(delivery, ctx)
-        ledger.commit(record)
-        records.append(record)
-    return records
+    """Ingest every new delivery with the library's ingest job (the flow's, its groups run in this
+    process), committing the ledger; a delivery that failed on a bug fails the test."""
+    run = ingest_new(settings, landing, run_id=run_id, context=context)
+    if failure := run.failure():
+        raise AssertionError(failure)
+    return run.records
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ingest_process():
+    """The process-wide set-up the ingest flow makes (cheap GX batch fingerprints, the streaming memory
+    set-up), once for the whole session."""
+    prepare_ingest_process()
+
+
+def kept_build_result(headline: Headline | None = None) -> BuildResult:
+    """A build that published nothing (kept), for tests of what reports print."""
+    return BuildResult(
+        warehouse=Path("warehouse/txpipe.duckdb"),
+        counts={},
+        marts=(),
+        skipped=True,
+        headline=headline or Headline(),
+        validation_report=Path("reports/validation.html"),
+        dashboard=Path("reports/dashboard.html"),
+    )
 
 
 def read_parquet_rows(directory: Path) -> list[dict]:

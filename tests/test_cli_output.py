@@ -11,14 +11,19 @@ import subprocess
 import sys
 import time
 import types
+from pathlib import Path
 
 import duckdb
 import pytest
 from typer.testing import CliRunner
 
 from txpipe import cli
+from txpipe.cli import output, runs
+from txpipe.cli.output import print_summary
+from txpipe.jobs.build_job import BuildResult
 from txpipe.settings import Settings
 from txpipe.store.ledger import DeliveryRecord
+from txpipe.warehouse.headline import Headline, PartnerParticipants
 from txpipe.warehouse.publish import warehouse_path
 
 HOSTILE = {
@@ -226,7 +231,7 @@ def hostile_record() -> DeliveryRecord:
 
 def test_summary_prints_delivered_names_as_text(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TXPIPE_HOME", str(tmp_path / "[/x]home"))
-    cli._print_summary([hostile_record()], Settings.from_env())
+    print_summary([hostile_record()], Settings.from_env())
     out = capsys.readouterr().out
     assert not any(c in out for c in RAW), repr(out)
     for shown in (
@@ -245,26 +250,25 @@ def test_summary_prints_delivered_names_as_text(tmp_path, monkeypatch, capsys):
 def completed_run(tmp_path, monkeypatch):
     """`txpipe run` whose flow completed and published (stubbed: no Prefect, no files)."""
     monkeypatch.setenv("TXPIPE_HOME", str(tmp_path / "home"))
-    build = {
-        "warehouse": str(tmp_path / "home" / "warehouse" / "txpipe.duckdb"),
-        "skipped": False,
-        "validation_report": "[/x]",
-        "dashboard": "\x1b[2J",
-    }
+    hostile = PartnerParticipants(2024, "[/x]\x1b[31m", 1, 0, 0, 1, 1)
+    build = BuildResult(
+        warehouse=tmp_path / "home" / "warehouse" / "txpipe.duckdb",
+        counts={},
+        marts=(),
+        skipped=False,
+        headline=Headline(partners=(hostile,)),
+        validation_report=Path("[/x]"),
+        dashboard=Path("\x1b[2J"),
+    )
     state = types.SimpleNamespace(
         is_failed=lambda: False, result=lambda: {"deliveries": [hostile_record()], "build": build}
     )
     monkeypatch.setitem(sys.modules, "flows.pipeline", types.SimpleNamespace(pipeline_flow=None))
-    monkeypatch.setattr(cli, "_flow_state", lambda *args, **kwargs: state)
-    monkeypatch.setattr(cli, "prefect_environment", lambda: None)
+    monkeypatch.setattr(runs, "flow_state", lambda *args, **kwargs: state)
+    monkeypatch.setattr(runs, "apply_prefect_defaults", lambda: None)
 
 
 def test_a_completed_run_prints_markup_in_its_summary_as_text(completed_run, monkeypatch):
-    from txpipe.warehouse import query
-
-    monkeypatch.setattr(
-        query, "headline", lambda path: query.QueryResult(["year", "framework", "total"], [(2024, "[/x]\x1b[31m", 1)])
-    )
     result = invoke("run")
     assert result.exit_code == 0, (result.stdout, result.stderr)
     assert "[link=https://evil.example]x[/link]" in result.stdout and "[/x]\\x1b[31m" in result.stdout
@@ -272,12 +276,10 @@ def test_a_completed_run_prints_markup_in_its_summary_as_text(completed_run, mon
 
 
 def test_a_completed_run_never_fails_on_printing_its_summary(completed_run, monkeypatch):
-    from txpipe.warehouse import query
-
-    def broken(path):
+    def broken(build):
         raise RuntimeError("a message quoting a value [/x]")
 
-    monkeypatch.setattr(query, "headline", broken)
+    monkeypatch.setattr(output, "_headline_table", broken)
     result = invoke("run")
     assert result.exit_code == 0, (result.stdout, result.stderr)
     assert "summary could not be printed (RuntimeError)" in result.stderr and "quoting a value" not in result.stderr

@@ -7,6 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import kept_build_result
 from txpipe.outputs.reports import run_report_markdown
 from txpipe.store.ledger import DeliveryRecord
 from txpipe.text import markdown_cell, printable
@@ -41,7 +42,7 @@ def test_the_run_report_shows_hostile_file_names_as_text():
         run_id="r",
         reason="bad | row\n# heading",
     )
-    markdown = run_report_markdown([record], {"skipped": True})
+    markdown = run_report_markdown([record], kept_build_result())
     rejected = markdown.split("## Rejected files")[1].strip().splitlines()
     assert len(rejected) == 3  # header, rule, one row: nothing split or added a line
     assert not re.search(r"(?<!\\)<img", markdown) and not re.search(r"(?<!\\)\]\(javascript", markdown)

@@ -1,5 +1,7 @@
 """Paths and settings, read from ``TXPIPE_``-prefixed environment variables.
 
+Every ``TXPIPE_`` variable is read here and nowhere else, once per run (the command line, or a flow
+started without settings, calls :meth:`Settings.from_env`) and handed down as a :class:`Settings`.
 Every output lives under one root, ``TXPIPE_HOME`` (default ``./data``). Reference data,
 source configs and the GX suites belong to the repository and are found beside the package.
 """
@@ -7,8 +9,11 @@ source configs and the GX suites belong to the repository and are found beside t
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+from pydantic import SecretStr
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,9 +33,14 @@ class ReadLimits:
     roster_bytes: int = 64 << 20  # size of an xAPI source's roster CSV
 
     @classmethod
-    def from_env(cls, env) -> ReadLimits:
+    def from_env(cls, env: Mapping[str, str]) -> ReadLimits:
         return cls(**{f.name: _positive_int(env, f"TXPIPE_MAX_{f.name.upper()}", f.default) for f in fields(cls)})
 
+
+DEFAULT_MAX_QUARANTINE_SHARE = 0.2  # a run alerts when more of its rows than this are quarantined
+BUILD_MEMORY_LIMIT = "512MB"  # DuckDB's cap while it builds the warehouse (warehouse.build)
+NIGHTLY_CRON = "0 2 * * *"  # txpipe serve: the pipeline, every night
+WEEKLY_CRON = "0 4 * * 0"  # txpipe serve: a full rebuild, every Sunday
 
 DEVELOPMENT_PSEUDONYM_KEY = "txpipe-DEVELOPMENT-ONLY-pseudonym-key-do-not-use-in-production"
 
@@ -41,22 +51,36 @@ class Settings:
     reference_dir: Path
     sources_dir: Path
     expectations_dir: Path
-    pseudonym_key: str | None
+    pseudonym_key: SecretStr | None  # masked in repr and in a flow's recorded parameters
     chunk_rows: int = CHUNK_ROWS  # rows per chunk a delivery streams in (tests use a handful)
     limits: ReadLimits = field(default_factory=ReadLimits)
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # deliveries ingested at once
+    build_memory: str = BUILD_MEMORY_LIMIT  # DuckDB memory_limit of the build (e.g. 512MB, 2GB)
+    max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE
+    nightly_cron: str = NIGHTLY_CRON
+    weekly_cron: str = WEEKLY_CRON
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         return cls(
             home=Path(env.get("TXPIPE_HOME", "data")).resolve(),
             reference_dir=Path(env.get("TXPIPE_REFERENCE_DIR", REPO_ROOT / "data" / "reference")),
             sources_dir=Path(env.get("TXPIPE_SOURCES_DIR", REPO_ROOT / "data" / "sources")),
             expectations_dir=Path(env.get("TXPIPE_EXPECTATIONS_DIR", REPO_ROOT / "expectations")),
-            pseudonym_key=env.get("TXPIPE_PSEUDONYM_KEY") or None,
+            pseudonym_key=SecretStr(key) if (key := env.get("TXPIPE_PSEUDONYM_KEY")) else None,
             chunk_rows=_positive_int(env, "TXPIPE_CHUNK_ROWS", CHUNK_ROWS),
             limits=ReadLimits.from_env(env),
+            workers=_positive_int(env, "TXPIPE_WORKERS", os.cpu_count() or 1),
+            build_memory=env.get("TXPIPE_DUCKDB_MEMORY") or BUILD_MEMORY_LIMIT,
+            max_quarantine_share=_share(env, "TXPIPE_MAX_QUARANTINE_SHARE", DEFAULT_MAX_QUARANTINE_SHARE),
+            nightly_cron=env.get("TXPIPE_NIGHTLY_CRON") or NIGHTLY_CRON,
+            weekly_cron=env.get("TXPIPE_WEEKLY_CRON") or WEEKLY_CRON,
         )
+
+    def pseudonym_secret(self) -> str | None:
+        """The pseudonym key itself, for the one object that uses it (ingest.pseudonym.Pseudonymizer)."""
+        return self.pseudonym_key.get_secret_value() if self.pseudonym_key else None
 
     @property
     def landing(self) -> Path:
@@ -91,7 +115,7 @@ class Settings:
         return self.home / "reports"
 
 
-def _positive_int(env, name: str, default: int) -> int:
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     text = env.get(name)
     if not text:
         return default
@@ -101,4 +125,17 @@ def _positive_int(env, name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got a value that is not") from None
     if value < 1:
         raise ValueError(f"{name} must be at least 1")
+    return value
+
+
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number between 0 and 1, got a value that is not") from None
+    if not 0 <= value <= 1:
+        raise ValueError(f"{name} must be between 0 and 1")
     return value

@@ -14,7 +14,7 @@ def test_pipeline_publishes_the_warehouse_and_marts(settings, landing):
     write_csv(landing / "nso" / "a.csv", [row(), row(source_record_id="R2", nation="Narnia")])
     result = pipeline_flow(landing=str(landing), alert=False)  # half the rows are quarantined on purpose
     assert [r.rows_stored for r in result["deliveries"]] == [1]
-    with duckdb.connect(result["build"]["warehouse"], read_only=True) as con:
+    with duckdb.connect(str(result["build"].warehouse), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM participation").fetchone() == (1,)
         assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (1,)
     assert sorted(p.name for p in settings.marts_dir.iterdir()) == sorted(

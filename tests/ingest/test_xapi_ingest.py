@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ingest_all, read_parquet_rows
+from tests.conftest import ingest_all, kept_build_result, read_parquet_rows
 from txpipe.settings import Settings
 
 ADL = "http://adlnet.gov/expapi/verbs/"
@@ -284,7 +284,7 @@ def test_the_run_report_counts_the_statements_of_each_export(xapi_settings, land
 
     _write(landing, "export.json", json.dumps(STATEMENTS))
     _write(landing, "more.jsonl", json.dumps(STATEMENTS[0]) + "\n")
-    markdown = run_report_markdown(ingest_all(xapi_settings, landing), {"skipped": True})
+    markdown = run_report_markdown(ingest_all(xapi_settings, landing), kept_build_result())
     assert "## xAPI statements (read = used + ignored + quarantined)" in markdown
     assert "| lrs | export.json | 9 | 4 | 3 | 2 |" in markdown and "| lrs | more.jsonl | 1 | 1 | 0 | 0 |" in markdown
 

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.browser import open_page
-from tests.conftest import SAMPLE_LANDING, ingest_all
+from tests.conftest import SAMPLE_LANDING, ingest_all, kept_build_result
 from txpipe.outputs.dashboard import write_dashboard
 from txpipe.outputs.partner_export import export_partner_marts
 from txpipe.reference import load_reference
@@ -135,10 +135,10 @@ def test_the_vega_bundle_is_made_once_and_then_read_from_the_cache(tmp_path):
 def test_run_report_completion_covers_courses_only(published):
     """The run report's completion table divides over education and training only, per partner framework."""
     from txpipe.outputs.reports import run_report_markdown
-    from txpipe.warehouse.query import headline
+    from txpipe.warehouse.headline import read_headline
 
     _, warehouse = published
-    result = headline(warehouse, "headline_course_completion")
+    headline = read_headline(warehouse)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         expected = dict(
             con.execute("""
@@ -148,12 +148,11 @@ def test_run_report_completion_covers_courses_only(published):
               AND year(start_date) = (SELECT max(year(start_date)) FROM participation WHERE is_attended(status))
             GROUP BY framework""").fetchall()
         )
-    got = {row[1]: row[4] for row in result.rows}
+    got = {row.framework: row.completion_rate for row in headline.completion}
     assert got.keys() == expected.keys() and all(got[k] == pytest.approx(expected[k]) for k in got)
-    build = {"counts": {}, "course_completion": {"columns": result.columns, "rows": [list(r) for r in result.rows]}}
-    markdown = run_report_markdown([], build)
+    markdown = run_report_markdown([], kept_build_result(headline))
     assert "education and training only" in markdown
-    assert f"{result.rows[0][4]:.1%}" in markdown
+    assert f"{headline.completion[0].completion_rate:.1%}" in markdown
 
 
 # ---- hostile values: every value the pages show is text, never markup or code ------------------

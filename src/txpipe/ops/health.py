@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import os
-
 from txpipe.store.ledger import DeliveryRecord
-
-DEFAULT_MAX_QUARANTINE_SHARE = 0.2
-
-
-def max_quarantine_share_from_env() -> float:
-    return float(os.environ.get("TXPIPE_MAX_QUARANTINE_SHARE", DEFAULT_MAX_QUARANTINE_SHARE))
+from txpipe.store.totals import RunTotals
 
 
 def run_problems(records: list[DeliveryRecord], max_quarantine_share: float) -> list[str]:
-    """Reasons to alert on this run's deliveries (empty when the run is healthy)."""
+    """Reasons to alert on this run's deliveries (empty when the run is healthy); the share is
+    Settings.max_quarantine_share (TXPIPE_MAX_QUARANTINE_SHARE) unless a flow was given one."""
     problems = []
     if records and all(r.status == "rejected" for r in records):
         problems.append(f"all {len(records)} deliveries were rejected")
-    read = sum(r.rows_read for r in records)
-    quarantined = sum(r.rows_quarantined for r in records)
-    if read and quarantined / read > max_quarantine_share:
+    totals = RunTotals.of(records)
+    if totals.rows_read and totals.quarantined_share > max_quarantine_share:
         problems.append(
-            f"{quarantined} of {read} rows quarantined ({quarantined / read:.0%}), "
+            f"{totals.rows_quarantined} of {totals.rows_read} rows quarantined ({totals.quarantined_share:.0%}), "
             f"above the {max_quarantine_share:.0%} threshold (TXPIPE_MAX_QUARANTINE_SHARE)"
         )
     return problems

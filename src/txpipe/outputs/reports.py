@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from txpipe.store.ledger import DeliveryRecord
+from txpipe.store.totals import RunTotals
 from txpipe.text import markdown_cell
+
+if TYPE_CHECKING:
+    from txpipe.jobs.build_job import BuildResult
+    from txpipe.warehouse.headline import Headline
 
 SUMMARY_COLUMNS = (
     "source",
@@ -27,16 +33,6 @@ def summary_rows(records: list[DeliveryRecord]) -> list[dict]:
     ]
 
 
-def totals(records: list[DeliveryRecord]) -> dict[str, int]:
-    out = {"files": len(records), "stored": 0, "rejected": 0}
-    for key in ("rows_read", "rows_stored", "rows_quarantined", "rows_duplicate"):
-        out[key] = sum(getattr(r, key) for r in records)
-    for r in records:
-        if r.status in ("stored", "rejected"):
-            out[r.status] += 1
-    return out
-
-
 def write_run_report(
     reports_dir: Path,
     run_id: str,
@@ -53,7 +49,7 @@ def write_run_report(
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "run_id": run_id,
-        "totals": totals(records),
+        "totals": asdict(RunTotals.of(records)),
         "deliveries": [asdict(r) for r in sorted(records, key=lambda r: (r.source, r.source_file))],
         "superseded_batches": superseded,
         "failed": failed or [],
@@ -80,70 +76,108 @@ def _table(columns: list[str], rows: list[list]) -> list[str]:
     return lines
 
 
-def run_report_markdown(records: list[DeliveryRecord], build: dict) -> str:
+def run_report_markdown(records: list[DeliveryRecord], build: BuildResult) -> str:
     """The run report: what came in, what was published, what changed, what was quarantined."""
-    t = totals(records)
+    t = RunTotals.of(records)
     lines = ["# txpipe run report", ""]
     if records:
         lines.append(
-            f"**{t['files']} new deliveries**: {t['rows_read']:,} rows read, {t['rows_stored']:,} stored, "
-            f"{t['rows_quarantined']:,} quarantined, {t['rows_duplicate']:,} exact duplicates collapsed, "
-            f"{t['rejected']} files rejected."
+            f"**{t.files} new deliveries**: {t.rows_read:,} rows read, {t.rows_stored:,} stored, "
+            f"{t.rows_quarantined:,} quarantined, {t.rows_duplicate:,} exact duplicates collapsed, "
+            f"{t.rejected} files rejected."
         )
     else:
         lines.append("No new deliveries.")
     lines.append("")
-    if build.get("skipped"):
-        lines.append("Nothing changed since the last publish: the warehouse and marts were kept.")
-    else:
-        previous = build.get("previous_counts") or {}
-        changed = [
-            [name, f"{previous.get(name, 0):,}", f"{count:,}", f"{count - previous.get(name, 0):+,}"]
-            for name, count in build["counts"].items()
-            if count != previous.get(name, 0)
-        ]
-        lines += ["## What changed since the previous publish", ""]
-        lines += _table(["table", "rows before", "rows now", "change"], changed) if changed else ["No table changed."]
-    headline = build.get("headline") or {}
-    if headline.get("rows"):
-        year = headline["rows"][0][0]
-        before = {row[1]: row[-2] for row in (build.get("previous_headline") or {}).get("rows", []) if row[0] == year}
-        lines += ["", f"## Partner participants, {year} (attended headcount)", ""]
-        lines += _table(
-            ["framework", "education", "training", "exercise", "total", "before", "nations"],
-            [[r[1], r[2], r[3], r[4], r[5], before.get(r[1], "-"), r[6]] for r in headline["rows"]],
-        )
-    completion = build.get("course_completion") or {}
-    if completion.get("rows"):
-        year = completion["rows"][0][0]
-        lines += [
-            "",
-            f"## Course completion of partners, {year} (education and training only; exercises have no completion)",
-            "",
-        ]
-        lines += _table(
-            ["framework", "completed or passed", "attended", "completion rate"],
-            [[r[1], f"{r[2]:,}", f"{r[3]:,}", "-" if r[4] is None else f"{r[4]:.1%}"] for r in completion["rows"]],
-        )
-    by_source = quarantine_by_source(records)
-    if by_source:
-        lines += ["", "## Top quarantine reasons by source", ""]
-        lines += _table(
-            ["source", "rule", "rows"],
-            [[source, name, count] for source, counts in by_source.items() for name, count in list(counts.items())[:5]],
-        )
-    exports = [r for r in records if r.statements is not None]
-    if exports:
-        lines += ["", "## xAPI statements (read = used + ignored + quarantined)", ""]
-        lines += _table(
-            ["source", "file", "read", "used", "ignored", "quarantined"],
-            [
-                [r.source, r.source_file, *(f"{r.statements[k]:,}" for k in ("read", "used", "ignored", "quarantined"))]
-                for r in sorted(exports, key=lambda r: (r.source, r.source_file))
-            ],
-        )
+    lines += _changes(build)
+    lines += _partners(build.headline, build.previous_headline)
+    lines += _completion(build.headline)
+    lines += _quarantine(records)
+    lines += _statements(records)
     rejected = [r for r in records if r.status == "rejected"]
     if rejected:
         lines += ["", "## Rejected files", ""]
         lines += _table(["source", "file", "reason"], [[r.source, r.source_file, r.reason] for r in rejected])
     return "\n".join(lines) + "\n"
+
+
+def _changes(build: BuildResult) -> list[str]:
+    if build.skipped:
+        return ["Nothing changed since the last publish: the warehouse and marts were kept."]
+    previous = build.previous_counts or {}
+    changed = [
+        [name, f"{previous.get(name, 0):,}", f"{count:,}", f"{count - previous.get(name, 0):+,}"]
+        for name, count in build.counts.items()
+        if count != previous.get(name, 0)
+    ]
+    lines = ["## What changed since the previous publish", ""]
+    return lines + (
+        _table(["table", "rows before", "rows now", "change"], changed) if changed else ["No table changed."]
+    )
+
+
+def _partners(headline: Headline, previous: Headline | None) -> list[str]:
+    if not headline.partners:
+        return []
+    year = headline.year
+    before = previous.totals_by_framework() if previous and previous.year == year else {}
+    lines = ["", f"## Partner participants, {year} (attended headcount)", ""]
+    return lines + _table(
+        ["framework", "education", "training", "exercise", "total", "before", "nations"],
+        [
+            [r.framework, r.education, r.training, r.exercise, r.total, before.get(r.framework, "-"), r.nations]
+            for r in headline.partners
+        ],
+    )
+
+
+def _completion(headline: Headline) -> list[str]:
+    if not headline.completion:
+        return []
+    year = headline.completion[0].year
+    lines = [
+        "",
+        f"## Course completion of partners, {year} (education and training only; exercises have no completion)",
+        "",
+    ]
+    return lines + _table(
+        ["framework", "completed or passed", "attended", "completion rate"],
+        [
+            [
+                r.framework,
+                f"{r.completed_or_passed:,}",
+                f"{r.attended_total:,}",
+                "-" if r.completion_rate is None else f"{r.completion_rate:.1%}",
+            ]
+            for r in headline.completion
+        ],
+    )
+
+
+def _quarantine(records: list[DeliveryRecord]) -> list[str]:
+    by_source = quarantine_by_source(records)
+    if not by_source:
+        return []
+    lines = ["", "## Top quarantine reasons by source", ""]
+    return lines + _table(
+        ["source", "rule", "rows"],
+        [[source, name, count] for source, counts in by_source.items() for name, count in list(counts.items())[:5]],
+    )
+
+
+def _statements(records: list[DeliveryRecord]) -> list[str]:
+    exports = sorted((r for r in records if r.statements is not None), key=lambda r: (r.source, r.source_file))
+    if not exports:
+        return []
+    lines = ["", "## xAPI statements (read = used + ignored + quarantined)", ""]
+    return lines + _table(
+        ["source", "file", "read", "used", "ignored", "quarantined"],
+        [
+            [
+                r.source,
+                r.source_file,
+                *(f"{(r.statements or {})[k]:,}" for k in ("read", "used", "ignored", "quarantined")),
+            ]
+            for r in exports
+        ],
+    )

@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 from txpipe.ingest.xapi_statements import RULES
 from txpipe.settings import Settings
 from txpipe.store.atomic import write_text_atomically
 from txpipe.store.ledger import DeliveryRecord
+from txpipe.store.totals import ROW_COUNTS, RunTotals
 
 REPORT_FILE = "validation.html"
 
@@ -28,10 +30,30 @@ def render(records: list[DeliveryRecord], suite_path: Path) -> str:
 
     suite = json.loads(suite_path.read_text(encoding="utf-8"))
     current = [r for r in records if r.status != "superseded"]
-    totals = {
-        k: sum(getattr(r, k) for r in current)
-        for k in ("rows_read", "rows_stored", "rows_quarantined", "rows_duplicate")
-    }
+    totals = RunTotals.of(current)
+    tiles = [
+        (totals.rows_read, "rows read"),
+        (totals.rows_stored, "rows stored"),
+        (totals.rows_quarantined, "rows quarantined"),
+        (totals.rows_duplicate, "exact duplicates collapsed"),
+        (totals.rejected, "files rejected"),
+    ]
+    return (
+        templates()
+        .get_template(TEMPLATE)
+        .render(
+            generated=f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}",
+            suite_name=suite_path.name,
+            rules=_rules(suite["expectations"], current),
+            suite_rules=len(suite["expectations"]),
+            tiles=tiles,
+            deliveries=[_delivery(r) for r in sorted(records, key=lambda r: (r.source, r.source_file, r.received_at))],
+        )
+    )
+
+
+def _rules(expectations: list[dict[str, Any]], current: list[DeliveryRecord]) -> list[dict[str, Any]]:
+    """Every rule a row can break (the suite's, the readers', xAPI's), with how many rows broke it."""
     failures: dict[str, int] = {}
     for record in current:
         for name, count in {**record.quarantine_reasons, **record.warnings}.items():
@@ -43,7 +65,7 @@ def render(records: list[DeliveryRecord], suite_path: Path) -> str:
             "notes": e.get("notes", ""),
             "kind": e["type"],
         }
-        for e in suite["expectations"]
+        for e in expectations
     ]
     rules += [
         {
@@ -60,47 +82,25 @@ def render(records: list[DeliveryRecord], suite_path: Path) -> str:
     ]
     for rule in rules:
         rule["failing"] = failures.get(rule["name"], 0)
-    deliveries = []
-    for r in sorted(records, key=lambda r: (r.source, r.source_file, r.received_at)):
-        note = r.reason or (
-            ("not stored: " + ", ".join(r.ignored_columns[:12]) + (" ..." if len(r.ignored_columns) > 12 else ""))
-            if r.ignored_columns
-            else ""
-        )
-        deliveries.append(
-            {
-                "source": r.source,
-                "source_file": r.source_file,
-                "status": r.status,
-                "note": note,
-                "counts": [getattr(r, k) for k in ("rows_read", "rows_stored", "rows_quarantined", "rows_duplicate")],
-                "broken": list({**r.quarantine_reasons, **r.warnings}.items()),
-                # reference nations only, never the delivered spelling
-                "suggestions": list(r.nation_suggestions.items())[:5] if r.nation_suggestions else [],
-            }
-        )
-    tiles = [
-        (totals[k], label)
-        for k, label in (
-            ("rows_read", "rows read"),
-            ("rows_stored", "rows stored"),
-            ("rows_quarantined", "rows quarantined"),
-            ("rows_duplicate", "exact duplicates collapsed"),
-        )
-    ]
-    tiles.append((sum(r.status == "rejected" for r in current), "files rejected"))
-    return (
-        templates()
-        .get_template(TEMPLATE)
-        .render(
-            generated=f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}",
-            suite_name=suite_path.name,
-            rules=rules,
-            suite_rules=len(suite["expectations"]),
-            tiles=tiles,
-            deliveries=deliveries,
-        )
+    return rules
+
+
+def _delivery(r: DeliveryRecord) -> dict[str, Any]:
+    note = r.reason or (
+        ("not stored: " + ", ".join(r.ignored_columns[:12]) + (" ..." if len(r.ignored_columns) > 12 else ""))
+        if r.ignored_columns
+        else ""
     )
+    return {
+        "source": r.source,
+        "source_file": r.source_file,
+        "status": r.status,
+        "note": note,
+        "counts": [getattr(r, k) for k in ROW_COUNTS],
+        "broken": list({**r.quarantine_reasons, **r.warnings}.items()),
+        # reference nations only, never the delivered spelling
+        "suggestions": list(r.nation_suggestions.items())[:5] if r.nation_suggestions else [],
+    }
 
 
 def validation_report_path(settings: Settings) -> Path:

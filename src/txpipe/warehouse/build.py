@@ -11,7 +11,6 @@ read.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -20,12 +19,11 @@ import pyarrow as pa
 
 import txpipe
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
-from txpipe.settings import Settings
+from txpipe.settings import BUILD_MEMORY_LIMIT, Settings
 from txpipe.store.ledger import DeliveryRecord, Ledger
 from txpipe.warehouse import METRIC_TABLES, SQL_DIR, read_sql
 
 STORAGE_COMPATIBILITY = "v1.4.0"
-BUILD_MEMORY_LIMIT = "512MB"
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -47,12 +45,14 @@ LEDGER_SCHEMA = pa.schema(
 )
 
 
-def connect_for_build(path: Path, threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """The warehouse file being built; DuckDB's memory is capped (TXPIPE_DUCKDB_MEMORY, default 512MB: a
-    5M-row build takes about as long as under 1GB) and spills beyond."""
-    config = {
+def connect_for_build(
+    path: Path, memory_limit: str = BUILD_MEMORY_LIMIT, threads: int | None = None
+) -> duckdb.DuckDBPyConnection:
+    """The warehouse file being built; DuckDB's memory is capped (Settings.build_memory, TXPIPE_DUCKDB_MEMORY,
+    default 512MB: a 5M-row build takes about as long as under 1GB) and spills beyond."""
+    config: dict[str, str | int] = {
         "storage_compatibility_version": STORAGE_COMPATIBILITY,
-        "memory_limit": os.environ.get("TXPIPE_DUCKDB_MEMORY", BUILD_MEMORY_LIMIT),
+        "memory_limit": memory_limit,
         "temp_directory": str(path.parent / f"{path.name}.tmp"),
     }
     if threads:
@@ -128,7 +128,7 @@ def build_warehouse(
     if target.exists() and not held:
         raise FileExistsError(f"{target} exists: the warehouse is built in a new file or a copy")
     records = Ledger(settings.ledger_dir).records() if records is None else records
-    con = connect_for_build(target)
+    con = connect_for_build(target, settings.build_memory)
     try:
         _reference_tables(con, settings, records)
         _add_deliveries(con, settings, records, held)

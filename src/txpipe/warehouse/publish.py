@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from txpipe.settings import Settings
@@ -19,6 +20,7 @@ from txpipe.store.atomic import write_text_atomically
 from txpipe.store.ledger import Ledger
 from txpipe.warehouse import WAREHOUSE_FILE
 from txpipe.warehouse.build import build_warehouse, held_deliveries, inputs_fingerprint
+from txpipe.warehouse.headline import Headline
 
 BUILD_PREFIX = ".build-"
 BUILD_INFO = "build.json"
@@ -74,26 +76,48 @@ def build_fingerprint(settings: Settings) -> str:
     return digest.hexdigest()
 
 
-def published_build(settings: Settings) -> dict | None:
+@dataclass(frozen=True)
+class PublishedBuild:
+    """What a complete publish recorded in build.json: the inputs' fingerprint, the row count of every
+    table, the mart files and the headline figures."""
+
+    fingerprint: str
+    counts: dict[str, int]
+    marts: tuple[str, ...]
+    headline: Headline
+
+
+def published_build(settings: Settings) -> PublishedBuild | None:
     """What the last complete publish (warehouse and marts) recorded, if its outputs are all there."""
     info_path = settings.warehouse_dir / BUILD_INFO
     try:
         info = json.loads(info_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        build = PublishedBuild(
+            fingerprint=str(info["fingerprint"]),
+            counts={str(name): int(count) for name, count in info["counts"].items()},
+            marts=tuple(str(name) for name in info.get("marts", [])),
+            headline=Headline.from_json(info.get("headline")),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # missing, or not what we write: rebuild
         return None
-    outputs = [warehouse_path(settings)] + [settings.marts_dir / name for name in info.get("marts", [])]
-    return info if all(p.exists() for p in outputs) else None
+    outputs = [warehouse_path(settings)] + [settings.marts_dir / name for name in build.marts]
+    return build if all(p.exists() for p in outputs) else None
 
 
-def current_build(settings: Settings) -> dict | None:
+def current_build(settings: Settings) -> PublishedBuild | None:
     """What the last publish recorded, if nothing a build reads has changed since (else None)."""
     previous = published_build(settings)
-    return previous if previous and previous["fingerprint"] == build_fingerprint(settings) else None
+    return previous if previous and previous.fingerprint == build_fingerprint(settings) else None
 
 
 def record_build(
-    settings: Settings, fingerprint: str, counts: dict[str, int], marts: list[Path], headline: dict | None = None
+    settings: Settings, fingerprint: str, counts: dict[str, int], marts: list[Path], headline: Headline
 ) -> None:
     """Written last, after the marts: a run killed before this point rebuilds next time."""
-    info = {"fingerprint": fingerprint, "counts": counts, "marts": sorted(p.name for p in marts), "headline": headline}
+    info = {
+        "fingerprint": fingerprint,
+        "counts": counts,
+        "marts": sorted(p.name for p in marts),
+        "headline": headline.to_json(),
+    }
     write_text_atomically(settings.warehouse_dir / BUILD_INFO, json.dumps(info, indent=2))

@@ -1,0 +1,155 @@
+"""The commands that start flows (the command line is the only place that does): run, ingest, build,
+serve. Each reads the settings once and hands them to its flow."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Annotated, Any
+
+import typer
+
+from txpipe.cli.app import FullOption, LandingOption, SourceOption, WaitOption, app, read_settings
+from txpipe.cli.output import console, line, print_after_run, print_build, print_skipped, print_summary, text
+from txpipe.ops.prefect_server import apply_prefect_defaults
+from txpipe.settings import Settings
+
+
+@contextmanager
+def prefect_run_settings() -> Iterator[None]:
+    """Settings for flows this process runs. On the temporary server, no flow-run heartbeats: they
+    exist to spot crashed runs on a lasting server, and each flow would wait up to 1 s at its end
+    for the heartbeat thread to notice it finished."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
+def flow_state(flow_fn: Callable[..., Any], settings: Settings, wait: bool = True, **parameters: Any) -> Any:
+    """Run a flow under the run lock (the CLI is the only place that starts flows), with these settings."""
+    from txpipe.ops.runlock import RunLocked, run_lock
+
+    try:
+        with (
+            run_lock(settings.home, wait=wait, on_wait=lambda m: console.print(line((m, "yellow")))),
+            prefect_run_settings(),
+        ):
+            state = flow_fn(**parameters, settings=settings, return_state=True)
+    except RunLocked as error:
+        console.print(line(("Not started: ", "red"), error))
+        raise typer.Exit(3) from None
+    if state.is_failed():
+        console.print(line(("The run could not complete: ", "red"), state.message))
+    return state
+
+
+StrictOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Exit 1 when every delivery was rejected or the quarantined share passes TXPIPE_MAX_QUARANTINE_SHARE.",
+    ),
+]
+
+
+@app.command()
+def run(
+    landing: LandingOption = None,
+    source: SourceOption = None,
+    wait: WaitOption = True,
+    full_rebuild: FullOption = False,
+    strict: StrictOption = False,
+) -> None:
+    """The main job: ingest new deliveries, then build and publish the warehouse and marts."""
+    apply_prefect_defaults()
+    settings = read_settings()
+    from flows.pipeline import pipeline_flow
+
+    where = str(landing) if landing else None
+    state = flow_state(
+        pipeline_flow, settings, wait, landing=where, sources=source, full_rebuild=full_rebuild, alert=strict
+    )
+    if state.is_failed():
+        raise typer.Exit(1)
+    result = state.result()  # the run is complete and published: printing it can no longer fail it
+    print_after_run(print_summary, result["deliveries"], settings)
+    print_after_run(print_skipped, landing, source, settings)
+    print_after_run(print_build, result["build"], settings)
+
+
+@app.command()
+def ingest(landing: LandingOption = None, source: SourceOption = None, wait: WaitOption = True) -> None:
+    """Ingest new deliveries: read, normalise, validate, store valid rows, quarantine the rest."""
+    apply_prefect_defaults()
+    settings = read_settings()
+    from flows.ingest import ingest_flow_for
+
+    state = flow_state(
+        ingest_flow_for(settings), settings, wait, landing=str(landing) if landing else None, sources=source
+    )
+    if state.is_failed():
+        raise typer.Exit(1)
+    print_after_run(print_summary, state.result(), settings)
+    print_after_run(print_skipped, landing, source, settings)
+
+
+@app.command()
+def build(wait: WaitOption = True, full_rebuild: FullOption = False) -> None:
+    """Build and publish the warehouse from the lake, and export the marts."""
+    apply_prefect_defaults()
+    settings = read_settings()
+    from flows.build_metrics import build_flow
+
+    state = flow_state(build_flow, settings, wait, full_rebuild=full_rebuild)
+    if state.is_failed():
+        raise typer.Exit(1)
+    print_after_run(print_build, state.result(), settings)
+
+
+CronOption = Annotated[str | None, typer.Option(help="Cron of the nightly run (default 0 2 * * *, UTC).")]
+WeeklyCronOption = Annotated[str | None, typer.Option(help="Cron of the weekly full rebuild (default 0 4 * * 0).")]
+StartServerOption = Annotated[
+    bool, typer.Option("--start-server", help="Also start a local Prefect server on 127.0.0.1.")
+]
+
+
+@app.command()
+def serve(
+    landing: LandingOption = None,
+    source: SourceOption = None,
+    nightly_cron: CronOption = None,
+    weekly_cron: WeeklyCronOption = None,
+    start_server: StartServerOption = False,
+    port: Annotated[int, typer.Option(help="Port of the server --start-server starts.")] = 4200,
+) -> None:
+    """Serve the scheduled deployments (nightly pipeline, weekly full rebuild) until Ctrl-C."""
+    from txpipe.ops.prefect_server import local_server
+
+    apply_prefect_defaults()
+    settings = read_settings()
+    if not start_server and not os.environ.get("PREFECT_API_URL"):
+        console.print(
+            line(
+                ("txpipe serve needs a Prefect server:", "red"),
+                " use --start-server (or `make serve`), or set PREFECT_API_URL",
+            )
+        )
+        raise typer.Exit(2)
+    with local_server(port) if start_server else nullcontext():
+        console.print(
+            line(f"Prefect UI: {os.environ['PREFECT_API_URL'].removesuffix('/api')}  (Ctrl-C stops everything)")
+        )
+        from flows.deployments import serve_deployments
+
+        where = str(landing.resolve()) if landing else None
+        try:
+            serve_deployments(
+                settings, landing=where, sources=source, nightly_cron=nightly_cron, weekly_cron=weekly_cron
+            )
+        except KeyboardInterrupt:
+            console.print(text("stopped"))

@@ -1,0 +1,117 @@
+"""Ingest what is new under a landing: survey, ingest group by group, commit the ledger, report.
+
+``ingest_new`` is the whole job. Who runs it chooses how the groups run (``run_groups``): in this
+process one after the other (the default: tests, benchmarks, the library), or as concurrent Prefect
+tasks (the ingest flow). Either way the ledger is committed here, from one thread, as each group ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext
+from txpipe.ingest.landing import Delivery, Skipped, stray_files, survey
+from txpipe.ingest.small_deliveries import Outcome, ingest_group, plan_groups
+from txpipe.outputs.reports import write_run_report
+from txpipe.settings import Settings
+from txpipe.store.ledger import DeliveryRecord, Ledger
+
+Group = list[Delivery]
+# Runs the groups and yields each with its outcomes (or the exception that ended it), in any order.
+GroupRunner = Callable[[list[Group], IngestContext], Iterable[tuple[Group, list[Outcome] | BaseException]]]
+
+
+def in_order(groups: list[Group], ctx: IngestContext) -> Iterator[tuple[Group, list[Outcome] | BaseException]]:
+    """The groups one after the other, in this process."""
+    for group in groups:
+        try:
+            yield group, ingest_group(group, ctx)
+        except Exception as error:  # a bug outside any one delivery, as in a failed task
+            yield group, error
+
+
+@dataclass
+class IngestRun:
+    """What one ingest did: the records committed, and everything left for later or never read."""
+
+    landing: Path
+    records: list[DeliveryRecord] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)  # batch ids the new records replaced
+    failed: list[dict[str, str]] = field(default_factory=list)  # failed on a bug: retried next run
+    deferred: list[dict[str, str]] = field(default_factory=list)  # still being written: next run
+    skipped: list[Skipped] = field(default_factory=list)  # links, special files: never read
+    strays: list[str] = field(default_factory=list)  # files outside any source folder
+    planned: int = 0  # new deliveries found
+    report: Path | None = None
+
+    def failure(self) -> str | None:
+        """Why the ingest did not complete (some file failed on a bug), or None."""
+        if not self.failed:
+            return None
+        names = ", ".join(f"{f['source']}/{f['source_file']} (stage {f['stage']})" for f in self.failed)
+        return f"{len(self.failed)} file(s) could not be ingested and will be retried: {names}; see {self.report}"
+
+
+def landing_root(settings: Settings, landing: str | Path | None) -> Path:
+    """The landing root a job was given, else $TXPIPE_HOME/landing."""
+    return Path(landing).resolve() if landing else settings.landing
+
+
+def ingest_new(
+    settings: Settings,
+    landing: str | Path | None = None,
+    sources: list[str] | None = None,
+    run_id: str = "local",
+    *,
+    context: IngestContext | None = None,
+    run_groups: GroupRunner = in_order,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> IngestRun:
+    """Ingest every new delivery under ``landing`` and commit each record to the ledger.
+
+    ``on_outcome`` is told of every outcome as it is settled (a record, a DeliveryFailed, a
+    DeliveryDeferred): the flow logs and draws progress with it. The run report is written when
+    anything was ingested, failed, deferred or skipped.
+    """
+    root = landing_root(settings, landing)
+    ledger = Ledger(settings.ledger_dir)
+    found = survey(root, ledger, sources, settings.sources_dir)
+    run = IngestRun(root, skipped=found.skipped, strays=stray_files(root), planned=len(found.deliveries))
+    run.deferred = [asdict(entry) for entry in found.deferred]
+    if found.deliveries:
+        ctx = context or IngestContext.create(settings, run_id)
+        for group, result in run_groups(plan_groups(found.deliveries), ctx):
+            outcomes = (
+                [DeliveryFailed(d, "unknown", result) for d in group] if isinstance(result, BaseException) else result
+            )
+            for outcome in outcomes:
+                _settle(run, ledger, outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+        run_id = ctx.run_id
+    if found.deliveries or run.skipped or run.deferred:
+        skipped = [asdict(entry) for entry in run.skipped]
+        run.report = write_run_report(
+            settings.reports_dir,
+            run_id,
+            run.records,
+            run.superseded,
+            run.failed,
+            skipped=skipped,
+            deferred=run.deferred,
+        )
+    return run
+
+
+def _settle(run: IngestRun, ledger: Ledger, outcome: Outcome) -> None:
+    if isinstance(outcome, DeliveryDeferred):  # still being written: not a failure
+        run.deferred.append(outcome.as_report())
+    elif isinstance(outcome, DeliveryFailed):  # a bug, not bad data: retried on the next run
+        run.failed.append(outcome.as_report())
+    else:
+        previous = ledger.commit(outcome)  # the ledger is written from this one place
+        if previous is not None:
+            run.superseded.append(previous.batch_id)
+        run.records.append(outcome)
