@@ -34,7 +34,13 @@ class ReadLimits:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ReadLimits:
-        return cls(**{f.name: _positive_int(env, f"TXPIPE_MAX_{f.name.upper()}", f.default) for f in fields(cls)})
+        defaults = cls()
+        return cls(
+            **{
+                f.name: _positive_int(env, f"TXPIPE_MAX_{f.name.upper()}", getattr(defaults, f.name))
+                for f in fields(cls)
+            }
+        )
 
 
 DEFAULT_MAX_QUARANTINE_SHARE = 0.2  # a run alerts when more of its rows than this are quarantined

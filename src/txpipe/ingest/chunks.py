@@ -30,12 +30,12 @@ from txpipe.ingest.readers import RowIssue, read_ahead, read_delivery
 from txpipe.ingest.sources import SourceConfig, load_source_config
 from txpipe.ingest.spool import Spool, frame_to_table
 from txpipe.ingest.store import Tallies, add_outcome, outcome_query
-from txpipe.ingest.values import (  # noqa: F401 - normalize: txpipe.ingest.small_deliveries calls chunks.normalize
+from txpipe.ingest.values import (  # normalize re-exported: txpipe.ingest.small_deliveries calls chunks.normalize
     CANONICAL_COLUMNS,
     REPORTABLE_COLUMNS,
     ColumnPlan,
     delivered_values,
-    normalize,
+    normalize as normalize,
     plan_columns,
     pseudonymise,
 )
@@ -106,7 +106,7 @@ def deduplicated_chunks(
         yield raw[keep], issues
 
 
-def judging_parameters(ctx: IngestContext, census: Census) -> dict[str, list]:
+def judging_parameters(ctx: IngestContext, census: Census) -> dict[str, list[str]]:
     """The suite's parameters for one delivery: reference codes, and the ids its census found conflicting."""
     return {
         "nation_codes": list(ctx.reference.nation_codes),

@@ -14,6 +14,7 @@ file that changed while read affects that delivery only.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from txpipe.ingest import (
     DeliveryDeferred,
@@ -75,7 +77,7 @@ class _Pending:
 
     delivery: Delivery
     record: DeliveryRecord
-    parameters: dict
+    parameters: dict[str, list[str]]
     config: SourceConfig
     raws: list[tuple[pd.DataFrame, list[RowIssue]]]  # deduplicated delivered values, chunk by chunk
     chunks: list[Chunk] = field(default_factory=list)  # the same, normalised
@@ -113,7 +115,9 @@ def _alone(delivery: Delivery, ctx: IngestContext) -> Outcome:
         return outcome
 
 
-def _prepare(delivery: Delivery, ctx: IngestContext, received, census_db) -> Outcome | _Pending:
+def _prepare(
+    delivery: Delivery, ctx: IngestContext, received: dt.datetime, census_db: duckdb.DuckDBPyConnection
+) -> Outcome | _Pending:
     """First pass of one delivery, its exact duplicates dropped (its chunks kept: it is small)."""
     if not unchanged_since(delivery):
         return DeliveryDeferred(delivery)
@@ -157,7 +161,9 @@ def _normalise(pending: dict[int, _Pending], ctx: IngestContext) -> dict[int, Ou
 
 def _normalise_together(items: list[_Pending], ctx: IngestContext) -> None:
     raws = [raw for item in items for raw, _ in item.raws]
-    canonical = chunks.normalize(pd.concat(raws), items[0].config, ctx.reference) if raws else None
+    if not raws:
+        return
+    canonical = chunks.normalize(pd.concat(raws), items[0].config, ctx.reference)
     start = 0
     for item in items:
         item.chunks = []
@@ -166,7 +172,7 @@ def _normalise_together(items: list[_Pending], ctx: IngestContext) -> None:
             start += len(raw)
 
 
-def _judge_and_store(pending: dict[int, _Pending], ctx: IngestContext, received) -> dict[int, Outcome]:
+def _judge_and_store(pending: dict[int, _Pending], ctx: IngestContext, received: dt.datetime) -> dict[int, Outcome]:
     """Every chunk of every pending delivery judged in one go, their outcome rows made in one query,
     then each delivery stored alone."""
     items = list(pending.values())
@@ -183,7 +189,7 @@ def _judge_and_store(pending: dict[int, _Pending], ctx: IngestContext, received)
     return {number: _store(item, table, ctx, received) for (number, item), table in zip(pending.items(), tables)}
 
 
-def _store(item: _Pending, outcome, ctx: IngestContext, received) -> Outcome:
+def _store(item: _Pending, outcome: pa.Table, ctx: IngestContext, received: dt.datetime) -> Outcome:
     item.stage.name = "store"
     store = ChunkStore(item.delivery, ctx, received)
     try:

@@ -196,12 +196,12 @@ def write(
     return counts
 
 
-def _batches(ws: Workspace, query: str, parameters: dict) -> Iterator[pa.Table]:
+def _batches(ws: Workspace, query: str, parameters: dict[str, object]) -> Iterator[pa.Table]:
     for batch in ws.con.sql(query, params=parameters).to_arrow_reader(BATCH_ROWS):
         yield pa.Table.from_batches([batch])
 
 
-def add_outcome(files: DeliveryFiles, counts: Tallies, table: pa.Table, constants: dict) -> None:
+def add_outcome(files: DeliveryFiles, counts: Tallies, table: pa.Table, constants: dict[str, object]) -> None:
     """Rows of the outcome query into the lake files (kept: no reasons), counted into the tallies;
     ``constants``: the values every row of the delivery has (source, batch_id, ...)."""
     kept_mask = pc.equal(pc.list_value_length(table["reasons"]), 0)

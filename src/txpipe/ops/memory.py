@@ -47,7 +47,7 @@ def release_freed_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
-def _load_libc():
+def _load_libc() -> ctypes.CDLL | None:
     try:
         return ctypes.CDLL("libc.so.6")
     except OSError:  # not glibc: nothing to do

@@ -14,9 +14,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from txpipe.settings import REPO_ROOT
 
@@ -63,7 +64,7 @@ def apply_prefect_defaults(
             env.setdefault(name, "false")
 
 
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if process.poll() is not None:
@@ -77,7 +78,7 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 120) -> N
     raise TimeoutError(f"the Prefect server at {url} was not healthy after {timeout:.0f} s")
 
 
-def start_server(port: int, env: dict | None = None, **popen) -> tuple[subprocess.Popen, str]:
+def start_server(port: int, env: Mapping[str, str] | None = None, **popen: Any) -> tuple[subprocess.Popen[bytes], str]:
     """Start `prefect server start` on 127.0.0.1:port in its own process group; wait until healthy."""
     prefect = Path(sys.executable).parent / "prefect"
     env = {k: v for k, v in (env or os.environ).items() if k != "PREFECT_API_URL" and k not in TEMPORARY_ONLY}
@@ -96,7 +97,7 @@ def start_server(port: int, env: dict | None = None, **popen) -> tuple[subproces
     return process, url
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     """Ctrl-C the process group (a Prefect worker ignores SIGTERM); SIGKILL if it hangs."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGINT)

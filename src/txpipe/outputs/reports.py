@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +28,7 @@ SUMMARY_COLUMNS = (
 )
 
 
-def summary_rows(records: list[DeliveryRecord]) -> list[dict]:
+def summary_rows(records: list[DeliveryRecord]) -> list[dict[str, object]]:
     return [
         {c: getattr(r, c) for c in SUMMARY_COLUMNS} for r in sorted(records, key=lambda r: (r.source, r.source_file))
     ]
@@ -38,9 +39,9 @@ def write_run_report(
     run_id: str,
     records: list[DeliveryRecord],
     superseded: list[str],
-    failed: list[dict] | None = None,
-    skipped: list[dict] | None = None,
-    deferred: list[dict] | None = None,
+    failed: list[dict[str, str]] | None = None,
+    skipped: list[dict[str, str]] | None = None,
+    deferred: list[dict[str, str]] | None = None,
 ) -> Path:
     """The run's JSON report. ``failed`` lists the deliveries that failed on a bug (file, stage,
     traceback); ``skipped`` the landing entries never read (links, special files: path and reason);
@@ -70,7 +71,7 @@ def quarantine_by_source(records: list[DeliveryRecord]) -> dict[str, dict[str, i
     return {s: dict(sorted(c.items(), key=lambda item: -item[1])) for s, c in sorted(out.items()) if c}
 
 
-def _table(columns: list[str], rows: list[list]) -> list[str]:
+def _table(columns: list[str], rows: Sequence[Sequence[object]]) -> list[str]:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in rows]
     return lines

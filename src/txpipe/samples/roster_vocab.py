@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, TypeAlias
 
+from txpipe.schema import LANDING_COLUMNS
+
 # One row as the generator handles it: canonical column -> text or None (values are written out as
 # they are, defects included), plus the internal ``__broken__`` mark of a JSON line to cut off.
 Record: TypeAlias = dict[str, Any]
@@ -60,25 +62,7 @@ NSO_HEADERS = [
     "Remarks",
 ]
 # The canonical columns: JADL CSV headers and JFTC JSON keys.
-CANONICAL_HEADERS = [
-    "source_record_id",
-    "programme",
-    "activity_code",
-    "activity_title",
-    "iteration_id",
-    "provider",
-    "start_date",
-    "end_date",
-    "delivery_mode",
-    "nation",
-    "participant_ref",
-    "headcount",
-    "sex",
-    "rank",
-    "role",
-    "status",
-    "score",
-]
+CANONICAL_HEADERS = list(LANDING_COLUMNS)
 # The keys of MTEP JSON Lines objects, mapped by data/sources/mtep.toml.
 MTEP_KEYS = [
     "contingent_id",

@@ -50,7 +50,7 @@ def connect_for_build(
 ) -> duckdb.DuckDBPyConnection:
     """The warehouse file being built; DuckDB's memory is capped (Settings.build_memory, TXPIPE_DUCKDB_MEMORY,
     default 512MB: a 5M-row build takes about as long as under 1GB) and spills beyond."""
-    config: dict[str, str | int] = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "storage_compatibility_version": STORAGE_COMPATIBILITY,
         "memory_limit": memory_limit,
         "temp_directory": str(path.parent / f"{path.name}.tmp"),
@@ -122,7 +122,7 @@ def _lake_view(con: duckdb.DuckDBPyConnection, name: str, files: list[str], sche
 def build_warehouse(
     settings: Settings, target: Path, held: frozenset[str] = frozenset(), records: list[DeliveryRecord] | None = None
 ) -> dict[str, int]:
-    """Create every object of CONTRACT.md in ``target`` (a new file, or a copy of a warehouse holding the
+    """Create every object of docs/CONTRACT.md in ``target`` (a new file, or a copy of a warehouse holding the
     stored deliveries ``held``, see held_deliveries) from the ledger's ``records`` (read if not given);
     return row counts per table."""
     if target.exists() and not held:

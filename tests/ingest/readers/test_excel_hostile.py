@@ -597,3 +597,28 @@ def test_reasons_never_quote_values_under_lowered_limits(tmp_path):
             read_all(path, limits)
         except UnreadableFile as error:
             assert SECRET not in str(error)
+
+
+# --- a malformed sheet or zip directory is a rejection with a reason, never another exception ------
+
+
+def test_a_row_closed_inside_a_cell_is_a_rejection(tmp_path):
+    """A <row/> inside a cell closes the row before the cell ends: formerly a TypeError, a failure
+    retried on every run; now the file is rejected with a reason."""
+    broken = '<row r="2"><c r="A2" t="inlineStr"><row/><is><t>X</t></is></c></row>'
+    path = write(tmp_path / "r.xlsx", parts(sheet_xml(broken)))
+    assert "cell outside any row" in rejected(path)
+
+
+def test_a_zip_version_python_cannot_read_is_a_rejection(tmp_path):
+    """A central directory entry that needs a newer zip version than Python reads (NotImplementedError
+    from zipfile) rejects the workbook."""
+    path = write(tmp_path / "v.xlsx", parts(sheet_xml(data_row(2))))
+    data = bytearray(path.read_bytes())
+    central = data.rfind(b"PK\x01\x02")  # the last central directory entry
+    assert central > 0
+    data[central + 4] = 250  # "version made by": 25.0, beyond what zipfile supports
+    data[central + 6] = 250  # "version needed to extract"
+    path.write_bytes(bytes(data))
+    reason = rejected(path)
+    assert "NotImplementedError" in reason or "cannot be decompressed" in reason
