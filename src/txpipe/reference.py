@@ -33,7 +33,9 @@ class Reference:
 
     @cached_property
     def nation_names(self) -> NationNames:
-        return _nation_names(tuple(zip(self.nations["name"], self.nations["code"])), tuple(self.aliases.items()))
+        return _nation_names(
+            tuple(zip(self.nations["name"], self.nations["code"], strict=True)), tuple(self.aliases.items())
+        )
 
     def resolve_nation(self, value: str | None) -> str | None:
         """Resolve a delivered nation (code or name, as the world writes it; see txpipe.nation_names).

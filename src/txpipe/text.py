@@ -9,11 +9,12 @@ reader sees. Everything txpipe prints or logs that came from a delivery goes thr
 from __future__ import annotations
 
 import re
+from typing import Any, overload
 
 # Shown escaped, never sent to a terminal raw: C0, DEL, C1, the bidi embeddings, overrides and
 # isolates (and the marks), and the line/paragraph separators.
 _ESCAPED = (
-    {c for c in range(0x20)}
+    set(range(0x20))
     | {0x7F}
     | set(range(0x80, 0xA0))
     | set(range(0x202A, 0x202F))
@@ -30,6 +31,18 @@ _ESCAPE_TABLE = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _ES
 def printable(text: str) -> str:
     """``text`` with control and bidi characters written as escapes (``\\x1b``, ``\\u202e``, ``\\n``)."""
     return text.translate(_ESCAPE_TABLE)
+
+
+# Typed by what each kind of value becomes. The function tests isinstance(value, dict), (list, tuple):
+# any such container qualifies whatever it holds, hence Any for its items.
+@overload
+def printable_data(value: str) -> str: ...
+@overload
+def printable_data(value: dict[Any, Any]) -> dict[object, object]: ...
+@overload
+def printable_data(value: list[Any] | tuple[Any, ...]) -> list[object]: ...
+@overload
+def printable_data(value: object) -> object: ...
 
 
 def printable_data(value: object) -> object:

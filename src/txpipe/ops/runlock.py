@@ -47,19 +47,92 @@ def session(home: Path) -> int | None:
         return _sessions.get(str(lock_path(home)))
 
 
-def holder(home: Path) -> dict | None:
+def holder(home: Path) -> dict[str, object] | None:
     """Who holds (or last held) the lock, as recorded in the lock file."""
     try:
         text = lock_path(home).read_text(encoding="utf-8")
-        return json.loads(text) if text.strip() else None
+        info: dict[str, object] | None = json.loads(text) if text.strip() else None
+        return info
     except (OSError, ValueError):
         return None
 
 
-def _describe(info: dict | None) -> str:
+def _describe(info: dict[str, object] | None) -> str:
     if not info:
         return "another txpipe run"
     return f"txpipe run pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
+
+
+def _reenter(key: str) -> bool:
+    """Count one more hold if this process already holds the lock at ``key``; whether it does."""
+    with _process_lock:
+        if key not in _held:
+            return False
+        fd, depth = _held[key]
+        _held[key] = (fd, depth + 1)
+        return True
+
+
+def _leave(key: str) -> None:
+    """Count one hold fewer of a lock this process holds more than once."""
+    with _process_lock:
+        fd, depth = _held[key]
+        _held[key] = (fd, depth - 1)
+
+
+def _acquire(
+    fd: int,
+    home: Path,
+    wait: bool,
+    timeout: float | None,
+    on_wait: Callable[[str], None] | None,
+    poll_seconds: float,
+) -> None:
+    """Take the kernel lock on ``fd``: at once, or, with ``wait``, polling until the holder lets go
+    (``on_wait`` is told once) or ``timeout`` seconds pass. ``RunLocked`` when not taken."""
+    started = time.monotonic()
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            who = _describe(holder(home))
+            if not wait:
+                raise RunLocked(f"{who} is active on {home}; not waiting (use --wait to queue)") from None
+            if timeout is not None and time.monotonic() - started > timeout:
+                raise RunLocked(f"{who} still active on {home} after {timeout:.0f} s") from None
+            if on_wait and not told:
+                on_wait(f"{who} is active on {home}; waiting for it to finish")
+                told = True
+            time.sleep(poll_seconds)
+
+
+def _record_holder(fd: int) -> None:
+    """Write who holds the lock (this process) into the lock file, for :func:`holder`."""
+    info = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+
+
+def _register(key: str, fd: int) -> None:
+    """Note the lock at ``key`` as held by this process, as a new session."""
+    global _session_counter
+    with _process_lock:
+        _held[key] = (fd, 1)
+        _session_counter += 1
+        _sessions[key] = _session_counter
+
+
+def _unregister(key: str) -> None:
+    """Forget the lock at ``key`` and its session (before the kernel lock is released)."""
+    with _process_lock:
+        del _held[key]
+        del _sessions[key]
 
 
 @contextmanager
@@ -73,60 +146,24 @@ def run_lock(
     """Hold the run lock for the duration of the block."""
     path = lock_path(home)
     key = str(path)
-    with _process_lock:
-        if key in _held:
-            fd, depth = _held[key]
-            _held[key] = (fd, depth + 1)
-            reentered = True
-        else:
-            reentered = False
-    if reentered:
+    if _reenter(key):
         try:
             yield
         finally:
-            with _process_lock:
-                fd, depth = _held[key]
-                _held[key] = (fd, depth - 1)
+            _leave(key)
         return
 
     home.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    started = time.monotonic()
-    told = False
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                who = _describe(holder(home))
-                if not wait:
-                    raise RunLocked(f"{who} is active on {home}; not waiting (use --wait to queue)") from None
-                if timeout is not None and time.monotonic() - started > timeout:
-                    raise RunLocked(f"{who} still active on {home} after {timeout:.0f} s") from None
-                if on_wait and not told:
-                    on_wait(f"{who} is active on {home}; waiting for it to finish")
-                    told = True
-                time.sleep(poll_seconds)
-        info = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
-        global _session_counter
-        with _process_lock:
-            _held[key] = (fd, 1)
-            _session_counter += 1
-            _sessions[key] = _session_counter
+        _acquire(fd, home, wait, timeout, on_wait, poll_seconds)
+        _record_holder(fd)
+        _register(key, fd)
         try:
             yield
         finally:
-            with _process_lock:
-                del _held[key]
-                del _sessions[key]
-            os.ftruncate(fd, 0)
+            _unregister(key)
+            os.ftruncate(fd, 0)  # the file names no holder once none holds it
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

@@ -14,6 +14,7 @@ the same rule through the same SQL.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
@@ -35,7 +36,7 @@ TABLES = (
 )
 
 
-def run_sql(con: duckdb.DuckDBPyConnection, path: Path, params: dict) -> duckdb.DuckDBPyRelation:
+def run_sql(con: duckdb.DuckDBPyConnection, path: Path, params: Mapping[str, object]) -> duckdb.DuckDBPyRelation:
     """The SQL file at ``path`` as a relation, with those of ``params`` it names ($name) bound."""
     sql = path.read_text(encoding="utf-8")
     named = set(re.findall(r"\$(\w+)", sql))

@@ -56,7 +56,7 @@ class DeliveryFiles:
         # would cost more than its rows.
         self.small = small
         self._thread = None if small else ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lake-{batch_id[:8]}")
-        self._pending: Future | None = None
+        self._pending: Future[None] | None = None
 
     def add(self, participation: pa.Table, quarantine: pa.Table) -> None:
         """Queue one chunk's valid and quarantined rows (waits for the chunk before, and raises its error)."""

@@ -52,6 +52,17 @@ class DeliveryRecord:
         return rows and s["read"] == s["used"] + s["ignored"] + s["quarantined"]
 
 
+def _note(current: dict[tuple[str, str], DeliveryRecord], record: DeliveryRecord) -> None:
+    """Bring ``current`` (the delivery that counts per (source, source_file)) up to date with ``record``."""
+    key = (record.source, record.source_file)
+    known = current.get(key)
+    if record.status == "superseded":
+        if known is not None and known.batch_id == record.batch_id:
+            del current[key]
+    elif known is None or record.received_at > known.received_at or known.batch_id == record.batch_id:
+        current[key] = record
+
+
 class Ledger:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -76,24 +87,16 @@ class Ledger:
         writes, not N reads of the whole ledger.
         """
         if self._current is None:
-            self._current = {}
+            current: dict[tuple[str, str], DeliveryRecord] = {}
+            self._current = current
             for record in self.records():
-                self._note(record)
+                _note(current, record)
         return dict(self._current)
-
-    def _note(self, record: DeliveryRecord) -> None:
-        key = (record.source, record.source_file)
-        known = self._current.get(key)
-        if record.status == "superseded":
-            if known is not None and known.batch_id == record.batch_id:
-                del self._current[key]
-        elif known is None or record.received_at > known.received_at or known.batch_id == record.batch_id:
-            self._current[key] = record
 
     def _write(self, record: DeliveryRecord) -> None:
         write_text_atomically(self.path(record.batch_id), json.dumps(asdict(record), indent=2, sort_keys=True))
         if self._current is not None:
-            self._note(record)
+            _note(self._current, record)
 
     def repair(self) -> list[DeliveryRecord]:
         """Mark superseded every record that a later one of the same file replaced.

@@ -2,10 +2,10 @@
 
 Locks, each of which holds alone:
 
-- **An allow-list of parsed statements.** DuckDB's own parser splits the query and names each
-  statement's type; only SELECT (with VALUES, FROM-first, DESCRIBE, SHOW, SUMMARIZE), PRAGMA and
-  CALL pass. EXPLAIN and EXPLAIN ANALYZE are judged by the statement they wrap (EXPLAIN ANALYZE
-  runs it), which must itself be one of those.
+- **An allow-list of parsed statements** (``txpipe.warehouse.query_guard``). DuckDB's own parser
+  splits the query and names each statement's type; only SELECT (with VALUES, FROM-first, DESCRIBE,
+  SHOW, SUMMARIZE), PRAGMA and CALL pass. EXPLAIN and EXPLAIN ANALYZE are judged by the statement
+  they wrap (EXPLAIN ANALYZE runs it), which must itself be one of those.
 - **The connection.** Read-only, external access disabled, no extension installed or loaded,
   configuration locked, so no file can be read or written, no database attached and no limit
   lifted. Its spill folder is a private temporary folder removed afterwards (DuckDB lets a
@@ -13,9 +13,12 @@ Locks, each of which holds alone:
 - **Limits.** A time limit (a timer interrupts the connection), a memory cap (the spill folder is
   capped at the same size) and results fetched in batches, so a caller streams or stops early.
 
-Every refusal and every SQL error is a ``QueryRefused`` with ONE line: DuckDB's first line, never
-the lines after it, control characters escaped, and, in an error raised while running, any text
-it quotes that the user's query does not hold (a value from the data) withheld.
+Every refusal and every SQL error is a ``QueryRefused`` with ONE line (``txpipe.warehouse.query_errors``):
+DuckDB's first line, never the lines after it, control characters escaped, and, in an error raised
+while running, any text it quotes that the user's query does not hold (a value from the data) withheld.
+
+This module connects, runs and fetches; it re-exports the public names of the other two, so callers
+import everything from here.
 """
 
 from __future__ import annotations
@@ -30,10 +33,28 @@ from pathlib import Path
 
 import duckdb
 
-from txpipe.text import printable
+from txpipe.warehouse.query_errors import WITHHELD, QueryRefused, first_line
+from txpipe.warehouse.query_guard import ALLOWED, READING_STATEMENTS, check_query
 
-READING_STATEMENTS = {"SELECT", "PRAGMA", "CALL"}  # and EXPLAIN of one of them
-ALLOWED = READING_STATEMENTS | {"EXPLAIN"}
+__all__ = [
+    "ALLOWED",
+    "BATCH_ROWS",
+    "DEFAULT_MEMORY_LIMIT",
+    "DEFAULT_TIMEOUT",
+    "LOCKED_CONFIG",
+    "READING_STATEMENTS",
+    "WITHHELD",
+    "Limits",
+    "QueryRefused",
+    "QueryResult",
+    "QueryStream",
+    "Row",
+    "check_query",
+    "connect_read_only",
+    "first_line",
+    "open_query",
+    "run_query",
+]
 
 DEFAULT_TIMEOUT = 300.0  # seconds
 DEFAULT_MEMORY_LIMIT = "1GB"
@@ -46,16 +67,14 @@ LOCKED_CONFIG = {
     "allow_community_extensions": False,
 }
 
-
-class QueryRefused(Exception):
-    """The query was refused (it would change something or reach outside the warehouse), or it
-    failed (SQL error, time limit, memory cap). The message is one line."""
+Row = tuple[object, ...]  # one result row, values as DuckDB hands them to Python
+_Config = dict[str, str | bool | int | float | list[str]]  # what duckdb.connect takes as its config
 
 
 @dataclass
 class QueryResult:
     columns: list[str]
-    rows: list[tuple]
+    rows: list[Row]
     truncated: bool = False
 
 
@@ -70,7 +89,7 @@ def connect_read_only(
 ) -> duckdb.DuckDBPyConnection:
     if not warehouse.exists():
         raise FileNotFoundError(f"no published warehouse at {warehouse}: run `txpipe run` or `txpipe build` first")
-    config: dict = dict(LOCKED_CONFIG)
+    config: _Config = dict(LOCKED_CONFIG)
     if memory_limit is not None:
         config["memory_limit"] = memory_limit
         config["max_temp_directory_size"] = memory_limit
@@ -80,135 +99,6 @@ def connect_read_only(
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET lock_configuration = true")  # nothing the query says can undo the above
     return con
-
-
-# --- the allow-list -------------------------------------------------------------------------
-
-
-def _significant_tokens(sql: str) -> list[tuple[int, int, str]]:
-    """(start, end, type) of every token but comments; a token ends where the next one starts."""
-    tokens = duckdb.tokenize(sql)
-    out = []
-    for i, (offset, kind) in enumerate(tokens):
-        if kind.name != "comment":
-            out.append((offset, tokens[i + 1][0] if i + 1 < len(tokens) else len(sql), kind.name))
-    return out
-
-
-def _token_text(sql: str, tokens: list[tuple[int, int, str]], i: int) -> str:
-    return sql[tokens[i][0] : tokens[i][1]].strip()
-
-
-def _explained_candidates(sql: str) -> list[str]:
-    """Every text the EXPLAIN statement ``sql`` may wrap, by its grammar:
-    ``EXPLAIN [ANALYZE | ANALYSE] [( options )] statement``. Where the grammar is ambiguous
-    (``EXPLAIN (SELECT 1)``: options or a parenthesised query?) every reading is returned."""
-    tokens = _significant_tokens(sql)
-    if not tokens or _token_text(sql, tokens, 0).upper() != "EXPLAIN":
-        return []
-    starts = {1}
-    if len(tokens) > 1 and _token_text(sql, tokens, 1).upper() in ("ANALYZE", "ANALYSE", "VERBOSE"):
-        starts.add(2)
-    for start in sorted(starts):
-        if start < len(tokens) and _token_text(sql, tokens, start) == "(":
-            depth = 0
-            for i in range(start, len(tokens)):
-                text = _token_text(sql, tokens, i)
-                if tokens[i][2] == "operator":  # not a string or quoted name holding a parenthesis
-                    depth += text.count("(") - text.count(")")
-                if depth <= 0:
-                    starts.add(i + 1)
-                    break
-    return [sql[tokens[s][0] :] for s in sorted(starts) if s < len(tokens)]
-
-
-def _check(statement) -> None:
-    kind = statement.type.name
-    if kind not in ALLOWED:
-        raise QueryRefused(
-            f"txpipe query is read-only: {kind} statements are not allowed "
-            f"(only {', '.join(sorted(ALLOWED))}; EXPLAIN only of {', '.join(sorted(READING_STATEMENTS))})"
-        )
-    if kind != "EXPLAIN":
-        return
-    # The wrapped statement is one of the candidates; each candidate that parses as a statement
-    # must be a reading one, and at least one must parse (otherwise we cannot tell what runs).
-    wrapped = []
-    for candidate in _explained_candidates(statement.query):
-        try:
-            parsed = duckdb.extract_statements(candidate)
-        except duckdb.Error:
-            continue
-        if len(parsed) != 1:
-            continue
-        wrapped.append(parsed[0].type.name)
-    if not wrapped:
-        raise QueryRefused(
-            "txpipe query cannot tell which statement this EXPLAIN wraps: EXPLAIN [ANALYZE] "
-            "may only wrap a SELECT, PRAGMA or CALL"
-        )
-    refused = sorted(set(wrapped) - READING_STATEMENTS)
-    if refused:
-        raise QueryRefused(
-            f"txpipe query is read-only: EXPLAIN of {refused[0]} statements is not allowed "
-            f"(EXPLAIN [ANALYZE] may only wrap {', '.join(sorted(READING_STATEMENTS))})"
-        )
-
-
-def check_query(sql: str) -> list:
-    """The parsed statements of ``sql``, or ``QueryRefused`` if any is not a reading one."""
-    try:
-        statements = duckdb.extract_statements(sql)
-    except duckdb.Error as error:
-        raise QueryRefused(f"the query does not parse: {first_line(error)}") from None
-    if not statements:
-        raise QueryRefused("the query is empty")
-    for statement in statements:
-        _check(statement)
-    return statements
-
-
-# --- running it -----------------------------------------------------------------------------
-
-# Errors found before any data is read: their first line speaks of the query and the schema only.
-_ABOUT_THE_QUERY = (
-    duckdb.ParserException,
-    duckdb.BinderException,
-    duckdb.CatalogException,
-    duckdb.PermissionException,
-    duckdb.InterruptException,
-    duckdb.OutOfMemoryException,
-)
-
-
-def first_line(error: BaseException, sql: str | None = None) -> str:
-    """DuckDB's first line of ``error``, control characters escaped. For an error raised while
-    running (not while parsing or binding), quoted text that is not in ``sql`` is withheld: it
-    quotes a value from the data (``Could not convert string '...' to INT32``)."""
-    lines = str(error).strip().splitlines()
-    line = lines[0].strip() if lines else type(error).__name__
-    if sql is not None and not isinstance(error, _ABOUT_THE_QUERY):
-        line = _withhold_quoted(line, sql)
-    return printable(line)
-
-
-WITHHELD = "<value withheld>"
-
-
-def _withhold_quoted(line: str, sql: str) -> str:
-    """``line`` with each quoted span (from a quote to the last quote of that kind, so a value
-    holding quotes is withheld whole) replaced, unless the user's query holds it."""
-    out, rest = [], line
-    while True:
-        found = [(rest.find(q), q) for q in ("'", '"') if rest.count(q) >= 2]
-        if not found:
-            break
-        start, quote = min(found)
-        end = rest.rfind(quote)
-        content = rest[start + 1 : end]
-        out.append(rest[: start + 1] + (content if content and content in sql else WITHHELD) + quote)
-        rest = rest[end + 1 :]
-    return "".join(out) + rest
 
 
 class _Watchdog:
@@ -255,7 +145,7 @@ class QueryStream:
     _sql: str = field(repr=False)
     batch_rows: int = BATCH_ROWS
 
-    def batches(self) -> Iterator[list[tuple]]:
+    def batches(self) -> Iterator[list[Row]]:
         while True:
             with _refusals(self._watchdog, self._sql):
                 batch = self._cursor.fetchmany(self.batch_rows)
@@ -264,9 +154,9 @@ class QueryStream:
                 return
             yield batch
 
-    def rows(self, max_rows: int | None = None) -> tuple[list[tuple], bool]:
+    def rows(self, max_rows: int | None = None) -> tuple[list[Row], bool]:
         """Up to ``max_rows`` rows (all if None) and whether there were more."""
-        out: list[tuple] = []
+        out: list[Row] = []
         for batch in self.batches():
             out.extend(batch)
             if max_rows is not None and len(out) > max_rows:
@@ -335,13 +225,3 @@ def run_query(warehouse: Path, sql: str, limits: Limits | None = None, max_rows:
     with open_query(warehouse, sql, limits) as stream:
         rows, truncated = stream.rows(max_rows)
         return QueryResult(stream.columns, rows, truncated)
-
-
-def headline(warehouse: Path, name: str = "headline_partner_participants") -> QueryResult:
-    """A run-summary table for the latest year: partner participants by framework and programme
-    (the default), or ``headline_course_completion`` (completion over education and training only)."""
-    from txpipe.warehouse import read_sql
-
-    with connect_read_only(warehouse) as con:
-        cursor = con.execute(read_sql(name))
-        return QueryResult([d[0] for d in cursor.description], cursor.fetchall())

@@ -21,6 +21,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 import duckdb
 import jinja2
@@ -32,133 +33,78 @@ from txpipe.store.atomic import write_text_atomically
 from txpipe.text import printable_data, printable_html
 from txpipe.warehouse.query import connect_read_only
 
+if TYPE_CHECKING:
+    from txpipe.outputs.dashboard.charts import ChartSpec
+
 HERE = Path(__file__).parent
 STALE_DAYS = 90
-FRAMEWORK_COLOURS = {
-    "domain": ["ALLY", "PFP", "MD", "ICI", "PAG", "IO", "none"],
-    "range": ["#8c96a3", "#1f5f99", "#d9822b", "#2a9d8f", "#8e5ea2", "#c0392b", "#cccccc"],
-}
+
+Record = dict[str, object]  # one row of a dashboard query, by column name
 
 
-def _rows(con: duckdb.DuckDBPyConnection, name: str, partner: str | None, folder: Path = HERE / "sql") -> list[dict]:
+class Quality(TypedDict):
+    """The data-quality section (the full page only)."""
+
+    deliveries: list[Record]
+    reasons: list[Record]
+    warnings: list[Record]
+
+
+class DashboardData(TypedDict):
+    """Every figure the page shows, in the order the page's JSON holds them."""
+
+    participation: list[Record]
+    outcomes: list[Record]
+    gender: list[Record]
+    coverage: list[Record]
+    nations: dict[object, object]  # code -> display name, as the warehouse holds them
+    exercises: list[Record]
+    totals: list[Record]  # overall totals (a partner copy only; withheld where too few nations)
+    quality: Quality | None  # None in a partner copy
+
+
+def _rows(con: duckdb.DuckDBPyConnection, name: str, partner: str | None, folder: Path = HERE / "sql") -> list[Record]:
     relation = run_sql(con, folder / f"{name}.sql", {"partner": partner, "min_nations": MIN_NATIONS})
-    return [dict(zip(relation.columns, row)) for row in relation.fetchall()]
+    # a row holds one value per column
+    return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 
-def gather(warehouse: Path, partner: str | None = None) -> dict:
+def _quality(con: duckdb.DuckDBPyConnection) -> Quality:
+    return Quality(
+        deliveries=_rows(con, "quality_deliveries", None),
+        reasons=_rows(con, "quality_reasons", None),
+        warnings=_rows(con, "quality_warnings", None),
+    )
+
+
+def gather(warehouse: Path, partner: str | None = None) -> DashboardData:
     """Every figure the page shows, from the published warehouse (one nation's when ``partner``)."""
     with connect_read_only(warehouse) as con:
         nations = {r["code"]: r["name"] for r in _rows(con, "nations", partner)}
         if partner and partner not in nations:
             raise ValueError(f"{partner} is not a nation code in the warehouse")
-        data = {name: _rows(con, name, partner) for name in ("participation", "outcomes", "gender", "coverage")}
-        data["nations"] = nations
-        if partner:
-            data["exercises"] = _rows(con, "partner_metrics_exercises", partner, PARTNER_SQL)
-            # the same small-cell rule as the partner marts: totals over too few nations are withheld
-            data["totals"] = _rows(con, "partner_totals", partner, PARTNER_SQL)
-            data["quality"] = None
-        else:
-            data["exercises"] = _rows(con, "exercises", None)
-            data["totals"] = []
-            data["quality"] = {
-                "deliveries": _rows(con, "quality_deliveries", None),
-                "reasons": _rows(con, "quality_reasons", None),
-                "warnings": _rows(con, "quality_warnings", None),
-            }
-    return data
-
-
-def _spec(chart) -> dict:
-    spec = chart.to_dict()
-    spec.pop("datasets", None)
-    spec.pop("data", None)
-    return spec
-
-
-def chart_specs(partner: str | None) -> dict:
-    import altair as alt  # only when a dashboard is drawn (0.3 s to import)
-
-    empty = alt.Data(values=[])
-    colour = alt.Color("framework:N", scale=alt.Scale(**FRAMEWORK_COLOURS), title="framework")
-    specs = {
-        "trend": alt.Chart(empty)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("period:O", title="quarter", sort=None),
-            y=alt.Y("participants:Q", title="participants"),
-            color=colour,
-            tooltip=["period:O", "framework:N", "participants:Q"],
-        )
-        .properties(height=260),
-        "programme": alt.Chart(empty)
-        .mark_bar()
-        .encode(
-            x=alt.X("participants:Q", title="participants", stack="zero"),
-            y=alt.Y("programme:N", title=None),
-            color=colour,
-            tooltip=["programme:N", "framework:N", "participants:Q"],
-        )
-        .properties(height=160),
-        "partners": alt.Chart(empty)
-        .mark_bar()
-        .encode(
-            x=alt.X("participants:Q", title="participants"),
-            y=alt.Y("name:N", sort="-x", title=None),
-            color=colour,
-            tooltip=["name:N", "framework:N", "participants:Q", "individuals:Q"],
-        )
-        .properties(height=320),
-        "exercises": alt.Chart(empty)
-        .mark_bar()
-        .encode(
-            x=alt.X("headcount:Q" if partner else "partner_headcount:Q", title="headcount"),
-            y=alt.Y("exercise:N", sort="-x", title=None),
-            tooltip=(
-                ["exercise:N", "headcount:Q", "training_audience_headcount:Q", "observer_headcount:Q"]
+        return DashboardData(
+            participation=_rows(con, "participation", partner),
+            outcomes=_rows(con, "outcomes", partner),
+            gender=_rows(con, "gender", partner),
+            coverage=_rows(con, "coverage", partner),
+            nations=nations,
+            exercises=(
+                _rows(con, "partner_metrics_exercises", partner, PARTNER_SQL)
                 if partner
-                else ["exercise:N", "partner_nations:Q", "partner_headcount:Q", "observer_headcount:Q"]
+                else _rows(con, "exercises", None)
             ),
+            # the same small-cell rule as the partner marts: totals over too few nations are withheld
+            totals=_rows(con, "partner_totals", partner, PARTNER_SQL) if partner else [],
+            quality=None if partner else _quality(con),
         )
-        .properties(height=260),
-        "status": alt.Chart(empty)
-        .mark_bar()
-        .encode(
-            x=alt.X("files:Q", title="files"),
-            y=alt.Y("source:N", title=None),
-            color=alt.Color(
-                "status:N",
-                scale=alt.Scale(domain=["stored", "rejected", "superseded"], range=["#1a7f37", "#b42318", "#8c96a3"]),
-            ),
-            tooltip=["source:N", "status:N", "files:Q"],
-        )
-        .properties(height=180),
-        "share": alt.Chart(empty)
-        .mark_bar(color="#d9822b")
-        .encode(
-            x=alt.X("share:Q", title="quarantined share of rows", axis=alt.Axis(format="%")),
-            y=alt.Y("source:N", title=None),
-            tooltip=["source:N", "rows_quarantined:Q", "rows_read:Q", alt.Tooltip("share:Q", format=".1%")],
-        )
-        .properties(height=180),
-        "reasons": alt.Chart(empty)
-        .mark_bar(color="#b42318")
-        .encode(
-            x=alt.X("rows:Q", title="rows quarantined"),
-            y=alt.Y("reason:N", sort="-x", title=None),
-            tooltip=["reason:N", "rows:Q"],
-        )
-        .properties(height=260),
-        "warnings": alt.Chart(empty)
-        .mark_bar(color="#d9822b")
-        .encode(
-            x=alt.X("rows:Q", title="rows stored with the warning"),
-            y=alt.Y("warning:N", sort="-x", title=None),
-            tooltip=["warning:N", "rows:Q"],
-        )
-        .properties(height=120),
-    }
-    return {name: _spec(chart) for name, chart in specs.items()}
+
+
+def chart_specs(partner: str | None) -> dict[str, ChartSpec]:
+    """Every chart's Vega-Lite spec, without data (see txpipe.outputs.dashboard.charts)."""
+    from txpipe.outputs.dashboard.charts import chart_specs as specs  # Altair only when a dashboard is drawn (0.3 s)
+
+    return specs(partner)
 
 
 @lru_cache(maxsize=4)
@@ -175,14 +121,16 @@ def vega_bundle(cache_dir: Path | None = None) -> str:
         return cached.read_text(encoding="utf-8")
     import vl_convert
 
-    bundle = vl_convert.javascript_bundle()
+    # vl-convert's stub declares ``snippet`` required, but the function takes None (its default): the
+    # default snippet, which puts vegaEmbed, vegaLite and vega on window, is the one the page needs.
+    bundle = vl_convert.javascript_bundle()  # type: ignore[call-arg]
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomically(cached, bundle)
     return bundle
 
 
-def _json_for_script(value) -> Markup:
+def _json_for_script(value: object) -> Markup:
     """JSON for a <script type="application/json"> element: nothing in it can end or re-open the element."""
     text = json.dumps(value, default=str, ensure_ascii=False, allow_nan=False)
     for char, escaped in (
@@ -217,13 +165,14 @@ def templates() -> jinja2.Environment:
 
 
 def render(
-    data: dict, partner: str | None = None, generated: dt.datetime | None = None, cache_dir: Path | None = None
+    data: DashboardData, partner: str | None = None, generated: dt.datetime | None = None, cache_dir: Path | None = None
 ) -> str:
     generated = generated or dt.datetime.now(dt.UTC)
     name = data["nations"].get(partner, partner) if partner else None
     payload = {
-        **printable_data(data),
-        "specs": chart_specs(partner),  # data: control and bidi characters escaped
+        # data: control and bidi characters escaped (dict(): a TypedDict is typed as a Mapping, not a dict)
+        **printable_data(dict(data)),
+        "specs": chart_specs(partner),
         "meta": {
             "partner": partner,
             "stale_days": STALE_DAYS,
