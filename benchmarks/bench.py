@@ -51,7 +51,8 @@ con.execute(f"""CREATE TABLE participation AS
     SELECT p.*, participant_ref AS participant_pid, n.framework
     FROM read_parquet('{parquet_path}') p
     LEFT JOIN nations n ON n.code = p.nation
-        AND p.start_date BETWEEN coalesce(n.valid_from, DATE '0001-01-01') AND coalesce(n.valid_to, DATE '9999-12-31')""")
+        AND p.start_date BETWEEN coalesce(n.valid_from, DATE '0001-01-01')
+                             AND coalesce(n.valid_to, DATE '9999-12-31')""")
 for metric in ("metrics_participation", "metrics_outcomes", "metrics_gender", "metrics_partner_coverage",
                "metrics_exercises", "metrics_fill_rate"):
     con.execute(Path(sql_dir, f"{metric}.sql").read_text())
@@ -143,7 +144,19 @@ def landing_for(rows: int, seed: int = 7) -> Path:
     if not (landing / "jadl" / "jadl_01.csv").exists():
         shutil.rmtree(landing, ignore_errors=True)
         subprocess.run(
-            [*TXPIPE, "generate", str(landing), "--rows", str(rows), "--source", "jadl", "--files", "1", "--seed", str(seed)],
+            [
+                *TXPIPE,
+                "generate",
+                str(landing),
+                "--rows",
+                str(rows),
+                "--source",
+                "jadl",
+                "--files",
+                "1",
+                "--seed",
+                str(seed),
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -155,18 +168,35 @@ def small_files_landing(files: int, rows_per_file: int = 20) -> Path:
     if len(list((landing / "jadl").glob("*.csv"))) != files:
         shutil.rmtree(landing, ignore_errors=True)
         subprocess.run(
-            [*TXPIPE, "generate", str(landing), "--rows", str(files * rows_per_file), "--source", "jadl", "--files", str(files), "--seed", "7"],
+            [
+                *TXPIPE,
+                "generate",
+                str(landing),
+                "--rows",
+                str(files * rows_per_file),
+                "--source",
+                "jadl",
+                "--files",
+                str(files),
+                "--seed",
+                "7",
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
         )
     return landing
 
 
+def line_count(path: Path) -> int:
+    with open(path, encoding="utf-8") as handle:
+        return sum(1 for _ in handle)
+
+
 def measure_small_files(files: int, sql_dir: Path, reference: Path) -> dict:
     """Many small deliveries (issue 12: 1,000 files of 20 rows in under 60 s): bare DuckDB reading them
     all with one glob, the library ingest (grouped as the flow groups them), and `txpipe ingest`."""
     landing = small_files_landing(files)
-    rows = sum(sum(1 for _ in open(p, encoding="utf-8")) - 1 for p in (landing / "jadl").glob("*.csv"))
+    rows = sum(line_count(p) - 1 for p in (landing / "jadl").glob("*.csv"))
     base = measure(
         [
             PYTHON,

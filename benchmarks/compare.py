@@ -60,7 +60,8 @@ suite = context.suites.add(gx.ExpectationSuite(name="participation", expectation
     gxe.ExpectColumnValuesToNotBeNull(column="participant_ref"),
     gxe.ExpectColumnValuesToBeInSet(column="status", value_set=["nominated", "registered", "cancelled", "no_show",
                                     "attended", "completed", "passed", "failed", "withdrawn"]),
-    gxe.ExpectColumnValuesToBeInSet(column="delivery_mode", value_set=["resident", "mobile", "online", "blended", "field"]),
+    gxe.ExpectColumnValuesToBeInSet(column="delivery_mode",
+                                    value_set=["resident", "mobile", "online", "blended", "field"]),
     gxe.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=100),
 ]))
 frame["score"] = pd.to_numeric(frame["score"], errors="coerce")
@@ -77,7 +78,8 @@ con.execute(f"""CREATE TABLE participation AS
            participant_ref AS participant_pid, n.framework
     FROM read_parquet('{parquet}') p
     LEFT JOIN nations n ON n.code = p.nation
-        AND CAST(p.start_date AS DATE) BETWEEN coalesce(n.valid_from, DATE '0001-01-01') AND coalesce(n.valid_to, DATE '9999-12-31')""")
+        AND CAST(p.start_date AS DATE) BETWEEN coalesce(n.valid_from, DATE '0001-01-01')
+                                           AND coalesce(n.valid_to, DATE '9999-12-31')""")
 for metric in ("metrics_participation", "metrics_outcomes", "metrics_gender", "metrics_partner_coverage",
                "metrics_exercises", "metrics_fill_rate"):
     con.execute(Path(sql_dir, f"{metric}.sql").read_text())

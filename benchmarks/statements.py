@@ -36,7 +36,19 @@ def statements_landing(out: Path, statements: int, txpipe: list[str]) -> Path:
     if not export.exists():
         shutil.rmtree(landing, ignore_errors=True)
         subprocess.run(
-            [*txpipe, "generate", str(landing), "--source", "jadl-lrs", "--lrs", str(statements), "--seed", "7", "--defect-rate", "0.02"],
+            [
+                *txpipe,
+                "generate",
+                str(landing),
+                "--source",
+                "jadl-lrs",
+                "--lrs",
+                str(statements),
+                "--seed",
+                "7",
+                "--defect-rate",
+                "0.02",
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
         )

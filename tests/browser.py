@@ -7,10 +7,11 @@ import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 
 class _Recorder(BaseHTTPRequestHandler):
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
 
     def _refuse(self):
         _Recorder.requests.append(f"{self.command} {self.path}")
@@ -54,10 +55,10 @@ def open_page(page: Path, profile: Path, screenshot: Path | None = None, size=(1
         f"--window-size={size[0]},{size[1]}",
     ]
     try:
-        dom = subprocess.run(common + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+        dom = subprocess.run([*common, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
         if screenshot:
             subprocess.run(
-                common + [f"--screenshot={screenshot}", page.as_uri()], capture_output=True, timeout=120, check=True
+                [*common, f"--screenshot={screenshot}", page.as_uri()], capture_output=True, timeout=120, check=True
             )
     finally:
         proxy.shutdown()

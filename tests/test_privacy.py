@@ -27,8 +27,8 @@ def plant_canaries(landing: Path) -> None:
     book = Workbook()
     sheet = book.active
     sheet.append(["Banner"])
-    sheet.append(list(row()) + ["E-mail address"])
-    sheet.append(list(row(participant_ref=CANARY_REF, status="bogus").values()) + [CANARY_EMAIL])
+    sheet.append([*list(row()), "E-mail address"])
+    sheet.append([*list(row(participant_ref=CANARY_REF, status="bogus").values()), CANARY_EMAIL])
     (landing / "ndc").mkdir()
     book.save(landing / "ndc" / "roster.xlsx")
     (landing / "mtep").mkdir()

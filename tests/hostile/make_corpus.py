@@ -141,7 +141,7 @@ def build() -> None:
         csv_text([good(1)], headers=[h for h in HEADERS if h != "nation"])
     )
     expect("duplicated_header.csv", **rejected("duplicated column 'Nation' (columns 10 and 18)")).write_text(
-        csv_text([{**good(1), "Nation": "ARM"}], headers=HEADERS + ["Nation"])
+        csv_text([{**good(1), "Nation": "ARM"}], headers=[*HEADERS, "Nation"])
     )
     expect("header_blank_names.csv", **rejected("the header row is empty")).write_text(" , ,\n1,2,3\n")
     expect("blank_lines_before_header.csv", **stored(2, 2)).write_text("\n\n" + csv_text([good(1), good(2)]))
@@ -162,7 +162,7 @@ def build() -> None:
     expect("extra_columns.csv", **stored(2, 2, ignored=["Email", "Phone", "Notes"])).write_text(
         csv_text(
             [{**good(1), "Email": "someone@example.org", "Phone": "+49 8821 0000", "Notes": "x"}, good(2)],
-            headers=HEADERS + ["Email", "Phone", "Notes"],
+            headers=[*HEADERS, "Email", "Phone", "Notes"],
         )
     )
     expect("long_field_100k.csv", **stored(2, 1, {2: ["activity_title_too_long"]})).write_text(
@@ -294,7 +294,7 @@ def build() -> None:
     workbook(
         expect("formula_column.xlsx", **stored(2, 2, ignored=["Total"])),
         {
-            "Roster": [HEADERS + ["Total"], values(good(1)) + ["=L2*2"], values(good(2, score=None)) + ["=L3*2"]],
+            "Roster": [[*HEADERS, "Total"], [*values(good(1)), "=L2*2"], [*values(good(2, score=None)), "=L3*2"]],
         },
     )
     workbook(
@@ -357,7 +357,7 @@ def build() -> None:
         password.write_bytes(plain.getvalue())
     except ImportError:
         if saved is None:
-            raise SystemExit("password.xlsx needs msoffcrypto-tool the first time")
+            raise SystemExit("password.xlsx needs msoffcrypto-tool the first time") from None
         password.write_bytes(saved)
 
     # --- sources with configs, and a folder name txpipe refuses -----------------------------

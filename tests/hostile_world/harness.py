@@ -133,7 +133,9 @@ def warehouse_tables(db: Path) -> dict[str, list[dict]]:
         for schema, name in names:
             cur = con.execute(f'SELECT * FROM "{schema}"."{name}"')
             cols = [d[0] for d in cur.description]
-            out[name if schema == "main" else f"{schema}.{name}"] = [dict(zip(cols, r)) for r in cur.fetchall()]
+            out[name if schema == "main" else f"{schema}.{name}"] = [
+                dict(zip(cols, r, strict=False)) for r in cur.fetchall()
+            ]
         comments = con.execute("SELECT table_name, column_name, comment FROM duckdb_columns()").fetchall()
         out["__comments__"] = [{"c": c} for c in comments]
     return out
@@ -204,7 +206,7 @@ def rejoin_table_cells(text: str) -> str:
                     rows.append(cols)
                 cols = [[c.strip()] for c in cells]
             else:
-                for acc, c in zip(cols, cells):
+                for acc, c in zip(cols, cells, strict=False):
                     acc.append(c.strip())
         elif cols:
             rows.append(cols)

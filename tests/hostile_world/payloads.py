@@ -158,20 +158,25 @@ _CT = b"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
 <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
 <Default Extension="xml" ContentType="application/xml"/>
-<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>
-<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>
+<Override PartName="/xl/workbook.xml" \
+ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>
+<Override PartName="/xl/worksheets/sheet1.xml" \
+ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>
 </Types>"""
 _RELS = b"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
-<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>
+<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" \
+Target="xl/workbook.xml"/>
 </Relationships>"""
 _WB = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">
+<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" \
+xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">
 <sheets><sheet name="{name}" sheetId="1" r:id="rId1"/></sheets>
 </workbook>"""
 _WB_RELS = b"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
-<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>
+<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" \
+Target="worksheets/sheet1.xml"/>
 </Relationships>"""
 
 
@@ -213,7 +218,7 @@ def xlsx_bytes(rows: list[list[object]], sheet_name: str = "Roster") -> bytes:
 
 
 def xlsx_row(record_id: str, **override) -> list[object]:
-    values = dict(zip(CANONICAL, csv_row(record_id).split(",")))
+    values = dict(zip(CANONICAL, csv_row(record_id).split(","), strict=False))
     values.update(override)
     return [values[c] for c in CANONICAL]
 
@@ -283,7 +288,7 @@ def build_world(root: Path) -> World:
     E[("leak", "nohead_solo.csv")] = Expect({"rejected"}, 0, 0, 0, 0)
 
     # JSON Lines with no canonical key at all: rejected whole (missing required columns)
-    _w(landing / "leak" / "nohead.jsonl", ('{"contact": "%s", "who": "x"}\n' % S["nohead_json_email"]).encode())
+    _w(landing / "leak" / "nohead.jsonl", ('{{"contact": "{}", "who": "x"}}\n'.format(S["nohead_json_email"])).encode())
     E[("leak", "nohead.jsonl")] = Expect({"rejected"}, 0, 0, 0, 0)
 
     _w(
@@ -318,9 +323,9 @@ def build_world(root: Path) -> World:
         landing / "leak" / "xhdr.xlsx",
         xlsx_bytes(
             [
-                CANONICAL + [S["xlsx_header_email"]],
-                xlsx_row("XL-1") + ["a"],
-                xlsx_row("XL-2") + ["b"],
+                [*CANONICAL, S["xlsx_header_email"]],
+                [*xlsx_row("XL-1"), "a"],
+                [*xlsx_row("XL-2"), "b"],
             ]
         ),
     )

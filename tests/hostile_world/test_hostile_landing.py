@@ -1,8 +1,8 @@
 """One big hostile landing, ingested twice by the real `txpipe run`, and everything the run left inspected.
 
 Covers issue items (2) values leaking through messages, (3) symlinks followed out of the landing,
-(4) poison numbers and hostile source configs crashing the run, (9) the published run does not fail on printing (the printing itself is
-tested on a small landing in test_printing.py).
+(4) poison numbers and hostile source configs crashing the run, (9) the published run does not fail on printing
+(the printing itself is tested on a small landing in test_printing.py).
 The expected outcomes come from the README (the documented contract) and the issue text only.
 """
 

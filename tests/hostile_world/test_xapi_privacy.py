@@ -102,7 +102,7 @@ def run(tmp_path_factory, prefect_home):
     shutil.copy(KOKEA, landing / "kokea" / "kokea.json")
     statements = json.loads(KOKEA.read_text(encoding="utf-8"))
     mboxes = sorted({s["actor"]["mbox"] for s in statements})
-    roster = ["learner,nation"] + [f"{mbox},{nation}" for mbox, nation in zip(mboxes, NATIONS)]
+    roster = ["learner,nation"] + [f"{mbox},{nation}" for mbox, nation in zip(mboxes, NATIONS, strict=False)]
     others = []
     for actor, nation in OTHERS:
         key = (

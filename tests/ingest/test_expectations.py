@@ -125,7 +125,7 @@ def test_a_suite_with_an_expectation_across_rows_is_refused(tmp_path, expectatio
     suite = json.loads((tmp_path / "participation.json").read_text())
     suite["expectations"].append({**expectation, "meta": {"rule": "across_rows"}})
     (tmp_path / "participation.json").write_text(json.dumps(suite))
-    with pytest.raises(SuiteError, match="across_rows .* does not judge rows one by one"):
+    with pytest.raises(SuiteError, match=r"across_rows .* does not judge rows one by one"):
         load_suite(tmp_path)
 
 

@@ -46,7 +46,7 @@ def ingest_rows(settings, landing, rows, name="test/d.csv"):
     return record, read_parquet_rows(settings.quarantine_dir), read_parquet_rows(settings.participation_dir)
 
 
-@pytest.mark.parametrize("rule,change", CASES, ids=[f"{r}-{list(c.values())[0] or 'blank'}" for r, c in CASES])
+@pytest.mark.parametrize("rule,change", CASES, ids=[f"{r}-{next(iter(c.values())) or 'blank'}" for r, c in CASES])
 def test_rule_quarantines_the_row_under_its_name(settings, landing, rule, change):
     """The bad row is quarantined with exactly that rule; a good neighbour is stored."""
     bad_row = {**row(source_record_id="BAD"), **change}
@@ -87,7 +87,7 @@ def test_exact_duplicates_collapse_and_conflicting_ones_are_all_quarantined(sett
         row(source_record_id="C", status="failed"),
         row(source_record_id="C", status="withdrawn", score=""),
     ]
-    record, quarantined, stored = ingest_rows(settings, landing, rows)
+    record, quarantined, _stored = ingest_rows(settings, landing, rows)
     assert (record.rows_read, record.rows_stored, record.rows_quarantined, record.rows_duplicate) == (5, 1, 3, 1)
     assert sorted(q["source_row"] for q in quarantined) == [4, 5, 6]
     assert all(q["reasons"] == ["conflicting_duplicate"] for q in quarantined)

@@ -130,7 +130,7 @@ def test_config_mapping_defaults_aliases_and_enums(reference):
 
 def test_missing_required_columns_and_double_mapping_reject_the_file():
     config = SourceConfig(name="t")
-    with pytest.raises(UnreadableFile, match="missing required column.*nation, status"):
+    with pytest.raises(UnreadableFile, match=r"missing required column.*nation, status"):
         plan_columns(["source_record_id", "programme", "activity_code", "start_date", "end_date"], config)
     doubled = parse_source_config("t", {"columns": {"Country": "nation"}})
     with pytest.raises(UnreadableFile, match="columns 1 and 2 both map to 'nation'"):

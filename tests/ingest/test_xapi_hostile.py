@@ -510,7 +510,7 @@ INVALID_WHEN = [
     "2024-03-04T10:60:00Z",
     "T",
     "Z",
-    "２０２４-03-04T10:00:00Z",  # full-width digits
+    "２０２４-03-04T10:00:00Z",  # full-width digits, deliberately  # noqa: RUF001
     "2024-03-04T10:00:00Z\n",
     " 2024-03-04T10:00:00Z",
     "2024-03-04T10:00:00Z\x00",
@@ -1355,7 +1355,7 @@ def test_a_roster_that_is_a_device_is_never_opened(world):
         os.mknod(prepare_check, 0o644 | __import__("stat").S_IFCHR, os.makedev(1, 5))
     except PermissionError:
         pytest.skip("cannot make a device node here")
-    records, before, after = _measured(world, prepare, timeout=60, address_space=3 << 30)
+    records, _before, _after = _measured(world, prepare, timeout=60, address_space=3 << 30)
     [record] = records
     assert record["status"] == "rejected" and "roster" in record["reason"], record
 

@@ -3,8 +3,8 @@
 The README section "## xAPI sources (LRS exports)" (the "Every statement is accounted for" table, "Verbs"
 and "Records") is the specification; neither the implementation nor its own tests were read when this
 file was written (a few lines of the implementation later showed up in pytest tracebacks of failing
-tests; nothing here was changed to match them).  ``oracle()`` below is a deliberately plain implementation of those rules: it
-classifies every statement, then groups the used ones and decides each record from the whole group.
+tests; nothing here was changed to match them).  ``oracle()`` below is a deliberately plain implementation of
+those rules: it classifies every statement, then groups the used ones and decides each record from the whole group.
 A hypothesis strategy mixes every documented defect and feature at random positions, and the property
 test asserts that the library and the oracle agree on everything the README specifies.
 
@@ -824,7 +824,10 @@ def test_voiding_before_and_after_and_quarantined_voiders_and_targets():
     target_b = dict(st_("completed", actor={"openid": "https://id.example.org/x"}), id="b")
     target_q = dict(st_("passed", ts="bad"), id="q")
     keep = dict(st_("attended", actor={"openid": "https://id.example.org/y"}), id="k")
-    void = lambda i, **kw: st_(VOIDED_IRI, obj=None, **kw) | {"object": {"objectType": "StatementRef", "id": i}}
+
+    def void(i, **kw):
+        return st_(VOIDED_IRI, obj=None, **kw) | {"object": {"objectType": "StatementRef", "id": i}}
+
     rows = numbered(
         void("a"),  # before its target
         target_a,

@@ -59,7 +59,7 @@ def check_published(env) -> None:
 
 
 def test_served_deployments_run_on_demand_with_artifacts(env, tmp_path):
-    log = open(tmp_path / "serve.log", "w")
+    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - open for the server's lifetime, closed in finally
     serve = subprocess.Popen(
         [sys.executable, "-m", "txpipe", "serve", "--landing", str(SAMPLE_LANDING)],
         env=env,
@@ -101,7 +101,7 @@ def test_prefect_yaml_deployments_run_on_a_process_worker(env, tmp_path):
     assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
     nightly = client(env, "wait-deployment", "txpipe-pipeline/nightly")
     assert nightly["work_pool"] == "txpipe" and nightly["schedules"] == ["0 2 * * *"]
-    log = open(tmp_path / "worker.log", "w")
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - open for the worker's lifetime, closed in finally
     worker = subprocess.Popen(
         [str(PREFECT), "worker", "start", "--pool", "txpipe"],
         env=env,

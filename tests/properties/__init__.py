@@ -17,12 +17,12 @@ from hypothesis.configuration import set_hypothesis_home_dir
 if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
     set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "txpipe-hypothesis")
 
-_COMMON = dict(
-    deadline=None,
-    derandomize=False,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+_COMMON = {
+    "deadline": None,
+    "derandomize": False,
+    "database": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
 # Shrinking costs an ingest per step (one shrink took over 5 minutes), so `make test` reports a failing
 # example as generated (its file bytes and row differences are in the message) and "deep" shrinks it.
 _NO_SHRINK = [Phase.explicit, Phase.generate]

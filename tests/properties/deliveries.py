@@ -64,7 +64,7 @@ class Delivery:
     def __repr__(self) -> str:
         lines = [f"Delivery(columns={self.columns!r}, headers={self.headers!r}, items=["]
         lines += [f"  {i!r}," for i in self.items]
-        return "\n".join(lines + ["])"])
+        return "\n".join([*lines, "])"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ INVALID_SCORE = ["101", "-1", "n/a", "100.5", "100.01", "88,5"]
 # 2024-03-04, "1e2" as 100.0 and ".5" as 0.5. The oracle does not model that normalisation, so these
 # shapes stay out of the strategy.
 NORMALISED_BEFORE_RULES = {"start_date": ["2024-3-4"], "end_date": ["2024-3-4"], "score": ["1e2", ".5"]}
-NATION_NAMES = sorted({name for name in REF.nation_names})  # lower-case names
+NATION_NAMES = sorted(set(REF.nation_names))  # lower-case names
 NATION_CODES = sorted(REF.nation_codes)
 ACTIVITY_CODES = sorted(REF.activity_codes)
 

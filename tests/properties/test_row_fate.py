@@ -185,7 +185,7 @@ def compare_quarantined(source_row: int, fate, actual: dict) -> list[str]:
         offending = json.loads(actual["offending_values"])
         record = json.loads(actual["record"])
     except (TypeError, ValueError) as exc:
-        return problems + [f"row {source_row}: offending_values/record not JSON: {exc}"]
+        return [*problems, f"row {source_row}: offending_values/record not JSON: {exc}"]
     if fate.reasons and fate.reasons[0] in READER_ISSUES:
         if not isinstance(offending, dict) or "problem" not in offending:
             problems.append(f"row {source_row} reader issue offending_values {offending!r} has no 'problem'")
@@ -193,7 +193,7 @@ def compare_quarantined(source_row: int, fate, actual: dict) -> list[str]:
             problems.append(f"row {source_row} reader issue record {record!r}, expected {{}}")
         return problems
     if not isinstance(offending, dict):
-        return problems + [f"row {source_row} offending_values {offending!r} is not an object"]
+        return [*problems, f"row {source_row} offending_values {offending!r} is not an object"]
     # offending_values: for each column the failed (critical) rules judged, the delivered
     # (trimmed) value or null; participant_ref's value is always null.
     judged_critical = {c for n in fate.reasons for c in RULES_BY_NAME[n].offending_columns}

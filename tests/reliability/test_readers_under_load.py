@@ -25,7 +25,8 @@ READER = textwrap.dedent("""
                 deliveries = con.execute("SELECT count(*) FROM deliveries").fetchone()[0]
                 stored = con.execute("SELECT sum(rows_stored) FROM deliveries WHERE status = 'stored'").fetchone()[0]
                 rows = con.execute("SELECT count(*) FROM participation").fetchone()[0]
-                metric = con.execute("SELECT coalesce(sum(participant_events), 0) FROM metrics_participation").fetchone()[0]
+                metric = con.execute(
+                    "SELECT coalesce(sum(participant_events), 0) FROM metrics_participation").fetchone()[0]
                 attended = con.execute(
                     "SELECT count(*) FROM participation WHERE is_attended(status)").fetchone()[0]
             if rows != stored or metric != attended:  # parts of two different builds

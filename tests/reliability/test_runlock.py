@@ -33,9 +33,11 @@ def hold(home, seconds):
 
 def test_second_run_exits_clearly_or_waits(tmp_path):
     holder = hold(tmp_path, 2)
-    with pytest.raises(RunLocked, match=rf"pid {holder.pid} .* is active on .*not waiting"):
-        with run_lock(tmp_path, wait=False):
-            pass
+    with (
+        pytest.raises(RunLocked, match=rf"pid {holder.pid} .* is active on .*not waiting"),
+        run_lock(tmp_path, wait=False),
+    ):
+        pass
     messages = []
     started = time.monotonic()
     with run_lock(tmp_path, wait=True, timeout=30, on_wait=messages.append):
@@ -46,9 +48,8 @@ def test_second_run_exits_clearly_or_waits(tmp_path):
 
 def test_wait_timeout(tmp_path):
     holder = hold(tmp_path, 5)
-    with pytest.raises(RunLocked, match="still active"):
-        with run_lock(tmp_path, wait=True, timeout=0.5, poll_seconds=0.1):
-            pass
+    with pytest.raises(RunLocked, match="still active"), run_lock(tmp_path, wait=True, timeout=0.5, poll_seconds=0.1):
+        pass
     holder.kill()
     holder.wait()
 

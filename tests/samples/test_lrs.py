@@ -52,7 +52,20 @@ STATUS = {
     "failed": "failed",
     "completed": "completed",
     "registered": "registered",
-    **dict.fromkeys(("launched", "initialized", "attempted", "attended", "experienced", "progressed", "resumed", "terminated", "abandoned"), "attended"),
+    **dict.fromkeys(
+        (
+            "launched",
+            "initialized",
+            "attempted",
+            "attended",
+            "experienced",
+            "progressed",
+            "resumed",
+            "terminated",
+            "abandoned",
+        ),
+        "attended",
+    ),
 }
 STRENGTH = ("registered", "attended", "completed", "failed", "passed")
 
@@ -196,7 +209,7 @@ def test_defects_only_touch_their_own_lines(clean, damaged):
     (_, clean_lines), (manifest, damaged_lines) = clean, damaged
     planted = {line for line, _ in manifest.planted}
     assert len(clean_lines) == len(damaged_lines) == 6000
-    for number, (a, b) in enumerate(zip(clean_lines, damaged_lines), start=1):
+    for number, (a, b) in enumerate(zip(clean_lines, damaged_lines, strict=False), start=1):
         assert (a == b) == (number not in planted), number
 
 

@@ -135,5 +135,5 @@ def test_a_warehouse_that_cannot_be_read_is_not_extended(settings, landing, dama
         with duckdb.connect(str(published)) as con:
             con.execute("DROP SCHEMA txpipe_build CASCADE")
     assert held_deliveries(published, settings, Ledger(settings.ledger_dir).records()) is None
-    path, counts = publish_warehouse(settings)
+    _path, counts = publish_warehouse(settings)
     assert counts["participation"] == 1

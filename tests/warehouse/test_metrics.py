@@ -102,12 +102,12 @@ COURSES_V2 = [
     course("r12", "JPN", "P12", "attended", "F", start="2021-09-01", end="2021-09-01", iteration=""),
 ]
 # The first delivery of the same file: r11 and r2's status are replaced by the re-delivery above.
-COURSES_V1 = (
-    COURSES_V2[:1]
-    + [course("r2", "GEO", "P2", "attended", "M")]
-    + COURSES_V2[2:]
-    + [course("r11", "UKR", "P11", "passed", "F")]
-)
+COURSES_V1 = [
+    *COURSES_V2[:1],
+    course("r2", "GEO", "P2", "attended", "M"),
+    *COURSES_V2[2:],
+    course("r11", "UKR", "P11", "passed", "F"),
+]
 # A later file re-delivers r4 with its final status.
 CORRECTIONS = [course("r4", "UKR", "P4", "passed", "U")]
 EXERCISE = [

@@ -128,7 +128,7 @@ def test_explain_is_judged_by_the_statement_it_wraps(warehouse, sql):
     spill = warehouse.parent / "txpipe.duckdb.tmp"  # DuckDB's default spill folder, which it lets a
     spill.mkdir(exist_ok=True)  # connection write even with external access off
     try:
-        with pytest.raises(QueryRefused, match="read-only: EXPLAIN of [A-Z]+ statements is not allowed"):
+        with pytest.raises(QueryRefused, match=r"read-only: EXPLAIN of [A-Z]+ statements is not allowed"):
             run_query(warehouse, sql.format(spill=spill))
         assert not (spill / "x.csv").exists()
     finally:
@@ -181,7 +181,7 @@ def test_a_long_query_stops_at_the_time_limit(warehouse):
 def test_memory_is_capped(warehouse):
     from txpipe.warehouse.query import Limits
 
-    with pytest.raises(QueryRefused, match="Out of Memory.*--memory-limit"):
+    with pytest.raises(QueryRefused, match=r"Out of Memory.*--memory-limit"):
         run_query(warehouse, "SELECT list(range) FROM range(100000000)", Limits(memory_limit="64MB"))
 
 

@@ -11,7 +11,7 @@ def read_all(path, **options):
     delivered = read_delivery(path, ReadOptions(**options))
     batches = list(delivered.batches)
     frames = [b.frame for b in batches]
-    rows = [(int(i), r) for f in frames for i, r in zip(f.index, f.to_dict("records"))]
+    rows = [(int(i), r) for f in frames for i, r in zip(f.index, f.to_dict("records"), strict=False)]
     issues = [i for b in batches for i in b.issues]
     return delivered.headers, rows, issues
 
@@ -30,7 +30,7 @@ def test_quoted_delimiters_and_newlines_and_blank_lines(tmp_path):
     """Quoted fields keep delimiters and newlines; blank lines are skipped and not counted."""
     path = tmp_path / "r.csv"
     path.write_text('id,note,x\n1,"a, b",y\n\n2,"line1\nline2",z\n,,\n3, spaced ,w\n', encoding="utf-8")
-    headers, rows, issues = read_all(path)
+    _headers, rows, _issues = read_all(path)
     assert [r for _, r in rows] == [
         {"id": "1", "note": "a, b", "x": "y"},
         {"id": "2", "note": "line1\nline2", "x": "z"},
@@ -140,7 +140,7 @@ def test_a_field_past_the_limit_rejects_the_file_on_either_path(tmp_path, quoted
     path = tmp_path / "long.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     delivered = read_delivery(path, ReadOptions(limits=ReadLimits(field_chars=200)))
-    with pytest.raises(UnreadableFile, match="longer than|field larger than field limit") as caught:
+    with pytest.raises(UnreadableFile, match=r"longer than|field larger than field limit") as caught:
         list(delivered.batches)
     assert long not in str(caught.value)
 

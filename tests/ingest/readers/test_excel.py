@@ -17,7 +17,7 @@ KNOWN = SourceConfig(name="t").is_known_header
 def read_all(path, **options):
     delivered = read_delivery(path, ReadOptions(is_known_header=KNOWN, **options))
     frames = [b.frame for b in delivered.batches]
-    return delivered.headers, [(int(i), r) for f in frames for i, r in zip(f.index, f.to_dict("records"))]
+    return delivered.headers, [(int(i), r) for f in frames for i, r in zip(f.index, f.to_dict("records"), strict=False)]
 
 
 def roster(path, banner_rows: int, sheets=("Roster",)):

@@ -40,7 +40,7 @@ def read_all(path, limits: ReadLimits | None = None):
     options = ReadOptions(is_known_header=KNOWN, limits=limits or ReadLimits())
     delivered = read_delivery(path, options)
     frames = [b.frame for b in delivered.batches]
-    return delivered.headers, [(int(i), r) for f in frames for i, r in zip(f.index, f.to_dict("records"))]
+    return delivered.headers, [(int(i), r) for f in frames for i, r in zip(f.index, f.to_dict("records"), strict=False)]
 
 
 def rejected(path, limits: ReadLimits | None = None) -> str:

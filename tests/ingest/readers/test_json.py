@@ -12,7 +12,7 @@ from txpipe.ingest.readers import ReadOptions, UnreadableFile, read_delivery
 def read_all(path):
     delivered = read_delivery(path, ReadOptions())
     batches = list(delivered.batches)
-    rows = [(int(i), r) for b in batches for i, r in zip(b.frame.index, b.frame.to_dict("records"))]
+    rows = [(int(i), r) for b in batches for i, r in zip(b.frame.index, b.frame.to_dict("records"), strict=False)]
     return delivered.headers, rows, [i for b in batches for i in b.issues]
 
 
