@@ -25,7 +25,8 @@ def breaches(root: Path) -> list[str]:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 size = (node.end_lineno or node.lineno) - node.lineno + 1
                 if size > MAX_FUNCTION_LINES:
-                    found.append(f"{path}:{node.lineno}: function {node.name} of {size} lines (at most {MAX_FUNCTION_LINES})")
+                    limit = f"(at most {MAX_FUNCTION_LINES})"
+                    found.append(f"{path}:{node.lineno}: function {node.name} of {size} lines {limit}")
     return found
 
 

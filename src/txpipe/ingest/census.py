@@ -107,5 +107,5 @@ class CensusTaker:
     def __enter__(self) -> CensusTaker:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -12,6 +12,7 @@ deliveries take the set-based stages of this package instead.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,15 +31,15 @@ from txpipe.ingest.readers import RowIssue, read_ahead, read_delivery
 from txpipe.ingest.sources import SourceConfig, load_source_config
 from txpipe.ingest.spool import Spool, frame_to_table
 from txpipe.ingest.store import Tallies, add_outcome, outcome_query
-from txpipe.ingest.values import (  # normalize re-exported: txpipe.ingest.small_deliveries calls chunks.normalize
+from txpipe.ingest.values import (
     CANONICAL_COLUMNS,
     REPORTABLE_COLUMNS,
     ColumnPlan,
     delivered_values,
-    normalize as normalize,
     plan_columns,
     pseudonymise,
 )
+from txpipe.ingest.values import normalize as normalize  # re-exported: small_deliveries calls chunks.normalize
 from txpipe.ingest.workspace import issue_table, sql
 from txpipe.ops.memory import release_freed_memory
 from txpipe.store.lake import DeliveryFiles
@@ -164,7 +165,7 @@ def outcomes(deliveries: list[list[tuple[Chunk, Verdict]]], ctx: IngestContext) 
     position = rows["source_row"].to_numpy()
     bounds = np.searchsorted(position, [n << POSITION_BITS for n in range(len(deliveries) + 1)])
     low = pa.scalar((1 << POSITION_BITS) - 1, pa.int64())
-    return [_with_position(rows.slice(first, last - first), low) for first, last in zip(bounds, bounds[1:])]
+    return [_with_position(rows.slice(first, last - first), low) for first, last in itertools.pairwise(bounds)]
 
 
 def _with_position(table: pa.Table, low: pa.Scalar) -> pa.Table:

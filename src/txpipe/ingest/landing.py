@@ -55,7 +55,7 @@ class _Landed:
     stat: os.stat_result
 
 
-def _kind(entry: os.DirEntry) -> str | None:
+def _kind(entry: os.DirEntry[str]) -> str | None:
     """Why an entry is not read, or None for a regular file or folder."""
     if entry.is_symlink():
         return "symbolic link: not followed (the landing is a closed world)"

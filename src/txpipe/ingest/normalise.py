@@ -44,7 +44,7 @@ class Normaliser:
         """Columns whose delivered value can differ from the canonical one (both are kept)."""
         return [*self.rewritten, *self.defaults]
 
-    def _normalise(self, values: dict[str, list]) -> dict[str, list]:
+    def _normalise(self, values: dict[str, list[str | None]]) -> dict[str, list[str | None]]:
         """Canonical text of the given values of each column (one padded frame, one normalize call)."""
         length = max(len(v) for v in values.values())
         frame = pd.DataFrame(
@@ -71,7 +71,7 @@ class Normaliser:
                 new[column] = unseen
         if new:
             for column, canonical in self._normalise(new).items():
-                self._known[column].update(zip(new[column], canonical))
+                self._known[column].update(zip(new[column], canonical, strict=True))
         out = {}
         for column in self.rewritten:
             known = self._known[column]

@@ -186,7 +186,10 @@ def _judge_and_store(pending: dict[int, _Pending], ctx: IngestContext, received:
         tables = outcomes(judged, ctx)
     except Exception as error:  # the group's outcome query failed: its deliveries fail alike
         return {n: DeliveryFailed(item.delivery, "store", error) for n, item in pending.items()}
-    return {number: _store(item, table, ctx, received) for (number, item), table in zip(pending.items(), tables)}
+    return {
+        number: _store(item, table, ctx, received)
+        for (number, item), table in zip(pending.items(), tables, strict=True)
+    }
 
 
 def _store(item: _Pending, outcome: pa.Table, ctx: IngestContext, received: dt.datetime) -> Outcome:

@@ -13,6 +13,7 @@ import datetime as dt
 import math
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -117,14 +118,14 @@ def load_source_config(sources_dir: Path, source: str) -> SourceConfig:
 _SCALARS = (str, int, float, bool, dt.date, dt.datetime, dt.time)
 
 
-def _text(data: dict, key: str, origin: str) -> str | None:
+def _text(data: Mapping[str, object], key: str, origin: str) -> str | None:
     value = data.get(key)
     if value is not None and not isinstance(value, str):
         raise SourceConfigError(f"{origin}: {key} must be a string, not {_kind(value)}")
     return value
 
 
-def _table(value: object, where: str, origin: str) -> dict:
+def _table(value: object, where: str, origin: str) -> dict[str, object]:
     if not isinstance(value, dict):
         raise SourceConfigError(f"{origin}: [{where}] must be a table (key = value lines), not {_kind(value)}")
     return value
@@ -147,7 +148,7 @@ def _kind(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def _encoding(data: dict, origin: str) -> str | None:
+def _encoding(data: Mapping[str, object], origin: str) -> str | None:
     encoding = _text(data, "encoding", origin)
     if encoding is None:
         return None
@@ -162,7 +163,7 @@ def _encoding(data: dict, origin: str) -> str | None:
     return encoding
 
 
-def _delimiter(data: dict, origin: str) -> str | None:
+def _delimiter(data: Mapping[str, object], origin: str) -> str | None:
     delimiter = _text(data, "delimiter", origin)
     if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n'):
         raise SourceConfigError(
@@ -171,36 +172,52 @@ def _delimiter(data: dict, origin: str) -> str | None:
     return delimiter
 
 
-def parse_source_config(source: str, data: dict, origin: str = "<config>") -> SourceConfig:
-    unknown = set(data) - _TOP_LEVEL_KEYS
-    if unknown:
-        raise SourceConfigError(f"{origin}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_TOP_LEVEL_KEYS)}")
+def _canonical(column: object, where: str, origin: str) -> str:
+    """``column`` as the canonical column it must be (a key or value of the table ``[where]``)."""
+    if column not in LANDING_COLUMNS:
+        raise SourceConfigError(
+            f"{origin}: [{where}] maps to something that is not a canonical column "
+            f"(canonical: {', '.join(LANDING_COLUMNS)})"
+        )
+    return str(column)
 
-    def check_target(column: object, where: str) -> str:
-        if column not in LANDING_COLUMNS:
-            raise SourceConfigError(
-                f"{origin}: [{where}] maps to something that is not a canonical column "
-                f"(canonical: {', '.join(LANDING_COLUMNS)})"
-            )
-        return str(column)
 
-    columns = {
-        fold_header(k): check_target(v, "columns")
+def _columns(data: Mapping[str, object], origin: str) -> dict[str, str]:
+    """``[columns]``: folded delivered header -> canonical column."""
+    return {
+        fold_header(k): _canonical(v, "columns", origin)
         for k, v in _table(data.get("columns", {}), "columns", origin).items()
     }
+
+
+def _defaults(data: Mapping[str, object], origin: str) -> dict[str, str]:
+    """``[defaults]``: canonical column -> the value it takes where the delivery gives none."""
     defaults = {
-        check_target(k, "defaults"): _scalar(v, "defaults", origin)
+        _canonical(k, "defaults", origin): _scalar(v, "defaults", origin)
         for k, v in _table(data.get("defaults", {}), "defaults", origin).items()
     }
     if "participant_ref" in defaults:
         raise SourceConfigError(f"{origin}: participant_ref cannot have a default")
-    aliases = {
-        check_target(column, "aliases"): {
+    return defaults
+
+
+def _aliases(data: Mapping[str, object], origin: str) -> dict[str, dict[str, str]]:
+    """``[aliases.<column>]``: canonical column -> folded delivered value -> the value it stands for."""
+    return {
+        _canonical(column, "aliases", origin): {
             fold_header(k): _scalar(v, f"aliases.{column}", origin)
             for k, v in _table(mapping, f"aliases.{column}", origin).items()
         }
         for column, mapping in _table(data.get("aliases", {}), "aliases", origin).items()
     }
+
+
+def parse_source_config(source: str, data: Mapping[str, object], origin: str = "<config>") -> SourceConfig:
+    """A source config's parsed TOML checked key by key; a :class:`SourceConfigError` says what is wrong."""
+    unknown = set(data) - _TOP_LEVEL_KEYS
+    if unknown:
+        raise SourceConfigError(f"{origin}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_TOP_LEVEL_KEYS)}")
+    columns, defaults, aliases = _columns(data, origin), _defaults(data, origin), _aliases(data, origin)
     source_format = _text(data, "format", origin) or "rows"
     if source_format not in FORMATS:
         raise SourceConfigError(f"{origin}: format must be one of {FORMATS}")

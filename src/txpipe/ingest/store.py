@@ -10,6 +10,7 @@ JSON objects built in SQL, keys sorted, from the suite and the schema.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -186,7 +187,7 @@ def write(
         # query per chunk of positions, as the reader read them.
         batches = (
             table
-            for first, last in zip([0, *ws.bounds], ws.bounds)
+            for first, last in itertools.pairwise([0, *ws.bounds])
             if last > first
             for table in _batches(ws, sql("outcome_range", outcome=outcome), {"first": first, "last": last})
         )

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from txpipe.ingest.expectations import DISTINCT_SHARE, RowSuite, Rule, SuiteError, rule_groups, run_gx
 from txpipe.ingest.readers import STRING
+from txpipe.ingest.suite import Parameters, Positions
 from txpipe.ingest.values import CANONICAL_COLUMNS
 from txpipe.ingest.workspace import Workspace, literal, quoted, sql
 
@@ -48,7 +51,9 @@ class Judging:
     joins: list[str]
 
 
-def sql_check(expectation: dict, parameter_tables: dict[str, str], value_tables: list[pa.Table]) -> str | None:
+def sql_check(
+    expectation: dict[str, Any], parameter_tables: dict[str, str], value_tables: list[pa.Table]
+) -> str | None:
     """SQL true on the rows the expectation fails (GX's meaning: a map expectation ignores missing
     values, except the null checks); None when the expectation is not one we write as SQL."""
     kind, kwargs = expectation["type"], dict(expectation.get("kwargs") or {})
@@ -92,7 +97,7 @@ def sql_check(expectation: dict, parameter_tables: dict[str, str], value_tables:
     return f"coalesce({check}, false)"
 
 
-def _value_table(value_set, parameter_tables: dict[str, str], value_tables: list[pa.Table]) -> str | None:
+def _value_table(value_set: object, parameter_tables: dict[str, str], value_tables: list[pa.Table]) -> str | None:
     if isinstance(value_set, dict) and set(value_set) == {"$PARAMETER"}:
         return parameter_tables.get(str(value_set["$PARAMETER"]))
     if isinstance(value_set, list) and all(isinstance(v, str) for v in value_set):
@@ -101,7 +106,7 @@ def _value_table(value_set, parameter_tables: dict[str, str], value_tables: list
     return None
 
 
-def _expectations(suite: RowSuite) -> dict[str, dict]:
+def _expectations(suite: RowSuite) -> dict[str, dict[str, Any]]:
     return {e["meta"]["rule"]: e for e in suite.document["expectations"]}
 
 
@@ -120,21 +125,22 @@ def plan(ws: Workspace, suite: RowSuite, rows: int) -> tuple[list[tuple[list[Rul
     """(groups judged by GX on their distinct combinations, rules on near-unique columns)."""
     limit = max(int(DISTINCT_SHARE * rows), DISTINCT_FLOOR)
     groups = rule_groups(suite.rules, list(CANONICAL_COLUMNS))
-    few, near_unique = [], []
-    for (rules, columns), count in zip(groups, _distinct_counts(ws, [columns for _, columns in groups])):
+    few: list[tuple[list[Rule], list[str]]] = []
+    near_unique: list[tuple[list[Rule], list[str]]] = []
+    for (rules, columns), count in zip(groups, _distinct_counts(ws, [columns for _, columns in groups]), strict=True):
         (few if count <= limit else near_unique).append((rules, columns))
     # In a near-unique group, the rules that read few combinations on their own still go to GX.
     split = [r for rules, _ in near_unique for r in rules]
     own = _distinct_counts(
         ws, [[c for c in CANONICAL_COLUMNS if c in r.reads] or list(CANONICAL_COLUMNS) for r in split]
     )
-    cheap = [r for r, count in zip(split, own) if count <= limit]
+    cheap = [r for r, count in zip(split, own, strict=True) if count <= limit]
     for rules, columns in rule_groups(cheap, list(CANONICAL_COLUMNS)):
         few.append((rules, columns))
-    return few, [r for r, count in zip(split, own) if count > limit]
+    return few, [r for r, count in zip(split, own, strict=True) if count > limit]
 
 
-def judge(ws: Workspace, suite: RowSuite, parameters: dict[str, list], rows: int) -> None:
+def judge(ws: Workspace, suite: RowSuite, parameters: Parameters, rows: int) -> None:
     """Create ``judged`` from ``canonical``."""
     few, near_unique = plan(ws, suite, rows)
     judging = Judging(checks={}, joins=[])
@@ -150,7 +156,7 @@ def _judge_few(
     ws: Workspace,
     suite: RowSuite,
     groups: list[tuple[list[Rule], list[str]]],
-    parameters: dict[str, list],
+    parameters: Parameters,
     judging: Judging,
 ) -> None:
     """One GX call for every group's distinct combinations, side by side (shorter groups padded
@@ -176,7 +182,7 @@ def _judge_few(
     ).to_pandas(types_mapper={pa.string(): STRING}.get)
     names = frozenset(r.name for rules, _ in groups for r in rules)
     failures = run_gx(frame, suite, names, parameters)
-    for number, ((rules, columns), table) in enumerate(zip(groups, combos)):
+    for number, ((rules, columns), table) in enumerate(zip(groups, combos, strict=True)):
         _join_failed(ws, f"verdict_{number}", rules, columns, table, failures, judging)
 
 
@@ -186,17 +192,17 @@ def _join_failed(
     rules: list[Rule],
     columns: list[str],
     table: pa.Table,
-    failures: dict[str, np.ndarray],
+    failures: dict[str, Positions],
     judging: Judging,
 ) -> None:
     """Register the combinations that failed any of the rules, one flag per rule, and join them."""
-    flags = {}
+    flags: dict[str, npt.NDArray[np.bool_]] = {}
     for rule in rules:
-        failed = np.zeros(table.num_rows, bool)
+        failed = np.zeros(table.num_rows, np.bool_)
         positions = failures[rule.name]
         failed[positions[positions < table.num_rows]] = True
         flags[rule.name] = failed
-    any_failed = np.logical_or.reduce(list(flags.values())) if flags else np.zeros(table.num_rows, bool)
+    any_failed = np.logical_or.reduce(list(flags.values())) if flags else np.zeros(table.num_rows, np.bool_)
     keep = pa.array(any_failed)
     verdict = table.filter(keep)
     for rule_name, failed in flags.items():
@@ -209,11 +215,11 @@ def _join_failed(
 
 
 def _judge_near_unique(
-    ws: Workspace, suite: RowSuite, rules: list[Rule], parameters: dict[str, list], judging: Judging
+    ws: Workspace, suite: RowSuite, rules: list[Rule], parameters: Parameters, judging: Judging
 ) -> None:
     if not rules:
         return
-    parameter_tables = {}
+    parameter_tables: dict[str, str] = {}
     for number, (key, values) in enumerate(parameters.items()):
         if all(isinstance(v, str) for v in values):
             parameter_tables[key] = f"parameter_{number}"
@@ -230,20 +236,20 @@ def _judge_near_unique(
         ws.con.register(f"value_set_{number}", table)
 
 
-def _judge_in_slices(ws: Workspace, suite: RowSuite, rule: Rule, parameters: dict[str, list], judging: Judging) -> None:
+def _judge_in_slices(ws: Workspace, suite: RowSuite, rule: Rule, parameters: Parameters, judging: Judging) -> None:
     """A rule with no SQL check, on near-unique columns: GX on its distinct combinations, a slice at a time."""
     columns = [c for c in CANONICAL_COLUMNS if c in rule.reads] or list(CANONICAL_COLUMNS)
     name = f"verdict_{rule.name}"
     reader = ws.con.sql(f"SELECT DISTINCT {', '.join(quoted(c) for c in columns)} FROM delivered").to_arrow_reader(
         GX_SLICE
     )
-    failed_parts = []
+    failed_parts: list[pa.Table] = []
     for batch in reader:
         table = pa.Table.from_batches([batch])
         failures = run_gx(
             table.to_pandas(types_mapper={pa.string(): STRING}.get), suite, frozenset([rule.name]), parameters
         )
-        failed = np.zeros(table.num_rows, bool)
+        failed = np.zeros(table.num_rows, np.bool_)
         failed[failures[rule.name]] = True
         failed_parts.append(table.filter(pa.array(failed)))
     verdict = pa.concat_tables(failed_parts) if failed_parts else reader.schema.empty_table()

@@ -138,7 +138,7 @@ def _score(value: str) -> str:
 def pseudonymise(delivered: pd.DataFrame, source: str, pseudonymizer: Pseudonymizer) -> pd.DataFrame:
     """Delivered values with participant_ref replaced by participant_pid (blank stays missing)."""
     codes, refs = pd.factorize(delivered["participant_ref"])  # each distinct ref is hashed once; blank -> -1
-    pids = np.array(pseudonymizer.pids(source, refs.tolist()) + [None], dtype=object)
+    pids = np.array([*pseudonymizer.pids(source, refs.tolist()), None], dtype=object)
     out = delivered.assign(participant_ref=pd.array(pids[codes], dtype="string"))  # other columns shared, not copied
     return out.rename(columns={"participant_ref": "participant_pid"})
 

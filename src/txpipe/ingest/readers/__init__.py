@@ -79,7 +79,11 @@ class ReadOptions:
         return min(self.chunk_rows, ROW_BUILT_CHUNK_ROWS)
 
 
-_END = object()
+class _End:
+    """The type of ``_END``, which marks the end of the batches."""
+
+
+_END = _End()
 
 
 def read_ahead(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
@@ -87,7 +91,7 @@ def read_ahead(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
     (parsing runs in Arrow, outside the GIL). One batch is read ahead, no more."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") as thread:
         upcoming = thread.submit(next, batches, _END)
-        while (batch := upcoming.result()) is not _END:
+        while not isinstance(batch := upcoming.result(), _End):
             upcoming = thread.submit(next, batches, _END)
             yield batch
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import codecs
 import csv as pycsv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
@@ -30,6 +31,9 @@ from txpipe.ingest.readers import (
     check_headers,
     drop_blank_rows,
 )
+
+if TYPE_CHECKING:
+    from _csv import Reader  # the type of csv.reader(...), which the csv module does not name
 
 DELIMITERS = (",", ";", "\t", "|")
 _SCAN_BYTES = 1 << 20
@@ -109,7 +113,7 @@ def _first_record(path: Path, codec: str, delimiter: str | None) -> tuple[list[s
     return header, delimiter, reader.line_num
 
 
-def _with_end(reader):
+def _with_end(reader: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch | None]:
     """The reader's batches, then None to flush the last chunk."""
     yield from reader
     yield None
@@ -139,37 +143,44 @@ def read_csv(path: Path, options: ReadOptions) -> Delivered:
     return Delivered(headers=headers, batches=_batches(path, codec, delimiter, headers, header_lines, options))
 
 
+def _reject_row(_row: object) -> str:
+    """Arrow's handler of a record it cannot place: stop (the exact path then finds and reports it)."""
+    return "error"
+
+
+def _open_arrow(path: Path, codec: str, delimiter: str, width: int, header_lines: int) -> pacsv.CSVStreamingReader:
+    """Arrow's streaming reader of the records after the header, ``width`` text columns named c0, c1, ...
+
+    Opening parses the first block already (so it can raise what reading raises)."""
+    positional = [f"c{i}" for i in range(width)]
+    return pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            column_names=positional,
+            skip_rows=header_lines,
+            encoding="utf8" if codec == "utf-8-sig" else codec,
+            block_size=4 << 20,
+            # Arrow reads ahead a number of blocks: small blocks keep that bounded; chunks
+            # of options.chunk_rows rows are assembled from them (see _batches).
+        ),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, invalid_row_handler=_reject_row),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in positional},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            null_values=[""],
+        ),
+    )
+
+
 def _batches(
     path: Path, codec: str, delimiter: str, headers: list[str], header_lines: int, options: ReadOptions
 ) -> Iterator[RawBatch]:
-    positional = [f"c{i}" for i in range(len(headers))]
-
-    def reject_row(_row: object) -> str:
-        return "error"
-
-    arrow_encoding = "utf8" if codec == "utf-8-sig" else codec
+    """Chunks of ``options.chunk_rows`` records through Arrow; from the first record Arrow cannot place
+    on, the rest of the file through the exact path."""
     records_done = 0  # data records handed on so far; row 1 is the header
     try:
-        reader = pacsv.open_csv(  # opening parses the first block already
-            path,
-            read_options=pacsv.ReadOptions(
-                column_names=positional,
-                skip_rows=header_lines,
-                encoding=arrow_encoding,
-                block_size=4 << 20,
-                # Arrow reads ahead a number of blocks: small blocks keep that bounded; chunks
-                # of options.chunk_rows rows are assembled from them below.
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=reject_row
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in positional},
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-                null_values=[""],
-            ),
-        )
+        reader = _open_arrow(path, codec, delimiter, len(headers), header_lines)
         pending: list[pa.RecordBatch] = []
         pending_rows = 0
         for batch in _with_end(reader):
@@ -232,14 +243,16 @@ def _exact_batches(
             yield _exact_batch(rows, index, headers, issues)
 
 
-def _rows(reader) -> Iterator[list[str]]:
+def _rows(reader: Reader) -> Iterator[list[str]]:
     try:
         yield from reader
     except pycsv.Error as error:
         raise UnreadableFile(f"the CSV cannot be parsed at line {reader.line_num}: {error}") from None
 
 
-def _exact_batch(rows, index, headers, issues) -> RawBatch:
+def _exact_batch(
+    rows: list[list[str | None]], index: list[int], headers: list[str], issues: list[RowIssue]
+) -> RawBatch:
     frame = pd.DataFrame(rows, columns=headers, dtype="string")
     frame.index = pd.Index(index, name="source_row", dtype="int64")
     return RawBatch(drop_blank_rows(frame), issues)

@@ -8,7 +8,7 @@ document that is broken as a whole, or that is not an array of objects, is rejec
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,11 @@ from txpipe.ingest.readers import (
     field_too_long,
 )
 from txpipe.ingest.readers.csv import check_text
+
+# A JSON object as parsed (its keys are text, its values any JSON), and one numbered by its place in
+# the file (source_row: line number or array position).
+JsonObject = dict[str, Any]
+Numbered = tuple[int, JsonObject]
 
 
 def value_text(value: Any) -> str | None:
@@ -56,7 +61,7 @@ def read_json(path: Path, options: ReadOptions) -> Delivered:
     return Delivered(names, _line_batches(path, codec, names, options))
 
 
-def _header_names(records) -> list[str]:
+def _header_names(records: Iterable[JsonObject]) -> list[str]:
     headers: dict[str, str] = {}
     for record in records:
         for key in record:
@@ -64,8 +69,9 @@ def _header_names(records) -> list[str]:
     return check_headers(list(headers.values())) if headers else []
 
 
-def _parsed_lines(path: Path, codec: str):
-    """(line number, parsed value or the JSONDecodeError) for every non-blank line, streaming."""
+def _parsed_lines(path: Path, codec: str) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value or the JSONDecodeError) for every non-blank line, streaming.
+    (The value is Any, as JSON parses: a dict, list, str, int, float, bool or None.)"""
     with open(path, encoding=codec) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -105,7 +111,7 @@ def _scan_lines(path: Path, codec: str) -> list[str]:
     return check_headers(list(keys.values()))
 
 
-def _whole_document(path: Path, codec: str):
+def _whole_document(path: Path, codec: str) -> Any:
     """The file parsed as one JSON document, or None if it is not one."""
     with open(path, encoding=codec) as handle:
         try:
@@ -115,7 +121,7 @@ def _whole_document(path: Path, codec: str):
 
 
 def _line_batches(path: Path, codec: str, names: list[str], options: ReadOptions) -> Iterator[RawBatch]:
-    chunk: list[tuple[int, dict]] = []
+    chunk: list[Numbered] = []
     issues: list[RowIssue] = []
     for number, value in _parsed_lines(path, codec):
         if isinstance(value, json.JSONDecodeError):
@@ -137,7 +143,7 @@ def _line_batches(path: Path, codec: str, names: list[str], options: ReadOptions
         yield RawBatch(_frame(chunk, names, options.limits.field_chars), issues)
 
 
-def _frame(records: list[tuple[int, dict]], names: list[str], field_chars: int) -> pd.DataFrame:
+def _frame(records: list[Numbered], names: list[str], field_chars: int) -> pd.DataFrame:
     keys = [n.casefold() for n in names]
     folded = [{str(k).strip().casefold(): v for k, v in record.items()} for _, record in records]
     rows = [[value_text(rec.get(k)) for k in keys] for rec in folded]
@@ -159,19 +165,22 @@ def int_or_text(digits: str) -> int | str:
     return int(digits) if len(digits) <= _MAX_INT_DIGITS else digits
 
 
-def _loads(text: str):
+def _loads(text: str) -> Any:
+    """The JSON value of ``text`` (long whole numbers stay text); a JSONDecodeError if it is not JSON,
+    UnreadableFile if it is nested too deeply to parse."""
     try:
         return json.loads(text, parse_int=int_or_text)
     except RecursionError:
         raise UnreadableFile("the JSON is nested too deeply to be a roster") from None
 
 
-def _array_records(text: str) -> tuple[list[tuple[int, dict]], list[RowIssue]]:
+def _array_records(text: str) -> tuple[list[Numbered], list[RowIssue]]:
     try:
         document = _loads(text)
     except json.JSONDecodeError as error:
         raise UnreadableFile(f"broken JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
-    records, issues = [], []
+    records: list[Numbered] = []
+    issues: list[RowIssue] = []
     for position, element in enumerate(document, start=1):
         if isinstance(element, dict):
             records.append((position, element))
@@ -186,7 +195,7 @@ def _array_records(text: str) -> tuple[list[tuple[int, dict]], list[RowIssue]]:
     return records, issues
 
 
-def _batches(records, issues, options: ReadOptions) -> Iterator[RawBatch]:
+def _batches(records: list[Numbered], issues: list[RowIssue], options: ReadOptions) -> Iterator[RawBatch]:
     names = _header_names(r for _, r in records)
     if not records:
         yield RawBatch(pd.DataFrame(columns=names, dtype="string"), issues)

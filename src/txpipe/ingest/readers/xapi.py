@@ -9,29 +9,27 @@ file counting from 1; a record's is the position of its first statement in the f
 
 The statements a rule quarantines come back as :class:`RowIssue` (rule, position, line); the records
 come back as batches of landing rows, with ``participant_ref`` the learner's identifier (pseudonymised
-by the pipeline before the chunk goes anywhere) and ``source_record_id`` a keyed hash.
+by the pipeline before the chunk goes anywhere) and ``source_record_id`` a keyed hash. The source's
+roster (``[xapi] roster``) is read by :mod:`txpipe.ingest.readers.xapi_roster`, re-exported here.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import os
-import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import Any, TypeGuard
 
 import pandas as pd
 
 from txpipe.ingest.readers import Delivered, RawBatch, ReadOptions, RowIssue, UnreadableFile, field_too_long
 from txpipe.ingest.readers.csv import check_text
 from txpipe.ingest.readers.json import int_or_text
+from txpipe.ingest.readers.xapi_roster import read_roster as read_roster  # re-exported: the pipeline reads it here
 from txpipe.ingest.xapi_statements import RULES, XapiConfig, landing_rows, participations, voided_ids
 from txpipe.schema import LANDING_COLUMNS
-from txpipe.settings import ReadLimits
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 _SNIFF_BYTES = 1 << 20
@@ -83,7 +81,8 @@ def _looks_like_statements(path: Path) -> bool:
     return _is_page(first) or (isinstance(first, dict) and {"actor", "verb", "object"} <= set(first))
 
 
-def _is_page(value: object) -> bool:
+def _is_page(value: object) -> TypeGuard[dict[str, Any]]:
+    """Whether the value is a page of the Statement API (``{"statements": [...], "more": ...}``)."""
     return isinstance(value, dict) and isinstance(value.get("statements"), list) and "actor" not in value
 
 
@@ -114,7 +113,7 @@ def read_statements(path: Path, options: ReadOptions, setup: StatementSetup) -> 
     )
 
 
-def _whole(values, options: ReadOptions, setup: StatementSetup) -> Delivered:
+def _whole(values: Iterable[tuple[int | None, object]], options: ReadOptions, setup: StatementSetup) -> Delivered:
     """A document read whole: its statements are listed, then searched for voiding ones."""
     items = list(_flatten(values))
     voided = voided_ids(((p, s) for p, _, s in items), setup.config.verbs)
@@ -169,7 +168,7 @@ def _lines(path: Path, codec: str, mentioning: tuple[str, ...] = ()) -> Iterator
                 yield number, _parse_line(number, line)
 
 
-def _flatten(values) -> Iterator[tuple[int, int | None, object]]:
+def _flatten(values: Iterable[tuple[int | None, object]]) -> Iterator[tuple[int, int | None, object]]:
     """(position, line or None, statement) for every statement, pages opened; positions count from 1."""
     position = 0
     for line, value in values:
@@ -227,7 +226,7 @@ def _batches(
         start += len(chunk)
 
 
-def _frame(rows: list[dict], positions: list[int], field_chars: int) -> pd.DataFrame:
+def _frame(rows: list[dict[str, str | None]], positions: list[int], field_chars: int) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(LANDING_COLUMNS), dtype="string")
     for position, column in enumerate(frame.columns, start=1):
         longest = frame[column].str.len().max()
@@ -235,75 +234,3 @@ def _frame(rows: list[dict], positions: list[int], field_chars: int) -> pd.DataF
             raise field_too_long(position, field_chars)
     frame.index = pd.Index(positions, name="source_row", dtype="int64")
     return frame
-
-
-def read_roster(folder: Path, name: str, limits: ReadLimits) -> dict[str, str]:
-    """The roster CSV (columns learner,nation) in the source folder, as learner -> nation.
-
-    Only a regular file is opened (never a link, folder, FIFO or device), at most
-    ``limits.roster_bytes`` (TXPIPE_MAX_ROSTER_BYTES); never stored. Anything wrong rejects the export."""
-    where = f"the roster '{name}' (configured in [xapi] roster)"
-    path = folder / name
-    try:
-        found = os.lstat(path)
-    except FileNotFoundError:
-        raise UnreadableFile(f"{where} is not in the source folder: deliver it beside the export") from None
-    except OSError:
-        raise UnreadableFile(f"{where} cannot be read") from None
-    if not stat.S_ISREG(found.st_mode):
-        raise UnreadableFile(f"{where} is not a regular file (a link, folder, FIFO or device is never read)")
-    try:  # O_NONBLOCK: should a FIFO be swapped in meanwhile, opening it does not wait for a writer
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
-        raise UnreadableFile(f"{where} cannot be opened (a link or not a file?)") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise UnreadableFile(f"{where} is not a regular file (a link, folder, FIFO or device is never read)")
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read(limits.roster_bytes + 1)
-    if len(data) > limits.roster_bytes:
-        raise UnreadableFile(
-            f"{where} holds more than {limits.roster_bytes:,} bytes (TXPIPE_MAX_ROSTER_BYTES): "
-            f"{found.st_size:,} bytes found"
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UnreadableFile(f"{where} is not UTF-8 text") from None
-    return _roster_rows(text, where, limits.field_chars)
-
-
-def _roster_rows(text: str, where: str, field_chars: int) -> dict[str, str]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [h.strip().casefold() for h in next(reader, [])]
-    if "learner" not in header or "nation" not in header:
-        raise UnreadableFile(f"{where} needs the columns learner and nation in its header")
-    learner_at, nation_at = header.index("learner"), header.index("nation")
-    roster: dict[str, str] = {}
-    first_row: dict[str, int] = {}
-    try:
-        for number, row in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) <= max(learner_at, nation_at):
-                raise UnreadableFile(f"{where}: row {number} has {len(row)} field(s), fewer than its header")
-            if any(len(cell) > field_chars for cell in row):
-                raise UnreadableFile(f"{where}: row {number} has a field longer than {field_chars:,} characters")
-            learner, nation = _roster_learner(row[learner_at]), row[nation_at].strip()
-            if not learner or not nation:
-                continue
-            if roster.get(learner, nation) != nation:
-                raise UnreadableFile(f"{where}: rows {first_row[learner]} and {number} give one learner two nations")
-            roster[learner] = nation
-            first_row.setdefault(learner, number)
-    except csv.Error as error:
-        raise UnreadableFile(f"{where}: not valid CSV near row {reader.line_num} ({type(error).__name__})") from None
-    return roster
-
-
-def _roster_learner(value: str) -> str:
-    """A roster's learner as :func:`txpipe.ingest.xapi_statements.learner_id` writes it (a sha1 hex in lower case)."""
-    value = value.strip()
-    if len(value) == 40 and all(ch in "0123456789abcdefABCDEF" for ch in value):
-        return value.lower()
-    return value
