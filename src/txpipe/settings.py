@@ -9,11 +9,14 @@ source configs and the GX suites belong to the repository and are found beside t
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import SecretStr
+
+N = TypeVar("N", int, float)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,26 +125,25 @@ class Settings:
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    text = env.get(name)
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got a value that is not") from None
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1")
-    return value
+    return _number(env, name, default, int, lambda v: v >= 1, "a whole number, at least 1")
 
 
 def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    return _number(env, name, default, float, lambda v: 0 <= v <= 1, "a number between 0 and 1")
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: N, parse: Callable[[str], N], ok: Callable[[N], bool], what: str
+) -> N:
+    """The variable ``name`` as a number, ``default`` when unset or empty; a wrong value is a ValueError that
+    names the variable and what it must be, never the value."""
     text = env.get(name)
     if not text:
         return default
     try:
-        value = float(text)
+        value = parse(text)
     except ValueError:
-        raise ValueError(f"{name} must be a number between 0 and 1, got a value that is not") from None
-    if not 0 <= value <= 1:
-        raise ValueError(f"{name} must be between 0 and 1")
+        raise ValueError(f"{name} must be {what}, got a value that is not a number") from None
+    if not ok(value):
+        raise ValueError(f"{name} must be {what}")
     return value

@@ -138,32 +138,17 @@ def _share() -> alt.Chart:
     return chart
 
 
-def _reasons() -> alt.Chart:
-    """Quarantined rows per reason, most first."""
+def _ranked(category: str, title: str, color: str, height: int) -> alt.Chart:
+    """Rows per ``category`` (a quarantine reason, a warning), most first."""
     chart: alt.Chart = (
         _chart()
-        .mark_bar(color="#b42318")
+        .mark_bar(color=color)
         .encode(
-            x=alt.X("rows:Q", title="rows quarantined"),
-            y=alt.Y("reason:N", sort="-x", title=None),
-            tooltip=["reason:N", "rows:Q"],
+            x=alt.X("rows:Q", title=title),
+            y=alt.Y(f"{category}:N", sort="-x", title=None),
+            tooltip=[f"{category}:N", "rows:Q"],
         )
-        .properties(height=260)
-    )
-    return chart
-
-
-def _warnings() -> alt.Chart:
-    """Rows stored with each warning, most first."""
-    chart: alt.Chart = (
-        _chart()
-        .mark_bar(color="#d9822b")
-        .encode(
-            x=alt.X("rows:Q", title="rows stored with the warning"),
-            y=alt.Y("warning:N", sort="-x", title=None),
-            tooltip=["warning:N", "rows:Q"],
-        )
-        .properties(height=120)
+        .properties(height=height)
     )
     return chart
 
@@ -185,7 +170,7 @@ def chart_specs(partner: str | None) -> dict[str, ChartSpec]:
         "exercises": _exercises(partner),
         "status": _status(),
         "share": _share(),
-        "reasons": _reasons(),
-        "warnings": _warnings(),
+        "reasons": _ranked("reason", "rows quarantined", "#b42318", 260),
+        "warnings": _ranked("warning", "rows stored with the warning", "#d9822b", 120),
     }
     return {name: _spec(chart) for name, chart in charts.items()}
