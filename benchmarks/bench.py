@@ -81,7 +81,7 @@ LIBRARY_START = (
 # The interpreter and a trivial Prefect flow on a temporary server, with txpipe's Prefect settings.
 STARTUP = (
     "from txpipe.ops.prefect_server import apply_prefect_defaults\napply_prefect_defaults()\n"
-    "from txpipe.cli.runs import prefect_run_settings\n"
+    "from flows.runtime import prefect_run_settings\n"
     "from prefect import flow\nwith prefect_run_settings():\n    flow(name='noop')(lambda: None)()\n"
 )
 

@@ -4,8 +4,8 @@ serve. Each reads the settings once and hands them to its flow."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Annotated, Any
 
 import typer
@@ -16,22 +16,9 @@ from txpipe.ops.prefect_server import apply_prefect_defaults
 from txpipe.settings import Settings
 
 
-@contextmanager
-def prefect_run_settings() -> Iterator[None]:
-    """Settings for flows this process runs. On the temporary server, no flow-run heartbeats: they
-    exist to spot crashed runs on a lasting server, and each flow would wait up to 1 s at its end
-    for the heartbeat thread to notice it finished."""
-    if os.environ.get("PREFECT_API_URL"):
-        yield
-        return
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        yield
-
-
 def flow_state(flow_fn: Callable[..., Any], settings: Settings, wait: bool = True, **parameters: Any) -> Any:
     """Run a flow under the run lock (the CLI is the only place that starts flows), with these settings."""
+    from flows.runtime import prefect_run_settings
     from txpipe.ops.runlock import RunLocked, run_lock
 
     try:
