@@ -60,22 +60,21 @@ for metric in ("metrics_participation", "metrics_outcomes", "metrics_gender", "m
 
 IN_PROCESS = r"""
 import sys
-from txpipe.ingest import IngestContext, prepare_ingest_process
+from txpipe.ingest import IngestContext
 from txpipe.jobs.build_job import build, plan_build
 from txpipe.jobs.ingest_job import ingest_new
 from txpipe.settings import Settings
 settings = Settings.from_env()
 ctx = IngestContext.create(settings, "bench")
-prepare_ingest_process()  # as the flow does
-ingest_new(settings, sys.argv[1], run_id="bench", context=ctx)  # the flow's job, its groups in this process
+ingest_new(settings, sys.argv[1], run_id="bench", context=ctx)  # the flow's job, its batches in this process
 if sys.argv[2] == "build":
     build(settings, plan_build(settings))  # publish, marts, pages: the build flow's job
 """
 
 # What the library pays before its first row: the interpreter, pandas/pyarrow/DuckDB, GX and the suite.
 LIBRARY_START = (
-    "from txpipe.ingest import IngestContext, prepare_ingest_process\nfrom txpipe.settings import Settings\n"
-    "IngestContext.create(Settings.from_env(), 'start')\nprepare_ingest_process()\n"
+    "from txpipe.ingest import IngestContext\nfrom txpipe.settings import Settings\n"
+    "IngestContext.create(Settings.from_env(), 'start')\n"
 )
 
 # The interpreter and a trivial Prefect flow on a temporary server, with txpipe's Prefect settings.

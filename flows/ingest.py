@@ -1,5 +1,5 @@
-"""Ingest flow: the library's ingest job (txpipe.jobs.ingest_job), its groups run as concurrent tasks
-(one per large file or group of small ones), its outcomes logged as they come."""
+"""Ingest flow: the library's ingest job (txpipe.jobs.ingest_job), its batches run as concurrent tasks
+(one per large file or batch of small ones), its outcomes logged as they come."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from rich.progress import Progress
 
 from flows.locking import exclusive_run
 from flows.retries import retry_on_io_error
-from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext, prepare_ingest_process
+from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext
+from txpipe.ingest.batch import Outcome, ingest_batch
 from txpipe.ingest.landing import Delivery
-from txpipe.ingest.small_deliveries import Outcome, ingest_group
-from txpipe.jobs.ingest_job import Group, IngestRun, ingest_new
+from txpipe.jobs.ingest_job import Batch, IngestRun, ingest_new
 from txpipe.settings import Settings
 from txpipe.store.ledger import DeliveryRecord
 from txpipe.store.totals import RunTotals
@@ -34,23 +34,22 @@ from txpipe.text import printable
     task_run_name="ingest {deliveries[0].source}/{deliveries[0].source_file} (+{extra} more)",
 )
 def ingest_files(deliveries: list[Delivery], ctx: IngestContext, extra: int = 0) -> list[Outcome]:
-    """One large delivery, or a group of small ones judged together (txpipe.ingest.small_deliveries)."""
-    return ingest_group(deliveries, ctx)
+    """One large delivery, or a batch of small ones (txpipe.ingest.batch)."""
+    return ingest_batch(deliveries, ctx)
 
 
-def as_tasks(groups: list[Group], ctx: IngestContext) -> Iterator[tuple[Group, list[Outcome] | BaseException]]:
-    """The groups as concurrent tasks (the flow's task runner bounds them), yielded as they end."""
-    prepare_ingest_process()  # named process-wide set-up, after the context is loaded
-    futures = {ingest_files.submit(group, ctx, extra=len(group) - 1): group for group in groups}
+def as_tasks(batches: list[Batch], ctx: IngestContext) -> Iterator[tuple[Batch, list[Outcome] | BaseException]]:
+    """The batches as concurrent tasks (the flow's task runner bounds them), yielded as they end."""
+    futures = {ingest_files.submit(batch, ctx, extra=len(batch) - 1): batch for batch in batches}
     with Progress(transient=True, disable=not sys.stderr.isatty()) as progress:
-        bar = progress.add_task("ingesting", total=sum(len(group) for group in groups))
+        bar = progress.add_task("ingesting", total=sum(len(batch) for batch in batches))
         for future in as_completed(list(futures)):
-            group = futures[future]
+            batch = futures[future]
             try:
-                yield group, future.result()
+                yield batch, future.result()
             except Exception as error:  # a bug outside any one delivery: leave them all for the next run
-                yield group, error
-            progress.advance(bar, len(group))
+                yield batch, error
+            progress.advance(bar, len(batch))
 
 
 def log_outcome(outcome: Outcome) -> None:
@@ -96,7 +95,7 @@ def ingest_flow(
     log = get_run_logger()
     with exclusive_run(settings, wait_for_lock):
         run_id = str(flow_run.get_id() or "local")
-        run = ingest_new(settings, landing, sources, run_id, run_groups=as_tasks, on_outcome=log_outcome)
+        run = ingest_new(settings, landing, sources, run_id, run_batches=as_tasks, on_outcome=log_outcome)
     warn_about_landing(run, log)
     log.info("%d new deliveries under %s", run.planned, run.landing)
     if run.planned:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from txpipe.ingest import IngestContext, prepare_ingest_process
+from txpipe.ingest import IngestContext
 from txpipe.jobs.build_job import BuildResult
 from txpipe.jobs.ingest_job import ingest_new
 from txpipe.ops.prefect_server import apply_prefect_defaults
@@ -91,13 +91,6 @@ def ingest_all(
     if failure := run.failure():
         raise AssertionError(failure)
     return run.records
-
-
-@pytest.fixture(scope="session", autouse=True)
-def ingest_process():
-    """The process-wide set-up the ingest flow makes (cheap GX batch fingerprints, the streaming memory
-    set-up), once for the whole session."""
-    prepare_ingest_process()
 
 
 def kept_build_result(headline: Headline | None = None) -> BuildResult:

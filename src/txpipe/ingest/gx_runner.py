@@ -1,7 +1,7 @@
 """Running GX: a frame and some rules of the suite in, the failed positions per rule out.
 
 GX is set up once per process by :func:`prepare_validation`, which whoever runs an ingest calls
-before its first delivery (through :func:`txpipe.ingest.prepare_ingest_process`); should nobody have
+before its first delivery (through :meth:`txpipe.ingest.IngestContext.create`); should nobody have
 called it, the first :func:`run_gx` does (through ``_batch_definition``). The set-up has process-wide side effects, made
 there and nowhere else (never at import):
 

@@ -2,9 +2,9 @@
 
 Every normalisation rule maps a column's value to its canonical text by that value alone (see
 :func:`txpipe.ingest.values.normalize`), so a column is dictionary-encoded, each distinct value not seen
-before in the delivery is normalised once (by the same code the small-delivery path runs, on a frame
-of distinct values), and the canonical dictionary is taken back to the rows. No Python object is made
-per row. Columns only filled with a default are filled in SQL (see ``insert_delivered.sql``).
+before by this source's normaliser is normalised once (by :func:`txpipe.ingest.values.normalize`, on a
+frame of distinct values), and the canonical dictionary is taken back to the rows. No Python object is
+made per row. Columns only filled with a default are filled by the workspace (``Workspace._spooled``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ CACHE_LIMIT = 200_000  # distinct values remembered per column (beyond: forgotte
 
 
 class Normaliser:
-    """Canonical values of one delivery's chunks; remembers what it normalised for the next chunk."""
+    """Canonical values of one source's chunks; remembers what it normalised for the next chunk."""
 
     def __init__(self, config: SourceConfig, reference: Reference) -> None:
         self.config, self.reference = config, reference
@@ -38,11 +38,6 @@ class Normaliser:
         self._known: dict[str, dict[str, str | None]] = {c: {} for c in self.rewritten}
         missing = self._normalise({c: [None] for c in self.rewritten})
         self._of_missing = {c: missing[c][0] for c in self.rewritten}  # a missing value's canonical text
-
-    @property
-    def kept_raw(self) -> list[str]:
-        """Columns whose delivered value can differ from the canonical one (both are kept)."""
-        return [*self.rewritten, *self.defaults]
 
     def _normalise(self, values: dict[str, list[str | None]]) -> dict[str, list[str | None]]:
         """Canonical text of the given values of each column (one padded frame, one normalize call)."""

@@ -1,9 +1,9 @@
 """Store stage: kept rows to the lake, quarantined rows with their reasons, and the tallies.
 
-Both are SQL over ``judged`` streamed out as Arrow batches into the delivery's lake files
-(:class:`txpipe.store.lake.DeliveryFiles`). A quarantined row's ``offending_values`` (the delivered
-values of the columns its rules judged, participant_ref withheld, the closest nations for an
-unknown one) and ``record`` (every delivered column but participant_ref, plus participant_pid) are
+Both are SQL over the batch's ``judged`` rows, streamed out delivery by delivery as Arrow batches
+into each delivery's lake files (:class:`txpipe.store.lake.DeliveryFiles`). A quarantined row's
+``offending_values`` (the delivered values of the columns its rules judged, participant_ref
+withheld, the closest nations for an unknown one) and ``record`` (every delivered column but participant_ref, plus participant_pid) are
 JSON objects built in SQL, keys sorted, from the suite and the schema.
 """
 
@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from txpipe.ingest.expectations import RowSuite
+from txpipe.ingest.suite import RowSuite
 from txpipe.ingest.values import REPORTABLE_COLUMNS
 from txpipe.ingest.workspace import THREADS, Workspace, literal, quoted, sql
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
@@ -166,35 +166,57 @@ def delivery_constants(
     }
 
 
-def write(
-    ws: Workspace,
-    suite: RowSuite,
-    files: DeliveryFiles,
-    nation_codes: list[str],
-    suggest: Callable[[str], list[str]],
-    constants: dict[str, object],
-) -> Tallies:
-    """Write the delivery's kept and quarantined rows into ``files``, in delivered order; return the tallies."""
-    counts = Tallies()
-    outcome = outcome_query(ws.con, suite, ws.raw, nation_codes, suggest)
-    if ws.count("issues") == 0:
-        # One DuckDB thread streams rows in delivered order (parallel scans hand row groups back out
-        # of order); the lake files are encoded on the other core meanwhile (DeliveryFiles' thread).
-        ws.con.execute("SET threads = 1")
-        batches = _batches(ws, outcome, {})
-    else:
-        # Records the reader could not place go among the quarantined rows by position: one sorted
-        # query per chunk of positions, as the reader read them.
-        batches = (
-            table
-            for first, last in itertools.pairwise([0, *ws.bounds])
-            if last > first
-            for table in _batches(ws, sql("outcome_range", outcome=outcome), {"first": first, "last": last})
-        )
-    for table in batches:
-        add_outcome(files, counts, table, constants)
-    ws.con.execute(f"SET threads = {THREADS}")
-    return counts
+class Outcomes:
+    """The outcome query (``outcome.sql``) over a batch's ``judged`` rows, read out delivery by delivery.
+
+    A batch of one delivery (which may be huge) streams its outcome straight from the query; a batch
+    of many (small) deliveries makes its outcome once, sorted by delivery and position, and each
+    delivery reads its own rows from it."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        suite: RowSuite,
+        nation_codes: list[str],
+        suggest: Callable[[str], list[str]],
+        deliveries: int,
+    ) -> None:
+        self.ws = ws
+        query = outcome_query(ws.con, suite, ws.raw, nation_codes, suggest)
+        if deliveries > 1:
+            ws.con.execute(f"CREATE TEMP TABLE outcome_rows AS SELECT * FROM ({query}) ORDER BY delivery, source_row")
+            query = "SELECT * FROM outcome_rows"
+        self.query = query
+        self.issues = ws.count("issues")
+
+    def write(self, delivery: int, files: DeliveryFiles, constants: dict[str, object]) -> Tallies:
+        """Write one delivery's kept and quarantined rows into ``files``, in delivered order; return the tallies."""
+        counts = Tallies()
+        ws = self.ws
+        if not self.issues.get(delivery):
+            # One DuckDB thread streams rows in delivered order (parallel scans hand row groups back out
+            # of order); the lake files are encoded on the other core meanwhile (DeliveryFiles' thread).
+            ws.con.execute("SET threads = 1")
+            batches = _batches(ws, sql("outcome_of_delivery", outcome=self.query), {"delivery": delivery})
+        else:
+            # Records the reader could not place go among the quarantined rows by position: one sorted
+            # query per chunk of positions, as the reader read them.
+            batches = (
+                table
+                for first, last in itertools.pairwise([0, *ws.bounds[delivery]])
+                if last > first
+                for table in _batches(
+                    ws,
+                    sql("outcome_range", outcome=self.query),
+                    {"delivery": delivery, "first": first, "last": last},
+                )
+            )
+        try:
+            for table in batches:
+                add_outcome(files, counts, table, constants)
+        finally:
+            ws.con.execute(f"SET threads = {THREADS}")
+        return counts
 
 
 def _batches(ws: Workspace, query: str, parameters: dict[str, object]) -> Iterator[pa.Table]:

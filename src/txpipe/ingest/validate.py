@@ -1,15 +1,20 @@
-"""Validate stage: every rule of the GX suite judged once per delivery; verdicts as columns (``judged``).
+"""Validate stage: every rule of the GX suite judged once per batch; verdicts as columns (``judged``).
 
 The rules are split into groups that share no column. A group whose distinct value combinations
 are few (at most ``DISTINCT_SHARE`` of the rows, or ``DISTINCT_FLOOR``) is judged by GX on those
 combinations only: the combinations of every such group, side by side in one frame, reach GX in
-one call for the whole delivery, and the combinations GX failed are joined back to the rows.
+one call for the whole batch, and the combinations GX failed are joined back to the rows.
 
 A rule that reads near-unique columns (record ids, pseudonyms) is judged by a set-based SQL check
 written from its expectation (:func:`sql_check`), for the map expectations whose meaning is plain
 (not null, lengths, in a set or not); any other expectation on near-unique columns is still judged
 by GX on its distinct combinations, a slice at a time. Every way gives the verdict GX gives
 (tests/ingest/test_ingest_sets.py compares them).
+
+A parameter whose values are a delivery's own (``PER_DELIVERY``: the ids the census found
+conflicting in that delivery) is a workspace table of (delivery, value); a rule that takes one is
+always judged by its SQL check, keyed by delivery (GX knows no delivery), and a suite that gives
+such a rule an expectation with no SQL check is refused (:class:`SuiteError`).
 
 ``judged`` holds each canonical row with ``reasons`` (its critical rules, suite order; empty when
 it is kept) and ``warnings`` (its warning rules; null when none), a rule being moot on a row where
@@ -27,14 +32,19 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from txpipe.ingest.expectations import DISTINCT_SHARE, RowSuite, Rule, SuiteError, rule_groups, run_gx
+from txpipe.ingest.grouping import rule_groups
+from txpipe.ingest.gx_runner import run_gx
 from txpipe.ingest.readers import STRING
-from txpipe.ingest.suite import Parameters, Positions
+from txpipe.ingest.suite import Parameters, Positions, RowSuite, Rule, SuiteError
 from txpipe.ingest.values import CANONICAL_COLUMNS
 from txpipe.ingest.workspace import Workspace, literal, quoted, sql
 
-DISTINCT_FLOOR = 200_000  # up to this many combinations, a group always goes to GX
+DISTINCT_SHARE = 0.25  # a group goes to GX on its combinations when they are at most this share of the rows ...
+DISTINCT_FLOOR = 200_000  # ... or up to this many
 GX_SLICE = 200_000  # combinations per GX call for a rule judged by GX on near-unique columns
+
+# Parameters whose values differ per delivery: parameter name -> the workspace table (delivery, value).
+PER_DELIVERY = {"conflicting_ids": "conflicting_ids"}
 
 _CONDITION = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*==\s*"([^"\\]*)"\s*$')
 
@@ -55,7 +65,8 @@ def sql_check(
     expectation: dict[str, Any], parameter_tables: dict[str, str], value_tables: list[pa.Table]
 ) -> str | None:
     """SQL true on the rows the expectation fails (GX's meaning: a map expectation ignores missing
-    values, except the null checks); None when the expectation is not one we write as SQL."""
+    values, except the null checks); None when the expectation is not one we write as SQL. A
+    parameter of ``PER_DELIVERY`` is matched within the row's own delivery."""
     kind, kwargs = expectation["type"], dict(expectation.get("kwargs") or {})
     column = kwargs.pop("column", None)
     condition = kwargs.pop("row_condition", None)
@@ -83,7 +94,10 @@ def sql_check(
         table = _value_table(kwargs["value_set"], parameter_tables, value_tables)
         if table is None:
             return None
-        inside = f"{c} IN (SELECT value FROM {table})"
+        if table in PER_DELIVERY.values():
+            inside = f"EXISTS (SELECT 1 FROM {table} AS p WHERE p.delivery = c.delivery AND p.value = {c})"
+        else:
+            inside = f"{c} IN (SELECT value FROM {table})"
         check = f"{c} IS NOT NULL AND " + (
             inside if kind == "expect_column_values_to_not_be_in_set" else f"NOT ({inside})"
         )
@@ -122,9 +136,11 @@ def _distinct_counts(ws: Workspace, column_sets: list[list[str]]) -> list[int]:
 
 
 def plan(ws: Workspace, suite: RowSuite, rows: int) -> tuple[list[tuple[list[Rule], list[str]]], list[Rule]]:
-    """(groups judged by GX on their distinct combinations, rules on near-unique columns)."""
+    """(groups judged by GX on their distinct combinations, rules judged in SQL or GX slices: those on
+    near-unique columns, and every rule that takes a per-delivery parameter)."""
     limit = max(int(DISTINCT_SHARE * rows), DISTINCT_FLOOR)
-    groups = rule_groups(suite.rules, list(CANONICAL_COLUMNS))
+    keyed = [r for r in suite.rules if set(r.parameters) & set(PER_DELIVERY)]
+    groups = rule_groups([r for r in suite.rules if r not in keyed], list(CANONICAL_COLUMNS))
     few: list[tuple[list[Rule], list[str]]] = []
     near_unique: list[tuple[list[Rule], list[str]]] = []
     for (rules, columns), count in zip(groups, _distinct_counts(ws, [columns for _, columns in groups]), strict=True):
@@ -137,7 +153,7 @@ def plan(ws: Workspace, suite: RowSuite, rows: int) -> tuple[list[tuple[list[Rul
     cheap = [r for r, count in zip(split, own, strict=True) if count <= limit]
     for rules, columns in rule_groups(cheap, list(CANONICAL_COLUMNS)):
         few.append((rules, columns))
-    return few, [r for r, count in zip(split, own, strict=True) if count > limit]
+    return few, [*keyed, *(r for r, count in zip(split, own, strict=True) if count > limit)]
 
 
 def judge(ws: Workspace, suite: RowSuite, parameters: Parameters, rows: int) -> None:
@@ -224,10 +240,16 @@ def _judge_near_unique(
         if all(isinstance(v, str) for v in values):
             parameter_tables[key] = f"parameter_{number}"
             ws.con.register(f"parameter_{number}", pa.table({"value": pa.array(values, pa.string())}))
+    parameter_tables.update(PER_DELIVERY)
     value_tables: list[pa.Table] = []
     expectations = _expectations(suite)
     for rule in rules:
         check = sql_check(expectations[rule.name], parameter_tables, value_tables)
+        if check is None and set(rule.parameters) & set(PER_DELIVERY):
+            raise SuiteError(
+                f"rule {rule.name} takes a per-delivery parameter ({', '.join(sorted(PER_DELIVERY))}) but its "
+                "expectation is not one txpipe judges in SQL (not null, lengths, in a set or not)"
+            )
         if check is None:
             _judge_in_slices(ws, suite, rule, parameters, judging)
         else:

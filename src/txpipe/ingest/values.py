@@ -2,8 +2,8 @@
 
 Normalisation never rejects a row: a value it cannot make canonical is passed on as delivered,
 so that validation names the rule it breaks. The participant_ref is replaced by its
-pseudonym (``pseudonymise``) as soon as a chunk is read, before anything is written, and goes no
-further.
+pseudonym in the workspace (:mod:`txpipe.ingest.workspace`) as soon as a chunk is read, before
+anything is written, and goes no further.
 """
 
 from __future__ import annotations
@@ -13,12 +13,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from txpipe.ingest.pseudonym import Pseudonymizer
 from txpipe.ingest.readers import STRING, UnreadableFile, looks_like_a_name
 from txpipe.ingest.sources import SourceConfig, fold_header
 from txpipe.reference import Reference
@@ -135,16 +133,8 @@ def _score(value: str) -> str:
     return f"{number:g}" if abs(number) < 1e6 else value
 
 
-def pseudonymise(delivered: pd.DataFrame, source: str, pseudonymizer: Pseudonymizer) -> pd.DataFrame:
-    """Delivered values with participant_ref replaced by participant_pid (blank stays missing)."""
-    codes, refs = pd.factorize(delivered["participant_ref"])  # each distinct ref is hashed once; blank -> -1
-    pids = np.array([*pseudonymizer.pids(source, refs.tolist()), None], dtype=object)
-    out = delivered.assign(participant_ref=pd.array(pids[codes], dtype="string"))  # other columns shared, not copied
-    return out.rename(columns={"participant_ref": "participant_pid"})
-
-
 def normalize(delivered: pd.DataFrame, config: SourceConfig, reference: Reference) -> pd.DataFrame:
-    """Canonical text values for every column of pseudonymised delivered values."""
+    """Canonical text values for every column of delivered values (participant_pid passed through)."""
     out = delivered.copy(deep=False)  # copy-on-write: replaced columns never touch the caller's frame
     for column, value in {**COLUMN_DEFAULTS, **config.defaults}.items():
         out[column] = out[column].fillna(value)

@@ -1,31 +1,33 @@
-"""A delivery's working tables: one scratch DuckDB database per delivery, on local disk.
+"""A batch's working tables: one scratch DuckDB database per batch of deliveries, on local disk.
 
 Every stage after the reader is SQL over these tables, so memory is bounded by DuckDB's limit
-(it spills to the scratch folder beyond it), not by the size of the delivery:
+(it spills to the scratch folder beyond it), not by the size of the batch. Each row carries the
+number of its delivery in the batch (``delivery``) beside its position in that delivery (``source_row``):
 
 - ``delivered``: the delivered values under canonical names, participant_ref already replaced by
-  its pseudonym, with each row's position (source_row), its trimmed id and two hashes of its values
-  (for the census);
-- ``issues``: records the reader could not turn into rows (position, rule, message);
-- ``duplicates``, ``canonical``, ``judged``: written by the later stages.
+  its pseudonym, with each row's trimmed id and two hashes of its values (for the census);
+- ``issues``: records the reader could not turn into rows (delivery, position, rule, message);
+- ``duplicates``, ``conflicting_ids``, ``canonical``, ``judged``: written by the later stages.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from txpipe.ingest.readers import RowIssue
-from txpipe.ingest.spool import SOURCE_ROW
 from txpipe.ingest.values import CANONICAL_COLUMNS
-from txpipe.schema import LANDING_COLUMNS
 
 SQL_DIR = Path(__file__).parent / "sql"
-# DuckDB's memory for one delivery's working tables; beyond it, DuckDB spills to the scratch folder.
+SOURCE_ROW = "source_row"
+DELIVERY = "delivery"
+# DuckDB's memory for one batch's working tables; beyond it, DuckDB spills to the scratch folder.
 MEMORY_LIMIT = "256MB"
 THREADS = 2
 SPOOL_BATCH_ROWS = 65_536  # rows per row group in the spool (DuckDB reads it back a row group at a time)
@@ -48,106 +50,163 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def issue_table(issues: list[RowIssue], offset: int = 0) -> pa.Table:
-    """Records the reader could not turn into rows, as the ``issues`` table holds them (positions + offset)."""
+def frame_table(frame: pd.DataFrame) -> pa.Table:
+    """A reader's chunk (string columns indexed by source_row) as an Arrow table with source_row first."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return table.add_column(0, SOURCE_ROW, pa.array(frame.index.to_numpy(), pa.int64()))
+
+
+def issue_table(delivery: int, issues: list[RowIssue]) -> pa.Table:
+    """Records the reader could not turn into rows, as the ``issues`` table holds them."""
     return pa.table(
         {
-            SOURCE_ROW: pa.array([offset + i.source_row for i in issues], pa.int64()),
+            DELIVERY: pa.array([delivery] * len(issues), pa.int32()),
+            SOURCE_ROW: pa.array([i.source_row for i in issues], pa.int64()),
             "rule": pa.array([i.rule for i in issues], pa.string()),
             "message": pa.array([i.message for i in issues], pa.string()),
         }
     )
 
 
+@dataclass(frozen=True)
+class SourceColumns:
+    """How one source's chunks become workspace rows: the columns its normaliser rewrites (canonical
+    values given with the chunk), the columns it only fills with a default, and the parameters of
+    its participant_pid (:meth:`txpipe.ingest.pseudonym.Pseudonymizer.sql_parameters`)."""
+
+    rewritten: tuple[str, ...]
+    defaults: dict[str, str]
+    pid_parameters: dict[str, object]
+
+    @property
+    def kept_raw(self) -> tuple[str, ...]:
+        """Columns whose delivered value can differ from the canonical one (both are kept)."""
+        return (*self.rewritten, *self.defaults)
+
+
 class Workspace:
-    """The scratch database of one delivery, and the spool of its chunks.
+    """The scratch database of one batch, and the spool of its chunks.
 
     A chunk arrives as delivered values under canonical names (participant_ref as delivered) with
     the canonical values of its rewritten columns (from the normalise stage). Its participant_pid is
-    computed in SQL (the keyed HMAC of :class:`txpipe.ingest.pseudonym.Pseudonymizer`), defaults are filled,
-    and the chunk is spooled to local disk as an uncompressed Parquet file without its participant_ref: the raw
-    ref exists only in the chunk in memory. The spool, read back by DuckDB, is ``delivered``: source_row,
-    every canonical column, ``raw:<column>`` for each column whose delivered value may differ from its
-    canonical one, census_id, and hash_a/hash_b (two hashes of the delivered values, for the census).
+    computed in SQL (``participant_pids.sql``, the keyed HMAC of :class:`txpipe.ingest.pseudonym.Pseudonymizer`),
+    defaults are filled, and the chunk is spooled to local disk as an uncompressed Parquet file
+    without its participant_ref: the raw ref reaches DuckDB only in memory, to be hashed, and is
+    never written. The spool, read back by DuckDB, is ``delivered``: delivery, source_row, every
+    canonical column, ``raw:<column>`` for each column of ``raw`` (columns whose delivered value may
+    differ from the canonical one in some delivery of the batch), census_id, and hash_a/hash_b.
     """
 
-    def __init__(
-        self, folder: Path, rewritten: list[str], defaults: dict[str, str], pid_parameters: dict[str, object]
-    ) -> None:
+    def __init__(self, folder: Path, raw: list[str]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(
             ":memory:",
             config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(folder / "spill"), "threads": THREADS},
         )
         self.con.execute("SET TimeZone = 'UTC'")
-        self.rewritten, self.defaults = rewritten, defaults
-        self.raw = [*rewritten, *defaults]
-        self.spaces = str(pid_parameters["spaces"])
-        self.pid_parameters = {k: v for k, v in pid_parameters.items() if k != "spaces"}
+        self.raw = [c for c in CANONICAL_COLUMNS if c in raw]
         self.con.execute(sql("create_issues"))
         self.spool = folder / "spool"
         self.spool.mkdir()
-        self.files: list[str] = []
-        self.bounds: list[int] = []  # per chunk, the last position it holds (rows or unreadable records)
+        self.files: dict[int, list[Path]] = {}
+        # per delivery and chunk, the last position the chunk holds (rows or unreadable records)
+        self.bounds: dict[int, list[int]] = {}
 
-    def add(self, table: pa.Table, canonical: dict[str, pa.Array], issues: list[RowIssue]) -> None:
-        """One chunk: delivered values (source_row first, participant_ref as delivered), the canonical
-        values of its rewritten columns, and the records beside it the reader could not place."""
+    def add(
+        self,
+        delivery: int,
+        table: pa.Table,
+        canonical: dict[str, pa.Array],
+        issues: list[RowIssue],
+        columns: SourceColumns,
+    ) -> None:
+        """One chunk of a delivery: delivered values (source_row first, participant_ref as delivered),
+        the canonical values of its rewritten columns, and the records beside it the reader could not place."""
+        bounds = self.bounds.setdefault(delivery, [])
         last = max(
-            [self.bounds[-1] if self.bounds else 0]
+            [bounds[-1] if bounds else 0]
             + ([pc.max(table[SOURCE_ROW]).as_py()] if table.num_rows else [])
             + [i.source_row for i in issues]
         )
-        self.bounds.append(last)
+        bounds.append(last)
         if table.num_rows:
-            self._spool(self._spooled(table, canonical))
+            self._spool(delivery, self._spooled(delivery, table, canonical, columns))
         if issues:
-            self.con.register("chunk_issues", issue_table(issues))
+            self.con.register("chunk_issues", issue_table(delivery, issues))
             self.con.execute("INSERT INTO issues SELECT * FROM chunk_issues")
             self.con.unregister("chunk_issues")
 
-    def _pids(self, refs: pa.ChunkedArray) -> pa.ChunkedArray:
+    def drop(self, delivery: int) -> None:
+        """Forget a delivery that could not be read to its end: its spooled chunks and its issues."""
+        for path in self.files.pop(delivery, []):
+            path.unlink(missing_ok=True)
+        self.bounds.pop(delivery, None)
+        self.con.execute("DELETE FROM issues WHERE delivery = $delivery", {"delivery": delivery})
+
+    def _pids(self, refs: pa.ChunkedArray, parameters: dict[str, object]) -> pa.ChunkedArray:
         # str.strip() of the ref, as the pid is defined (Arrow trims every character given, as strip does)
-        self.con.register("chunk_refs", pa.table({"participant_ref": pc.utf8_trim(refs, characters=self.spaces)}))
-        pids = self.con.sql(sql("participant_pids"), params=self.pid_parameters).to_arrow_table()["participant_pid"]
+        trimmed = pc.utf8_trim(refs, characters=str(parameters["spaces"]))
+        self.con.register("chunk_refs", pa.table({"participant_ref": trimmed}))
+        bound = {k: v for k, v in parameters.items() if k != "spaces"}
+        pids = self.con.sql(sql("participant_pids"), params=bound).to_arrow_table()["participant_pid"]
         self.con.unregister("chunk_refs")
         return pids
 
-    def _spooled(self, table: pa.Table, canonical: dict[str, pa.Array]) -> pa.Table:
-        columns: dict[str, pa.Array | pa.ChunkedArray] = {SOURCE_ROW: table[SOURCE_ROW]}
+    def _spooled(
+        self, delivery: int, table: pa.Table, canonical: dict[str, pa.Array], source: SourceColumns
+    ) -> pa.Table:
+        out: dict[str, pa.Array | pa.ChunkedArray] = {
+            SOURCE_ROW: table[SOURCE_ROW],
+            DELIVERY: pa.repeat(pa.scalar(delivery, pa.int32()), table.num_rows),
+        }
         for column in CANONICAL_COLUMNS:
             if column == "participant_pid":
-                columns[column] = self._pids(table["participant_ref"])
-            elif column in self.rewritten:
-                columns[column], columns[f"raw:{column}"] = canonical[column], table[column]
-            elif column in self.defaults:
-                columns[column] = pc.coalesce(table[column], pa.scalar(self.defaults[column], pa.string()))
-                columns[f"raw:{column}"] = table[column]
+                out[column] = self._pids(table["participant_ref"], source.pid_parameters)
+            elif column in source.rewritten:
+                out[column] = canonical[column]
+            elif column in source.defaults:
+                out[column] = pc.coalesce(table[column], pa.scalar(source.defaults[column], pa.string()))
             else:
-                columns[column] = table[column]
-        columns["census_id"] = pc.utf8_trim_whitespace(table["source_record_id"])
-        return pa.table(columns)
+                out[column] = table[column]
+            if column in self.raw:
+                out[f"raw:{column}"] = table[column]
+        out["census_id"] = pc.utf8_trim_whitespace(table["source_record_id"])
+        return pa.table(out)
 
-    def _spool(self, table: pa.Table) -> None:
-        path = self.spool / f"{len(self.files):08d}.parquet"
+    def _spool(self, delivery: int, table: pa.Table) -> None:
+        files = self.files.setdefault(delivery, [])
+        path = self.spool / f"{delivery:06d}-{len(files):08d}.parquet"
         pq.write_table(table, path, row_group_size=SPOOL_BATCH_ROWS, compression="none")
-        self.files.append(str(path))
+        files.append(path)
 
     def finish(self) -> None:
-        """Every chunk is in: ``delivered`` reads the spool back, in order."""
-        if self.files:
+        """Every chunk is in: ``delivered`` reads the spool back, delivery by delivery, in order."""
+        if any(self.files.values()):
             self.con.execute(
                 f"CREATE VIEW spool AS SELECT * FROM read_parquet({literal(str(self.spool / '*.parquet'))})"
             )
         else:  # no row at all: the same columns, empty
-            names = [SOURCE_ROW, *LANDING_COLUMNS]
-            empty = pa.table({n: pa.array([], pa.int64() if n == SOURCE_ROW else pa.string()) for n in names})
-            self.con.register("spool", self._spooled(empty, {c: pa.array([], pa.string()) for c in self.rewritten}))
+            self.con.register("spool", self._empty_spool())
         hashed = ", ".join(quoted(("raw:" if c in self.raw else "") + c) for c in CANONICAL_COLUMNS)
         self.con.execute(sql("delivered", hashed=hashed))
 
-    def count(self, table: str) -> int:
-        return int(self.con.execute(f"SELECT count(*) FROM {quoted(table)}").fetchall()[0][0])
+    def _empty_spool(self) -> pa.Table:
+        names = [
+            *(n for c in CANONICAL_COLUMNS for n in (c, *([f"raw:{c}"] if c in self.raw else []))),
+            "census_id",
+        ]
+        return pa.table(
+            {
+                SOURCE_ROW: pa.array([], pa.int64()),
+                DELIVERY: pa.array([], pa.int32()),
+                **{name: pa.array([], pa.string()) for name in names},
+            }
+        )
+
+    def count(self, table: str) -> dict[int, int]:
+        """Rows of a table per delivery."""
+        rows = self.con.execute(f"SELECT delivery, count(*) FROM {quoted(table)} GROUP BY delivery").fetchall()
+        return {int(delivery): int(n) for delivery, n in rows}
 
     def close(self) -> None:
         self.con.close()

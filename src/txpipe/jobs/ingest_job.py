@@ -1,8 +1,8 @@
-"""Ingest what is new under a landing: survey, ingest group by group, commit the ledger, report.
+"""Ingest what is new under a landing: survey, ingest batch by batch, commit the ledger, report.
 
-``ingest_new`` is the whole job. Who runs it chooses how the groups run (``run_groups``): in this
+``ingest_new`` is the whole job. Who runs it chooses how the batches run (``run_batches``): in this
 process one after the other (the default: tests, benchmarks, the library), or as concurrent Prefect
-tasks (the ingest flow). Either way the ledger is committed here, from one thread, as each group ends.
+tasks (the ingest flow). Either way the ledger is committed here, from one thread, as each batch ends.
 """
 
 from __future__ import annotations
@@ -12,24 +12,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext
+from txpipe.ingest.batch import Outcome, ingest_batch, plan_batches
 from txpipe.ingest.landing import Delivery, Skipped, stray_files, survey
-from txpipe.ingest.small_deliveries import Outcome, ingest_group, plan_groups
 from txpipe.outputs.reports import write_run_report
 from txpipe.settings import Settings
 from txpipe.store.ledger import DeliveryRecord, Ledger
 
-Group = list[Delivery]
-# Runs the groups and yields each with its outcomes (or the exception that ended it), in any order.
-GroupRunner = Callable[[list[Group], IngestContext], Iterable[tuple[Group, list[Outcome] | BaseException]]]
+Batch = list[Delivery]
+# Runs the batches and yields each with its outcomes (or the exception that ended it), in any order.
+BatchRunner = Callable[[list[Batch], IngestContext], Iterable[tuple[Batch, list[Outcome] | BaseException]]]
 
 
-def in_order(groups: list[Group], ctx: IngestContext) -> Iterator[tuple[Group, list[Outcome] | BaseException]]:
-    """The groups one after the other, in this process."""
-    for group in groups:
+def in_order(batches: list[Batch], ctx: IngestContext) -> Iterator[tuple[Batch, list[Outcome] | BaseException]]:
+    """The batches one after the other, in this process."""
+    for batch in batches:
         try:
-            yield group, ingest_group(group, ctx)
+            yield batch, ingest_batch(batch, ctx)
         except Exception as error:  # a bug outside any one delivery, as in a failed task
-            yield group, error
+            yield batch, error
 
 
 @dataclass
@@ -66,7 +66,7 @@ def ingest_new(
     run_id: str = "local",
     *,
     context: IngestContext | None = None,
-    run_groups: GroupRunner = in_order,
+    run_batches: BatchRunner = in_order,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> IngestRun:
     """Ingest every new delivery under ``landing`` and commit each record to the ledger.
@@ -82,9 +82,9 @@ def ingest_new(
     run.deferred = [asdict(entry) for entry in found.deferred]
     if found.deliveries:
         ctx = context or IngestContext.create(settings, run_id)
-        for group, result in run_groups(plan_groups(found.deliveries), ctx):
+        for batch, result in run_batches(plan_batches(found.deliveries), ctx):
             outcomes = (
-                [DeliveryFailed(d, "unknown", result) for d in group] if isinstance(result, BaseException) else result
+                [DeliveryFailed(d, "unknown", result) for d in batch] if isinstance(result, BaseException) else result
             )
             for outcome in outcomes:
                 _settle(run, ledger, outcome)

@@ -48,21 +48,14 @@ class DeliveryFiles:
     the caller prepares the next chunk; at most one chunk waits, so memory stays bounded.
     """
 
-    def __init__(self, lake: Path, batch_id: str, source: str, small: bool = False) -> None:
+    def __init__(self, lake: Path, batch_id: str, source: str) -> None:
         self.lake, self.batch_id, self.source = lake, batch_id, source
         self._writers: dict[Path, tuple[Path, pq.ParquetWriter]] = {}
-        # A small delivery is written in the caller's thread, and made durable by the caller's one
-        # sync for many deliveries (see txpipe.ingest.small_deliveries): a thread and an fsync per file
-        # would cost more than its rows.
-        self.small = small
-        self._thread = None if small else ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lake-{batch_id[:8]}")
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"lake-{batch_id[:8]}")
         self._pending: Future[None] | None = None
 
     def add(self, participation: pa.Table, quarantine: pa.Table) -> None:
         """Queue one chunk's valid and quarantined rows (waits for the chunk before, and raises its error)."""
-        if self._thread is None:
-            self._write_chunk(participation, quarantine)
-            return
         self._wait()
         self._pending = self._thread.submit(self._write_chunk, participation, quarantine)
 
@@ -79,13 +72,8 @@ class DeliveryFiles:
         if final not in self._writers:
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = temporary_path(final)
-            # A small delivery's files hold a few rows: compressing them costs more time than it saves space.
-            options = (
-                {"compression": "none", "use_dictionary": False}
-                if self.small
-                else {"compression": "zstd", "use_dictionary": _DICTIONARY}
-            )
-            self._writers[final] = (tmp, pq.ParquetWriter(tmp, schema, **options))
+            writer = pq.ParquetWriter(tmp, schema, compression="zstd", use_dictionary=_DICTIONARY)
+            self._writers[final] = (tmp, writer)
         return self._writers[final][1]
 
     def add_participation(self, table: pa.Table) -> None:
@@ -104,15 +92,13 @@ class DeliveryFiles:
             self._writer(path, QUARANTINE_SCHEMA).write_table(table.cast(QUARANTINE_SCHEMA))
 
     def commit(self) -> list[Path]:
-        """Close every file, make it durable (unless small: then the caller syncs), and rename it into place."""
+        """Close every file, make it durable (fsync), and rename it into place."""
         self._wait()
-        if self._thread is not None:
-            self._thread.shutdown()
+        self._thread.shutdown()
         for tmp, writer in self._writers.values():
             writer.close()
-            if not self.small:
-                with open(tmp, "rb") as handle:
-                    os.fsync(handle.fileno())
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
         for final, (tmp, _) in self._writers.items():
             os.replace(tmp, final)
         written = sorted(self._writers)
@@ -125,8 +111,7 @@ class DeliveryFiles:
         except Exception:
             pass
         finally:
-            if self._thread is not None:
-                self._thread.shutdown()
+            self._thread.shutdown()
         for tmp, writer in self._writers.values():
             try:
                 writer.close()

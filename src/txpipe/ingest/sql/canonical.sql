@@ -2,4 +2,6 @@
 CREATE VIEW canonical AS
 SELECT *
 FROM delivered
-WHERE source_row NOT IN (SELECT source_row FROM duplicates);
+WHERE NOT EXISTS (
+    SELECT 1 FROM duplicates AS d WHERE d.delivery = delivered.delivery AND d.source_row = delivered.source_row
+);

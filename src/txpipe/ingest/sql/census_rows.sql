@@ -1,4 +1,4 @@
--- The spool seen as the census sees a delivery (ingest/sql/census_*.sql): position, trimmed id, two hashes.
+-- The spool seen as the census sees a batch: delivery, position, trimmed id, two hashes of the values.
 CREATE VIEW census_rows AS
-SELECT source_row, census_id AS id, hash_a, hash_b
+SELECT delivery, source_row, census_id AS id, hash_a, hash_b
 FROM delivered;

@@ -1,4 +1,4 @@
--- The delivery's rows as spooled chunk by chunk, in delivered order, with two independent hashes
+-- The batch's rows as spooled chunk by chunk, delivery by delivery in delivered order, with two independent hashes
 -- of each row's delivered values (participant_pid for participant_ref) for the census.
 CREATE VIEW delivered AS
 SELECT *,

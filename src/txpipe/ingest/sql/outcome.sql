@@ -4,7 +4,7 @@
 SELECT j.source_record_id, j.programme, j.activity_code, j.activity_title, j.iteration_id, j.provider,
        TRY_CAST(j.start_date AS DATE) AS start_date, TRY_CAST(j.end_date AS DATE) AS end_date,
        j.delivery_mode, j.nation, j.participant_pid, TRY_CAST(j.headcount AS INTEGER) AS headcount,
-       j.sex, j."rank", j.role, j.status, TRY_CAST(j.score AS DOUBLE) AS score, j.warnings, j.source_row,
+       j.sex, j."rank", j.role, j.status, TRY_CAST(j.score AS DOUBLE) AS score, j.warnings, j.delivery, j.source_row,
        j.reasons,
        CASE WHEN len(j.reasons) > 0 THEN {offending} END AS offending_values,
        CASE WHEN len(j.reasons) > 0 THEN {record} END AS record,

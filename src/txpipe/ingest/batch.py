@@ -1,0 +1,273 @@
+"""A batch of deliveries through the ingest stages in one workspace: :func:`ingest_batch`.
+
+A run may bring one roster of five million rows or a thousand rosters of twenty. What a delivery
+costs is then mostly fixed: GX costs about the same for 20 rows as for 20,000 (it plans a metric
+graph for every expectation), so deliveries are taken in batches (:func:`plan_batches`): every large
+delivery alone, small ones together. Either way a batch is one path:
+
+- each delivery is read, normalised and pseudonymised on its own into the batch's workspace, its
+  rows tagged with its number in the batch; a delivery that cannot be read is rejected, and one that
+  fails on a bug fails, alone (its spooled rows are dropped);
+- the census, GX's judgement and the outcome query run once for the whole batch, per delivery where
+  the rules say so (duplicates and conflicting ids are a delivery's own); a failure there fails
+  every delivery of the batch;
+- each delivery is stored, checked and settled on its own: its lake files, its record, its counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+
+from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext, Stage
+from txpipe.ingest.census import take_census
+from txpipe.ingest.landing import Delivery, unchanged_since
+from txpipe.ingest.normalise import Normaliser
+from txpipe.ingest.readers import UnreadableFile, read_ahead, read_delivery
+from txpipe.ingest.readers.xapi import StatementSetup, read_roster
+from txpipe.ingest.sources import SourceConfig, SourceConfigError, load_source_config
+from txpipe.ingest.store import Outcomes, delivery_constants
+from txpipe.ingest.validate import judge
+from txpipe.ingest.values import delivered_values, plan_columns
+from txpipe.ingest.workspace import SourceColumns, Workspace, frame_table
+from txpipe.ops.memory import release_freed_memory
+from txpipe.store.lake import DeliveryFiles
+from txpipe.store.ledger import DeliveryRecord
+
+SMALL_BYTES = 1 << 20  # a delivery up to 1 MiB is small: it shares a batch ...
+BATCH_BYTES = 16 << 20  # ... of at most this many bytes of deliveries ...
+BATCH_FILES = 250  # ... and at most this many files
+RELEASE_ROWS = 10_000  # after a chunk of at least this many rows, freed memory is handed back to the OS
+
+Outcome = DeliveryRecord | DeliveryFailed | DeliveryDeferred
+
+
+def plan_batches(deliveries: list[Delivery]) -> list[list[Delivery]]:
+    """Deliveries in the order they come, small ones gathered in batches, every large one alone."""
+    batches: list[list[Delivery]] = []
+    current: list[Delivery] = []
+    size = 0
+    for delivery in deliveries:
+        if delivery.size > SMALL_BYTES:
+            batches.append([delivery])
+            continue
+        if current and (size + delivery.size > BATCH_BYTES or len(current) >= BATCH_FILES):
+            batches.append(current)
+            current, size = [], 0
+        current.append(delivery)
+        size += delivery.size
+    if current:
+        batches.append(current)
+    return batches
+
+
+@dataclass
+class _Member:
+    """A delivery of the batch while it is ingested."""
+
+    number: int  # its number in the batch: the workspace's ``delivery`` column
+    delivery: Delivery
+    record: DeliveryRecord
+    config: SourceConfig
+    stage: Stage = field(default_factory=Stage)
+
+
+def ingest_batch(deliveries: list[Delivery], ctx: IngestContext) -> list[Outcome]:
+    """Ingest the deliveries; one outcome each, in their order: the record (stored or rejected), or
+    the DeliveryFailed / DeliveryDeferred that says why it is left for the next run."""
+    received = now_utc()
+    outcomes: dict[int, Outcome] = {}
+    members: list[_Member] = []
+    for number, delivery in enumerate(deliveries):
+        admitted = _admit(number, delivery, ctx, received)
+        if isinstance(admitted, _Member):
+            members.append(admitted)
+        else:
+            outcomes[number] = admitted
+    if members:
+        scratch = ctx.scratch()
+        try:
+            outcomes.update(_ingest_members(members, ctx, scratch, received))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            release_freed_memory()
+    return [outcomes[number] for number in range(len(deliveries))]
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _admit(number: int, delivery: Delivery, ctx: IngestContext, received: dt.datetime) -> _Member | Outcome:
+    """The delivery as a member of the batch, or its outcome already: deferred (still being written)
+    or rejected (its source folder's config is wrong)."""
+    if not unchanged_since(delivery):
+        return DeliveryDeferred(delivery)
+    record = DeliveryRecord(
+        batch_id=delivery.batch_id,
+        source=delivery.source,
+        source_file=delivery.source_file,
+        sha256=delivery.sha256,
+        received_at=received.isoformat(timespec="microseconds"),
+        status="stored",
+        run_id=ctx.run_id,
+        size=delivery.size,
+        mtime_ns=delivery.mtime_ns,
+    )
+    try:
+        config = load_source_config(ctx.settings.sources_dir, delivery.source)
+    except SourceConfigError as error:
+        record.status, record.reason = "rejected", str(error)
+        return _settled(delivery, ctx, record, [])
+    except Exception as error:
+        return DeliveryFailed(delivery, "read", error)
+    return _Member(number, delivery, record, config)
+
+
+def _ingest_members(
+    members: list[_Member], ctx: IngestContext, scratch: Path, received: dt.datetime
+) -> dict[int, Outcome]:
+    outcomes: dict[int, Outcome] = {}
+    normalisers = {m.config.name: Normaliser(m.config, ctx.reference) for m in members}
+    columns = {
+        name: SourceColumns(tuple(n.rewritten), n.defaults, ctx.pseudonymizer.sql_parameters(name))
+        for name, n in normalisers.items()
+    }
+    workspace = Workspace(scratch, sorted({c for source in columns.values() for c in source.kept_raw}))
+    try:
+        for member in members:
+            outcome = _load(member, ctx, workspace, normalisers[member.config.name], columns[member.config.name])
+            if outcome is not None:
+                outcomes[member.number] = outcome
+        loaded = [m for m in members if m.number not in outcomes]
+        if loaded:
+            outcomes.update(_judge_and_store(loaded, ctx, workspace, received))
+    finally:
+        workspace.close()
+    return outcomes
+
+
+def _load(
+    member: _Member, ctx: IngestContext, workspace: Workspace, normaliser: Normaliser, columns: SourceColumns
+) -> Outcome | None:
+    """Read, normalise and pseudonymise one delivery into the workspace; its outcome if that ended it
+    (rejected: unreadable; failed: a bug), else None."""
+    delivery, record, stage = member.delivery, member.record, member.stage
+    try:
+        config = member.config
+        setup = statement_setup(delivery, config, ctx)
+        delivered = read_delivery(
+            delivery.path, config.read_options(ctx.settings.chunk_rows, ctx.settings.limits, setup)
+        )
+        plan = plan_columns(delivered.headers, config)
+        for batch in read_ahead(delivered.batches):  # read failures surface here
+            stage.name = "normalise"
+            table = frame_table(delivered_values(batch.frame, plan))
+            canonical = normaliser.columns(table)
+            stage.name = "census"
+            workspace.add(member.number, table, canonical, batch.issues, columns)
+            if table.num_rows >= RELEASE_ROWS:
+                del table, canonical, batch
+                release_freed_memory()
+            stage.name = "read"
+        record.ignored_columns = list(plan.ignored)
+        if delivered.statements is not None:
+            record.statements = asdict(delivered.statements)
+        return None
+    except (UnreadableFile, SourceConfigError) as error:
+        workspace.drop(member.number)
+        record.status, record.reason = "rejected", str(error)
+        return _settled(delivery, ctx, record, [])
+    except Exception as error:
+        workspace.drop(member.number)
+        return DeliveryFailed(delivery, stage.name, error)
+
+
+def _judge_and_store(
+    members: list[_Member], ctx: IngestContext, workspace: Workspace, received: dt.datetime
+) -> dict[int, Outcome]:
+    """Census, validate and the outcome query once for the batch (a failure fails every member),
+    then each member stored and settled alone."""
+    stage = "census"
+    try:
+        workspace.finish()
+        take_census(workspace)
+        rows, issues, duplicates = (workspace.count(t) for t in ("delivered", "issues", "duplicates"))
+        for m in members:
+            m.record.rows_read = rows.get(m.number, 0) + issues.get(m.number, 0)
+            m.record.rows_duplicate = duplicates.get(m.number, 0)
+        stage = "validate"
+        parameters = {
+            "nation_codes": list(ctx.reference.nation_codes),
+            "activity_codes": list(ctx.reference.activity_codes),
+        }
+        judge(workspace, ctx.suite, parameters, sum(rows.values()) - sum(duplicates.values()))
+        stage = "store"
+        nation_codes = list(ctx.reference.nation_codes)
+        outcomes = Outcomes(workspace, ctx.suite, nation_codes, ctx.reference.nation_names.suggestions, len(members))
+    except Exception as error:
+        return {m.number: DeliveryFailed(m.delivery, stage, error) for m in members}
+    return {m.number: _store(m, ctx, outcomes, received) for m in members}
+
+
+def _store(member: _Member, ctx: IngestContext, outcomes: Outcomes, received: dt.datetime) -> Outcome:
+    delivery, record = member.delivery, member.record
+    member.stage.name = "store"
+    files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source)
+    constants = delivery_constants(
+        source=delivery.source,
+        batch_id=delivery.batch_id,
+        source_file=delivery.source_file,
+        run_id=ctx.run_id,
+        received=received,
+    )
+    try:
+        tallies = outcomes.write(member.number, files, constants)
+        written = files.commit()
+    except Exception as error:
+        files.abort()
+        return DeliveryFailed(delivery, "store", error)
+    tallies.fill(record)
+    return _settled(delivery, ctx, record, written)
+
+
+def _settled(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, written: list[Path]) -> Outcome:
+    """The record of a delivery whose files are written, once two last checks hold: the file did not
+    change while it was read (else nothing is kept and it waits for the next run), and its rows
+    balance (else a bug: nothing is kept and the file is retried)."""
+    if not unchanged_since(delivery):  # what was read may not be what was hashed: keep nothing
+        _remove(written)
+        return DeliveryDeferred(delivery)
+    record.files = [p.relative_to(ctx.settings.lake).as_posix() for p in written]
+    if not record.balanced:  # a bug, never a data problem: stop before the ledger says stored
+        _remove(written)
+        try:
+            raise AssertionError(f"row accounting does not balance for {delivery.source}/{delivery.source_file}")
+        except AssertionError as error:
+            return DeliveryFailed(delivery, "store", error)
+    return record
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def statement_setup(delivery: Delivery, config: SourceConfig, ctx: IngestContext) -> StatementSetup:
+    """How this delivery's statements become records, if it holds xAPI statements (README "xAPI
+    sources"): source_record_id is a keyed hash; the roster is read from the source folder if needed."""
+    folder = delivery.path.parents[len(PurePosixPath(delivery.source_file).parts) - 1]
+    roster, limits = config.xapi.roster, ctx.settings.limits
+
+    def record_id(key: str) -> str:
+        return ctx.pseudonymizer.pid(delivery.source, f"xapi-record\x1f{key}")
+
+    return StatementSetup(
+        config.xapi,
+        config.defaults,
+        record_id,
+        forced=config.format == "xapi",
+        roster=(lambda: read_roster(folder, roster, limits)) if roster else dict,
+    )
