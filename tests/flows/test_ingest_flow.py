@@ -22,7 +22,7 @@ def test_flow_ingests_each_file_and_commits_the_ledger(settings, landing):
 
 def test_a_crashing_file_fails_the_run_but_not_the_other_files(settings, landing, monkeypatch):
     import flows.ingest as module
-    import txpipe.ingest.chunks as library  # small files take the chunk-at-a-time path
+    import txpipe.ingest.batch as library
 
     real = library.read_delivery
 
@@ -45,18 +45,18 @@ def test_a_bug_in_a_stage_is_reported_with_file_stage_and_traceback(settings, la
     import json
     import logging
 
-    import txpipe.ingest.chunks as library  # small files take the chunk-at-a-time path
     from flows.ingest import ingest_flow
+    from txpipe.ingest.normalise import Normaliser
 
-    real = library.normalize
+    real = Normaliser.columns
 
-    def buggy_normalize(raw, config, reference):
-        ids = raw["source_record_id"]
-        if ids.str.startswith("b-").any():
-            raise IndexError(f"list assignment index out of range near {ids[ids.str.startswith('b-')].iloc[0]}")
-        return real(raw, config, reference)
+    def buggy_normalize(self, table):
+        ids = [i for i in table["source_record_id"].to_pylist() if i and i.startswith("b-")]
+        if ids:
+            raise IndexError(f"list assignment index out of range near {ids[0]}")
+        return real(self, table)
 
-    monkeypatch.setattr(library, "normalize", buggy_normalize)
+    monkeypatch.setattr(Normaliser, "columns", buggy_normalize)
     write_csv(landing / "nso" / "a.csv", [row()])
     write_csv(landing / "nso" / "b.csv", [row(source_record_id="b-SECRET-VALUE")])
     logged_records: list[logging.LogRecord] = []
@@ -80,7 +80,7 @@ def test_a_bug_in_a_stage_is_reported_with_file_stage_and_traceback(settings, la
         "normalise",
         "IndexError",
     )
-    assert "buggy_normalize" in failure["traceback"] and "_normalise" in failure["traceback"]
+    assert "buggy_normalize" in failure["traceback"] and "_load" in failure["traceback"]
     logged = "\n".join(logging.Formatter().format(r) for r in logged_records)  # with any traceback Prefect logs
     assert "nso/b.csv failed in stage 'normalise'" in logged and "buggy_normalize" in logged
     assert "SECRET-VALUE" not in report.read_text() + logged + state.message

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import SAMPLE_LANDING, ingest_all, read_parquet_rows, row, write_csv
-from txpipe.ingest.expectations import SuiteError, load_suite
+from txpipe.ingest.suite import SuiteError, load_suite
 from txpipe.ingest.landing import discover
 from txpipe.samples.lrs import LRS_SOURCE
 from txpipe.samples.rosters import generate, load_manifest

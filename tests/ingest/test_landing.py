@@ -8,7 +8,8 @@ import os
 import pytest
 
 from tests.conftest import ingest_all, row, write_csv
-from txpipe.ingest import DeliveryDeferred, IngestContext, ingest_delivery
+from txpipe.ingest import DeliveryDeferred, IngestContext
+from txpipe.ingest.batch import ingest_batch
 from txpipe.ingest.landing import discover, skipped_entries, survey
 from txpipe.store.ledger import Ledger
 
@@ -67,15 +68,15 @@ def test_a_file_that_grows_after_discovery_is_deferred(settings, landing):
     [delivery] = discover(landing, Ledger(settings.ledger_dir))
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(",".join(row(source_record_id="R99").values()) + "\n")
-    with pytest.raises(DeliveryDeferred, match="changed while it was read"):
-        ingest_delivery(delivery, IngestContext.create(settings, "t"))
+    [outcome] = ingest_batch([delivery], IngestContext.create(settings, "t"))
+    assert isinstance(outcome, DeliveryDeferred) and "changed while it was read" in str(outcome)
     assert not list(settings.lake.rglob("*.parquet"))
 
 
 def test_a_file_written_while_it_is_read_keeps_nothing_and_is_taken_whole_next_time(settings, landing, monkeypatch):
     path = write_csv(landing / "jadl" / "growing.csv", [row(source_record_id=f"R{i}") for i in range(5)])
     [delivery] = discover(landing, Ledger(settings.ledger_dir))
-    import txpipe.ingest as ingest
+    import txpipe.ingest.batch as ingest
 
     real_read = ingest.read_delivery
 
@@ -87,8 +88,8 @@ def test_a_file_written_while_it_is_read_keeps_nothing_and_is_taken_whole_next_t
 
     monkeypatch.setattr(ingest, "read_delivery", read_then_append)
     ctx = IngestContext.create(settings, "t")
-    with pytest.raises(DeliveryDeferred):
-        ingest_delivery(delivery, ctx)
+    [outcome] = ingest_batch([delivery], ctx)
+    assert isinstance(outcome, DeliveryDeferred)
     assert not list(settings.lake.rglob("*.parquet")), "nothing of a deferred delivery is kept"
     monkeypatch.setattr(ingest, "read_delivery", real_read)
     [record] = ingest_all(settings, landing, context=ctx)

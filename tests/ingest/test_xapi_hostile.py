@@ -7,7 +7,7 @@ lines), Statement API pages of the wrong shape, voiding chains, and hostile rost
 
 Every test checks the bar as well as its own outcome (see `_check`):
 
-- the file is stored or rejected with a reason, never a crash (an exception out of `ingest_delivery`);
+- the file is stored or rejected with a reason, never a crash (a failure out of `ingest_batch`);
 - statements read = used + ignored + quarantined and rows_read = rows_stored + rows_quarantined + rows_duplicate;
 - no planted value appears in a reason, a quarantine reason, a quarantine `problem` text, a log record or
   the console (positions and columns are named instead);
