@@ -4,6 +4,10 @@ One test per format: hypothesis draws a delivery (0..40 rows mixing every rule o
 exact and conflicting duplicates, blank and broken lines, free text with delimiters, quotes,
 unicode and newlines), a file layout and a chunk size (1..13 rows); the file is ingested into a
 fresh TXPIPE_HOME and the lake, the quarantine and the ledger record are compared with the oracle.
+
+And the way a run takes them: 1 to 20 deliveries of every format, in two source folders, ingested
+together as one batch (the ingest job batches small files), each compared with the oracle on its own:
+what one delivery holds (its duplicates, its conflicting ids) never changes another's fate.
 """
 
 from __future__ import annotations
@@ -39,16 +43,25 @@ from txpipe.ingest import IngestContext
 from txpipe.settings import Settings
 
 SOURCE = "prop"
+SOURCES = (SOURCE, "prop-b")
 KEY = "property-test-key"
 CHUNKS = st.integers(1, 13)
 
 
 def run(delivery: Delivery, chunk_rows: int, write) -> None:
+    run_batch([(SOURCE, delivery, write)], chunk_rows)
+
+
+def run_batch(deliveries: list[tuple[str, Delivery, object]], chunk_rows: int) -> None:
+    """Write every delivery (source folder, delivery, writer), ingest them in one run and compare each
+    delivery's record and rows with the oracle's prediction for it alone."""
     with tempfile.TemporaryDirectory(prefix="txpipe-prop-") as tmp:
         tmp = Path(tmp)
         landing = tmp / "landing"
-        path, rows = write(landing / SOURCE)
-        expected = predict(rows, SOURCE, KEY)
+        written = []
+        for source, delivery, write in deliveries:
+            path, rows = write(landing / source)
+            written.append((source, delivery, path, predict(rows, source, KEY)))
         settings = Settings.from_env(
             {
                 "TXPIPE_HOME": str(tmp / "home"),
@@ -59,14 +72,22 @@ def run(delivery: Delivery, chunk_rows: int, write) -> None:
         records = ingest_all(settings, landing, context=_context(settings))
         stored = read_parquet_rows(settings.participation_dir) if settings.participation_dir.exists() else []
         quarantined = read_parquet_rows(settings.quarantine_dir) if settings.quarantine_dir.exists() else []
-        problems = compare(delivery, expected, records, stored, quarantined)
-        if problems:
-            preview = path.read_bytes()
-            raise AssertionError(
-                f"{len(problems)} difference(s) with the oracle (chunk rows {chunk_rows}, file {path.name}):\n"
-                + "\n".join(f"  - {p}" for p in problems)
-                + f"\nfile bytes ({len(preview)}): {preview[:3000]!r}"
-            )
+        for source, delivery, path, expected in written:
+            name = path.relative_to(landing / source).as_posix()
+
+            def of(rows: list, source: str = source, name: str = name) -> list:
+                return [r for r in rows if (r["source"], r["source_file"]) == (source, name)]
+
+            mine = [r for r in records if (r.source, r.source_file) == (source, name)]
+            problems = compare(delivery, expected, mine, of(stored), of(quarantined))
+            if problems:
+                preview = path.read_bytes()
+                raise AssertionError(
+                    f"{len(problems)} difference(s) with the oracle (chunk rows {chunk_rows}, file {source}/{name}, "
+                    f"one of {len(deliveries)} deliveries):\n"
+                    + "\n".join(f"  - {p}" for p in problems)
+                    + f"\nfile bytes ({len(preview)}): {preview[:3000]!r}"
+                )
 
 
 _CONTEXTS: list[IngestContext] = []
@@ -303,3 +324,40 @@ def test_jsonl_row_fate(delivery, layout, chunk_rows):
         chunk_rows,
         lambda folder: (folder / "delivery.jsonl", write_jsonl(delivery, folder / "delivery.jsonl", layout)),
     )
+
+
+@st.composite
+def any_delivery(draw, number: int) -> tuple[str, Delivery, object]:
+    """A delivery of any format, in one of two source folders, with its writer."""
+    fmt = draw(st.sampled_from(["csv", "xlsx", "jsonl"]))
+    delivery = draw(deliveries(fmt))
+    source = draw(st.sampled_from(SOURCES))
+    if fmt == "csv":
+        layout = draw(csv_layouts())
+        return (
+            source,
+            delivery,
+            lambda folder: (folder / f"d{number}.csv", write_csv(delivery, folder / f"d{number}.csv", layout)),
+        )
+    if fmt == "jsonl":
+        layout = draw(jsonl_layouts())
+        return (
+            source,
+            delivery,
+            lambda folder: (folder / f"d{number}.jsonl", write_jsonl(delivery, folder / f"d{number}.jsonl", layout)),
+        )
+    return (
+        source,
+        delivery,
+        lambda folder: (folder / f"d{number}.xlsx", write_xlsx(delivery, folder / f"d{number}.xlsx")),
+    )
+
+
+@st.composite
+def batches(draw) -> list[tuple[str, Delivery, object]]:
+    return [draw(any_delivery(number)) for number in range(draw(st.integers(1, 20)))]
+
+
+@given(batch=batches(), chunk_rows=CHUNKS)
+def test_batch_row_fate(batch, chunk_rows):
+    run_batch(batch, chunk_rows)
