@@ -1,14 +1,15 @@
-"""Build flow: the library's build job (txpipe.jobs.build_job) as one retried task: keep the published
-warehouse when nothing changed, else publish a new one, export the marts, write the pages."""
+"""Build flow: the library's build job (txpipe.jobs.build_job) under the run lock, as one retried task:
+keep the published warehouse when nothing changed, else publish a new one, export the marts, write the pages."""
 
 from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows.locking import exclusive_run
 from flows.retries import retry_on_io_error
+from flows.runtime import log_recovery, settings_or_environment
 from txpipe.jobs.build_job import BuildPlan, BuildResult, build, plan_build
+from txpipe.jobs.run_job import exclusive_run
 from txpipe.settings import Settings
 
 
@@ -19,17 +20,22 @@ def build_task(settings: Settings, plan: BuildPlan) -> BuildResult:
     return build(settings, plan)
 
 
-@flow(name="txpipe-build", validate_parameters=False)
-def build_flow(full_rebuild: bool = False, wait_for_lock: bool = True, settings: Settings | None = None) -> BuildResult:
-    """Publish a new warehouse from the lake and export every metric table to marts/."""
+def log_build(result: BuildResult, settings: Settings) -> None:
     log = get_run_logger()
-    settings = settings or Settings.from_env()
-    with exclusive_run(settings, wait_for_lock):
-        plan = plan_build(settings, full_rebuild)
-        result = build_task(settings, plan)
     if result.skipped:
         log.info("nothing changed since the last publish: warehouse and marts kept")
     else:
         log.info("published %s: %s", result.warehouse, ", ".join(f"{k} {v}" for k, v in result.counts.items()))
         log.info("exported %d mart files to %s", len(result.marts), settings.marts_dir)
+
+
+@flow(name="txpipe-build", validate_parameters=False)
+def build_flow(full_rebuild: bool = False, wait_for_lock: bool = True, settings: Settings | None = None) -> BuildResult:
+    """Publish a new warehouse from the lake and export every metric table to marts/."""
+    settings = settings_or_environment(settings)
+    log = get_run_logger()
+    with exclusive_run(settings, wait_for_lock, log.warning) as recovery:
+        log_recovery(recovery, log)
+        result = build_task(settings, plan_build(settings, full_rebuild))
+    log_build(result, settings)
     return result

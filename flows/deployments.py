@@ -1,16 +1,32 @@
-"""Scheduled deployments of the pipeline: nightly ingest + publish, weekly full rebuild.
+"""Scheduled deployments of the pipeline, as ``prefect.yaml`` declares them (the one declaration):
+nightly ingest + publish, weekly full rebuild.
 
-`txpipe serve` serves these from one process (flow.serve, no work pool needed); prefect.yaml
-declares the same two for a work pool (`prefect deploy --all`, then a process worker).
+`txpipe serve` serves them from one process (flow.serve, no work pool needed), reading prefect.yaml;
+`prefect deploy --all` deploys the same file to a work pool (then a process worker runs them).
 """
 
 from __future__ import annotations
 
-from prefect import serve
+from typing import Any
+
+import yaml
+from prefect import Flow, serve
 
 from flows.build_metrics import build_flow
 from flows.pipeline import pipeline_flow
-from txpipe.settings import Settings
+from txpipe.settings import REPO_ROOT, Settings
+
+DECLARATION = REPO_ROOT / "prefect.yaml"
+FLOWS: dict[str, Flow[..., Any]] = {
+    "flows/pipeline.py:pipeline_flow": pipeline_flow,
+    "flows/build_metrics.py:build_flow": build_flow,
+}
+
+
+def declared() -> list[dict[str, Any]]:
+    """The deployments prefect.yaml declares."""
+    document = yaml.safe_load(DECLARATION.read_text(encoding="utf-8"))
+    return list(document["deployments"])
 
 
 def deployments(
@@ -19,24 +35,29 @@ def deployments(
     sources: list[str] | None = None,
     nightly_cron: str | None = None,
     weekly_cron: str | None = None,
-) -> list:
-    nightly = pipeline_flow.to_deployment(
-        name="nightly",
-        cron=nightly_cron or settings.nightly_cron,
-        parameters={"landing": landing, "sources": sources, "full_rebuild": False},
-        concurrency_limit=1,
-        description="Ingest new deliveries, then build and publish the warehouse and marts.",
-        tags=["txpipe"],
-    )
-    weekly = build_flow.to_deployment(
-        name="weekly-full-rebuild",
-        cron=weekly_cron or settings.weekly_cron,
-        parameters={"full_rebuild": True},
-        concurrency_limit=1,
-        description="Rebuild the warehouse and marts from the whole lake, even if nothing changed.",
-        tags=["txpipe"],
-    )
-    return [nightly, weekly]
+) -> list[Any]:
+    """The declared deployments for `txpipe serve`: the landing and sources given to it, and a cron
+    given to it (or in TXPIPE_NIGHTLY_CRON / TXPIPE_WEEKLY_CRON) in place of the declared one."""
+    crons = {
+        "nightly": nightly_cron or settings.nightly_cron,
+        "weekly-full-rebuild": weekly_cron or settings.weekly_cron,
+    }
+    made = []
+    for entry in declared():
+        parameters = dict(entry.get("parameters") or {})
+        if "landing" in parameters:
+            parameters.update(landing=landing, sources=sources)
+        made.append(
+            FLOWS[entry["entrypoint"]].to_deployment(
+                name=entry["name"],
+                cron=crons.get(entry["name"]) or entry["schedules"][0]["cron"],
+                parameters=parameters,
+                concurrency_limit=entry.get("concurrency_limit"),
+                description=entry.get("description"),
+                tags=entry.get("tags"),
+            )
+        )
+    return made
 
 
 def serve_deployments(settings: Settings, **options: str | list[str] | None) -> None:

@@ -1,20 +1,17 @@
-"""The main job: ingest new deliveries, then build and publish the warehouse and marts."""
+"""The main job's flow: the library's run (txpipe.jobs.run_job.run_pipeline) with its ingest batches and
+its build as Prefect tasks, its outcomes logged, its report published as artifacts."""
 
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
 from flows.artifacts import publish_run_artifacts
-from flows.build_metrics import build_flow
-from flows.ingest import ingest_flow_for, warn_about_landing
-from flows.locking import exclusive_run
-from txpipe.ingest.landing import skipped_entries, stray_files
-from txpipe.jobs.build_job import BuildResult, kept_build
-from txpipe.jobs.ingest_job import IngestRun, landing_root
-from txpipe.jobs.run_job import nothing_to_do
-from txpipe.ops.health import run_problems
+from flows.build_metrics import build_task, log_build
+from flows.ingest import as_tasks, log_ingest, log_outcome, run_id
+from flows.runtime import log_recovery, settings_or_environment
+from txpipe.jobs.run_job import Runner, RunReport, run_pipeline
 from txpipe.settings import Settings
-from txpipe.store.ledger import DeliveryRecord
+from txpipe.text import printable
 
 
 @flow(name="txpipe-pipeline", validate_parameters=False)
@@ -26,36 +23,37 @@ def pipeline_flow(
     alert: bool = True,
     max_quarantine_share: float | None = None,
     settings: Settings | None = None,
-) -> dict[str, list[DeliveryRecord] | BuildResult]:
+) -> RunReport:
     """Ingest new deliveries, then build and publish (neither when nothing changed).
 
-    With ``alert`` the run ends Failed, with the reason as its message, when every delivery was
-    rejected or the quarantined share of rows passes ``max_quarantine_share`` (default
+    The run ends Failed when a file failed on a bug (it is retried next run; what was ingested is
+    published). With ``alert`` it also ends Failed, with the reason as its message, when every
+    delivery was rejected or the quarantined share of rows passes ``max_quarantine_share`` (default
     TXPIPE_MAX_QUARANTINE_SHARE or 0.2), so that a Prefect automation can notify on it.
     """
-    settings = settings or Settings.from_env()
-    with exclusive_run(settings, wait_for_lock):
-        landing_dir = landing_root(settings, landing)
-        previous = nothing_to_do(settings, landing_dir, sources, full_rebuild)
-        if previous is not None:
-            # Nothing to ingest and nothing to publish: no subflow runs at all (a no-op run stays cheap).
-            log = get_run_logger()
-            log.info("no new or changed file under %s and the warehouse is current: nothing to do", landing_dir)
-            skipped = skipped_entries(landing_dir, sources, settings.sources_dir)
-            warn_about_landing(IngestRun(landing_dir, skipped=skipped, strays=stray_files(landing_dir)), log)
-            records: list[DeliveryRecord] = []
-            built = kept_build(settings, previous)
-        else:
-            ingest = ingest_flow_for(settings)
-            ingested = ingest(landing=landing, sources=sources, settings=settings, return_state=True)
-            # what was ingested is published even if a file crashed
-            built = build_flow(full_rebuild=full_rebuild, settings=settings)
-            if ingested.is_failed():
-                raise RuntimeError(f"ingest did not complete: {ingested.message}")
-            records = ingested.result()
-    publish_run_artifacts(records, built)
-    share = settings.max_quarantine_share if max_quarantine_share is None else max_quarantine_share
-    problems = run_problems(records, share) if alert else []
-    if problems:
-        raise RuntimeError("needs attention: " + "; ".join(problems))
-    return {"deliveries": records, "build": built}
+    settings = settings_or_environment(settings)
+    log = get_run_logger()
+    runner = Runner(
+        run_batches=as_tasks(settings.workers), build=build_task, on_outcome=log_outcome, on_wait=log.warning
+    )
+    report = run_pipeline(
+        settings,
+        landing,
+        sources,
+        full_rebuild,
+        wait=wait_for_lock,
+        max_quarantine_share=max_quarantine_share,
+        run_id=run_id(),
+        runner=runner,
+    )
+    log_recovery(report.recovery, log)
+    if report.nothing_to_do:
+        log.info("no new or changed file under %s and the warehouse is current: nothing to do", report.ingest.landing)
+    log_ingest(report.ingest, log)
+    log_build(report.build, settings)
+    publish_run_artifacts(report.records, report.build)
+    if failure := report.failure():
+        raise RuntimeError(f"ingest did not complete: {printable(failure)}")
+    if alert and report.problems:
+        raise RuntimeError("needs attention: " + "; ".join(report.problems))
+    return report

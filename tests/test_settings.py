@@ -43,7 +43,7 @@ def test_defaults_when_nothing_is_set():
     assert settings.workers == (os.cpu_count() or 1)
     assert settings.build_memory == BUILD_MEMORY_LIMIT
     assert settings.max_quarantine_share == DEFAULT_MAX_QUARANTINE_SHARE
-    assert (settings.nightly_cron, settings.weekly_cron) == ("0 2 * * *", "0 4 * * 0")
+    assert (settings.nightly_cron, settings.weekly_cron) == (None, None)  # as prefect.yaml declares
 
 
 def test_every_variable_is_read():

@@ -48,8 +48,6 @@ class ReadLimits:
 
 DEFAULT_MAX_QUARANTINE_SHARE = 0.2  # a run alerts when more of its rows than this are quarantined
 BUILD_MEMORY_LIMIT = "512MB"  # DuckDB's cap while it builds the warehouse (warehouse.build)
-NIGHTLY_CRON = "0 2 * * *"  # txpipe serve: the pipeline, every night
-WEEKLY_CRON = "0 4 * * 0"  # txpipe serve: a full rebuild, every Sunday
 
 DEVELOPMENT_PSEUDONYM_KEY = "txpipe-DEVELOPMENT-ONLY-pseudonym-key-do-not-use-in-production"
 
@@ -66,8 +64,8 @@ class Settings:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # deliveries ingested at once
     build_memory: str = BUILD_MEMORY_LIMIT  # DuckDB memory_limit of the build (e.g. 512MB, 2GB)
     max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE
-    nightly_cron: str = NIGHTLY_CRON
-    weekly_cron: str = WEEKLY_CRON
+    nightly_cron: str | None = None  # txpipe serve: None keeps the schedule prefect.yaml declares
+    weekly_cron: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -83,8 +81,8 @@ class Settings:
             workers=_positive_int(env, "TXPIPE_WORKERS", os.cpu_count() or 1),
             build_memory=env.get("TXPIPE_DUCKDB_MEMORY") or BUILD_MEMORY_LIMIT,
             max_quarantine_share=_share(env, "TXPIPE_MAX_QUARANTINE_SHARE", DEFAULT_MAX_QUARANTINE_SHARE),
-            nightly_cron=env.get("TXPIPE_NIGHTLY_CRON") or NIGHTLY_CRON,
-            weekly_cron=env.get("TXPIPE_WEEKLY_CRON") or WEEKLY_CRON,
+            nightly_cron=env.get("TXPIPE_NIGHTLY_CRON") or None,
+            weekly_cron=env.get("TXPIPE_WEEKLY_CRON") or None,
         )
 
     def pseudonym_secret(self) -> str | None:

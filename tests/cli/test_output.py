@@ -21,6 +21,9 @@ from txpipe import cli
 from txpipe.cli import output, runs
 from txpipe.cli.output import print_summary
 from txpipe.jobs.build_job import BuildResult
+from txpipe.jobs.ingest_job import IngestRun
+from txpipe.jobs.run_job import RunReport
+from txpipe.ops.recovery import Recovery
 from txpipe.settings import Settings
 from txpipe.store.ledger import DeliveryRecord
 from txpipe.warehouse.headline import Headline, PartnerParticipants
@@ -260,9 +263,8 @@ def completed_run(tmp_path, monkeypatch):
         validation_report=Path("[/x]"),
         dashboard=Path("\x1b[2J"),
     )
-    state = types.SimpleNamespace(
-        is_failed=lambda: False, result=lambda: {"deliveries": [hostile_record()], "build": build}
-    )
+    report = RunReport(IngestRun(tmp_path, records=[hostile_record()]), build, False, Recovery(), ())
+    state = types.SimpleNamespace(is_failed=lambda: False, result=lambda: report)
     monkeypatch.setitem(sys.modules, "flows.pipeline", types.SimpleNamespace(pipeline_flow=None))
     monkeypatch.setattr(runs, "flow_state", lambda *args, **kwargs: state)
     monkeypatch.setattr(runs, "apply_prefect_defaults", lambda: None)

@@ -11,11 +11,11 @@ def test_flow_ingests_each_file_and_commits_the_ledger(settings, landing):
 
     write_csv(landing / "nso" / "a.csv", [row(), row(source_record_id="R2", nation="Narnia")])
     write_csv(landing / "jftc" / "b.csv", [row(source_record_id="J1")])
-    records = ingest_flow(landing=str(landing))
+    records = ingest_flow(landing=str(landing)).records
     assert sorted((r.source, r.rows_stored, r.rows_quarantined) for r in records) == [("jftc", 1, 0), ("nso", 1, 1)]
     assert {r.batch_id for r in Ledger(settings.ledger_dir).records()} == {r.batch_id for r in records}
     assert all(r.run_id == records[0].run_id != "local" for r in records)
-    assert ingest_flow(landing=str(landing)) == []
+    assert ingest_flow(landing=str(landing)).records == []
     reports = list((settings.reports_dir / "runs").glob("ingest-*.json"))
     assert len(reports) == 1
 

@@ -12,11 +12,24 @@ def test_pipeline_publishes_the_warehouse_and_marts(settings, landing):
     from flows.pipeline import pipeline_flow
 
     write_csv(landing / "nso" / "a.csv", [row(), row(source_record_id="R2", nation="Narnia")])
-    result = pipeline_flow(landing=str(landing), alert=False)  # half the rows are quarantined on purpose
-    assert [r.rows_stored for r in result["deliveries"]] == [1]
-    with duckdb.connect(str(result["build"].warehouse), read_only=True) as con:
+    report = pipeline_flow(landing=str(landing), alert=False)  # half the rows are quarantined on purpose
+    assert [r.rows_stored for r in report.records] == [1] and not report.nothing_to_do
+    assert list(report.seconds) == ["lock and recovery", "decide", "ingest", "build"]
+    with duckdb.connect(str(report.build.warehouse), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM participation").fetchone() == (1,)
         assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (1,)
     assert sorted(p.name for p in settings.marts_dir.iterdir()) == sorted(
         f"{t}.{ext}" for t in METRIC_TABLES for ext in ("csv", "parquet")
     )
+
+
+def test_a_run_with_nothing_new_runs_no_stage_and_keeps_the_publish(settings, landing):
+    from flows.pipeline import pipeline_flow
+
+    write_csv(landing / "nso" / "a.csv", [row()])
+    first = pipeline_flow(landing=str(landing))
+    (landing / "stray.csv").write_text("x\n")
+    again = pipeline_flow(landing=str(landing))
+    assert again.nothing_to_do and again.records == [] and again.build.skipped
+    assert again.build.counts == first.build.counts and again.ingest.strays == ["stray.csv"]
+    assert "ingest" not in again.seconds and "build" not in again.seconds

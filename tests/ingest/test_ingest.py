@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import SAMPLE_LANDING, ingest_all, read_parquet_rows, row, write_csv
-from txpipe.ingest.suite import SuiteError, load_suite
 from txpipe.ingest.landing import discover
+from txpipe.ingest.suite import SuiteError, load_suite
 from txpipe.samples.lrs import LRS_SOURCE
 from txpipe.samples.rosters import generate, load_manifest
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from tests.conftest import SAMPLE_LANDING, ingest_all, read_parquet_rows
 from txpipe.ingest import validate as set_validate
 from txpipe.ingest.gx_runner import run_gx
-from txpipe.ingest.suite import load_suite
 from txpipe.ingest.pseudonym import Pseudonymizer
 from txpipe.ingest.readers import STRING
+from txpipe.ingest.suite import load_suite
 from txpipe.ingest.validate import sql_check
 from txpipe.ingest.values import CANONICAL_COLUMNS
 from txpipe.ingest.workspace import Workspace

@@ -63,10 +63,13 @@ def test_lock_of_a_killed_run_is_free_at_once(tmp_path):
     assert not held_here(tmp_path)
 
 
-def test_reentrant_within_a_process(tmp_path):
+def test_a_second_hold_within_the_process_is_refused_not_waited_for(tmp_path):
     with run_lock(tmp_path, wait=False):
-        with run_lock(tmp_path, wait=False):
-            assert held_here(tmp_path)
+        with pytest.raises(RuntimeError, match="already held by this process"), run_lock(tmp_path, wait=True):
+            pass
+        assert held_here(tmp_path)
+    assert not held_here(tmp_path)
+    with run_lock(tmp_path, wait=False):  # and it is free again
         assert held_here(tmp_path)
 
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from txpipe.ingest.landing import skipped_entries
+from txpipe.ingest.landing import Skipped
 from txpipe.jobs.build_job import BuildResult
 from txpipe.outputs.reports import SUMMARY_COLUMNS, summary_rows
 from txpipe.settings import Settings
@@ -109,9 +108,9 @@ def _deliveries_table(records: list[DeliveryRecord]) -> Table:
     return table
 
 
-def print_skipped(landing: Path | None, sources: list[str] | None, settings: Settings) -> None:
+def print_skipped(skipped: list[Skipped]) -> None:
     """What the landing holds that is never read (links, special files): also in the run report."""
-    for entry in skipped_entries(landing.resolve() if landing else settings.landing, sources, settings.sources_dir):
+    for entry in skipped:
         console.print(line("Skipped (not read): ", entry.path, f" ({entry.reason})"))
 
 

@@ -17,22 +17,36 @@ from txpipe.settings import Settings
 
 
 def flow_state(flow_fn: Callable[..., Any], settings: Settings, wait: bool = True, **parameters: Any) -> Any:
-    """Run a flow under the run lock (the CLI is the only place that starts flows), with these settings."""
+    """Run a flow with these settings (the CLI is the only place that starts flows); the flow takes the
+    run lock itself."""
     from flows.runtime import prefect_run_settings
-    from txpipe.ops.runlock import RunLocked, run_lock
 
-    try:
-        with (
-            run_lock(settings.home, wait=wait, on_wait=lambda m: console.print(line((m, "yellow")))),
-            prefect_run_settings(),
-        ):
-            state = flow_fn(**parameters, settings=settings, return_state=True)
-    except RunLocked as error:
-        console.print(line(("Not started: ", "red"), error))
-        raise typer.Exit(3) from None
+    with prefect_run_settings():
+        state = flow_fn(**parameters, wait_for_lock=wait, settings=settings, return_state=True)
     if state.is_failed():
         console.print(line(("The run could not complete: ", "red"), state.message))
     return state
+
+
+def not_started(error: Exception) -> typer.Exit:
+    """Exit 3: another run holds the lock and we were told not to wait."""
+    console.print(line(("Not started: ", "red"), error))
+    return typer.Exit(3)
+
+
+def lock_is_free(settings: Settings, wait: bool) -> None:
+    """Wait for the run lock (or, told not to wait, exit 3 if it is held) before starting Prefect."""
+    from txpipe.ops.runlock import RunLocked, run_lock
+
+    try:
+        with run_lock(settings.home, wait=wait, on_wait=on_wait):
+            pass
+    except RunLocked as error:
+        raise not_started(error) from None
+
+
+def on_wait(message: str) -> None:
+    console.print(line((message, "yellow")))
 
 
 StrictOption = Annotated[
@@ -53,20 +67,28 @@ def run(
     strict: StrictOption = False,
 ) -> None:
     """The main job: ingest new deliveries, then build and publish the warehouse and marts."""
-    apply_prefect_defaults()
-    settings = read_settings()
-    from flows.pipeline import pipeline_flow
+    from txpipe.jobs.run_job import run_if_nothing_to_do
+    from txpipe.ops.runlock import RunLocked
 
+    settings = read_settings()
     where = str(landing) if landing else None
-    state = flow_state(
-        pipeline_flow, settings, wait, landing=where, sources=source, full_rebuild=full_rebuild, alert=strict
-    )
-    if state.is_failed():
-        raise typer.Exit(1)
-    result = state.result()  # the run is complete and published: printing it can no longer fail it
-    print_after_run(print_summary, result["deliveries"], settings)
-    print_after_run(print_skipped, landing, source, settings)
-    print_after_run(print_build, result["build"], settings)
+    try:  # nothing new: said at once, without starting Prefect or GX
+        report = run_if_nothing_to_do(settings, where, source, full_rebuild, wait=wait, on_wait=on_wait)
+    except RunLocked as error:
+        raise not_started(error) from None
+    if report is None:
+        apply_prefect_defaults()
+        from flows.pipeline import pipeline_flow
+
+        state = flow_state(
+            pipeline_flow, settings, wait, landing=where, sources=source, full_rebuild=full_rebuild, alert=strict
+        )
+        if state.is_failed():
+            raise typer.Exit(1)
+        report = state.result()  # the run is complete and published: printing it can no longer fail it
+    print_after_run(print_summary, report.records, settings)
+    print_after_run(print_skipped, report.ingest.skipped)
+    print_after_run(print_build, report.build, settings)
 
 
 @app.command()
@@ -74,15 +96,15 @@ def ingest(landing: LandingOption = None, source: SourceOption = None, wait: Wai
     """Ingest new deliveries: read, normalise, validate, store valid rows, quarantine the rest."""
     apply_prefect_defaults()
     settings = read_settings()
-    from flows.ingest import ingest_flow_for
+    lock_is_free(settings, wait)
+    from flows.ingest import ingest_flow
 
-    state = flow_state(
-        ingest_flow_for(settings), settings, wait, landing=str(landing) if landing else None, sources=source
-    )
+    state = flow_state(ingest_flow, settings, wait, landing=str(landing) if landing else None, sources=source)
     if state.is_failed():
         raise typer.Exit(1)
-    print_after_run(print_summary, state.result(), settings)
-    print_after_run(print_skipped, landing, source, settings)
+    run = state.result()
+    print_after_run(print_summary, run.records, settings)
+    print_after_run(print_skipped, run.skipped)
 
 
 @app.command()
@@ -90,6 +112,7 @@ def build(wait: WaitOption = True, full_rebuild: FullOption = False) -> None:
     """Build and publish the warehouse from the lake, and export the marts."""
     apply_prefect_defaults()
     settings = read_settings()
+    lock_is_free(settings, wait)
     from flows.build_metrics import build_flow
 
     state = flow_state(build_flow, settings, wait, full_rebuild=full_rebuild)

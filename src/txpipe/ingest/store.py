@@ -3,8 +3,9 @@
 Both are SQL over the batch's ``judged`` rows, streamed out delivery by delivery as Arrow batches
 into each delivery's lake files (:class:`txpipe.store.lake.DeliveryFiles`). A quarantined row's
 ``offending_values`` (the delivered values of the columns its rules judged, participant_ref
-withheld, the closest nations for an unknown one) and ``record`` (every delivered column but participant_ref, plus participant_pid) are
-JSON objects built in SQL, keys sorted, from the suite and the schema.
+withheld, the closest nations for an unknown one) and ``record`` (every delivered column but
+participant_ref, plus participant_pid) are JSON objects built in SQL, keys sorted, from the suite
+and the schema.
 """
 
 from __future__ import annotations

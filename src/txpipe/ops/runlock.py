@@ -2,8 +2,8 @@
 
 ``fcntl.flock`` on ``$TXPIPE_HOME/.txpipe.lock``: a run killed by SIGKILL or a power cut leaves no
 lock behind, so a stale lock can never block forever. The lock file records who holds it, for the
-message the waiting run prints. Re-entrant within a process (the pipeline flow holds it while its
-ingest and build flows take it again).
+message the waiting run prints. A run takes it once (txpipe.jobs.run_job.exclusive_run); taking it
+again within the process that holds it is a bug, refused at once (it would wait for itself).
 """
 
 from __future__ import annotations
@@ -21,10 +21,8 @@ from pathlib import Path
 
 LOCK_FILE = ".txpipe.lock"
 
-_process_lock = threading.RLock()
-_held: dict[str, tuple[int, int]] = {}  # lock path -> (fd, depth)
-_sessions: dict[str, int] = {}  # lock path -> number of the current hold
-_session_counter = 0
+_process_lock = threading.Lock()
+_held: set[str] = set()  # lock paths this process holds
 
 
 class RunLocked(RuntimeError):
@@ -36,15 +34,9 @@ def lock_path(home: Path) -> Path:
 
 
 def held_here(home: Path) -> bool:
-    """Whether this process already holds the lock for ``home``."""
+    """Whether this process holds the lock for ``home``."""
     with _process_lock:
         return str(lock_path(home)) in _held
-
-
-def session(home: Path) -> int | None:
-    """A number for the current hold of the lock (a new one every time it is taken afresh)."""
-    with _process_lock:
-        return _sessions.get(str(lock_path(home)))
 
 
 def holder(home: Path) -> dict[str, object] | None:
@@ -61,23 +53,6 @@ def _describe(info: dict[str, object] | None) -> str:
     if not info:
         return "another txpipe run"
     return f"txpipe run pid {info.get('pid')} on {info.get('host')} since {info.get('since')}"
-
-
-def _reenter(key: str) -> bool:
-    """Count one more hold if this process already holds the lock at ``key``; whether it does."""
-    with _process_lock:
-        if key not in _held:
-            return False
-        fd, depth = _held[key]
-        _held[key] = (fd, depth + 1)
-        return True
-
-
-def _leave(key: str) -> None:
-    """Count one hold fewer of a lock this process holds more than once."""
-    with _process_lock:
-        fd, depth = _held[key]
-        _held[key] = (fd, depth - 1)
 
 
 def _acquire(
@@ -119,20 +94,17 @@ def _record_holder(fd: int) -> None:
     os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
 
 
-def _register(key: str, fd: int) -> None:
-    """Note the lock at ``key`` as held by this process, as a new session."""
-    global _session_counter
+def _register(key: str) -> None:
+    """Note the lock at ``key`` as held by this process; a second hold is a bug."""
     with _process_lock:
-        _held[key] = (fd, 1)
-        _session_counter += 1
-        _sessions[key] = _session_counter
+        if key in _held:
+            raise RuntimeError(f"the run lock {key} is already held by this process")
+        _held.add(key)
 
 
 def _unregister(key: str) -> None:
-    """Forget the lock at ``key`` and its session (before the kernel lock is released)."""
     with _process_lock:
-        del _held[key]
-        del _sessions[key]
+        _held.discard(key)
 
 
 @contextmanager
@@ -146,24 +118,21 @@ def run_lock(
     """Hold the run lock for the duration of the block."""
     path = lock_path(home)
     key = str(path)
-    if _reenter(key):
-        try:
-            yield
-        finally:
-            _leave(key)
-        return
-
-    home.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    _register(key)
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except BaseException:
+        _unregister(key)
+        raise
     try:
         _acquire(fd, home, wait, timeout, on_wait, poll_seconds)
         _record_holder(fd)
-        _register(key, fd)
         try:
             yield
         finally:
-            _unregister(key)
             os.ftruncate(fd, 0)  # the file names no holder once none holds it
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+        _unregister(key)
