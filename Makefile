@@ -5,11 +5,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+BROWSER_STAMP := $(VENV)/.installed-browser
 
 # Prefect's environment defaults (project-local state, quiet, offline) are set in one place:
 # txpipe.ops.prefect_server.apply_prefect_defaults, called by the command line and the tests.
 
-.PHONY: install run ingest test lint serve bench bench-lock screenshot lock sample clean
+.PHONY: install run ingest test check lint serve bench bench-lock screenshot lock sample clean
 
 install: $(STAMP)
 
@@ -20,20 +21,30 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-# Test-only tools: the DuckDB 1.5 shell (the warehouse must stay readable by DuckDB 1.x) and
-# Debian's chromium (the dashboard is checked in a real headless browser).
+# Test-only tools (pytest, hypothesis, ruff, mypy, the DuckDB 1.5 shell: the warehouse must stay
+# readable by DuckDB 1.x), from the test lock.
 $(TEST_STAMP): $(STAMP) requirements-test.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-test.lock
-	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	touch $(TEST_STAMP)
+
+# The deep tier's browser: Debian's chromium (the dashboard is checked in a real headless browser).
+$(BROWSER_STAMP): $(TEST_STAMP)
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	touch $(BROWSER_STAMP)
 
 ## make run: ingest the shipped sample deliveries (embedded defaults, temporary Prefect server)
 run: $(STAMP)
 	$(BIN)/txpipe run --landing data/sample/landing
 
-## make test: the habits (make lint), then the whole test suite
+## make test: the fast tier: the habits (make lint), then every module's tests and every oracle at the
+## quick hypothesis profile (no browser, no killed runs, no real servers; a few minutes)
 test: lint
-	$(BIN)/python -m pytest
+	TXPIPE_HYPOTHESIS_PROFILE=quick $(BIN)/python -m pytest -m "not deep"
+
+## make check: everything, as CI runs it: the habits, then the whole suite at the check hypothesis
+## profile, the deep tier included (a real browser, killed runs, real Prefect servers, end-to-end runs)
+check: lint $(BROWSER_STAMP)
+	TXPIPE_HYPOTHESIS_PROFILE=check $(BIN)/python -m pytest
 
 ## make lint: ruff (lint and format), mypy --strict on src/txpipe, module and function sizes
 lint: $(TEST_STAMP)
@@ -64,8 +75,8 @@ bench-lock:
 	(echo "# Bench-only lock (issue 14): dlt loading the bench CSV into DuckDB, in .venv-bench; never a txpipe dependency."; \
 	 echo "# Re-resolve: make bench-lock"; /tmp/txpipe-bench-lock/bin/python -m pip freeze) > benchmarks/requirements-bench.lock
 
-## make screenshot: docs/dashboard.png from the shipped samples (needs chromium, see make test)
-screenshot: $(TEST_STAMP)
+## make screenshot: docs/dashboard.png from the shipped samples (installs chromium, as make check does)
+screenshot: $(BROWSER_STAMP)
 	TXPIPE_HOME=$(CURDIR)/.screenshot $(BIN)/txpipe run --landing data/sample/landing >/dev/null
 	chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
 	  --disable-component-update --user-data-dir=$(CURDIR)/.screenshot/chromium --virtual-time-budget=15000 \

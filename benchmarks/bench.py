@@ -193,7 +193,7 @@ def line_count(path: Path) -> int:
 
 def measure_small_files(files: int, sql_dir: Path, reference: Path) -> dict:
     """Many small deliveries (issue 12: 1,000 files of 20 rows in under 60 s): bare DuckDB reading them
-    all with one glob, the library ingest (grouped as the flow groups them), and `txpipe ingest`."""
+    all with one glob, the library ingest (batched as the flow batches them), and `txpipe ingest`."""
     landing = small_files_landing(files)
     rows = sum(line_count(p) - 1 for p in (landing / "jadl").glob("*.csv"))
     base = measure(

@@ -17,6 +17,9 @@ from txpipe.settings import Settings
 def build_task(settings: Settings, plan: BuildPlan) -> BuildResult:
     """Every step is atomic (a publish renames a finished file; marts and pages are written whole), so
     an I/O failure is retried from the start."""
+    get_run_logger().info(
+        "building: %s", "the published warehouse is current" if plan.keep else "publishing from the lake"
+    )
     return build(settings, plan)
 
 

@@ -34,7 +34,11 @@ def pipeline_flow(
     settings = settings_or_environment(settings)
     log = get_run_logger()
     runner = Runner(
-        run_batches=as_tasks(settings.workers), build=build_task, on_outcome=log_outcome, on_wait=log.warning
+        run_batches=as_tasks(settings.workers),
+        build=build_task,
+        on_outcome=log_outcome,
+        on_ingested=lambda run: log_ingest(run, log),
+        on_wait=log.warning,
     )
     report = run_pipeline(
         settings,
@@ -49,7 +53,7 @@ def pipeline_flow(
     log_recovery(report.recovery, log)
     if report.nothing_to_do:
         log.info("no new or changed file under %s and the warehouse is current: nothing to do", report.ingest.landing)
-    log_ingest(report.ingest, log)
+        log_ingest(report.ingest, log)
     log_build(report.build, settings)
     publish_run_artifacts(report.records, report.build)
     if failure := report.failure():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import tests.hypothesis_profiles  # noqa: F401 (registers and loads the profile of the tier)
 from txpipe.ingest import IngestContext
 from txpipe.jobs.build_job import BuildResult
 from txpipe.jobs.ingest_job import ingest_new

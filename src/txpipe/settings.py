@@ -61,7 +61,7 @@ class Settings:
     pseudonym_key: SecretStr | None  # masked in repr and in a flow's recorded parameters
     chunk_rows: int = CHUNK_ROWS  # rows per chunk a delivery streams in (tests use a handful)
     limits: ReadLimits = field(default_factory=ReadLimits)
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # deliveries ingested at once
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # batches ingested at once by the flows
     build_memory: str = BUILD_MEMORY_LIMIT  # DuckDB memory_limit of the build (e.g. 512MB, 2GB)
     max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE
     nightly_cron: str | None = None  # txpipe serve: None keeps the schedule prefect.yaml declares

@@ -17,7 +17,7 @@ import pytest
 from tests.hostile_world import harness
 from tests.hostile_world.payloads import HEADER, csv_row
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.deep]
 
 INITIAL_ROWS = 40
 

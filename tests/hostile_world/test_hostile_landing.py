@@ -16,7 +16,7 @@ import pytest
 from tests.hostile_world import harness
 from tests.hostile_world.payloads import QUARANTINE_ONLY, build_world
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.deep]
 
 # Generic tokens: no e-mail address and no 'hwsecret' marker of this landing may be stored or shown
 # anywhere (every e-mail in it sits where the README says it is never stored), wherever it is cut.

@@ -12,7 +12,7 @@ import pytest
 from tests.hostile_world import harness
 from tests.hostile_world.payloads import build_markup
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.deep]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 
 from tests.hostile_world import harness
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.deep]
 
 KOKEA = Path(__file__).resolve().parents[1] / "data" / "xapi" / "kokea.json"
 ADL = "http://adlnet.gov/expapi/verbs/"

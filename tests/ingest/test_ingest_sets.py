@@ -18,6 +18,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from tests.conftest import SAMPLE_LANDING, ingest_all, read_parquet_rows
+from tests.hypothesis_profiles import examples
 from txpipe.ingest import validate as set_validate
 from txpipe.ingest.gx_runner import run_gx
 from txpipe.ingest.pseudonym import Pseudonymizer
@@ -46,7 +47,7 @@ def workspaces(tmp_path_factory):
         workspace.close()
 
 
-@hsettings(max_examples=60, deadline=None)
+@hsettings(max_examples=examples(60), deadline=None)
 @given(refs=st.lists(st.none() | REFS, max_size=40), key=st.sampled_from(["k", "x" * 64, "long-" * 30, "ключ"]))
 def test_sql_pid_equals_python_hmac(workspaces, refs, key):
     workspace, pseudonymizer = workspaces(key)
@@ -123,7 +124,7 @@ def test_the_near_unique_rules_of_the_suite_have_sql_checks():
     assert {"x_in_set", "x_lengths", "x_null", "x_conditional"} <= names
 
 
-@hsettings(max_examples=40, deadline=None)
+@hsettings(max_examples=examples(40), deadline=None)
 @given(rows=st.lists(st.fixed_dictionaries(dict.fromkeys(CANONICAL_COLUMNS, VALUES)), min_size=1, max_size=25))
 def test_sql_checks_fail_the_rows_gx_fails(tmp_path_factory, rows):
     import duckdb

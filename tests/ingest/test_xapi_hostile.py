@@ -1591,7 +1591,7 @@ def test_a_roster_of_64_mib_and_one_byte(world):
 # One run of the real command line: markup in IRIs and names reaches the validation report escaped
 # ---------------------------------------------------------------------------------------------------
 @pytest.mark.integration
-@pytest.mark.slow
+@pytest.mark.deep
 def test_end_to_end_hostile_iris_and_names_are_escaped_everywhere(tmp_path):
     from tests.hostile_world import harness
 

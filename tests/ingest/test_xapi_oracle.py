@@ -75,6 +75,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.hypothesis_profiles import examples
 from txpipe.ingest.xapi_statements import VOIDED, participations
 
 # ----------------------------------------------------------------------------------------------
@@ -710,7 +711,7 @@ def test_the_documented_voided_iri():
 
 
 @settings(
-    max_examples=300,
+    max_examples=examples(300),
     deadline=None,
     report_multiple_bugs=False,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

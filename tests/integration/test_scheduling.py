@@ -15,7 +15,7 @@ from tests.conftest import SAMPLE_LANDING
 from txpipe.ops.prefect_server import stop_process
 from txpipe.settings import REPO_ROOT
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.deep]
 CLIENT = Path(__file__).parent / "prefect_client.py"
 PREFECT = Path(sys.executable).parent / "prefect"
 # Prefect 3.9 stores link artifacts with type "markdown".

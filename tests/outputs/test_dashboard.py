@@ -42,6 +42,7 @@ def page(published, tmp_path_factory):
     return html, open_page(html, shots / "profile", screenshot=shots / "dashboard.png"), shots / "dashboard.png"
 
 
+@pytest.mark.deep
 def test_charts_are_drawn_offline_without_errors(page):
     html, result, screenshot = page
     text = html.read_text(encoding="utf-8")
@@ -65,6 +66,7 @@ def tile_values(dom: str) -> dict[str, float]:
     return {m.group(1): float(m.group(2)) for m in re.finditer(r'id="tile-(\w+)"[^>]*data-value="([0-9.eE+-]+)"', dom)}
 
 
+@pytest.mark.deep
 def test_headline_figures_match_the_warehouse(page, published):
     _, result, _ = page
     _, warehouse = published
@@ -110,6 +112,7 @@ def test_partner_copies_hold_no_other_nation(published, tmp_path):
     assert "Georgia" in files[0].read_text(encoding="utf-8")
 
 
+@pytest.mark.deep
 def test_partner_dashboard_renders(published, tmp_path):
     settings, _ = published
     html = write_dashboard(settings, partner="GEO", out=tmp_path / "d.html")
@@ -259,6 +262,7 @@ def assert_inert(dom: str, title: str):
     assert tiles.get("participants", 0) > 0, tiles
 
 
+@pytest.mark.deep
 def test_hostile_values_are_shown_as_text_and_never_run(hostile, tmp_path):
     html = write_dashboard(hostile, out=tmp_path / "dashboard.html")
     result = open_page(html, tmp_path / "profile")
@@ -270,6 +274,7 @@ def test_hostile_values_are_shown_as_text_and_never_run(hostile, tmp_path):
     assert re.search(r'id="table-status"><table>.*?<td', dom, re.S)
 
 
+@pytest.mark.deep
 def test_hostile_values_in_the_partner_copy(hostile, tmp_path):
     html = write_dashboard(hostile, partner="GEO", out=tmp_path / "dashboard-GEO.html")
     dom = open_page(html, tmp_path / "profile")["dom"]
@@ -279,6 +284,7 @@ def test_hostile_values_in_the_partner_copy(hostile, tmp_path):
         assert html_escape(value, quote=False) in shown, f"{value!r} is not shown literally in a table cell"
 
 
+@pytest.mark.deep
 def test_tooltips_show_hostile_values_as_text(hostile, tmp_path):
     html = write_dashboard(hostile, out=tmp_path / "dashboard.html")
     dom = open_page(hover_first_mark(html, "exercises", "IMG SRC"), tmp_path / "profile")["dom"]

@@ -25,11 +25,11 @@ import pytest
 from txpipe.samples.rosters import generate
 from txpipe.warehouse import METRIC_TABLES
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+pytestmark = [pytest.mark.deep, pytest.mark.integration]
 
 KILLS_WANTED = 20
 INGEST_MARKER = "new deliveries under"
-BUILD_MARKER = "for flow 'txpipe-build'"
+BUILD_MARKER = "building: "
 DONE_MARKER = "exported "
 
 

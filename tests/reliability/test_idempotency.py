@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import SAMPLE_LANDING
 from txpipe.warehouse import METRIC_TABLES
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.deep]
 
 
 def snapshot(home):

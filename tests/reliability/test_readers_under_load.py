@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ingest_all, row, write_csv
 from txpipe.warehouse.publish import publish_warehouse
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.deep
 
 READER = textwrap.dedent("""
     import json, sys, time, duckdb

@@ -19,6 +19,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from tests.conftest import TEST_KEY, ingest_all, row, write_csv
+from tests.hypothesis_profiles import examples
 from txpipe.ingest import IngestContext
 from txpipe.settings import Settings
 from txpipe.store.ledger import Ledger
@@ -64,7 +65,9 @@ def table_rows(con: duckdb.DuckDBPyConnection) -> dict[str, list]:
 
 
 @given(steps=st.lists(a_step, min_size=2, max_size=5))
-@hypothesis_settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(
+    max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_extended_warehouse_equals_a_new_build(steps, monkeypatch):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -45,7 +45,8 @@ Outcome = DeliveryRecord | DeliveryFailed | DeliveryDeferred
 
 
 def plan_batches(deliveries: list[Delivery]) -> list[list[Delivery]]:
-    """Deliveries in the order they come, small ones gathered in batches, every large one alone."""
+    """Every large delivery alone, in a batch of its own as it comes; small ones gathered in batches in
+    the order they come (a batch is planned once it is full, or at the end)."""
     batches: list[list[Delivery]] = []
     current: list[Delivery] = []
     size = 0

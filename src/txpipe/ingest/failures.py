@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from txpipe.ingest.landing import CHANGING, Delivery
 
-STAGES = ("read", "census", "normalise", "validate", "store")
+# In the order a delivery goes through them ("census" also names the pseudonymise-and-spool step that
+# feeds it; a failure outside any one delivery is reported as stage "unknown").
+STAGES = ("read", "normalise", "census", "validate", "store")
 
 
 class DeliveryDeferred(Exception):

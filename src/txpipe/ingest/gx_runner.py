@@ -33,7 +33,8 @@ _gx_batch_definition: BatchDefinition[Any] | None = None  # made by prepare_vali
 def _cheap_batch_fingerprints() -> None:
     """GX fingerprints every in-memory batch by hashing all its values, twice per validation (once to
     build the batch, once to build the validator), which costs more than the validation itself. Our
-    batches are chunks validated once and never looked up again, so shape and identity serve.
+    GX batches are frames of distinct value combinations validated once and never looked up again, so
+    shape and identity serve.
 
     Process-wide: replaces ``hash_pandas_dataframe`` in GX's pandas execution engine for every user of
     GX in this process. Called only by :func:`prepare_validation`."""
@@ -55,8 +56,8 @@ def _quiet_gx_logging() -> None:
 
 
 def prepare_validation() -> None:
-    """Set up GX's in-memory data source now rather than at the first chunk (once per process; later
-    calls do nothing).
+    """Set up GX's in-memory data source now rather than at the first validation (once per process;
+    later calls do nothing).
 
     Process-wide side effects, made here only: GX's ``hash_pandas_dataframe`` is replaced
     (:func:`_cheap_batch_fingerprints`) and the ``great_expectations`` logger set to ERROR

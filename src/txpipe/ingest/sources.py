@@ -44,7 +44,8 @@ _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 class SourceConfigError(ValueError):
-    """A source config that cannot be used; the run stops for that source and says why."""
+    """A source config that cannot be used: each file of that source is rejected with the reason (and
+    recorded), and the run goes on."""
 
 
 def fold_header(name: str) -> str:

@@ -66,7 +66,7 @@ class RowSuite:
         return RowSuite(self.path, tuple(r for r in self.rules if r.name in names), self.document)
 
     def subset(self, names: frozenset[str]) -> ExpectationSuite:
-        """A GX suite of only the named rules (cached: the same groups recur chunk after chunk)."""
+        """A GX suite of only the named rules (cached: the same rule groups recur batch after batch)."""
         return _sub_suite(self, names)
 
 

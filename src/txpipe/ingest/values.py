@@ -1,4 +1,4 @@
-"""Delivered rows -> canonical rows: column mapping, defaults, aliases, enums, dates, nations, pids.
+"""Delivered rows -> canonical rows: column mapping, defaults, aliases, enums, dates, nations.
 
 Normalisation never rejects a row: a value it cannot make canonical is passed on as delivered,
 so that validation names the rule it breaks. The participant_ref is replaced by its

@@ -30,11 +30,13 @@ from txpipe.warehouse.publish import PublishedBuild, current_build
 @dataclass(frozen=True)
 class Runner:
     """How the stages run: the ingest's batches (``run_batches``), the build (``build``); who is told
-    of each delivery's outcome as it settles (``on_outcome``) and of a wait for the lock (``on_wait``)."""
+    of each delivery's outcome as it settles (``on_outcome``), of the ingest once it is over and before
+    the build starts (``on_ingested``), and of a wait for the lock (``on_wait``)."""
 
     run_batches: BatchRunner = in_order
     build: Callable[[Settings, BuildPlan], BuildResult] = build
     on_outcome: Callable[[Outcome], None] | None = None
+    on_ingested: Callable[[IngestRun], None] | None = None
     on_wait: Callable[[str], None] | None = None
 
 
@@ -105,6 +107,8 @@ def run_pipeline(
             ingest = ingest_new(
                 settings, root, sources, run_id, run_batches=runner.run_batches, on_outcome=runner.on_outcome
             )
+        if runner.on_ingested is not None:
+            runner.on_ingested(ingest)
         with clock("build"):
             built = runner.build(settings, plan_build(settings, full_rebuild))
     share = settings.max_quarantine_share if max_quarantine_share is None else max_quarantine_share
