@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from openpyxl import Workbook
 
 from tests.conftest import row, write_csv
@@ -54,6 +55,7 @@ def decoded(path: Path) -> bytes:
     return data
 
 
+@pytest.mark.deep  # a whole `txpipe run` with its Prefect server
 def test_no_output_holds_the_canary_ref_or_email(tmp_path):
     landing, home, prefect_home = tmp_path / "landing", tmp_path / "home", tmp_path / "prefect"
     landing.mkdir()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from tests.conftest import ingest_all, row, write_csv
+from tests.conftest import TEST_KEY, ingest_all, row, write_csv
 from txpipe.settings import Settings
 from txpipe.warehouse.publish import publish_warehouse
 
@@ -118,19 +118,27 @@ EXERCISE = [
 ]
 
 
-@pytest.fixture(params=["published once", "published after every ingest"])
-def warehouse(request, tmp_path, settings, landing, monkeypatch):
+@pytest.fixture(scope="module", params=["published once", "published after every ingest"])
+def warehouse(request, tmp_path_factory):
     """The deliveries below, published once at the end, or after every ingest (each publish then extends a
-    copy of the previous warehouse where it can: the corrections replace a row it holds)."""
+    copy of the previous warehouse where it can: the corrections replace a row it holds). Built once per
+    way for the module: every test only reads it."""
     every_step = request.param == "published after every ingest"
+    tmp_path = tmp_path_factory.mktemp("metrics")
+    landing = tmp_path / "landing"
     reference = tmp_path / "reference"
     reference.mkdir()
     (reference / "nations.csv").write_text(NATIONS)
     (reference / "nation_aliases.csv").write_text("alias,code\n")
     (reference / "activities.csv").write_text(ACTIVITIES)
     (reference / "iterations.csv").write_text(ITERATIONS)
-    monkeypatch.setenv("TXPIPE_REFERENCE_DIR", str(reference))
-    settings = Settings.from_env()
+    settings = Settings.from_env(
+        {
+            "TXPIPE_HOME": str(tmp_path / "home"),
+            "TXPIPE_PSEUDONYM_KEY": TEST_KEY,
+            "TXPIPE_REFERENCE_DIR": str(reference),
+        }
+    )
     write_csv(landing / "nso" / "courses.csv", COURSES_V1)
     write_csv(landing / "ex" / "ex.csv", EXERCISE)
     assert len(ingest_all(settings, landing)) == 2
