@@ -3,7 +3,9 @@ serve. Each reads the settings once and hands them to its flow."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Annotated, Any
@@ -26,6 +28,19 @@ def flow_state(flow_fn: Callable[..., Any], settings: Settings, wait: bool = Tru
     if state.is_failed():
         console.print(line(("The run could not complete: ", "red"), state.message))
     return state
+
+
+def warm_up_validation() -> None:
+    """GX takes about 2 s to import and set up: done on a thread of its own while Prefect starts its
+    temporary server in another process (the ingest waits for it, or does it itself should the thread
+    have failed). Started once the command's own imports are done, which would contend with it."""
+    from txpipe.ingest.gx_runner import prepare_validation
+
+    def warm_up() -> None:
+        with contextlib.suppress(Exception):
+            prepare_validation()
+
+    threading.Thread(target=warm_up, name="gx-warm-up").start()
 
 
 def not_started(error: Exception) -> typer.Exit:
@@ -80,6 +95,7 @@ def run(
         apply_prefect_defaults()
         from flows.pipeline import pipeline_flow
 
+        warm_up_validation()  # beside the server's start, once this thread's imports are done
         state = flow_state(
             pipeline_flow, settings, wait, landing=where, sources=source, full_rebuild=full_rebuild, alert=strict
         )
@@ -99,6 +115,7 @@ def ingest(landing: LandingOption = None, source: SourceOption = None, wait: Wai
     lock_is_free(settings, wait)
     from flows.ingest import ingest_flow
 
+    warm_up_validation()
     state = flow_state(ingest_flow, settings, wait, landing=str(landing) if landing else None, sources=source)
     if state.is_failed():
         raise typer.Exit(1)

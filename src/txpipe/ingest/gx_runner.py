@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from great_expectations.core.batch_definition import BatchDefinition
 
 _gx_lock = threading.Lock()
+_setup_lock = threading.Lock()  # prepare_validation may run on a warm-up thread while a run starts
 _gx_batch_definition: BatchDefinition[Any] | None = None  # made by prepare_validation()
 
 
@@ -63,17 +64,18 @@ def prepare_validation() -> None:
     (:func:`_cheap_batch_fingerprints`) and the ``great_expectations`` logger set to ERROR
     (:func:`_quiet_gx_logging`), before an ephemeral GX context is made (progress bars off)."""
     global _gx_batch_definition
-    if _gx_batch_definition is not None:
-        return
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    with _setup_lock:
+        if _gx_batch_definition is not None:
+            return
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    _cheap_batch_fingerprints()
-    _quiet_gx_logging()
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    asset = context.data_sources.add_pandas("txpipe").add_dataframe_asset("deliveries")
-    _gx_batch_definition = asset.add_batch_definition_whole_dataframe("delivery")
+        _cheap_batch_fingerprints()
+        _quiet_gx_logging()
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        asset = context.data_sources.add_pandas("txpipe").add_dataframe_asset("deliveries")
+        _gx_batch_definition = asset.add_batch_definition_whole_dataframe("delivery")
 
 
 def _batch_definition() -> BatchDefinition[Any]:
