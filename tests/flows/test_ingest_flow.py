@@ -80,7 +80,7 @@ def test_a_bug_in_a_stage_is_reported_with_file_stage_and_traceback(settings, la
         "normalise",
         "IndexError",
     )
-    assert "buggy_normalize" in failure["traceback"] and "_load" in failure["traceback"]
+    assert "buggy_normalize" in failure["traceback"] and "flush" in failure["traceback"]
     logged = "\n".join(logging.Formatter().format(r) for r in logged_records)  # with any traceback Prefect logs
     assert "nso/b.csv failed in stage 'normalise'" in logged and "buggy_normalize" in logged
     assert "SECRET-VALUE" not in report.read_text() + logged + state.message

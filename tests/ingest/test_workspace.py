@@ -33,7 +33,9 @@ def chunk(rows: list[tuple[int, str | None, str]]) -> pa.Table:
 
 
 def add(ws: Workspace, delivery: int, rows, issues=()) -> None:
-    ws.add(delivery, chunk(rows), {}, list(issues), COLUMNS)
+    table = chunk(rows)
+    ws.note_chunk(delivery, table, list(issues))
+    ws.add(table.add_column(1, "delivery", pa.array([delivery] * table.num_rows, pa.int32())), {}, COLUMNS)
 
 
 def census(ws: Workspace) -> tuple[dict, dict, dict]:
@@ -69,10 +71,12 @@ def test_a_dropped_delivery_leaves_nothing_in_the_workspace(tmp_path):
     ws = Workspace(tmp_path / "ws", [])
     add(ws, 0, [(2, "A", "passed")])
     add(ws, 1, [(2, "A", "passed"), (3, "A", "failed")], [RowIssue(4, "csv_field_count", "x")])
+    mixed = chunk([(3, "Z", "passed"), (4, "Z", "failed")])  # one spool file holding rows of 0 and 1
+    ws.add(mixed.add_column(1, "delivery", pa.array([0, 1], pa.int32())), {}, COLUMNS)
     ws.drop(1)
     add(ws, 2, [(2, "Z", "passed")])
     read, duplicates, conflicting = census(ws)
-    assert read == {0: 1, 2: 1} and duplicates == {} and conflicting == {}
+    assert read == {0: 2, 2: 1} and duplicates == {} and conflicting == {}
     assert ws.count("issues") == {}
     ws.close()
 

@@ -21,6 +21,8 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
+import pyarrow as pa
+
 from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext, Stage
 from txpipe.ingest.census import take_census
 from txpipe.ingest.landing import Delivery, unchanged_since
@@ -31,7 +33,7 @@ from txpipe.ingest.sources import SourceConfig, SourceConfigError, load_source_c
 from txpipe.ingest.store import Outcomes, delivery_constants
 from txpipe.ingest.validate import judge
 from txpipe.ingest.values import delivered_values, plan_columns
-from txpipe.ingest.workspace import SourceColumns, Workspace, frame_table
+from txpipe.ingest.workspace import DELIVERY, SourceColumns, Workspace, frame_table
 from txpipe.ops.memory import release_freed_memory
 from txpipe.store.lake import DeliveryFiles
 from txpipe.store.ledger import DeliveryRecord
@@ -39,7 +41,8 @@ from txpipe.store.ledger import DeliveryRecord
 SMALL_BYTES = 1 << 20  # a delivery up to 1 MiB is small: it shares a batch ...
 BATCH_BYTES = 16 << 20  # ... of at most this many bytes of deliveries ...
 BATCH_FILES = 250  # ... and at most this many files
-RELEASE_ROWS = 10_000  # after a chunk of at least this many rows, freed memory is handed back to the OS
+HOLD_ROWS = 50_000  # chunks are held until this many rows are, then normalised and spooled together
+RELEASE_ROWS = 10_000  # after spooling at least this many rows, freed memory is handed back to the OS
 
 Outcome = DeliveryRecord | DeliveryFailed | DeliveryDeferred
 
@@ -130,60 +133,111 @@ def _admit(number: int, delivery: Delivery, ctx: IngestContext, received: dt.dat
 def _ingest_members(
     members: list[_Member], ctx: IngestContext, scratch: Path, received: dt.datetime
 ) -> dict[int, Outcome]:
-    outcomes: dict[int, Outcome] = {}
-    normalisers = {m.config.name: Normaliser(m.config, ctx.reference) for m in members}
+    configs = {m.config.name: m.config for m in members}
+    normalisers = {name: Normaliser(config, ctx.reference) for name, config in configs.items()}
     columns = {
         name: SourceColumns(tuple(n.rewritten), n.defaults, ctx.pseudonymizer.sql_parameters(name))
         for name, n in normalisers.items()
     }
     workspace = Workspace(scratch, sorted({c for source in columns.values() for c in source.kept_raw}))
     try:
+        loader = _Loader(ctx, workspace, normalisers, columns)
         for member in members:
-            outcome = _load(member, ctx, workspace, normalisers[member.config.name], columns[member.config.name])
-            if outcome is not None:
-                outcomes[member.number] = outcome
-        loaded = [m for m in members if m.number not in outcomes]
+            loader.read(member)
+        loader.flush()
+        loaded = [m for m in members if m.number not in loader.outcomes]
         if loaded:
-            outcomes.update(_judge_and_store(loaded, ctx, workspace, received))
+            loader.outcomes.update(_judge_and_store(loaded, ctx, workspace, received))
+        return loader.outcomes
     finally:
         workspace.close()
-    return outcomes
 
 
-def _load(
-    member: _Member, ctx: IngestContext, workspace: Workspace, normaliser: Normaliser, columns: SourceColumns
-) -> Outcome | None:
-    """Read, normalise and pseudonymise one delivery into the workspace; its outcome if that ended it
-    (rejected: unreadable; failed: a bug), else None."""
-    delivery, record, stage = member.delivery, member.record, member.stage
-    try:
-        config = member.config
-        setup = statement_setup(delivery, config, ctx)
-        delivered = read_delivery(
-            delivery.path, config.read_options(ctx.settings.chunk_rows, ctx.settings.limits, setup)
-        )
-        plan = plan_columns(delivered.headers, config)
-        for batch in read_ahead(delivered.batches):  # read failures surface here
-            stage.name = "normalise"
-            table = frame_table(delivered_values(batch.frame, plan))
-            canonical = normaliser.columns(table)
-            stage.name = "census"
-            workspace.add(member.number, table, canonical, batch.issues, columns)
-            if table.num_rows >= RELEASE_ROWS:
-                del table, canonical, batch
-                release_freed_memory()
-            stage.name = "read"
-        record.ignored_columns = list(plan.ignored)
-        if delivered.statements is not None:
-            record.statements = asdict(delivered.statements)
-        return None
-    except (UnreadableFile, SourceConfigError) as error:
-        workspace.drop(member.number)
-        record.status, record.reason = "rejected", str(error)
-        return _settled(delivery, ctx, record, [])
-    except Exception as error:
-        workspace.drop(member.number)
-        return DeliveryFailed(delivery, stage.name, error)
+@dataclass
+class _Held:
+    """A chunk read and not yet normalised."""
+
+    member: _Member
+    table: pa.Table
+
+
+class _Loader:
+    """Read, normalise and pseudonymise stages: each member read on its own into the workspace; its
+    chunks held until ``HOLD_ROWS`` rows are, then normalised and spooled together, per source (a
+    large delivery's chunks go on at once). A member that cannot be read is rejected, one that fails
+    on a bug fails, alone: ``outcomes``."""
+
+    def __init__(
+        self,
+        ctx: IngestContext,
+        workspace: Workspace,
+        normalisers: dict[str, Normaliser],
+        columns: dict[str, SourceColumns],
+    ) -> None:
+        self.ctx, self.workspace, self.normalisers, self.columns = ctx, workspace, normalisers, columns
+        self.outcomes: dict[int, Outcome] = {}
+        self.held: list[_Held] = []
+
+    def read(self, member: _Member) -> None:
+        delivery, record, config = member.delivery, member.record, member.config
+        try:
+            setup = statement_setup(delivery, config, self.ctx)
+            options = config.read_options(self.ctx.settings.chunk_rows, self.ctx.settings.limits, setup)
+            delivered = read_delivery(delivery.path, options)
+            plan = plan_columns(delivered.headers, config)
+            for batch in read_ahead(delivered.batches):  # read failures surface here
+                table = frame_table(delivered_values(batch.frame, plan))
+                self.workspace.note_chunk(member.number, table, batch.issues)
+                self.held.append(_Held(member, table))
+                if sum(h.table.num_rows for h in self.held) >= HOLD_ROWS:
+                    self.flush()
+            record.ignored_columns = list(plan.ignored)
+            if delivered.statements is not None:
+                record.statements = asdict(delivered.statements)
+        except (UnreadableFile, SourceConfigError) as error:
+            record.status, record.reason = "rejected", str(error)
+            self._leave_out(member, _settled(delivery, self.ctx, record, []))
+        except Exception as error:
+            self._leave_out(member, DeliveryFailed(delivery, member.stage.name, error))
+
+    def _leave_out(self, member: _Member, outcome: Outcome) -> None:
+        self.held = [h for h in self.held if h.member is not member]
+        self.workspace.drop(member.number)
+        self.outcomes[member.number] = outcome
+
+    def flush(self) -> None:
+        """Normalise and spool the held chunks, those of one source together; if that fails, member by
+        member, so that only the culprit fails."""
+        held, self.held = self.held, []
+        by_source: dict[str, list[_Held]] = {}
+        for item in held:
+            if item.member.number not in self.outcomes:
+                by_source.setdefault(item.member.config.name, []).append(item)
+        for source, items in by_source.items():
+            try:
+                self._spool(source, items)
+            except Exception:
+                for member in {id(i.member): i.member for i in items}.values():
+                    try:
+                        self._spool(source, [i for i in items if i.member is member])
+                    except Exception as error:
+                        self._leave_out(member, DeliveryFailed(member.delivery, member.stage.name, error))
+        if sum(h.table.num_rows for h in held) >= RELEASE_ROWS:
+            del held, by_source
+            release_freed_memory()
+
+    def _spool(self, source: str, items: list[_Held]) -> None:
+        for item in items:
+            item.member.stage.name = "normalise"
+        numbers = [pa.repeat(pa.scalar(i.member.number, pa.int32()), i.table.num_rows) for i in items]
+        table = pa.concat_tables([i.table for i in items]) if len(items) > 1 else items[0].table
+        table = table.add_column(1, DELIVERY, pa.chunked_array(numbers, pa.int32()))
+        canonical = self.normalisers[source].columns(table)
+        for item in items:
+            item.member.stage.name = "census"
+        self.workspace.add(table, canonical, self.columns[source])
+        for item in items:
+            item.member.stage.name = "read"
 
 
 def _judge_and_store(
@@ -216,7 +270,7 @@ def _judge_and_store(
 def _store(member: _Member, ctx: IngestContext, outcomes: Outcomes, received: dt.datetime) -> Outcome:
     delivery, record = member.delivery, member.record
     member.stage.name = "store"
-    files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source)
+    files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source, rows=record.rows_read)
     constants = delivery_constants(
         source=delivery.source,
         batch_id=delivery.batch_id,

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import duckdb
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -170,9 +172,11 @@ def delivery_constants(
 class Outcomes:
     """The outcome query (``outcome.sql``) over a batch's ``judged`` rows, read out delivery by delivery.
 
-    A batch of one delivery (which may be huge) streams its outcome straight from the query; a batch
-    of many (small) deliveries makes its outcome once, sorted by delivery and position, and each
-    delivery reads its own rows from it."""
+    A batch of one delivery (which may be huge) streams its outcome straight from the query, in
+    delivered order (``outcome_of_delivery.sql``, or ``outcome_range.sql`` chunk by chunk when some of
+    its records could not be read); a batch of many (small: 16 MiB of files at most) deliveries makes
+    its outcome once, sorted by delivery and position (``outcome_sorted.sql``), and each delivery
+    takes its slice of it."""
 
     def __init__(
         self,
@@ -183,17 +187,23 @@ class Outcomes:
         deliveries: int,
     ) -> None:
         self.ws = ws
-        query = outcome_query(ws.con, suite, ws.raw, nation_codes, suggest)
-        if deliveries > 1:
-            ws.con.execute(f"CREATE TEMP TABLE outcome_rows AS SELECT * FROM ({query}) ORDER BY delivery, source_row")
-            query = "SELECT * FROM outcome_rows"
-        self.query = query
+        self.query = outcome_query(ws.con, suite, ws.raw, nation_codes, suggest)
         self.issues = ws.count("issues")
+        self.sorted: pa.Table | None = None
+        if deliveries > 1:
+            self.sorted = ws.con.sql(sql("outcome_sorted", outcome=self.query)).to_arrow_table()
+            numbers = self.sorted["delivery"].to_numpy()
+            self.slices = {int(d): (int(first), int(last)) for d, first, last in _runs(numbers)}
 
     def write(self, delivery: int, files: DeliveryFiles, constants: dict[str, object]) -> Tallies:
         """Write one delivery's kept and quarantined rows into ``files``, in delivered order; return the tallies."""
         counts = Tallies()
         ws = self.ws
+        if self.sorted is not None:
+            first, last = self.slices.get(delivery, (0, 0))
+            for start in range(first, last, BATCH_ROWS):
+                add_outcome(files, counts, self.sorted.slice(start, min(BATCH_ROWS, last - start)), constants)
+            return counts
         if not self.issues.get(delivery):
             # One DuckDB thread streams rows in delivered order (parallel scans hand row groups back out
             # of order); the lake files are encoded on the other core meanwhile (DeliveryFiles' thread).
@@ -218,6 +228,17 @@ class Outcomes:
         finally:
             ws.con.execute(f"SET threads = {THREADS}")
         return counts
+
+
+def _runs(numbers: npt.NDArray[np.int32]) -> Iterator[tuple[int, int, int]]:
+    """(value, first, last) of each run of equal values in a sorted array."""
+    if len(numbers) == 0:
+        return
+    starts = np.flatnonzero(np.diff(numbers)) + 1
+    firsts = np.concatenate([[0], starts])
+    lasts = np.concatenate([starts, [len(numbers)]])
+    for first, last in zip(firsts, lasts, strict=True):
+        yield int(numbers[first]), int(first), int(last)
 
 
 def _batches(ws: Workspace, query: str, parameters: dict[str, object]) -> Iterator[pa.Table]:

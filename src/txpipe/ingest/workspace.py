@@ -92,7 +92,8 @@ class Workspace:
     computed in SQL (``participant_pids.sql``, the keyed HMAC of :class:`txpipe.ingest.pseudonym.Pseudonymizer`),
     defaults are filled, and the chunk is spooled to local disk as an uncompressed Parquet file
     without its participant_ref: the raw ref reaches DuckDB only in memory, to be hashed, and is
-    never written. The spool, read back by DuckDB, is ``delivered``: delivery, source_row, every
+    never written. Rows of several deliveries of a source are spooled together (one file per call of
+    :meth:`add`). The spool, read back by DuckDB, is ``delivered``: delivery, source_row, every
     canonical column, ``raw:<column>`` for each column of ``raw`` (columns whose delivered value may
     differ from the canonical one in some delivery of the batch), census_id, and hash_a/hash_b.
     """
@@ -108,20 +109,14 @@ class Workspace:
         self.con.execute(sql("create_issues"))
         self.spool = folder / "spool"
         self.spool.mkdir()
-        self.files: dict[int, list[Path]] = {}
-        # per delivery and chunk, the last position the chunk holds (rows or unreadable records)
+        self.files = 0
+        self.dropped: set[int] = set()  # deliveries that could not be read to their end: never judged
+        # per delivery and chunk as read, the last position the chunk holds (rows or unreadable records)
         self.bounds: dict[int, list[int]] = {}
 
-    def add(
-        self,
-        delivery: int,
-        table: pa.Table,
-        canonical: dict[str, pa.Array],
-        issues: list[RowIssue],
-        columns: SourceColumns,
-    ) -> None:
-        """One chunk of a delivery: delivered values (source_row first, participant_ref as delivered),
-        the canonical values of its rewritten columns, and the records beside it the reader could not place."""
+    def note_chunk(self, delivery: int, table: pa.Table, issues: list[RowIssue]) -> None:
+        """A chunk of a delivery as the reader gave it (delivered values with source_row, and the
+        records beside it it could not place): its bounds, and its unreadable records as issues."""
         bounds = self.bounds.setdefault(delivery, [])
         last = max(
             [bounds[-1] if bounds else 0]
@@ -129,17 +124,20 @@ class Workspace:
             + [i.source_row for i in issues]
         )
         bounds.append(last)
-        if table.num_rows:
-            self._spool(delivery, self._spooled(delivery, table, canonical, columns))
         if issues:
             self.con.register("chunk_issues", issue_table(delivery, issues))
             self.con.execute("INSERT INTO issues SELECT * FROM chunk_issues")
             self.con.unregister("chunk_issues")
 
+    def add(self, table: pa.Table, canonical: dict[str, pa.Array], columns: SourceColumns) -> None:
+        """Rows of one source's deliveries, spooled as one file: delivered values (source_row and
+        delivery first, participant_ref as delivered) and the canonical values of the rewritten columns."""
+        if table.num_rows:
+            self._spool(self._spooled(table, canonical, columns))
+
     def drop(self, delivery: int) -> None:
-        """Forget a delivery that could not be read to its end: its spooled chunks and its issues."""
-        for path in self.files.pop(delivery, []):
-            path.unlink(missing_ok=True)
+        """Forget a delivery that could not be read to its end: its spooled rows and its issues."""
+        self.dropped.add(delivery)
         self.bounds.pop(delivery, None)
         self.con.execute("DELETE FROM issues WHERE delivery = $delivery", {"delivery": delivery})
 
@@ -152,13 +150,8 @@ class Workspace:
         self.con.unregister("chunk_refs")
         return pids
 
-    def _spooled(
-        self, delivery: int, table: pa.Table, canonical: dict[str, pa.Array], source: SourceColumns
-    ) -> pa.Table:
-        out: dict[str, pa.Array | pa.ChunkedArray] = {
-            SOURCE_ROW: table[SOURCE_ROW],
-            DELIVERY: pa.repeat(pa.scalar(delivery, pa.int32()), table.num_rows),
-        }
+    def _spooled(self, table: pa.Table, canonical: dict[str, pa.Array], source: SourceColumns) -> pa.Table:
+        out: dict[str, pa.Array | pa.ChunkedArray] = {SOURCE_ROW: table[SOURCE_ROW], DELIVERY: table[DELIVERY]}
         for column in CANONICAL_COLUMNS:
             if column == "participant_pid":
                 out[column] = self._pids(table["participant_ref"], source.pid_parameters)
@@ -173,20 +166,23 @@ class Workspace:
         out["census_id"] = pc.utf8_trim_whitespace(table["source_record_id"])
         return pa.table(out)
 
-    def _spool(self, delivery: int, table: pa.Table) -> None:
-        files = self.files.setdefault(delivery, [])
-        path = self.spool / f"{delivery:06d}-{len(files):08d}.parquet"
+    def _spool(self, table: pa.Table) -> None:
+        path = self.spool / f"{self.files:08d}.parquet"
         pq.write_table(table, path, row_group_size=SPOOL_BATCH_ROWS, compression="none")
-        files.append(path)
+        self.files += 1
 
     def finish(self) -> None:
-        """Every chunk is in: ``delivered`` reads the spool back, delivery by delivery, in order."""
-        if any(self.files.values()):
+        """Every chunk is in: ``delivered`` reads the spool back, in order (each delivery's rows in
+        the order read), without the rows of dropped deliveries."""
+        if self.files:
             self.con.execute(
-                f"CREATE VIEW spool AS SELECT * FROM read_parquet({literal(str(self.spool / '*.parquet'))})"
+                f"CREATE VIEW spooled AS SELECT * FROM read_parquet({literal(str(self.spool / '*.parquet'))})"
             )
         else:  # no row at all: the same columns, empty
-            self.con.register("spool", self._empty_spool())
+            self.con.register("spooled", self._empty_spool())
+        dropped = ", ".join(str(int(d)) for d in sorted(self.dropped))
+        keep = f"WHERE delivery NOT IN ({dropped})" if dropped else ""
+        self.con.execute(f"CREATE VIEW spool AS SELECT * FROM spooled {keep}")
         hashed = ", ".join(quoted(("raw:" if c in self.raw else "") + c) for c in CANONICAL_COLUMNS)
         self.con.execute(sql("delivered", hashed=hashed))
 
