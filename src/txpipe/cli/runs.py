@@ -6,8 +6,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Annotated, Any
 
 import typer
@@ -30,17 +30,32 @@ def flow_state(flow_fn: Callable[..., Any], settings: Settings, wait: bool = Tru
     return state
 
 
-def warm_up_validation() -> None:
-    """GX takes about 2 s to import and set up: done on a thread of its own while Prefect starts its
-    temporary server in another process (the ingest waits for it, or does it itself should the thread
-    have failed). Started once the command's own imports are done, which would contend with it."""
-    from txpipe.ingest.gx_runner import prepare_validation
-
-    def warm_up() -> None:
+@contextmanager
+def warmed_up() -> Iterator[None]:
+    """What a run with work to do waits for, side by side: Prefect's temporary server, whose own process
+    boots in about 3 s, and this process's imports of the flows and GX's set-up, which take about as
+    long. The server's module is imported first (alone: imports contend for the interpreter), then the
+    server is started on a thread, and the flow finds it running. With PREFECT_API_URL set there is no
+    temporary server to start; should the early start fail, the flow starts the server itself."""
+    thread: threading.Thread | None = None
+    if not os.environ.get("PREFECT_API_URL"):
         with contextlib.suppress(Exception):
-            prepare_validation()
+            from prefect.server.api.server import SubprocessASGIServer  # what Prefect's client starts
 
-    threading.Thread(target=warm_up, name="gx-warm-up").start()
+            def start() -> None:
+                with contextlib.suppress(Exception):
+                    SubprocessASGIServer().start()
+
+            thread = threading.Thread(target=start, name="prefect-server-start")
+            thread.start()
+    try:
+        yield
+        from txpipe.ingest.gx_runner import prepare_validation
+
+        prepare_validation()  # GX's import and set-up (about 2 s), while the server boots
+    finally:
+        if thread is not None:
+            thread.join()
 
 
 def not_started(error: Exception) -> typer.Exit:
@@ -93,9 +108,8 @@ def run(
         raise not_started(error) from None
     if report is None:
         apply_prefect_defaults()
-        from flows.pipeline import pipeline_flow
-
-        warm_up_validation()  # beside the server's start, once this thread's imports are done
+        with warmed_up():
+            from flows.pipeline import pipeline_flow
         state = flow_state(
             pipeline_flow, settings, wait, landing=where, sources=source, full_rebuild=full_rebuild, alert=strict
         )
@@ -113,9 +127,9 @@ def ingest(landing: LandingOption = None, source: SourceOption = None, wait: Wai
     apply_prefect_defaults()
     settings = read_settings()
     lock_is_free(settings, wait)
-    from flows.ingest import ingest_flow
+    with warmed_up():
+        from flows.ingest import ingest_flow
 
-    warm_up_validation()
     state = flow_state(ingest_flow, settings, wait, landing=str(landing) if landing else None, sources=source)
     if state.is_failed():
         raise typer.Exit(1)
