@@ -22,7 +22,7 @@ def test_flow_ingests_each_file_and_commits_the_ledger(settings, landing):
 
 def test_a_crashing_file_fails_the_run_but_not_the_other_files(settings, landing, monkeypatch):
     import flows.ingest as module
-    import txpipe.ingest.batch as library
+    import txpipe.ingest.load as library
 
     real = library.read_delivery
 

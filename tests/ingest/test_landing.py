@@ -76,7 +76,7 @@ def test_a_file_that_grows_after_discovery_is_deferred(settings, landing):
 def test_a_file_written_while_it_is_read_keeps_nothing_and_is_taken_whole_next_time(settings, landing, monkeypatch):
     path = write_csv(landing / "jadl" / "growing.csv", [row(source_record_id=f"R{i}") for i in range(5)])
     [delivery] = discover(landing, Ledger(settings.ledger_dir))
-    import txpipe.ingest.batch as ingest
+    import txpipe.ingest.load as ingest
 
     real_read = ingest.read_delivery
 

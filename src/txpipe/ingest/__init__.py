@@ -32,7 +32,6 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from txpipe.ingest.failures import STAGES as STAGES
 from txpipe.ingest.failures import DeliveryDeferred as DeliveryDeferred
 from txpipe.ingest.failures import DeliveryFailed as DeliveryFailed
 from txpipe.ingest.failures import Stage as Stage

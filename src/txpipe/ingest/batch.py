@@ -5,9 +5,10 @@ costs is then mostly fixed: GX costs about the same for 20 rows as for 20,000 (i
 graph for every expectation), so deliveries are taken in batches (:func:`plan_batches`): every large
 delivery alone, small ones together. Either way a batch is one path:
 
-- each delivery is read, normalised and pseudonymised on its own into the batch's workspace, its
-  rows tagged with its number in the batch; a delivery that cannot be read is rejected, and one that
-  fails on a bug fails, alone (its spooled rows are dropped);
+- each delivery is read on its own into the batch's workspace (:mod:`txpipe.ingest.load`: its chunks
+  normalised and pseudonymised with others of its source), its rows tagged with its number in the
+  batch; a delivery that cannot be read is rejected, and one that fails on a bug fails, alone (its
+  spooled rows are left out);
 - the census, GX's judgement and the outcome query run once for the whole batch, per delivery where
   the rules say so (duplicates and conflicting ids are a delivery's own); a failure there fails
   every delivery of the batch;
@@ -18,22 +19,17 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-import pyarrow as pa
-
-from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext, Stage
+from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext
 from txpipe.ingest.census import take_census
 from txpipe.ingest.landing import Delivery, unchanged_since
+from txpipe.ingest.load import Loader, Member
 from txpipe.ingest.normalise import Normaliser
-from txpipe.ingest.readers import UnreadableFile, read_ahead, read_delivery
-from txpipe.ingest.readers.xapi import StatementSetup, read_roster
-from txpipe.ingest.sources import SourceConfig, SourceConfigError, load_source_config
+from txpipe.ingest.sources import SourceConfigError, load_source_config
 from txpipe.ingest.store import Outcomes, delivery_constants
 from txpipe.ingest.validate import judge
-from txpipe.ingest.values import delivered_values, plan_columns
-from txpipe.ingest.workspace import DELIVERY, SourceColumns, Workspace, frame_table
+from txpipe.ingest.workspace import SourceColumns, Workspace
 from txpipe.ops.memory import release_freed_memory
 from txpipe.store.lake import DeliveryFiles
 from txpipe.store.ledger import DeliveryRecord
@@ -41,8 +37,6 @@ from txpipe.store.ledger import DeliveryRecord
 SMALL_BYTES = 1 << 20  # a delivery up to 1 MiB is small: it shares a batch ...
 BATCH_BYTES = 16 << 20  # ... of at most this many bytes of deliveries ...
 BATCH_FILES = 250  # ... and at most this many files
-HOLD_ROWS = 50_000  # chunks are held until this many rows are, then normalised and spooled together
-RELEASE_ROWS = 10_000  # after spooling at least this many rows, freed memory is handed back to the OS
 
 Outcome = DeliveryRecord | DeliveryFailed | DeliveryDeferred
 
@@ -67,26 +61,15 @@ def plan_batches(deliveries: list[Delivery]) -> list[list[Delivery]]:
     return batches
 
 
-@dataclass
-class _Member:
-    """A delivery of the batch while it is ingested."""
-
-    number: int  # its number in the batch: the workspace's ``delivery`` column
-    delivery: Delivery
-    record: DeliveryRecord
-    config: SourceConfig
-    stage: Stage = field(default_factory=Stage)
-
-
 def ingest_batch(deliveries: list[Delivery], ctx: IngestContext) -> list[Outcome]:
     """Ingest the deliveries; one outcome each, in their order: the record (stored or rejected), or
     the DeliveryFailed / DeliveryDeferred that says why it is left for the next run."""
     received = now_utc()
     outcomes: dict[int, Outcome] = {}
-    members: list[_Member] = []
+    members: list[Member] = []
     for number, delivery in enumerate(deliveries):
         admitted = _admit(number, delivery, ctx, received)
-        if isinstance(admitted, _Member):
+        if isinstance(admitted, Member):
             members.append(admitted)
         else:
             outcomes[number] = admitted
@@ -104,7 +87,7 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _admit(number: int, delivery: Delivery, ctx: IngestContext, received: dt.datetime) -> _Member | Outcome:
+def _admit(number: int, delivery: Delivery, ctx: IngestContext, received: dt.datetime) -> Member | Outcome:
     """The delivery as a member of the batch, or its outcome already: deferred (still being written)
     or rejected (its source folder's config is wrong)."""
     if not unchanged_since(delivery):
@@ -127,11 +110,11 @@ def _admit(number: int, delivery: Delivery, ctx: IngestContext, received: dt.dat
         return _settled(delivery, ctx, record, [])
     except Exception as error:
         return DeliveryFailed(delivery, "read", error)
-    return _Member(number, delivery, record, config)
+    return Member(number, delivery, record, config)
 
 
 def _ingest_members(
-    members: list[_Member], ctx: IngestContext, scratch: Path, received: dt.datetime
+    members: list[Member], ctx: IngestContext, scratch: Path, received: dt.datetime
 ) -> dict[int, Outcome]:
     configs = {m.config.name: m.config for m in members}
     normalisers = {name: Normaliser(config, ctx.reference) for name, config in configs.items()}
@@ -141,107 +124,25 @@ def _ingest_members(
     }
     workspace = Workspace(scratch, sorted({c for source in columns.values() for c in source.kept_raw}))
     try:
-        loader = _Loader(ctx, workspace, normalisers, columns)
+        loader = Loader(ctx, workspace, normalisers, columns)
         for member in members:
             loader.read(member)
         loader.flush()
-        loaded = [m for m in members if m.number not in loader.outcomes]
+        outcomes: dict[int, Outcome] = {
+            m.number: loader.left_out[m.number] or _settled(m.delivery, ctx, m.record, [])
+            for m in members
+            if m.number in loader.left_out
+        }
+        loaded = [m for m in members if m.number not in loader.left_out]
         if loaded:
-            loader.outcomes.update(_judge_and_store(loaded, ctx, workspace, received))
-        return loader.outcomes
+            outcomes.update(_judge_and_store(loaded, ctx, workspace, received))
+        return outcomes
     finally:
         workspace.close()
 
 
-@dataclass
-class _Held:
-    """A chunk read and not yet normalised."""
-
-    member: _Member
-    table: pa.Table
-
-
-class _Loader:
-    """Read, normalise and pseudonymise stages: each member read on its own into the workspace; its
-    chunks held until ``HOLD_ROWS`` rows are, then normalised and spooled together, per source (a
-    large delivery's chunks go on at once). A member that cannot be read is rejected, one that fails
-    on a bug fails, alone: ``outcomes``."""
-
-    def __init__(
-        self,
-        ctx: IngestContext,
-        workspace: Workspace,
-        normalisers: dict[str, Normaliser],
-        columns: dict[str, SourceColumns],
-    ) -> None:
-        self.ctx, self.workspace, self.normalisers, self.columns = ctx, workspace, normalisers, columns
-        self.outcomes: dict[int, Outcome] = {}
-        self.held: list[_Held] = []
-
-    def read(self, member: _Member) -> None:
-        delivery, record, config = member.delivery, member.record, member.config
-        try:
-            setup = statement_setup(delivery, config, self.ctx)
-            options = config.read_options(self.ctx.settings.chunk_rows, self.ctx.settings.limits, setup)
-            delivered = read_delivery(delivery.path, options)
-            plan = plan_columns(delivered.headers, config)
-            for batch in read_ahead(delivered.batches):  # read failures surface here
-                table = frame_table(delivered_values(batch.frame, plan))
-                self.workspace.note_chunk(member.number, table, batch.issues)
-                self.held.append(_Held(member, table))
-                if sum(h.table.num_rows for h in self.held) >= HOLD_ROWS:
-                    self.flush()
-            record.ignored_columns = list(plan.ignored)
-            if delivered.statements is not None:
-                record.statements = asdict(delivered.statements)
-        except (UnreadableFile, SourceConfigError) as error:
-            record.status, record.reason = "rejected", str(error)
-            self._leave_out(member, _settled(delivery, self.ctx, record, []))
-        except Exception as error:
-            self._leave_out(member, DeliveryFailed(delivery, member.stage.name, error))
-
-    def _leave_out(self, member: _Member, outcome: Outcome) -> None:
-        self.held = [h for h in self.held if h.member is not member]
-        self.workspace.drop(member.number)
-        self.outcomes[member.number] = outcome
-
-    def flush(self) -> None:
-        """Normalise and spool the held chunks, those of one source together; if that fails, member by
-        member, so that only the culprit fails."""
-        held, self.held = self.held, []
-        by_source: dict[str, list[_Held]] = {}
-        for item in held:
-            if item.member.number not in self.outcomes:
-                by_source.setdefault(item.member.config.name, []).append(item)
-        for source, items in by_source.items():
-            try:
-                self._spool(source, items)
-            except Exception:
-                for member in {id(i.member): i.member for i in items}.values():
-                    try:
-                        self._spool(source, [i for i in items if i.member is member])
-                    except Exception as error:
-                        self._leave_out(member, DeliveryFailed(member.delivery, member.stage.name, error))
-        if sum(h.table.num_rows for h in held) >= RELEASE_ROWS:
-            del held, by_source
-            release_freed_memory()
-
-    def _spool(self, source: str, items: list[_Held]) -> None:
-        for item in items:
-            item.member.stage.name = "normalise"
-        numbers = [pa.repeat(pa.scalar(i.member.number, pa.int32()), i.table.num_rows) for i in items]
-        table = pa.concat_tables([i.table for i in items]) if len(items) > 1 else items[0].table
-        table = table.add_column(1, DELIVERY, pa.chunked_array(numbers, pa.int32()))
-        canonical = self.normalisers[source].columns(table)
-        for item in items:
-            item.member.stage.name = "census"
-        self.workspace.add(table, canonical, self.columns[source])
-        for item in items:
-            item.member.stage.name = "read"
-
-
 def _judge_and_store(
-    members: list[_Member], ctx: IngestContext, workspace: Workspace, received: dt.datetime
+    members: list[Member], ctx: IngestContext, workspace: Workspace, received: dt.datetime
 ) -> dict[int, Outcome]:
     """Census, validate and the outcome query once for the batch (a failure fails every member),
     then each member stored and settled alone."""
@@ -267,7 +168,7 @@ def _judge_and_store(
     return {m.number: _store(m, ctx, outcomes, received) for m in members}
 
 
-def _store(member: _Member, ctx: IngestContext, outcomes: Outcomes, received: dt.datetime) -> Outcome:
+def _store(member: Member, ctx: IngestContext, outcomes: Outcomes, received: dt.datetime) -> Outcome:
     delivery, record = member.delivery, member.record
     member.stage.name = "store"
     files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source, rows=record.rows_read)
@@ -308,21 +209,3 @@ def _settled(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, wri
 def _remove(paths: list[Path]) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
-
-
-def statement_setup(delivery: Delivery, config: SourceConfig, ctx: IngestContext) -> StatementSetup:
-    """How this delivery's statements become records, if it holds xAPI statements (README "xAPI
-    sources"): source_record_id is a keyed hash; the roster is read from the source folder if needed."""
-    folder = delivery.path.parents[len(PurePosixPath(delivery.source_file).parts) - 1]
-    roster, limits = config.xapi.roster, ctx.settings.limits
-
-    def record_id(key: str) -> str:
-        return ctx.pseudonymizer.pid(delivery.source, f"xapi-record\x1f{key}")
-
-    return StatementSetup(
-        config.xapi,
-        config.defaults,
-        record_id,
-        forced=config.format == "xapi",
-        roster=(lambda: read_roster(folder, roster, limits)) if roster else dict,
-    )

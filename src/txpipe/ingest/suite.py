@@ -8,7 +8,7 @@ is not judged on a date that is not a date).
 
 Every expectation must judge a row by that row's values alone (GX's map expectations): the loader
 refuses any other kind. Each becomes a :class:`Rule` that says which columns it reads and which
-suite parameters it takes, which is what :mod:`txpipe.ingest.grouping` plans with. Nothing here runs
+suite parameters it takes, which is what :mod:`txpipe.ingest.validate` plans with. Nothing here runs
 GX (see :mod:`txpipe.ingest.gx_runner`); GX is imported only to load the suite.
 """
 
@@ -60,10 +60,6 @@ class RowSuite:
     @property
     def rule_names(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.rules)
-
-    def restricted(self, names: frozenset[str]) -> RowSuite:
-        """The same suite judging only the named rules."""
-        return RowSuite(self.path, tuple(r for r in self.rules if r.name in names), self.document)
 
     def subset(self, names: frozenset[str]) -> ExpectationSuite:
         """A GX suite of only the named rules (cached: the same rule groups recur batch after batch)."""

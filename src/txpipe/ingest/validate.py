@@ -1,6 +1,7 @@
 """Validate stage: every rule of the GX suite judged once per batch; verdicts as columns (``judged``).
 
-The rules are split into groups that share no column. A group whose distinct value combinations
+The rules are split into groups that share no column (:func:`rule_groups`: rules that read a common
+column must be judged on the same combinations). A group whose distinct value combinations
 are few (at most ``DISTINCT_SHARE`` of the rows, or ``DISTINCT_FLOOR``) is judged by GX on those
 combinations only: the combinations of every such group, side by side in one frame, reach GX in
 one call for the whole batch, and the combinations GX failed are joined back to the rows.
@@ -31,7 +32,6 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from txpipe.ingest.grouping import rule_groups
 from txpipe.ingest.gx_runner import run_gx
 from txpipe.ingest.readers import STRING
 from txpipe.ingest.sql_checks import PER_DELIVERY, sql_check
@@ -42,6 +42,18 @@ from txpipe.ingest.workspace import Workspace, literal, quoted, sql
 DISTINCT_SHARE = 0.25  # a group goes to GX on its combinations when they are at most this share of the rows ...
 DISTINCT_FLOOR = 200_000  # ... or up to this many
 GX_SLICE = 200_000  # combinations per GX call for a rule judged by GX on near-unique columns
+
+
+def rule_groups(rules: tuple[Rule, ...] | list[Rule], columns: list[str]) -> list[tuple[list[Rule], list[str]]]:
+    """The rules in groups that share no column (rules reading a common column are in one group),
+    each with the columns it reads, in the order of ``columns``."""
+    groups: list[tuple[list[Rule], set[str]]] = []
+    for rule in rules:
+        reads = {c for c in rule.reads if c in columns} or set(columns)
+        joined = [g for g in groups if g[1] & reads]
+        merged = ([rule] + [r for g in joined for r in g[0]], reads.union(*(g[1] for g in joined)))
+        groups = [g for g in groups if not any(g is j for j in joined)] + [merged]
+    return [(members, [c for c in columns if c in read]) for members, read in groups]
 
 
 def flag(rule: str) -> str:

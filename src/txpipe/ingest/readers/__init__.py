@@ -132,13 +132,6 @@ def looks_like_a_name(header: str) -> bool:
     return bool(_NAME_LIKE.match(header)) and sum(ch.isdigit() for ch in header) <= 4 and "@" not in header
 
 
-def column_label(header: str, position: int) -> str:
-    """How a message names a delivered column: 'Nation', or 'column 5 (27 characters)'."""
-    if looks_like_a_name(header):
-        return f"'{header}'"
-    return f"column {position} ({len(header)} characters)"
-
-
 def field_too_long(position: int, limit: int) -> UnreadableFile:
     """The rejection of a file with a field longer than ``limit`` characters (TXPIPE_MAX_FIELD_CHARS)."""
     return UnreadableFile(

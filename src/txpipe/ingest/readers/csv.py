@@ -39,10 +39,6 @@ DELIMITERS = (",", ";", "\t", "|")
 _SCAN_BYTES = 1 << 20
 
 
-class _FieldCountMismatch(Exception):
-    pass
-
-
 def check_text(path: Path, encoding: str | None) -> str:
     """Return the Python codec to read the file with, or reject it with the reason.
 
