@@ -130,6 +130,14 @@ def print_build(build: BuildResult, settings: Settings) -> None:
         console.print(line(f"{label}: ", value))
 
 
+def print_seconds(stages: dict[str, float], total: float) -> None:
+    """Where a run's seconds went: each stage of the run, and the rest (start-up, Prefect, printing)."""
+    parts = ", ".join(f"{name} {seconds:.1f}" for name, seconds in stages.items())
+    console.print(
+        line(f"Seconds: {total:.1f} in all; {parts}; start-up, Prefect and the rest {total - sum(stages.values()):.1f}")
+    )
+
+
 def _headline_table(build: BuildResult) -> Table:
     table = Table(title=text(f"Partner participants (attended headcount), {build.headline.year}"))
     for column in ("framework", "education", "training", "exercise", "total", "nations"):

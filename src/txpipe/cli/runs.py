@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Annotated, Any
@@ -13,9 +14,20 @@ from typing import Annotated, Any
 import typer
 
 from txpipe.cli.app import FullOption, LandingOption, SourceOption, WaitOption, app, read_settings
-from txpipe.cli.output import console, line, print_after_run, print_build, print_skipped, print_summary, text
+from txpipe.cli.output import (
+    console,
+    line,
+    print_after_run,
+    print_build,
+    print_seconds,
+    print_skipped,
+    print_summary,
+    text,
+)
 from txpipe.ops.prefect_server import apply_prefect_defaults
 from txpipe.settings import Settings
+
+STARTED = time.perf_counter()  # when the command line was imported: about when the command started
 
 
 def flow_state(flow_fn: Callable[..., Any], settings: Settings, wait: bool = True, **parameters: Any) -> Any:
@@ -119,6 +131,7 @@ def run(
     print_after_run(print_summary, report.records, settings)
     print_after_run(print_skipped, report.ingest.skipped)
     print_after_run(print_build, report.build, settings)
+    print_after_run(print_seconds, report.seconds, time.perf_counter() - STARTED)
 
 
 @app.command()
