@@ -131,11 +131,11 @@ def print_build(build: BuildResult, settings: Settings) -> None:
 
 
 def print_seconds(stages: dict[str, float], total: float) -> None:
-    """Where a run's seconds went: each stage of the run, and the rest (start-up, Prefect, printing)."""
-    parts = ", ".join(f"{name} {seconds:.1f}" for name, seconds in stages.items())
-    console.print(
-        line(f"Seconds: {total:.1f} in all; {parts}; start-up, Prefect and the rest {total - sum(stages.values()):.1f}")
-    )
+    """Where a run's seconds went: each stage of the run, and the rest (Prefect's server and flow, GX's
+    set-up, printing)."""
+    parts = ", ".join(f"{name} {seconds:.2f}" for name, seconds in stages.items())
+    rest = total - sum(stages.values())
+    console.print(line(f"Seconds since the command loaded: {total:.2f}: {parts}; Prefect, GX and the rest {rest:.2f}"))
 
 
 def _headline_table(build: BuildResult) -> Table:
