@@ -287,3 +287,30 @@ def test_a_completed_run_never_fails_on_printing_its_summary(completed_run, monk
     result = invoke("run")
     assert result.exit_code == 0, (result.stdout, result.stderr)
     assert "summary could not be printed (RuntimeError)" in result.stderr and "quoting a value" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--timeout", "inf", "--timeout must be a finite number"),
+        ("--timeout", "nan", "--timeout must be a finite number"),
+        ("--timeout", "-1", "--timeout must be a finite number"),
+        ("--memory-limit", "-1", "--memory-limit must be a positive size"),
+        ("--memory-limit", "0GB", "--memory-limit must be a positive size"),
+        ("--memory-limit", "lots", "--memory-limit must be a positive size"),
+    ],
+)
+def test_a_limit_that_would_lift_the_limit_is_refused_in_one_line(tmp_path, monkeypatch, option, value, says):
+    """Issue 23: --timeout inf ran unbounded and --memory-limit -1 lifted the spill cap."""
+    monkeypatch.setenv("TXPIPE_HOME", str(tmp_path / "home"))
+    refused(invoke("query", "SELECT 1", option, value), says)
+
+
+@pytest.mark.parametrize("command", ["dashboard", "export"])
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_partner_is_refused_never_the_all_partner_copy(tmp_path, monkeypatch, command, blank):
+    """Issue 23: `txpipe dashboard --partner ''` wrote the full (all-partner) dashboard."""
+    monkeypatch.setenv("TXPIPE_HOME", str(tmp_path / "home"))
+    result = invoke(command, "--partner", blank)
+    assert result.exit_code == 2 and "--partner needs a nation code" in result.stdout, result.stdout
+    assert not (tmp_path / "home" / "reports").exists() and not (tmp_path / "home" / "marts").exists()

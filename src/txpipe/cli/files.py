@@ -11,16 +11,20 @@ import typer
 
 from txpipe.cli.app import SourceOption, app, read_settings
 from txpipe.cli.output import console, line
+from txpipe.settings import Settings
 
 T = TypeVar("T")
 
 PartnerOption = Annotated[str, typer.Option("--partner", help="Nation code (e.g. GEO): only its figures.")]
 
 
-def _or_exit_2(make: Callable[..., T], *args: object) -> T:
-    """Run an output-writing call; an unknown nation or a missing warehouse exits 2 with the reason."""
+def _or_exit_2(make: Callable[..., T], settings: Settings, partner: str | None, *args: object) -> T:
+    """Run an output-writing call; a blank or unknown nation or a missing warehouse exits 2 with the reason."""
+    if partner is not None and not partner.strip():  # never the all-partner copy by mistake
+        console.print(line(("--partner needs a nation code, e.g. GEO", "red")))
+        raise typer.Exit(2)
     try:
-        return make(*args)
+        return make(settings, partner, *args)
     except (ValueError, FileNotFoundError) as error:
         console.print(line((error, "red")))
         raise typer.Exit(2) from None

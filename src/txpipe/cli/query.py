@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import sys
 from typing import Annotated
 
@@ -17,12 +19,25 @@ from txpipe.warehouse.query import Limits, QueryRefused, QueryStream, open_query
 TABLE_MAX_ROWS = 1000
 
 
+MEMORY_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(?:B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
+
+
+def limit_refusal(timeout: float, memory_limit: str) -> str | None:
+    """Why the query's limits are refused (a limit must be one, never lifted by an odd value), or None."""
+    if not math.isfinite(timeout) or timeout < 0:
+        return "--timeout must be a finite number of seconds (0: no limit)"
+    match = MEMORY_SIZE.match(memory_limit)
+    if match is None or float(match.group(1)) <= 0:
+        return "--memory-limit must be a positive size such as 500MB or 2GB"
+    return None
+
+
 @app.command()
 def query(
     sql: Annotated[str, typer.Argument(help="SQL to run read-only on the published warehouse.")],
     format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
     timeout: Annotated[
-        float, typer.Option("--timeout", min=0, help="Stop the query after SECONDS (0: no limit).", metavar="SECONDS")
+        float, typer.Option("--timeout", help="Stop the query after SECONDS (0: no limit).", metavar="SECONDS")
     ] = 300.0,
     max_rows: Annotated[
         int | None,
@@ -45,6 +60,9 @@ def query(
         raise typer.BadParameter("--format must be table, csv or json")
     if max_rows is None:
         max_rows = TABLE_MAX_ROWS if format == "table" else 0
+    if refusal := limit_refusal(timeout, memory_limit):
+        stderr_line(("Refused: ", "red"), refusal)
+        raise typer.Exit(2)
     limits = Limits(timeout=timeout or None, memory_limit=memory_limit)
     warehouse = warehouse_path(read_settings())
     try:
@@ -119,8 +137,6 @@ def _json_row(columns: list[str], row: tuple[object, ...]) -> str:
 
 
 def _jsonable(value: object) -> object:
-    import math
-
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if value is None or isinstance(value, (bool, int, str)):
