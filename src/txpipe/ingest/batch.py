@@ -63,7 +63,23 @@ def plan_batches(deliveries: list[Delivery]) -> list[list[Delivery]]:
 
 def ingest_batch(deliveries: list[Delivery], ctx: IngestContext) -> list[Outcome]:
     """Ingest the deliveries; one outcome each, in their order: the record (stored or rejected), or
-    the DeliveryFailed / DeliveryDeferred that says why it is left for the next run."""
+    the DeliveryFailed / DeliveryDeferred that says why it is left for the next run.
+
+    What a file's bytes make txpipe do never blocks later runs: a crash while a delivery is read,
+    normalised or stored rejects that delivery, with the stage and the error's type as its reason,
+    and it is recorded (so not retried until the file changes); a crash in a stage the batch shares
+    (census, validate, the outcome query) has each of its deliveries tried again alone, so that only
+    the one whose bytes cause it is rejected. Only a failure about the machine or the set-up (the
+    disk, memory, the suite on disk) leaves deliveries out of the ledger, to be retried."""
+    outcomes = _ingest(deliveries, ctx)
+    if len(deliveries) > 1:
+        for number, outcome in enumerate(outcomes):
+            if isinstance(outcome, DeliveryFailed) and outcome.whole_batch and not outcome.environmental:
+                [outcomes[number]] = _ingest([deliveries[number]], ctx)
+    return outcomes
+
+
+def _ingest(deliveries: list[Delivery], ctx: IngestContext) -> list[Outcome]:
     received = now_utc()
     outcomes: dict[int, Outcome] = {}
     members: list[Member] = []
@@ -136,6 +152,11 @@ def _ingest_members(
         loaded = [m for m in members if m.number not in loader.left_out]
         if loaded:
             outcomes.update(_judge_and_store(loaded, ctx, workspace, received))
+        alone = len(loaded) == 1
+        for m in members:
+            failure = outcomes[m.number]
+            if isinstance(failure, DeliveryFailed) and not failure.environmental and (alone or not failure.whole_batch):
+                outcomes[m.number] = _settled(m.delivery, ctx, _rejected_for(m.record, failure), [])
         return outcomes
     finally:
         workspace.close()
@@ -164,7 +185,7 @@ def _judge_and_store(
         nation_codes = list(ctx.reference.nation_codes)
         outcomes = Outcomes(workspace, ctx.suite, nation_codes, ctx.reference.nation_names.suggestions, len(members))
     except Exception as error:
-        return {m.number: DeliveryFailed(m.delivery, stage, error) for m in members}
+        return {m.number: DeliveryFailed(m.delivery, stage, error, whole_batch=True) for m in members}
     return {m.number: _store(m, ctx, outcomes, received) for m in members}
 
 
@@ -203,6 +224,19 @@ def _settled(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, wri
             raise AssertionError(f"row accounting does not balance for {delivery.source}/{delivery.source_file}")
         except AssertionError as error:
             return DeliveryFailed(delivery, "store", error)
+    return record
+
+
+def _rejected_for(record: DeliveryRecord, failure: DeliveryFailed) -> DeliveryRecord:
+    """The record of a delivery whose bytes made a stage crash: rejected, nothing of it stored."""
+    record.status = "rejected"
+    record.reason = (
+        f"the file could not be ingested: {failure.error_type} in stage {failure.stage} (a txpipe limitation "
+        "or bug; the file is recorded and not tried again until it changes)"
+    )
+    record.rows_read = record.rows_stored = record.rows_quarantined = record.rows_duplicate = 0
+    record.statements = None
+    record.ignored_columns, record.warnings, record.quarantine_reasons, record.nation_suggestions = [], {}, {}, {}
     return record
 
 
