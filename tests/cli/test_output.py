@@ -268,7 +268,7 @@ def completed_run(tmp_path, monkeypatch):
     state = types.SimpleNamespace(is_failed=lambda: False, result=lambda: report)
     monkeypatch.setitem(sys.modules, "flows.pipeline", types.SimpleNamespace(pipeline_flow=None))
     monkeypatch.setattr(runs, "flow_state", lambda *args, **kwargs: state)
-    monkeypatch.setattr(runs, "warmed_up", contextlib.nullcontext)  # no server for a stubbed flow
+    monkeypatch.setattr(runs, "warmed_up", lambda home: contextlib.nullcontext())  # no server for a stubbed flow
     monkeypatch.setattr(runs, "apply_prefect_defaults", lambda: None)
 
 

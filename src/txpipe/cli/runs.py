@@ -3,12 +3,15 @@ serve. Each reads the settings once and hands them to its flow."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -24,7 +27,12 @@ from txpipe.cli.output import (
     print_summary,
     text,
 )
-from txpipe.ops.prefect_server import apply_prefect_defaults
+from txpipe.ops.prefect_server import (
+    apply_prefect_defaults,
+    forget_temporary_server,
+    reap_stale_server,
+    record_temporary_server,
+)
 from txpipe.settings import Settings
 
 STARTED = time.perf_counter()  # when the command line was imported: about when the command started
@@ -42,8 +50,18 @@ def flow_state(flow_fn: Callable[..., Any], settings: Settings, wait: bool = Tru
     return state
 
 
+def stop_cleanly_on_sigterm() -> None:
+    """SIGTERM ends the command as Ctrl-C would: through its exit handlers, which stop the temporary
+    Prefect server (a SIGKILL cannot be caught: the next command of the home stops the server it left)."""
+
+    def exit_now(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, exit_now)
+
+
 @contextmanager
-def warmed_up() -> Iterator[None]:
+def warmed_up(home: Path) -> Iterator[None]:
     """What a run with work to do waits for, side by side: Prefect's temporary server, whose own process
     boots in about 3 s, and this process's imports of the flows and GX's set-up, which take about as
     long. The server's module is imported first (alone: imports contend for the interpreter), then the
@@ -56,7 +74,11 @@ def warmed_up() -> Iterator[None]:
 
             def start() -> None:
                 with contextlib.suppress(Exception):
-                    SubprocessASGIServer().start()
+                    server = SubprocessASGIServer()
+                    server.start()
+                    if server.server_process is not None:
+                        record_temporary_server(home, server.server_process.pid)
+                        atexit.register(forget_temporary_server, home)
 
             thread = threading.Thread(target=start, name="prefect-server-start")
             thread.start()
@@ -113,6 +135,7 @@ def run(
     from txpipe.ops.runlock import RunLocked
 
     settings = read_settings()
+    reap_stale_server(settings.home)
     where = str(landing) if landing else None
     try:  # nothing new: said at once, without starting Prefect or GX
         report = run_if_nothing_to_do(settings, where, source, full_rebuild, wait=wait, on_wait=on_wait)
@@ -120,7 +143,8 @@ def run(
         raise not_started(error) from None
     if report is None:
         apply_prefect_defaults()
-        with warmed_up():
+        stop_cleanly_on_sigterm()
+        with warmed_up(settings.home):
             from flows.pipeline import pipeline_flow
         state = flow_state(
             pipeline_flow, settings, wait, landing=where, sources=source, full_rebuild=full_rebuild, alert=strict
@@ -140,7 +164,9 @@ def ingest(landing: LandingOption = None, source: SourceOption = None, wait: Wai
     apply_prefect_defaults()
     settings = read_settings()
     lock_is_free(settings, wait)
-    with warmed_up():
+    stop_cleanly_on_sigterm()
+    reap_stale_server(settings.home)
+    with warmed_up(settings.home):
         from flows.ingest import ingest_flow
 
     state = flow_state(ingest_flow, settings, wait, landing=str(landing) if landing else None, sources=source)
@@ -157,6 +183,8 @@ def build(wait: WaitOption = True, full_rebuild: FullOption = False) -> None:
     apply_prefect_defaults()
     settings = read_settings()
     lock_is_free(settings, wait)
+    stop_cleanly_on_sigterm()
+    reap_stale_server(settings.home)
     from flows.build_metrics import build_flow
 
     state = flow_state(build_flow, settings, wait, full_rebuild=full_rebuild)

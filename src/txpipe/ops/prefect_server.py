@@ -8,6 +8,8 @@ tests call it before Prefect is imported. Plain process management otherwise: it
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -119,3 +121,56 @@ def local_server(port: int = 4200) -> Iterator[str]:
         yield url
     finally:
         stop_process(process)
+
+
+SERVER_RECORD = ".txpipe-server.json"  # in TXPIPE_HOME: the temporary server a running command started
+SERVER_MARK = "prefect.server.api.server:create_app"  # in the command line of Prefect's temporary server
+
+
+def record_temporary_server(home: Path, pid: int) -> None:
+    """Note the temporary server this command started, so that a later command can stop it should this
+    one be killed before it stops the server itself."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / SERVER_RECORD).write_text(json.dumps({"pid": pid, "parent": os.getpid()}), encoding="utf-8")
+
+
+def forget_temporary_server(home: Path) -> None:
+    (home / SERVER_RECORD).unlink(missing_ok=True)
+
+
+def reap_stale_server(home: Path) -> int | None:
+    """Stop the temporary server a killed command of this home left running (its parent is gone and
+    its command line is Prefect's server); return its pid, or None when there was none."""
+    try:
+        noted = json.loads((home / SERVER_RECORD).read_text(encoding="utf-8"))
+        pid, parent = int(noted["pid"]), int(noted["parent"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    stale = not _alive(parent) and SERVER_MARK in _command_line(pid)
+    if stale:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.time() + 10
+            while _alive(pid) and time.time() < deadline:
+                time.sleep(0.1)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    forget_temporary_server(home)
+    return pid if stale else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return Path(f"/proc/{pid}/stat").exists() and " Z " not in Path(f"/proc/{pid}/stat").read_text()[:200]
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
