@@ -131,7 +131,8 @@ def record_temporary_server(home: Path, pid: int) -> None:
     """Note the temporary server this command started, so that a later command can stop it should this
     one be killed before it stops the server itself."""
     home.mkdir(parents=True, exist_ok=True)
-    (home / SERVER_RECORD).write_text(json.dumps({"pid": pid, "parent": os.getpid()}), encoding="utf-8")
+    noted = {"pid": pid, "parent": os.getpid(), "started": _start_time(pid)}
+    (home / SERVER_RECORD).write_text(json.dumps(noted), encoding="utf-8")
 
 
 def forget_temporary_server(home: Path) -> None:
@@ -139,14 +140,14 @@ def forget_temporary_server(home: Path) -> None:
 
 
 def reap_stale_server(home: Path) -> int | None:
-    """Stop the temporary server a killed command of this home left running (its parent is gone and
-    its command line is Prefect's server); return its pid, or None when there was none."""
+    """Stop the temporary server a killed command of this home left running (its parent is gone, and the
+    process is still the one noted: same start time, Prefect's server command); return its pid, or None."""
     try:
         noted = json.loads((home / SERVER_RECORD).read_text(encoding="utf-8"))
-        pid, parent = int(noted["pid"]), int(noted["parent"])
+        pid, parent, started = int(noted["pid"]), int(noted["parent"]), noted["started"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    stale = not _alive(parent) and SERVER_MARK in _command_line(pid)
+    stale = not _alive(parent) and started and _start_time(pid) == started and SERVER_MARK in _command_line(pid)
     if stale:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -167,6 +168,14 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return Path(f"/proc/{pid}/stat").exists() and " Z " not in Path(f"/proc/{pid}/stat").read_text()[:200]
+
+
+def _start_time(pid: int) -> str | None:
+    """When the process started (clock ticks since boot, /proc/<pid>/stat): a recycled pid differs."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
 
 
 def _command_line(pid: int) -> str:
