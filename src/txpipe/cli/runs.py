@@ -3,11 +3,8 @@ serve. Each reads the settings once and hands them to its flow."""
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -27,12 +24,7 @@ from txpipe.cli.output import (
     print_summary,
     text,
 )
-from txpipe.ops.prefect_server import (
-    apply_prefect_defaults,
-    forget_temporary_server,
-    reap_stale_server,
-    record_temporary_server,
-)
+from txpipe.ops.prefect_server import apply_prefect_defaults, reap_stale_server
 from txpipe.settings import Settings
 
 STARTED = time.perf_counter()  # when the command line was imported: about when the command started
@@ -67,21 +59,9 @@ def warmed_up(home: Path) -> Iterator[None]:
     long. The server's module is imported first (alone: imports contend for the interpreter), then the
     server is started on a thread, and the flow finds it running. With PREFECT_API_URL set there is no
     temporary server to start; should the early start fail, the flow starts the server itself."""
-    thread: threading.Thread | None = None
-    if not os.environ.get("PREFECT_API_URL"):
-        with contextlib.suppress(Exception):
-            from prefect.server.api.server import SubprocessASGIServer  # what Prefect's client starts
+    from flows.runtime import start_temporary_server  # Prefect lives in flows/, the CLI only calls it
 
-            def start() -> None:
-                with contextlib.suppress(Exception):
-                    server = SubprocessASGIServer()
-                    server.start()
-                    if server.server_process is not None:
-                        record_temporary_server(home, server.server_process.pid)
-                        atexit.register(forget_temporary_server, home)
-
-            thread = threading.Thread(target=start, name="prefect-server-start")
-            thread.start()
+    thread = start_temporary_server(home)
     try:
         yield
         from txpipe.ingest.gx_runner import prepare_validation
