@@ -332,25 +332,14 @@ def any_delivery(draw, number: int) -> tuple[str, Delivery, object]:
     fmt = draw(st.sampled_from(["csv", "xlsx", "jsonl"]))
     delivery = draw(deliveries(fmt))
     source = draw(st.sampled_from(SOURCES))
+    path = f"d{number}.{fmt}"
     if fmt == "csv":
         layout = draw(csv_layouts())
-        return (
-            source,
-            delivery,
-            lambda folder: (folder / f"d{number}.csv", write_csv(delivery, folder / f"d{number}.csv", layout)),
-        )
+        return source, delivery, lambda folder: (folder / path, write_csv(delivery, folder / path, layout))
     if fmt == "jsonl":
         layout = draw(jsonl_layouts())
-        return (
-            source,
-            delivery,
-            lambda folder: (folder / f"d{number}.jsonl", write_jsonl(delivery, folder / f"d{number}.jsonl", layout)),
-        )
-    return (
-        source,
-        delivery,
-        lambda folder: (folder / f"d{number}.xlsx", write_xlsx(delivery, folder / f"d{number}.xlsx")),
-    )
+        return source, delivery, lambda folder: (folder / path, write_jsonl(delivery, folder / path, layout))
+    return source, delivery, lambda folder: (folder / path, write_xlsx(delivery, folder / path))
 
 
 @st.composite
