@@ -34,6 +34,7 @@ class ReadLimits:
     sheet_cells: int = 20_000_000  # cells in the sheet read, blank ones included
     field_chars: int = 1_000_000  # characters in one field (cell, CSV field, JSON value)
     roster_bytes: int = 64 << 20  # size of an xAPI source's roster CSV
+    record_lines: int = 20  # physical lines one CSV record may span (quoted line breaks)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ReadLimits:

@@ -207,6 +207,8 @@ def _store(member: Member, ctx: IngestContext, outcomes: Outcomes, received: dt.
         files.abort()
         return DeliveryFailed(delivery, "store", error)
     tallies.fill(record)
+    for rule, count in member.reader_warnings.items():
+        record.warnings[rule] = record.warnings.get(rule, 0) + count
     return _settled(delivery, ctx, record, written)
 
 
@@ -235,7 +237,7 @@ def _rejected_for(record: DeliveryRecord, failure: DeliveryFailed) -> DeliveryRe
         "or bug; the file is recorded and not tried again until it changes)"
     )
     record.rows_read = record.rows_stored = record.rows_quarantined = record.rows_duplicate = 0
-    record.statements = None
+    record.statements = record.physical = None
     record.ignored_columns, record.warnings, record.quarantine_reasons, record.nation_suggestions = [], {}, {}, {}
     return record
 

@@ -39,6 +39,7 @@ class Member:
     record: DeliveryRecord
     config: SourceConfig
     stage: Stage = field(default_factory=Stage)
+    reader_warnings: dict[str, int] = field(default_factory=dict)  # the reader's own (Delivered.warnings)
 
 
 @dataclass
@@ -80,8 +81,11 @@ class Loader:
                 if sum(h.table.num_rows for h in self.held) >= HOLD_ROWS:
                     self.flush()
             record.ignored_columns = list(plan.ignored)
+            member.reader_warnings = dict(delivered.warnings)
             if delivered.statements is not None:
                 record.statements = asdict(delivered.statements)
+            if delivered.physical is not None:
+                record.physical = asdict(delivered.physical)
         except (UnreadableFile, SourceConfigError) as error:
             record.status, record.reason = "rejected", str(error)
             self._leave_out(member, None)

@@ -3,7 +3,9 @@
 A delivery's lake files count only once its ledger record says ``stored``; the record is
 written (atomically) after all of them are in place. A record names the file (source and
 path inside the source folder), its sha256, what happened (stored, rejected, superseded)
-and the row counts: rows_read = rows_stored + rows_quarantined + rows_duplicate. An xAPI export's
+and the row counts: rows_read = rows_stored + rows_quarantined + rows_duplicate, and, counted from the
+bytes, its physical units (lines, JSON elements, sheet rows): read = header + blank + the units of its
+rows, which are rows_read records. An xAPI export's
 record also counts its statements: read = used + ignored + quarantined (its rows are the records the
 used statements make, and the quarantined statements).
 """
@@ -40,12 +42,18 @@ class DeliveryRecord:
     superseded_by: str | None = None
     # an xAPI export: statements read, used, ignored and quarantined (read = used + ignored + quarantined)
     statements: dict[str, int] | None = None
+    # what the bytes hold, counted from them, and how the reader attributed it: unit (lines, elements,
+    # sheet_rows), read = header + blank + rows (the units of its records), records = rows_read
+    physical: dict[str, int | str] | None = None
     size: int = 0  # bytes and modification time when ingested: an unchanged file is not hashed again
     mtime_ns: int = 0
 
     @property
     def balanced(self) -> bool:
         rows = self.rows_read == self.rows_stored + self.rows_quarantined + self.rows_duplicate
+        if self.physical is not None:
+            p = self.physical
+            rows = rows and p["read"] == p["header"] + p["blank"] + p["rows"] and p["records"] == self.rows_read
         if self.statements is None:
             return rows
         s = self.statements

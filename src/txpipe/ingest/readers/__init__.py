@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from txpipe.settings import CHUNK_ROWS, ReadLimits
 
 if TYPE_CHECKING:
+    from txpipe.ingest.readers.lines import PhysicalCounts
     from txpipe.ingest.readers.xapi import StatementCounts, StatementSetup
 
 # Rows per chunk: CHUNK_ROWS (settings, TXPIPE_CHUNK_ROWS). The CSV reader's chunks are Arrow
@@ -59,6 +60,12 @@ class Delivered:
     headers: list[str]
     batches: Iterator[RawBatch]
     statements: StatementCounts | None = None  # an xAPI export: its statement counts, once the batches are read
+    # file-level warnings the reader counted while its batches were read (rule name -> count), added
+    # to the ledger record's warnings: e.g. spreadsheet error cells read as blanks
+    warnings: dict[str, int] = field(default_factory=dict)
+    # what the bytes hold and how the reader attributed it (lines, elements, sheet rows), once the
+    # batches are read; the pipeline checks it against the rows it counted
+    physical: PhysicalCounts | None = None
 
 
 @dataclass(frozen=True)
