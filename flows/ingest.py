@@ -85,8 +85,6 @@ def log_outcome(outcome: Outcome) -> None:
 def log_ingest(run: IngestRun, log: Logger) -> None:
     """Say what in the landing is not ingested (files outside a source folder, links and special files,
     files left for the next run), and the totals."""
-    if run.strays:
-        log.warning("not ingested, put them in a source folder: %s", printable(", ".join(run.strays)))
     for entry in run.skipped:
         log.warning("skipped %s: %s", printable(entry.path), entry.reason)
     for deferred in run.deferred:

@@ -31,5 +31,5 @@ def test_a_run_with_nothing_new_runs_no_stage_and_keeps_the_publish(settings, la
     (landing / "stray.csv").write_text("x\n")
     again = pipeline_flow(landing=str(landing))
     assert again.nothing_to_do and again.records == [] and again.build.skipped
-    assert again.build.counts == first.build.counts and again.ingest.strays == ["stray.csv"]
+    assert again.build.counts == first.build.counts and [e.path for e in again.ingest.skipped] == ["stray.csv"]
     assert "ingest" not in again.seconds and "build" not in again.seconds

@@ -28,8 +28,9 @@ DuckDB works under a memory limit and spills to the batch's scratch folder in ``
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from txpipe.ingest.failures import DeliveryDeferred as DeliveryDeferred
@@ -50,6 +51,9 @@ class IngestContext:
     suite: RowSuite
     pseudonymizer: Pseudonymizer
     run_id: str
+    # when the run's deliveries are received (the ledger's received_at): one time for the whole run, so
+    # that versions of a record within a run are ordered by their files (README "What happens to each row")
+    received: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @classmethod
     def create(cls, settings: Settings, run_id: str) -> IngestContext:

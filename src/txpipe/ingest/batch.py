@@ -80,7 +80,7 @@ def ingest_batch(deliveries: list[Delivery], ctx: IngestContext) -> list[Outcome
 
 
 def _ingest(deliveries: list[Delivery], ctx: IngestContext) -> list[Outcome]:
-    received = now_utc()
+    received = ctx.received
     outcomes: dict[int, Outcome] = {}
     members: list[Member] = []
     for number, delivery in enumerate(deliveries):
@@ -97,10 +97,6 @@ def _ingest(deliveries: list[Delivery], ctx: IngestContext) -> list[Outcome]:
             shutil.rmtree(scratch, ignore_errors=True)
             release_freed_memory()
     return [outcomes[number] for number in range(len(deliveries))]
-
-
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _admit(number: int, delivery: Delivery, ctx: IngestContext, received: dt.datetime) -> Member | Outcome:

@@ -83,17 +83,29 @@ def _walk(folder: Path, source: str, prefix: str, skipped: list[Skipped]) -> Ite
 
 
 def _source_folders(landing: Path, sources: list[str] | None, skipped: list[Skipped]) -> list[Path]:
+    """The source folders under the landing root; every other entry there is listed as skipped with why
+    (only a source folder's files are read: nothing at the root is lost without a line)."""
     if not landing.is_dir():
         return []
     folders = []
     for entry in sorted(os.scandir(landing), key=lambda e: e.name):
-        if entry.name.startswith(".") or (sources and entry.name not in sources):
+        if sources and entry.name not in sources:
             continue
-        if entry.is_symlink():
-            skipped.append(Skipped(entry.name, "symbolic link: not followed (the landing is a closed world)"))
-        elif entry.is_dir(follow_symlinks=False):
+        why = _kind(entry) or _outside_a_source(entry)
+        if why:
+            skipped.append(Skipped(entry.name, why))
+        else:
             folders.append(Path(entry.path))
     return folders
+
+
+def _outside_a_source(entry: os.DirEntry[str]) -> str | None:
+    """Why a regular file or folder at the landing root is not read, or None for a source folder."""
+    if not entry.is_dir(follow_symlinks=False):
+        return "a file outside any source folder: not read (deliver it under <landing>/<source>/)"
+    if entry.name.startswith("."):
+        return "a hidden folder (its name starts with '.'): not a source, not read"
+    return None
 
 
 def scan(
@@ -115,15 +127,6 @@ def scan(
 
 def skipped_entries(landing: Path, sources: list[str] | None = None, sources_dir: Path | None = None) -> list[Skipped]:
     return scan(landing, sources, sources_dir)[1]
-
-
-def stray_files(landing: Path) -> list[str]:
-    """Regular files directly under the landing root: not in a source folder, so never ingested."""
-    if not landing.is_dir():
-        return []
-    return sorted(
-        e.name for e in os.scandir(landing) if e.is_file(follow_symlinks=False) and not e.name.startswith(".")
-    )
 
 
 def _changed(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext
 from txpipe.ingest.batch import Outcome, ingest_batch, plan_batches
-from txpipe.ingest.landing import Delivery, Skipped, stray_files, survey
+from txpipe.ingest.landing import Delivery, Skipped, survey
 from txpipe.outputs.reports import write_run_report
 from txpipe.settings import Settings
 from txpipe.store.ledger import DeliveryRecord, Ledger
@@ -41,8 +41,7 @@ class IngestRun:
     superseded: list[str] = field(default_factory=list)  # batch ids the new records replaced
     failed: list[dict[str, str]] = field(default_factory=list)  # failed on a bug: retried next run
     deferred: list[dict[str, str]] = field(default_factory=list)  # still being written: next run
-    skipped: list[Skipped] = field(default_factory=list)  # links, special files: never read
-    strays: list[str] = field(default_factory=list)  # files outside any source folder
+    skipped: list[Skipped] = field(default_factory=list)  # links, special files, files outside a source: never read
     planned: int = 0  # new deliveries found
     report: Path | None = None
 
@@ -78,7 +77,7 @@ def ingest_new(
     root = landing_root(settings, landing)
     ledger = Ledger(settings.ledger_dir)
     found = survey(root, ledger, sources, settings.sources_dir)
-    run = IngestRun(root, skipped=found.skipped, strays=stray_files(root), planned=len(found.deliveries))
+    run = IngestRun(root, skipped=found.skipped, planned=len(found.deliveries))
     run.deferred = [asdict(entry) for entry in found.deferred]
     if found.deliveries:
         ctx = context or IngestContext.create(settings, run_id)
@@ -111,7 +110,6 @@ def _settle(run: IngestRun, ledger: Ledger, outcome: Outcome) -> None:
     elif isinstance(outcome, DeliveryFailed):  # a bug, not bad data: retried on the next run
         run.failed.append(outcome.as_report())
     else:
-        previous = ledger.commit(outcome)  # the ledger is written from this one place
-        if previous is not None:
-            run.superseded.append(previous.batch_id)
+        superseded = ledger.commit(outcome)  # the ledger is written from this one place
+        run.superseded.extend(previous.batch_id for previous in superseded)
         run.records.append(outcome)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from txpipe.ingest.batch import Outcome
-from txpipe.ingest.landing import anything_new, skipped_entries, stray_files
+from txpipe.ingest.landing import anything_new, skipped_entries
 from txpipe.jobs.build_job import BuildPlan, BuildResult, build, kept_build, plan_build
 from txpipe.jobs.ingest_job import BatchRunner, IngestRun, in_order, ingest_new, landing_root
 from txpipe.ops.health import run_problems
@@ -44,7 +44,7 @@ class Runner:
 class RunReport:
     """What one run did."""
 
-    ingest: IngestRun  # ingested, failed, deferred, skipped, strays (nothing ingested when nothing_to_do)
+    ingest: IngestRun  # ingested, failed, deferred, skipped (nothing ingested when nothing_to_do)
     build: BuildResult  # published, or kept
     nothing_to_do: bool  # nothing new under the landing and the warehouse current: no stage ran
     recovery: Recovery  # what was cleaned up after a killed run
@@ -155,7 +155,7 @@ def _nothing_done(
 ) -> RunReport:
     """The report of a run with nothing to do: what the landing holds that is never read, and the last publish."""
     with clock("survey"):
-        ingest = IngestRun(root, skipped=skipped_entries(root, sources, settings.sources_dir), strays=stray_files(root))
+        ingest = IngestRun(root, skipped=skipped_entries(root, sources, settings.sources_dir))
     return RunReport(
         ingest=ingest,
         build=kept_build(settings, previous),

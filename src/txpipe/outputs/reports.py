@@ -30,7 +30,8 @@ SUMMARY_COLUMNS = (
 
 def summary_rows(records: list[DeliveryRecord]) -> list[dict[str, object]]:
     return [
-        {c: getattr(r, c) for c in SUMMARY_COLUMNS} for r in sorted(records, key=lambda r: (r.source, r.source_file))
+        {c: r.status_label if c == "status" else getattr(r, c) for c in SUMMARY_COLUMNS}
+        for r in sorted(records, key=lambda r: (r.source, r.source_file))
     ]
 
 
@@ -51,7 +52,9 @@ def write_run_report(
     document = {
         "run_id": run_id,
         "totals": asdict(RunTotals.of(records)),
-        "deliveries": [asdict(r) for r in sorted(records, key=lambda r: (r.source, r.source_file))],
+        "deliveries": [
+            asdict(r) | {"status_label": r.status_label} for r in sorted(records, key=lambda r: (r.source, r.source_file))
+        ],
         "superseded_batches": superseded,
         "failed": failed or [],
         "skipped": skipped or [],
@@ -98,7 +101,8 @@ def run_report_markdown(records: list[DeliveryRecord], build: BuildResult) -> st
     rejected = [r for r in records if r.status == "rejected"]
     if rejected:
         lines += ["", "## Rejected files", ""]
-        lines += _table(["source", "file", "reason"], [[r.source, r.source_file, r.reason] for r in rejected])
+        rows = [[r.source, r.source_file, r.status_label, r.reason] for r in rejected]
+        lines += _table(["source", "file", "status", "reason"], rows)
     return "\n".join(lines) + "\n"
 
 

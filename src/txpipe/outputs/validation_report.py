@@ -95,6 +95,7 @@ def _delivery(r: DeliveryRecord) -> dict[str, Any]:
         "source": r.source,
         "source_file": r.source_file,
         "status": r.status,
+        "status_label": r.status_label,
         "note": note,
         "counts": [getattr(r, k) for k in ROW_COUNTS],
         "broken": list({**r.quarantine_reasons, **r.warnings}.items()),

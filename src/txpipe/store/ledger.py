@@ -19,6 +19,9 @@ from pathlib import Path
 from txpipe.store.atomic import write_text_atomically
 
 
+KEPT_LABEL = "rejected, earlier delivery kept"
+
+
 @dataclass
 class DeliveryRecord:
     batch_id: str
@@ -47,12 +50,18 @@ class DeliveryRecord:
     physical: dict[str, int | str] | None = None
     size: int = 0  # bytes and modification time when ingested: an unchanged file is not hashed again
     mtime_ns: int = 0
+    kept: str | None = None  # a rejected re-delivery: the batch_id of the earlier delivery that still counts
+
+    @property
+    def status_label(self) -> str:
+        """The status as reports show it: a rejected re-delivery says that the earlier delivery still counts."""
+        return KEPT_LABEL if self.status == "rejected" and self.kept else self.status
 
     @property
     def balanced(self) -> bool:
         rows = self.rows_read == self.rows_stored + self.rows_quarantined + self.rows_duplicate
         if self.physical is not None:
-            p = self.physical
+            p = {k: v for k, v in self.physical.items() if isinstance(v, int)}
             rows = rows and p["read"] == p["header"] + p["blank"] + p["rows"] and p["records"] == self.rows_read
         if self.statements is None:
             return rows
@@ -60,21 +69,38 @@ class DeliveryRecord:
         return rows and s["read"] == s["used"] + s["ignored"] + s["quarantined"]
 
 
-def _note(current: dict[tuple[str, str], DeliveryRecord], record: DeliveryRecord) -> None:
-    """Bring ``current`` (the delivery that counts per (source, source_file)) up to date with ``record``."""
-    key = (record.source, record.source_file)
-    known = current.get(key)
-    if record.status == "superseded":
-        if known is not None and known.batch_id == record.batch_id:
-            del current[key]
-    elif known is None or record.received_at > known.received_at or known.batch_id == record.batch_id:
-        current[key] = record
+Key = tuple[str, str]  # (source, source_file)
+EMPTY_REDELIVERY = (
+    "the file holds no rows: a re-delivery with nothing in it does not delete what an earlier delivery of "
+    "this file stored (to withdraw records, deliver them with status withdrawn or cancelled)"
+)
+
+
+@dataclass
+class _Views:
+    """Per file: the latest record not superseded (what the landing file was last seen as), and the
+    stored record that counts (a rejected re-delivery never replaces it)."""
+
+    latest: dict[Key, DeliveryRecord] = field(default_factory=dict)
+    counting: dict[Key, DeliveryRecord] = field(default_factory=dict)
+
+    def note(self, record: DeliveryRecord) -> None:
+        key = (record.source, record.source_file)
+        for view, eligible in (
+            (self.latest, record.status != "superseded"),
+            (self.counting, record.status == "stored"),
+        ):
+            known = view.get(key)
+            if known is not None and known.batch_id == record.batch_id and not eligible:
+                del view[key]
+            elif eligible and (known is None or record.received_at >= known.received_at):
+                view[key] = record
 
 
 class Ledger:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._current: dict[tuple[str, str], DeliveryRecord] | None = None  # read once, kept up to date
+        self._views: _Views | None = None  # read once, kept up to date
 
     def path(self, batch_id: str) -> Path:
         return self.directory / f"{batch_id}.json"
@@ -87,50 +113,62 @@ class Ledger:
             out.append(DeliveryRecord(**json.loads(path.read_text(encoding="utf-8"))))
         return out
 
-    def current(self) -> dict[tuple[str, str], DeliveryRecord]:
-        """The delivery that counts for each (source, source_file): the latest not superseded.
-
-        The ledger folder is read once per Ledger; this instance's own writes keep the answer
-        current (the run lock makes it the only writer), so committing N deliveries costs N
-        writes, not N reads of the whole ledger.
-        """
-        if self._current is None:
-            current: dict[tuple[str, str], DeliveryRecord] = {}
-            self._current = current
+    def _read(self) -> _Views:
+        """The ledger folder is read once per Ledger; this instance's own writes keep the views current
+        (the run lock makes it the only writer), so committing N deliveries costs N writes, not N reads."""
+        if self._views is None:
+            self._views = _Views()
             for record in self.records():
-                _note(current, record)
-        return dict(self._current)
+                self._views.note(record)
+        return self._views
+
+    def current(self) -> dict[Key, DeliveryRecord]:
+        """The latest record of each (source, source_file) not superseded: what its file was last seen as
+        (a rejected re-delivery included, so that it is not read again until the file changes)."""
+        return dict(self._read().latest)
+
+    def counting(self) -> dict[Key, DeliveryRecord]:
+        """The stored delivery that counts for each (source, source_file)."""
+        return dict(self._read().counting)
 
     def _write(self, record: DeliveryRecord) -> None:
         write_text_atomically(self.path(record.batch_id), json.dumps(asdict(record), indent=2, sort_keys=True))
-        if self._current is not None:
-            _note(self._current, record)
+        if self._views is not None:
+            self._views.note(record)
+
+    def _supersede(self, record: DeliveryRecord, by: str) -> DeliveryRecord:
+        record.status, record.superseded_by = "superseded", by
+        self._write(record)
+        return record
 
     def repair(self) -> list[DeliveryRecord]:
-        """Mark superseded every record that a later one of the same file replaced.
-
-        Only needed after a run was killed between the two writes of :meth:`commit`.
-        """
-        current = self.current()
+        """Mark superseded every record that a later one of the same file replaced (a stored one by a later
+        stored one, a rejected one by any later one). Only needed after a run was killed between the
+        writes of :meth:`commit`."""
+        views = self._read()
         repaired = []
         for record in self.records():
-            latest = current.get((record.source, record.source_file))
-            if record.status != "superseded" and latest is not None and latest.batch_id != record.batch_id:
-                record.status, record.superseded_by = "superseded", latest.batch_id
-                self._write(record)
-                repaired.append(record)
+            key = (record.source, record.source_file)
+            later = {"stored": views.counting.get(key), "rejected": views.latest.get(key)}.get(record.status)
+            if later is not None and later.batch_id != record.batch_id:
+                repaired.append(self._supersede(record, later.batch_id))
         return repaired
 
-    def commit(self, record: DeliveryRecord) -> DeliveryRecord | None:
-        """Record a delivery; an earlier delivery of the same file is marked superseded.
-
-        Returns the superseded record, if any.
-        """
-        previous = self.current().get((record.source, record.source_file))
-        self._write(record)  # the new record is now the current one for its file
-        if previous is not None and previous.batch_id != record.batch_id:
-            previous.status = "superseded"
-            previous.superseded_by = record.batch_id
-            self._write(previous)
-            return previous
-        return None
+    def commit(self, record: DeliveryRecord) -> list[DeliveryRecord]:
+        """Record a delivery. A stored one supersedes the earlier stored delivery of its file; a rejected one
+        (or one with no rows) never does: it says which earlier delivery is kept (``kept``). Either
+        supersedes an earlier rejected record of the file. Returns the records superseded."""
+        key = (record.source, record.source_file)
+        views = self._read()
+        counting, latest = views.counting.get(key), views.latest.get(key)
+        if record.status == "stored" and record.rows_read == 0 and counting is not None:
+            record.status, record.reason = "rejected", EMPTY_REDELIVERY
+        if record.status == "rejected" and counting is not None:
+            record.kept = counting.batch_id
+        self._write(record)
+        superseded = []
+        if latest is not None and latest.status == "rejected" and latest.batch_id != record.batch_id:
+            superseded.append(self._supersede(latest, record.batch_id))
+        if record.status == "stored" and counting is not None and counting.batch_id != record.batch_id:
+            superseded.append(self._supersede(counting, record.batch_id))
+        return superseded

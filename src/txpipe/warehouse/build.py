@@ -40,6 +40,8 @@ LEDGER_SCHEMA = pa.schema(
         ("reason", pa.string()),
         ("ignored_columns", pa.list_(pa.string())),
         ("superseded_by", pa.string()),
+        ("kept", pa.string()),
+        ("mtime_ns", pa.int64()),
         *((f"statements_{count}", pa.int64()) for count in ("read", "used", "ignored", "quarantined")),
     ]
 )

@@ -17,8 +17,8 @@ FRAMEWORK_COLOURS = {
     "range": ["#8c96a3", "#1f5f99", "#d9822b", "#2a9d8f", "#8e5ea2", "#c0392b", "#cccccc"],
 }
 STATUS_COLOURS = {
-    "domain": ["stored", "rejected", "superseded"],
-    "range": ["#1a7f37", "#b42318", "#8c96a3"],
+    "domain": ["stored", "rejected", "rejected, earlier delivery kept", "superseded"],
+    "range": ["#1a7f37", "#b42318", "#d9822b", "#8c96a3"],
 }
 
 

@@ -30,7 +30,7 @@ COMMENT ON COLUMN deliveries.source IS 'Delivering source (landing folder name)'
 COMMENT ON COLUMN deliveries.source_file IS 'File path inside the source folder';
 COMMENT ON COLUMN deliveries.sha256 IS 'SHA-256 of the delivered bytes';
 COMMENT ON COLUMN deliveries.received_at IS 'When txpipe ingested the file (UTC)';
-COMMENT ON COLUMN deliveries.status IS 'stored, rejected (unreadable as a whole) or superseded (re-delivered under the same name)';
+COMMENT ON COLUMN deliveries.status IS 'stored, rejected (unreadable as a whole, or a re-delivery with no rows) or superseded (re-delivered under the same name)';
 COMMENT ON COLUMN deliveries.rows_read IS 'Rows read from the file (blank rows not counted)';
 COMMENT ON COLUMN deliveries.rows_stored IS 'Rows stored in the lake';
 COMMENT ON COLUMN deliveries.rows_quarantined IS 'Rows quarantined with their reasons';
@@ -38,6 +38,8 @@ COMMENT ON COLUMN deliveries.rows_duplicate IS 'Exact duplicate rows collapsed i
 COMMENT ON COLUMN deliveries.reason IS 'Why the file was rejected, if it was';
 COMMENT ON COLUMN deliveries.ignored_columns IS 'Delivered columns outside the contract, not stored';
 COMMENT ON COLUMN deliveries.superseded_by IS 'batch_id of the re-delivery that superseded this one';
+COMMENT ON COLUMN deliveries.kept IS 'A rejected re-delivery: batch_id of the earlier delivery of the file that still counts';
+COMMENT ON COLUMN deliveries.modified_at IS 'The file''s modification time when ingested (UTC): orders versions of a record within a run';
 COMMENT ON COLUMN deliveries.statements_read IS 'xAPI export: statements read (= used + ignored + quarantined); NULL for other files';
 COMMENT ON COLUMN deliveries.statements_used IS 'xAPI export: statements that made participation records';
 COMMENT ON COLUMN deliveries.statements_ignored IS 'xAPI export: statements voided, voiding, or with a verb that says nothing about participation';

@@ -14,6 +14,8 @@ SELECT
     reason,
     ignored_columns,
     superseded_by,
+    kept,
+    make_timestamp(CAST(mtime_ns // 1000 AS BIGINT)) AT TIME ZONE 'UTC' AS modified_at,
     statements_read,
     statements_used,
     statements_ignored,
