@@ -11,12 +11,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
 from txpipe.ops.prefect_server import forget_temporary_server, record_temporary_server
 from txpipe.ops.recovery import Recovery
-from txpipe.settings import Settings
+from txpipe.settings import Settings, unwritable_folder
 
 
 @contextmanager
@@ -33,8 +34,47 @@ def prefect_run_settings() -> Iterator[None]:
 
 def settings_or_environment(settings: Settings | None) -> Settings:
     """The settings the command line gave the flow; a scheduled run (a deployment) is given none and
-    reads the TXPIPE_ variables of the environment it runs in."""
-    return settings if settings is not None else Settings.from_env()
+    reads the TXPIPE_ variables of the environment it runs in (a TXPIPE_HOME it cannot write in fails
+    the run at once, with the reason as its message)."""
+    if settings is not None:
+        return settings
+    settings = Settings.from_env()
+    if why := unwritable_folder(settings.home):
+        raise ValueError(why)
+    return settings
+
+
+def prefect_api_problem() -> str | None:
+    """Why the Prefect API that PREFECT_API_URL names (in the environment or a Prefect profile) cannot run
+    this process's flows, or None: none is named (a temporary server), or it answers its health check.
+    Asked with Prefect's own client, so its TLS, auth and retry settings apply as they will to the flow.
+    The reason shows the URL (configuration), without any user name or password in it."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        return None
+    from prefect.client.orchestration import get_client  # only now: a temporary server's start waits for none of it
+
+    try:
+        with get_client(sync_client=True) as client:
+            error = client.api_healthcheck()
+    except Exception as raised:  # a URL httpx cannot even use
+        error = raised
+    if error is None:
+        return None
+    return (
+        f"Prefect's API at {_without_credentials(url)} cannot be reached ({type(error).__name__}); "
+        "start that server, or unset PREFECT_API_URL to run on a temporary one"
+    )
+
+
+def _without_credentials(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])) if "@" in parts.netloc else url
+    except ValueError:
+        return "(a URL that cannot be parsed)"
 
 
 def log_recovery(recovery: Recovery, log: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> None:

@@ -9,6 +9,7 @@ source configs and the GX suites belong to the repository and are found beside t
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -121,6 +122,20 @@ class Settings:
     @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
+
+
+def unwritable_folder(folder: Path, name: str = "TXPIPE_HOME") -> str | None:
+    """Why txpipe cannot write in ``folder`` (named ``name`` in the reason), or None. It tries: the folder is
+    made if missing and a nameless file is opened in it, so what decides is the system (permissions, a
+    read-only mount, a path through a regular file), as for the writes that would follow; a folder that
+    root may write despite its mode passes. The reason names the folder (configuration, not data)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return f"{name} {folder} is not a writable folder ({error.strerror or type(error).__name__})"
+    return None
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

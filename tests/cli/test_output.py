@@ -8,6 +8,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -314,3 +315,118 @@ def test_a_blank_partner_is_refused_never_the_all_partner_copy(tmp_path, monkeyp
     result = invoke(command, "--partner", blank)
     assert result.exit_code == 2 and "--partner needs a nation code" in result.stdout, result.stdout
     assert not (tmp_path / "home" / "reports").exists() and not (tmp_path / "home" / "marts").exists()
+
+
+# --- limits the operating system enforces (issue 23) ---------------------------------------------------
+
+
+def query_children() -> set[int]:
+    """The processes (running or not yet reaped) whose parent is this test's process."""
+    found = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError):  # it ended meanwhile
+            if f"\nPPid:\t{os.getpid()}\n" in status.read_text():
+                found.add(int(status.parent.name))
+    return found
+
+
+def test_a_normal_query_returns_the_same_rows_in_every_format(home):
+    """Rows come back from the query process in batches (5,000 rows: three of them), unchanged."""
+    sql = "SELECT range AS n, 'r' || range AS label, range / 2 AS half, NULL AS nothing FROM range(5000)"
+    expected = [(str(n), f"r{n}", str(n / 2), "") for n in range(5000)]
+    table = invoke("query", sql, "--max-rows", "0")
+    assert table.exit_code == 0 and table.stderr == "", table.stderr
+    cells = [tuple(c.strip() for c in line.split("│")[1:-1]) for line in table.stdout.splitlines()]
+    assert [c for c in cells if c and c[0].isdigit()] == expected and "5000 row(s)\n" in table.stdout
+    as_csv = invoke("query", sql, "--format", "csv")
+    assert list(csv.reader(io.StringIO(as_csv.stdout))) == [["n", "label", "half", "nothing"], *map(list, expected)]
+    as_json = json.loads(invoke("query", sql, "--format", "json").stdout)
+    assert as_json == [{"n": n, "label": f"r{n}", "half": n / 2, "nothing": None} for n in range(5000)]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT damerau_levenshtein(repeat('a', 35000), repeat('b', 35000))",  # 9.35 GB in 38.8 s before
+        "SELECT length(repeat('a', 2_000_000_000))",
+    ],
+)
+def test_one_scalar_call_ends_at_the_memory_limit_in_one_line(home, sql):
+    before, started = query_children(), time.monotonic()
+    result = invoke("query", sql, "--timeout", "2", "--memory-limit", "100MB")
+    refused(result, "Refused: the query was stopped at the memory limit of 100MB (", "--memory-limit SIZE raises it")
+    assert time.monotonic() - started < 15 and query_children() == before
+
+
+def test_a_runaway_ends_at_the_time_limit_in_one_line(home):
+    before, started = query_children(), time.monotonic()
+    result = invoke("query", "SELECT sum(range) FROM range(10_000_000_000)", "--timeout", "2")
+    refused(result, "Refused: the query was stopped at the time limit of 2 s")
+    assert time.monotonic() - started < 2 + 1 + 5 and query_children() == before
+
+
+# The command as a user runs it, watched from a process that takes in any process it leaves behind
+# (a child subreaper) and reads the peak resident memory of every process under it. Its address space is
+# capped far above what the query may take, so that a regression fails the test, not the host.
+WATCH = """
+import ctypes, json, os, resource, subprocess, sys, time
+from pathlib import Path
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[1]), int(sys.argv[1])))
+started = time.monotonic()
+run = subprocess.run(sys.argv[2:], capture_output=True, text=True, timeout=120)
+seconds = time.monotonic() - started
+left = []
+for status in Path("/proc").glob("[0-9]*/status"):
+    try:
+        if f"\\nPPid:\\t{os.getpid()}\\n" in status.read_text():
+            left.append(int(status.parent.name))
+    except OSError:
+        pass
+for pid in left:
+    os.kill(pid, 9)
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+print(json.dumps({"status": run.returncode, "stderr": run.stderr, "seconds": seconds, "peak": peak, "left": left}))
+"""
+
+
+OVERHEAD = 512 * 2**20  # README "Querying": the query process's address space beyond --memory-limit
+
+
+@pytest.mark.parametrize(
+    "sql,timeout,memory_limit,stopped_at",
+    [
+        ("SELECT damerau_levenshtein(repeat('a', 35000), repeat('b', 35000))", "2", "100MB", "memory limit of 100MB"),
+        ("SELECT length(repeat('a', 2_000_000_000))", "2", "100MB", "memory limit of 100MB"),
+        ("SELECT list_sum(range(1_000_000_000))", "2", "100MB", "memory limit of 100MB"),
+        pytest.param(
+            "SELECT sum(range) FROM range(10_000_000_000)", "2", "1GB", "time limit of 2 s", marks=pytest.mark.deep
+        ),
+        pytest.param(  # room to run past the time limit, deaf to the interrupt: killed a grace second later
+            "SELECT damerau_levenshtein(repeat('a', 35000), repeat('b', 35000))",
+            "0.5",
+            "4GB",
+            "time limit of 0.5 s",
+            marks=pytest.mark.deep,
+        ),
+    ],
+)
+def test_txpipe_query_cannot_take_the_host(home, sql, timeout, memory_limit, stopped_at):
+    number, unit = int(memory_limit[:-2]), memory_limit[-2:]
+    cap = number * {"MB": 10**6, "GB": 10**9}[unit] + OVERHEAD
+    command = [sys.executable, "-m", "txpipe", "query", sql, "--timeout", timeout, "--memory-limit", memory_limit]
+    watch = subprocess.run(
+        [sys.executable, "-c", WATCH, str(max(4 << 30, 2 * cap)), *command], capture_output=True, text=True, timeout=180
+    )
+    seen = json.loads(watch.stdout)
+    assert seen["status"] == 2 and seen["stderr"].count("\n") == 1, seen
+    assert seen["stderr"].startswith(f"Refused: the query was stopped at the {stopped_at} ("), seen
+    assert "Traceback" not in seen["stderr"] and seen["left"] == [], seen
+    assert seen["peak"] < cap, seen  # the largest process under the command: the query's, within its cap
+    assert seen["seconds"] < (15 if "memory" in stopped_at else float(timeout) + 1 + 8), seen
+
+
+def test_the_documented_overhead_is_the_one_applied():
+    from txpipe.warehouse.query import OVERHEAD_BYTES
+
+    assert OVERHEAD_BYTES == OVERHEAD

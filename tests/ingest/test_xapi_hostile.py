@@ -862,12 +862,19 @@ def test_unmapped_activity_iris_with_markup_keep_the_iri_in_offending_values_onl
     record = _group(
         world,
         [
-            (f"iri={iri!r}"[:40], stmt("completed", who=2, target=iri), quarantined("activity_code_malformed"))
+            (
+                f"iri={iri!r}"[:40],
+                stmt("completed", who=2, target=iri),
+                # README: a record with a NUL in any value is quarantined as nul_character (its message names
+                # the column only)
+                quarantined("nul_character" if "\x00" in iri else "activity_code_malformed"),
+            )
             for iri in HOSTILE_IRIS
         ],
     )
     kept = {json.loads(q["offending_values"]).get("activity_code") for q in world.rows("quarantine", record)}
-    assert kept == set(HOSTILE_IRIS)  # the IRI, so that the map can be completed
+    # the IRI, so that the map can be completed
+    assert kept - {None} == {iri for iri in HOSTILE_IRIS if "\x00" not in iri}
 
 
 # ---------------------------------------------------------------------------------------------------

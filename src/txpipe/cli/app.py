@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-from txpipe.cli.output import console, line
-from txpipe.settings import Settings
+from txpipe.cli.output import stderr_line
+from txpipe.settings import Settings, unwritable_folder
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="txpipe: partnership training and exercise participation pipeline."
@@ -25,11 +25,32 @@ WaitOption = Annotated[
 ]
 FullOption = Annotated[bool, typer.Option("--full-rebuild", help="Rebuild and publish even if nothing changed.")]
 
+# The commands that write under TXPIPE_HOME (the lake, the ledger, the warehouse, reports, the dashboard's
+# cache): their settings are refused when the home is not a writable folder. `query` only reads, and
+# `export` and `generate` write where they are told (export checks its own folder).
+WRITE_IN_HOME = frozenset({"run", "ingest", "build", "serve", "dashboard"})
+_invoked: list[str | None] = [None]  # the command this process runs, as the app's callback was told
+
+
+@app.callback()
+def _note_the_command(ctx: typer.Context) -> None:
+    # Before every command: which one it is, for read_settings (the callback has no help of its own).
+    _invoked[0] = ctx.invoked_subcommand
+
+
+def refuse_to_start(reason: object) -> NoReturn:
+    """Exit 2: the command was refused before it started, ONE line on stderr saying why."""
+    stderr_line(("Not started: ", "red"), reason)
+    raise typer.Exit(2)
+
 
 def read_settings() -> Settings:
-    """The settings of this run, read once from the TXPIPE_ variables; a wrong one exits 2 with why."""
+    """The settings of this run, read once from the TXPIPE_ variables; a wrong one exits 2 with why, and so
+    does a TXPIPE_HOME that the command cannot write in when it writes there (WRITE_IN_HOME)."""
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except ValueError as error:
-        console.print(line(("Not started: ", "red"), error))
-        raise typer.Exit(2) from None
+        refuse_to_start(error)
+    if _invoked[0] in WRITE_IN_HOME and (why := unwritable_folder(settings.home)):
+        refuse_to_start(why)
+    return settings

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from txpipe.cli.app import FullOption, LandingOption, SourceOption, WaitOption, app, read_settings
+from txpipe.cli.app import FullOption, LandingOption, SourceOption, WaitOption, app, read_settings, refuse_to_start
 from txpipe.cli.output import (
     console,
     line,
@@ -40,6 +40,15 @@ def flow_state(flow_fn: Callable[..., Any], settings: Settings, wait: bool = Tru
     if state.is_failed():
         console.print(line(("The run could not complete: ", "red"), state.message))
     return state
+
+
+def prefect_api_answers() -> None:
+    """Before a flow starts on the Prefect server PREFECT_API_URL names: that it answers; if not, ONE line
+    on stderr and exit 2 (a configuration to fix, not a run that failed)."""
+    from flows.runtime import prefect_api_problem  # Prefect lives in flows/, the CLI only calls it
+
+    if problem := prefect_api_problem():
+        refuse_to_start(problem)
 
 
 def stop_cleanly_on_sigterm() -> None:
@@ -123,6 +132,7 @@ def run(
         raise not_started(error) from None
     if report is None:
         apply_prefect_defaults()
+        prefect_api_answers()
         stop_cleanly_on_sigterm()
         with warmed_up(settings.home):
             from flows.pipeline import pipeline_flow
@@ -144,6 +154,7 @@ def ingest(landing: LandingOption = None, source: SourceOption = None, wait: Wai
     apply_prefect_defaults()
     settings = read_settings()
     lock_is_free(settings, wait)
+    prefect_api_answers()
     stop_cleanly_on_sigterm()
     reap_stale_server(settings.home)
     with warmed_up(settings.home):
@@ -163,6 +174,7 @@ def build(wait: WaitOption = True, full_rebuild: FullOption = False) -> None:
     apply_prefect_defaults()
     settings = read_settings()
     lock_is_free(settings, wait)
+    prefect_api_answers()
     stop_cleanly_on_sigterm()
     reap_stale_server(settings.home)
     from flows.build_metrics import build_flow
@@ -202,6 +214,8 @@ def serve(
             )
         )
         raise typer.Exit(2)
+    if not start_server:
+        prefect_api_answers()
     with local_server(port) if start_server else nullcontext():
         console.print(
             line(f"Prefect UI: {os.environ['PREFECT_API_URL'].removesuffix('/api')}  (Ctrl-C stops everything)")

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pandas as pd
 import pyarrow as pa
@@ -123,14 +124,44 @@ def parse_date(value: str, order: str) -> str:
     return value
 
 
+# A number as the README writes it: optional sign, digits with an optional fraction (or a fraction
+# alone), optional exponent; ASCII digits only: no _, no spaces, no inf or nan, no hex.
+NUMBER = re.compile(r"([+-]?)([0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE]([+-]?[0-9]+))?", re.ASCII)
+# The bounds of score_invalid (expectations/participation.json: a number from 0 to 100, inclusive).
+SCORE_BOUNDS = (Decimal(0), Decimal(100))
+
+
+def exact_number(text: str) -> Decimal | None:
+    """The exact value of a number written as :data:`NUMBER` says, or None if it is not one. An exponent
+    far beyond the digits (``1e999999999999999999999``) is brought within them first: the value then
+    stands where it stood against any bound from 0.001 to 1000 (above them all, or below 0.001)."""
+    match = NUMBER.fullmatch(text)
+    if match is None:
+        return None
+    sign, digits, exponent = match.groups()
+    reach = len(text) + 3  # beyond it, a non-zero value is over 1000 or under 0.001 whatever its digits
+    if exponent is None:
+        power = 0
+    elif len(exponent.lstrip("+-").lstrip("0")) > 9:  # too long to be worth reading as an int
+        power = -reach if exponent.startswith("-") else reach
+    else:
+        power = max(-reach, min(reach, int(exponent)))
+    return Decimal(f"{sign}{digits}e{power}")
+
+
+def plain_decimal(number: float) -> str:
+    """A float as plain decimal text, without exponent or trailing zeros (1e-05 is 0.00001)."""
+    text = format(Decimal(repr(number + 0.0)), "f")  # + 0.0: -0.0 is 0
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def _score(value: str) -> str:
-    try:
-        number = float(value)
-    except ValueError:
+    """A score within its bounds, judged on its exact value, as plain decimal text; anything else
+    (another notation, a value beyond the bounds however little) as delivered, so the rule fails."""
+    exact = exact_number(value)
+    if exact is None or not SCORE_BOUNDS[0] <= exact <= SCORE_BOUNDS[1]:
         return value
-    if number != number or number in (float("inf"), float("-inf")):
-        return value
-    return f"{number:g}" if abs(number) < 1e6 else value
+    return plain_decimal(float(value))
 
 
 def normalize(delivered: pd.DataFrame, config: SourceConfig, reference: Reference) -> pd.DataFrame:

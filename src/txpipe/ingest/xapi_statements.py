@@ -4,8 +4,9 @@ The e-learning platform and partner LMSs record learning as xAPI statements, not
 module turns a delivery's statements into one participation record per learner, activity and
 registration (README "xAPI sources"), following the rules of issue 13:
 
-- a statement that is not an object, lacks actor, verb or object, has a Group as actor, or
-  contradicts itself is quarantined with the rule's name and its position;
+- a statement that is not an object, gives a key twice in one of its objects (the reader marks it,
+  :class:`~txpipe.ingest.readers.text_rules.RepeatedKeys`), lacks actor, verb or object, has a Group
+  as actor, or contradicts itself is quarantined with the rule's name and its position;
 - a ``voided`` statement removes its target; both count as ignored;
 - verbs are matched by IRI through :data:`DEFAULT_VERBS` (ADL's and cmi5's), then by the last path
   segment of the IRI (:data:`SEGMENT_STATUS`), and a source config can add its own; a verb that says
@@ -28,12 +29,12 @@ import datetime as dt
 from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from txpipe.ingest.readers.text_rules import RepeatedKeys
 from txpipe.ingest.xapi_config import XapiConfig, parse_xapi_config
 from txpipe.ingest.xapi_rules import (
     ADL,
     CMI5,
     DEFAULT_VERBS,
-    RULES,
     SEGMENT_STATUS,
     STRENGTH,
     VOIDED,
@@ -46,11 +47,22 @@ from txpipe.ingest.xapi_rules import (
     timestamp_utc,
     verb_status,
 )
+from txpipe.ingest.xapi_rules import RULES as _PROBLEM_RULES
+
+# Every rule a statement can break, in the order they are checked: those of xapi_rules.problem, with
+# the repeated key (found as the statement is parsed) checked first after "not an object".
+DUPLICATE_KEY = "xapi_duplicate_key"
+RULES: dict[str, str] = {
+    "xapi_statement_not_object": _PROBLEM_RULES["xapi_statement_not_object"],
+    DUPLICATE_KEY: "an object in the statement gives the same key more than once (keys compared exactly)",
+    **_PROBLEM_RULES,
+}
 
 __all__ = [
     "ADL",
     "CMI5",
     "DEFAULT_VERBS",
+    "DUPLICATE_KEY",
     "RULES",
     "SEGMENT_STATUS",
     "STRENGTH",
@@ -176,6 +188,7 @@ def voided_ids(statements: Iterable[tuple[int, object]], extra_verbs: dict[str, 
         if isinstance(s, dict)
         and isinstance(s.get("verb"), dict)
         and s["verb"].get("id") == VOIDED
+        and not isinstance(s, RepeatedKeys)
         and problem(s, extra_verbs) is None
         and isinstance(s["object"].get("id"), str)
     }
@@ -202,7 +215,7 @@ def participations(
     records: dict[tuple[str, str, str | None], Participation] = {}
     used = ignored = 0
     for position, statement in statements:
-        if rule := problem(statement, extra_verbs):
+        if rule := DUPLICATE_KEY if isinstance(statement, RepeatedKeys) else problem(statement, extra_verbs):
             quarantined.append(StatementProblem(position, rule))
             continue
         assert isinstance(statement, dict)

@@ -1,7 +1,9 @@
 """Marts: every metrics_* table of the published warehouse exported as Parquet and CSV for dashboards.
 
-CSV cells beginning with = + - @ (or a tab or carriage return) are prefixed with a single quote,
-so a spreadsheet never evaluates them as formulas.
+Every CSV txpipe writes goes through :func:`write_csv_atomic`, whose text cells are made formula-safe
+by :func:`txpipe.text.spreadsheet_safe`: wherever a spreadsheet splitting on ``,`` ``;`` or tab (or at
+a line break) could start a cell that it would read as a formula, an apostrophe is put first. Numbers
+and dates are written as they are; Parquet keeps every value exactly.
 """
 
 from __future__ import annotations
@@ -11,27 +13,43 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from txpipe.store.atomic import replace_atomically
 from txpipe.store.lake import write_atomic
+from txpipe.text import FORMULA_SUSPECT, spreadsheet_safe
 from txpipe.warehouse import METRIC_TABLES
 
-FORMULA_START = r"^[=+\-@\t\r]"
+
+def _is_text(type_: pa.DataType) -> bool:
+    return bool(pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_string_view(type_))
+
+
+def _safe_text(array: pa.Array) -> pa.Array:
+    """A text array with every value :func:`spreadsheet_safe` (a dictionary array: its dictionary)."""
+    if isinstance(array, pa.DictionaryArray):
+        return pa.DictionaryArray.from_arrays(array.indices, _safe_text(array.dictionary))
+    suspect = pc.match_substring_regex(array, FORMULA_SUSPECT)  # the rest is written as it is, unread
+    if not pc.any(suspect).as_py():
+        return array
+    values = zip(array.to_pylist(), suspect.to_pylist(), strict=True)
+    return pa.array([spreadsheet_safe(v) if check else v for v, check in values], type=array.type)
 
 
 def neutralise_formulas(table: pa.Table) -> pa.Table:
-    """Text cells that a spreadsheet would read as a formula get a leading apostrophe."""
+    """The table with its text cells made safe to open in a spreadsheet (see the module's doc)."""
     columns = []
     for column in table.columns:
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            risky = pc.match_substring_regex(column, FORMULA_START)
-            column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+        type_ = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+        if _is_text(type_):
+            column = pa.chunked_array([_safe_text(chunk) for chunk in column.chunks], type=column.type)
         columns.append(column)
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
 def write_csv_atomic(table: pa.Table, path: Path) -> Path:
+    """The one CSV writer of txpipe's outputs: ``table`` with formula-safe text, atomically at ``path``."""
+    import pyarrow.csv as pacsv
+
     return replace_atomically(path, lambda tmp: pacsv.write_csv(neutralise_formulas(table), tmp))
 
 

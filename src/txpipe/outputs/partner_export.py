@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from txpipe.outputs.marts import write_csv_atomic
-from txpipe.settings import Settings
+from txpipe.settings import Settings, unwritable_folder
 from txpipe.store.lake import write_atomic
 from txpipe.warehouse.publish import warehouse_path
 from txpipe.warehouse.query import connect_read_only
@@ -43,14 +43,34 @@ def run_sql(con: duckdb.DuckDBPyConnection, path: Path, params: Mapping[str, obj
     return con.sql(sql, params={k: v for k, v in params.items() if k in named} or None)
 
 
+def partner_code(partner: str) -> str:
+    """The nation code a partner copy is made for (``" geo "`` is GEO). A blank code is refused (ValueError):
+    every maker of partner copies calls this first, so no caller ever gets the all-partner copy by mistake
+    (the full copy is asked for with no partner at all, None)."""
+    code = partner.strip().upper() if isinstance(partner, str) else ""
+    if not code:
+        raise ValueError("a partner copy needs a nation code, e.g. GEO (a blank one is refused)")
+    return code
+
+
+def known_partner(con: duckdb.DuckDBPyConnection, partner: str) -> str:
+    """``partner`` as a code of the warehouse's nations; one it does not hold is refused (ValueError)."""
+    code = partner_code(partner)
+    if not con.execute("SELECT count(*) FROM nations WHERE code = ?", [code]).fetchall()[0][0]:
+        raise ValueError(f"{code} is not a nation code in the warehouse")
+    return code
+
+
 def export_partner_marts(settings: Settings, partner: str, out: Path | None = None) -> list[Path]:
-    partner = partner.upper()
-    out = out or settings.marts_dir / f"partner-{partner}"
-    out.mkdir(parents=True, exist_ok=True)
+    """The partner copy of the marts in ``out`` (default marts/partner-CODE/); a blank or unknown code, or a
+    folder it cannot write in, is refused (ValueError) before anything is written."""
+    partner = partner_code(partner)
     written = []
     with connect_read_only(warehouse_path(settings)) as con:
-        if not con.execute("SELECT count(*) FROM nations WHERE code = ?", [partner]).fetchall()[0][0]:
-            raise ValueError(f"{partner} is not a nation code in the warehouse")
+        partner = known_partner(con, partner)
+        out = out or settings.marts_dir / f"partner-{partner}"
+        if why := unwritable_folder(out, "the export folder"):
+            raise ValueError(why)
         for name in TABLES:
             table = run_sql(
                 con, PARTNER_SQL / f"{name}.sql", {"partner": partner, "min_nations": MIN_NATIONS}

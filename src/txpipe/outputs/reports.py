@@ -53,7 +53,8 @@ def write_run_report(
         "run_id": run_id,
         "totals": asdict(RunTotals.of(records)),
         "deliveries": [
-            asdict(r) | {"status_label": r.status_label} for r in sorted(records, key=lambda r: (r.source, r.source_file))
+            asdict(r) | {"status_label": r.status_label}
+            for r in sorted(records, key=lambda r: (r.source, r.source_file))
         ],
         "superseded_batches": superseded,
         "failed": failed or [],

@@ -22,7 +22,9 @@ from txpipe.store.totals import ROW_COUNTS, RunTotals
 REPORT_FILE = "validation.html"
 
 TEMPLATE = "validation_report.html.j2"  # beside the dashboard's template, rendered with autoescape
-READER_RULES = ("csv_field_count", "json_line_malformed", "json_record_not_object")
+READER_RULES = ("csv_field_count", "json_line_malformed", "json_record_not_object", "duplicate_key", "nul_character")
+# warnings a reader counts per file (README "Delivering data"): the file's rows are kept
+READER_WARNINGS = {"spreadsheet_error_cell": "an XLSX error cell (#N/A, #REF!, ...) read as blank"}
 
 
 def render(records: list[DeliveryRecord], suite_path: Path) -> str:
@@ -75,6 +77,10 @@ def _rules(expectations: list[dict[str, Any]], current: list[DeliveryRecord]) ->
             "kind": "reader",
         }
         for name in READER_RULES
+    ]
+    rules += [
+        {"name": name, "severity": "warning", "notes": meaning, "kind": "reader"}
+        for name, meaning in READER_WARNINGS.items()
     ]
     rules += [
         {"name": name, "severity": "critical", "notes": f"an xAPI statement: {meaning}", "kind": "xapi"}

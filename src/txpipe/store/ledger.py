@@ -18,7 +18,6 @@ from pathlib import Path
 
 from txpipe.store.atomic import write_text_atomically
 
-
 KEPT_LABEL = "rejected, earlier delivery kept"
 
 

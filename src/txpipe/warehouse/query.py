@@ -10,31 +10,38 @@ Locks, each of which holds alone:
   configuration locked, so no file can be read or written, no database attached and no limit
   lifted. Its spill folder is a private temporary folder removed afterwards (DuckDB lets a
   connection write there even with external access disabled).
-- **Limits.** A time limit (a timer interrupts the connection), a memory cap (the spill folder is
-  capped at the same size) and results fetched in batches, so a caller streams or stops early.
+- **Limits the operating system enforces** (``txpipe.warehouse.query_process``). The query runs in
+  a child process whose address space is capped at the memory limit plus a fixed overhead and which
+  is interrupted, then killed, at the time limit; DuckDB's own memory cap (the spill folder capped at
+  the same size) still applies inside it. Rows come back in batches, so a caller streams or stops
+  early. ``Limits`` refuses a limit that would lift the limit.
 
 Every refusal and every SQL error is a ``QueryRefused`` with ONE line (``txpipe.warehouse.query_errors``):
 DuckDB's first line, never the lines after it, control characters escaped, and, in an error raised
 while running, any text it quotes that the user's query does not hold (a value from the data) withheld.
 
-This module connects, runs and fetches; it re-exports the public names of the other two, so callers
-import everything from here.
+This module holds the limits, connects, and starts the query and reads its rows; it re-exports the
+public names of the others, so callers import everything from here.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import re
 import shutil
 import tempfile
-import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from txpipe.warehouse.query_errors import WITHHELD, QueryRefused, first_line
 from txpipe.warehouse.query_guard import ALLOWED, READING_STATEMENTS, check_query
+from txpipe.warehouse.query_process import GRACE, OVERHEAD_BYTES, Frame, QueryProcess, Request
 
 __all__ = [
     "ALLOWED",
@@ -42,6 +49,7 @@ __all__ = [
     "DEFAULT_MEMORY_LIMIT",
     "DEFAULT_TIMEOUT",
     "LOCKED_CONFIG",
+    "OVERHEAD_BYTES",
     "READING_STATEMENTS",
     "WITHHELD",
     "Limits",
@@ -52,6 +60,8 @@ __all__ = [
     "check_query",
     "connect_read_only",
     "first_line",
+    "limit_refusal",
+    "memory_bytes",
     "open_query",
     "run_query",
 ]
@@ -67,6 +77,11 @@ LOCKED_CONFIG = {
     "allow_community_extensions": False,
 }
 
+# DuckDB's notation of a size: KB, MB, GB, TB are powers of 1000, KiB ... TiB powers of 1024.
+MEMORY_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
+_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS |= {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
 Row = tuple[object, ...]  # one result row, values as DuckDB hands them to Python
 _Config = dict[str, str | bool | int | float | list[str]]  # what duckdb.connect takes as its config
 
@@ -78,14 +93,53 @@ class QueryResult:
     truncated: bool = False
 
 
-@dataclass
+def limit_refusal(timeout: float | None, memory_limit: str) -> str | None:
+    """Why the query's limits are refused (a limit must be one, never lifted by an odd value), or None."""
+    if timeout is not None and (not isinstance(timeout, int | float) or not math.isfinite(timeout) or timeout < 0):
+        return "--timeout must be a finite number of seconds (0: no limit)"
+    match = MEMORY_SIZE.match(memory_limit) if isinstance(memory_limit, str) else None
+    if match is None or float(match.group(1)) <= 0:
+        return "--memory-limit must be a positive size such as 500MB or 2GB"
+    return None
+
+
+def memory_bytes(memory_limit: str) -> int:
+    """The bytes of a size in DuckDB's notation (``500MB``, ``2GiB``); ValueError if it is not one."""
+    match = MEMORY_SIZE.match(memory_limit)
+    if match is None:
+        raise ValueError("not a size such as 500MB or 2GB")
+    return max(1, int(float(match.group(1)) * _UNITS[match.group(2).upper()]))
+
+
+@dataclass(frozen=True)
 class Limits:
+    """A query's limits; refused (``QueryRefused``) when one would lift the limit."""
+
     timeout: float | None = DEFAULT_TIMEOUT  # seconds; None or 0: no limit
     memory_limit: str = DEFAULT_MEMORY_LIMIT  # DuckDB's notation: 500MB, 2GB, ...
 
+    def __post_init__(self) -> None:
+        if refusal := limit_refusal(self.timeout, self.memory_limit):
+            raise QueryRefused(refusal)
+
+    @property
+    def address_space(self) -> int:
+        """The query process's cap: the memory limit and the process's own overhead, in bytes."""
+        return memory_bytes(self.memory_limit) + OVERHEAD_BYTES
+
+    def time_message(self) -> str:
+        return (
+            f"the query was stopped at the time limit of {self.timeout:g} s "
+            "(--timeout SECONDS raises it; 0 means no limit)"
+        )
+
+    def memory_message(self, detail: str) -> str:
+        limit = self.memory_limit.strip()
+        return f"the query was stopped at the memory limit of {limit} ({detail}; --memory-limit SIZE raises it)"
+
 
 def connect_read_only(
-    warehouse: Path, memory_limit: str | None = None, temp_directory: Path | None = None
+    warehouse: Path, memory_limit: str | None = None, temp_directory: Path | None = None, threads: int | None = None
 ) -> duckdb.DuckDBPyConnection:
     if not warehouse.exists():
         raise FileNotFoundError(f"no published warehouse at {warehouse}: run `txpipe run` or `txpipe build` first")
@@ -95,64 +149,32 @@ def connect_read_only(
         config["max_temp_directory_size"] = memory_limit
     if temp_directory is not None:
         config["temp_directory"] = str(temp_directory)
+    if threads is not None:
+        config["threads"] = threads
     con = duckdb.connect(str(warehouse), read_only=True, config=config)
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET lock_configuration = true")  # nothing the query says can undo the above
     return con
 
 
-class _Watchdog:
-    """Interrupts the connection when the time limit passes."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, timeout: float | None) -> None:
-        self.con, self.timeout, self.fired, self.done = con, timeout, False, False
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(timeout, self._fire) if timeout and timeout > 0 else None
-        if self._timer is not None:
-            self._timer.daemon = True
-            self._timer.start()
-
-    def _fire(self) -> None:
-        with self._lock:
-            if not self.done:
-                self.fired = True
-                self.con.interrupt()
-
-    def stop(self) -> None:
-        with self._lock:
-            self.done = True
-        if self._timer is not None:
-            self._timer.cancel()
-
-    def check(self) -> None:
-        if self.fired:
-            raise QueryRefused(self.message())
-
-    def message(self) -> str:
-        return (
-            f"the query was stopped at the time limit of {self.timeout:g} s "
-            "(--timeout SECONDS raises it; 0 means no limit)"
-        )
-
-
-@dataclass
 class QueryStream:
-    """An open query: its columns, and its rows in batches as DuckDB produces them."""
+    """An open query: its columns, and its rows in batches as the query process sends them."""
 
-    columns: list[str]
-    _cursor: duckdb.DuckDBPyConnection = field(repr=False)
-    _watchdog: _Watchdog = field(repr=False)
-    _sql: str = field(repr=False)
-    batch_rows: int = BATCH_ROWS
+    def __init__(self, process: QueryProcess, limits: Limits, deadline: float | None, batch_rows: int) -> None:
+        self._process, self._limits, self._deadline, self._ended = process, limits, deadline, False
+        self.batch_rows = batch_rows
+        kind, *rest = self._next()
+        if kind != "columns":
+            raise QueryRefused(f"the query process sent {kind!r} before the columns")
+        self.columns: list[str] = rest[0]
 
     def batches(self) -> Iterator[list[Row]]:
-        while True:
-            with _refusals(self._watchdog, self._sql):
-                batch = self._cursor.fetchmany(self.batch_rows)
-            self._watchdog.check()
-            if not batch:
-                return
-            yield batch
+        while not self._ended:
+            kind, *rest = self._next()
+            if kind == "end":
+                self._ended = True
+            elif kind == "rows":
+                yield rest[0]
 
     def rows(self, max_rows: int | None = None) -> tuple[list[Row], bool]:
         """Up to ``max_rows`` rows (all if None) and whether there were more."""
@@ -163,59 +185,64 @@ class QueryStream:
                 return out[:max_rows], True
         return out, False
 
+    def _next(self) -> Frame:
+        """The next frame of rows; any other ending is a ``QueryRefused`` of one line."""
+        try:
+            frame = self._process.frame(None if self._deadline is None else self._deadline + GRACE)
+        except TimeoutError:  # not even the interrupt ended it: close() kills it
+            raise QueryRefused(self._limits.time_message()) from None
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise QueryRefused(self._limits.time_message())  # fetching and writing the result count
+        if frame is None:
+            memory, how = self._process.ending()
+            if memory:
+                raise QueryRefused(self._limits.memory_message(how))
+            raise QueryRefused(f"{how} before the query ended")
+        if frame[0] in ("columns", "rows", "end"):
+            return frame
+        raise QueryRefused(self._message(frame))
 
-@contextmanager
-def _refusals(watchdog: _Watchdog | None, sql: str) -> Iterator[None]:
-    """Any DuckDB error (or a value Python cannot take) becomes one ``QueryRefused`` line."""
-    try:
-        yield
-    except QueryRefused:
-        raise
-    except duckdb.InterruptException:
-        if watchdog is not None and watchdog.fired:
-            raise QueryRefused(watchdog.message()) from None
-        raise QueryRefused("the query was interrupted") from None
-    except duckdb.PermissionException as error:
-        raise QueryRefused(
-            "txpipe query cannot read or write files, attach databases or load extensions: " + first_line(error, sql)
-        ) from None
-    except duckdb.OutOfMemoryException as error:
-        raise QueryRefused(first_line(error, sql) + " (--memory-limit raises the cap)") from None
-    except duckdb.Error as error:
-        raise QueryRefused(first_line(error, sql)) from None
-    except (ValueError, OverflowError, TypeError, UnicodeError) as error:
-        # a value DuckDB produced that Python cannot represent; the message may quote it
-        raise QueryRefused(f"a value in the result cannot be converted for Python ({type(error).__name__})") from None
+    def _message(self, frame: Frame) -> str:
+        kind, *rest = frame
+        if kind == "time":
+            return self._limits.time_message()
+        if kind == "memory":
+            return self._limits.memory_message(rest[0] or "the query process ran out of memory")
+        if kind == "refused":
+            return str(rest[0])
+        return f"the query process failed ({rest[0] if rest else kind})"
 
 
 @contextmanager
 def open_query(
     warehouse: Path, sql: str, limits: Limits | None = None, batch_rows: int = BATCH_ROWS
 ) -> Iterator[QueryStream]:
-    """Check ``sql``, run it read-only under ``limits`` and hand back its result as a stream.
-
-    The time limit covers the whole query, fetching included, until the block is left."""
+    """Check ``sql``, run it read-only under ``limits`` in a child process and hand back its result
+    as a stream. The time limit covers the whole query, fetching included, until the block is left;
+    the process is killed when the block is left."""
     limits = limits or Limits()
     statements = check_query(sql)
     if not warehouse.exists():
         raise FileNotFoundError(f"no published warehouse at {warehouse}: run `txpipe run` or `txpipe build` first")
+    deadline = time.monotonic() + limits.timeout if limits.timeout else None
     spill = Path(tempfile.mkdtemp(prefix="txpipe-query-"))
     try:
-        with _refusals(None, sql):
-            con = connect_read_only(warehouse, limits.memory_limit, spill)
-        watchdog = _Watchdog(con, limits.timeout)
+        request = Request(
+            warehouse=str(warehouse),
+            statements=[statement.query for statement in statements],
+            sql=sql,
+            memory_limit=limits.memory_limit,
+            address_space=limits.address_space,
+            spill=str(spill),
+            batch_rows=batch_rows,
+            deadline=deadline,
+            parent=os.getpid(),
+        )
+        process = QueryProcess(request)
         try:
-            with _refusals(watchdog, sql):
-                for statement in statements[:-1]:  # run in turn; only the last one's result is shown
-                    con.execute(statement.query)
-                    watchdog.check()
-                cursor = con.execute(statements[-1].query)
-            watchdog.check()
-            columns = [d[0] for d in cursor.description or []]
-            yield QueryStream(columns, cursor, watchdog, sql, batch_rows)
+            yield QueryStream(process, limits, deadline, batch_rows)
         finally:
-            watchdog.stop()
-            con.close()
+            process.close()
     finally:
         shutil.rmtree(spill, ignore_errors=True)
 

@@ -107,10 +107,28 @@ def test_the_ledger_records_the_lines_and_they_balance(settings, landing):
 
 
 def test_a_header_line_past_its_bound_is_a_rejection_not_a_memory_grab(tmp_path, monkeypatch):
-    from txpipe.ingest.readers import csv as csv_reader
+    from txpipe.ingest.readers import csv_exact as csv_reader
 
     monkeypatch.setattr(csv_reader, "HEADER_LINE_CHARS", 1000)
     path = tmp_path / "r.csv"
     path.write_text("a" * 5000 + "\n1\n", encoding="utf-8")
     with pytest.raises(UnreadableFile, match="line 1 is longer than 1,000 characters"):
         _lines_of(path)
+
+
+def test_two_stray_quotes_that_would_merge_lines_into_one_record_reject_the_file(tmp_path):
+    """Quotes opening a field on line 3 and closing on line 5 inside other text would read lines 3-5 as
+    one record of the right width (lines 4 and 5 lost, every identity true): quoting is strict."""
+    path = tmp_path / "r.csv"
+    path.write_text('id,note,x\n1,a,b\n2,"c,d\n3,e,f\n4,g"h,i\n5,j,k\n', encoding="utf-8")
+    with pytest.raises(UnreadableFile, match="starting on line 3 is closed on line 5 and followed by other text"):
+        _lines_of(path)
+
+
+def test_a_bare_quote_inside_a_field_is_text(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text('id,note,x\n1,5" floppy,b\n2,c,d\n', encoding="utf-8")
+    delivered = read_delivery(path, ReadOptions())
+    frames = [b.frame for b in delivered.batches]
+    assert [r["note"] for f in frames for r in f.to_dict("records")] == ['5" floppy', "c"]
+    assert delivered.physical.balanced and delivered.physical.records == 2

@@ -113,7 +113,7 @@ def read_delivery(path: Path, options: ReadOptions) -> Delivered:
     if xapi.is_statement_file(path, options.statements):
         if options.statements is None:
             raise UnreadableFile("the file holds xAPI statements: they are read through a source (txpipe ingest)")
-        return xapi.read_statements(path, options, options.statements)
+        return _nul_quarantined(xapi.read_statements(path, options, options.statements))
     readers = {
         ".csv": csv.read_csv,
         ".tsv": csv.read_csv,
@@ -124,8 +124,16 @@ def read_delivery(path: Path, options: ReadOptions) -> Delivered:
         ".ndjson": json.read_json,
     }
     if suffix in readers:  # each reader rejects a field longer than options.limits.field_chars
-        return readers[suffix](path, options)
+        return _nul_quarantined(readers[suffix](path, options))
     raise UnreadableFile(f"unsupported file type '{path.suffix or '(none)'}': deliver CSV, XLSX, JSON or JSON Lines")
+
+
+def _nul_quarantined(delivered: Delivered) -> Delivered:
+    """Every format's records with a NUL character in a value are quarantined (README "Delivering data")."""
+    from txpipe.ingest.readers.text_rules import quarantine_nul
+
+    delivered.batches = map(quarantine_nul, delivered.batches)
+    return delivered
 
 
 # A delivered header is shown in messages and reports only when it looks like a column name:

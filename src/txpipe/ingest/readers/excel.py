@@ -1,7 +1,11 @@
 """XLSX reader: finds the header row below up to 10 banner rows, skips blank rows.
 
 ``source_row`` is the row number Excel shows. Formula cells give their cached value; the
-first worksheet with a recognisable header is read unless the source config names a sheet.
+first visible worksheet with a recognisable header is read unless the source config names a sheet
+(hidden and veryHidden sheets are read only when named; a workbook whose only sheets with a header
+are hidden is rejected, saying so). An error cell (``#N/A``, ``#REF!``...) is read as blank and
+counted in ``Delivered.warnings["spreadsheet_error_cell"]``; a row holding a NUL character (written
+``_x0000_`` in the XML) is quarantined as ``nul_character``.
 
 The workbook is read by the reader itself, streaming, with the standard library's zip and expat
 (openpyxl gives only its date-format rules and date arithmetic). That keeps a hostile workbook
@@ -39,23 +43,25 @@ from txpipe.ingest.readers import (
     UnreadableFile,
     check_headers,
     drop_blank_rows,
+    looks_like_a_name,
 )
 from txpipe.ingest.readers.excel_archive import RATIO_EXEMPT_BYTES as RATIO_EXEMPT_BYTES
 from txpipe.ingest.readers.excel_archive import Archive
-from txpipe.ingest.readers.excel_sheet import CellValue, Sheet, SheetRow
+from txpipe.ingest.readers.excel_sheet import ERROR_CELL, CellValue, Sheet, SheetRow, SpreadsheetError
 from txpipe.ingest.readers.excel_sheet import column_letter as column_letter
 from txpipe.ingest.readers.excel_workbook import Workbook, open_workbook
 
 MAX_BANNER_ROWS = 10
 MIN_KNOWN_HEADERS = 3
+ERROR_CELL_WARNING = "spreadsheet_error_cell"  # Delivered.warnings: error cells read as blanks
 
 # The archive under its name before the split (tests meter its reads directly).
 _Archive = Archive
 
 
 def cell_text(value: CellValue | None) -> str | None:
-    """Render a cell as the text a CSV export would hold."""
-    if value is None:
+    """Render a cell as the text a CSV export would hold (an error cell is blank)."""
+    if value is None or isinstance(value, SpreadsheetError):
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -91,35 +97,59 @@ def read_xlsx(path: Path, options: ReadOptions) -> Delivered:
 
 def _read_sheets(workbook: Workbook, options: ReadOptions) -> Delivered:
     sheets = workbook.sheets
-    if options.sheet:
+    if options.sheet:  # a named sheet is read whether the workbook hides it or not
         sheets = [s for s in sheets if s[0] == options.sheet]
         if not sheets:
             raise UnreadableFile(f"the workbook has no sheet named '{options.sheet}'")
     for _title, part in sheets:
-        sheet = Sheet(workbook, part, options.limits)
-        rows = iter(sheet)
-        head: list[SheetRow] = []
-        pending: list[SheetRow] = []
-        for number, values in rows:  # the rows within the first MAX_BANNER_ROWS + 1 of the sheet
-            (head if number <= MAX_BANNER_ROWS + 1 else pending).append((number, values))
-            if pending:
-                break
-        header_at = _find_header([values for _, values in head], options)
-        if header_at is None:
-            sheet.close()
+        if part in workbook.hidden and not options.sheet:
             continue
-        headers = check_headers([cell_text(v) or "" for v in head[header_at][1]])
-        # Drop trailing unnamed columns that are entirely empty in the header row.
-        while len(headers) > 1 and headers[-1].startswith("(column "):
-            headers.pop()
-        sheet.keep_columns = len(headers)
-        pending = head[header_at + 1 :] + pending
-        return Delivered(headers, _batches(workbook, sheet, pending, rows, headers, options))
+        found = _header_of(workbook, part, options)
+        if found is not None:
+            sheet, rows, pending, headers = found
+            warnings: dict[str, int] = {}
+            batches = _batches(workbook, sheet, pending, rows, headers, options, warnings)
+            return Delivered(headers, batches, warnings=warnings)
+    hidden = [] if options.sheet else [(n, s) for n, s in enumerate(sheets, start=1) if s[1] in workbook.hidden]
+    for number, (title, part) in hidden:
+        found = _header_of(workbook, part, options)
+        if found is not None:
+            found[0].close()
+            shown = f"'{title}'" if looks_like_a_name(title) else f"{number} of the workbook"
+            raise UnreadableFile(
+                f"the only sheets with a header row are hidden (sheet {shown}, the first of them): a hidden "
+                'sheet is read only when the source config names it (sheet = "...")'
+            )
     workbook.archive.close()
     raise UnreadableFile(
         f"no header row found in the first {MAX_BANNER_ROWS + 1} rows of any sheet "
         f"(looked for at least {MIN_KNOWN_HEADERS} known column names)"
     )
+
+
+def _header_of(
+    workbook: Workbook, part: str, options: ReadOptions
+) -> tuple[Sheet, Iterator[SheetRow], list[SheetRow], list[str]] | None:
+    """The sheet opened at its header: the sheet, its rows still to come, the rows read after the
+    header, and the header names; None (the sheet closed) if its first rows hold no header."""
+    sheet = Sheet(workbook, part, options.limits)
+    rows = iter(sheet)
+    head: list[SheetRow] = []
+    pending: list[SheetRow] = []
+    for number, values in rows:  # the rows within the first MAX_BANNER_ROWS + 1 of the sheet
+        (head if number <= MAX_BANNER_ROWS + 1 else pending).append((number, values))
+        if pending:
+            break
+    header_at = _find_header([values for _, values in head], options)
+    if header_at is None:
+        sheet.close()
+        return None
+    headers = check_headers([cell_text(v) or "" for v in head[header_at][1]])
+    # Drop trailing unnamed columns that are entirely empty in the header row.
+    while len(headers) > 1 and headers[-1].startswith("(column "):
+        headers.pop()
+    sheet.keep_columns = len(headers)
+    return sheet, rows, head[header_at + 1 :] + pending, headers
 
 
 def _batches(
@@ -129,26 +159,38 @@ def _batches(
     rows: Iterator[SheetRow],
     headers: list[str],
     options: ReadOptions,
+    warnings: dict[str, int],
 ) -> Iterator[RawBatch]:
     """The rows after the header (``pending`` read already, then the rest) as batches of text;
-    closes the sheet and the archive when done, failed or abandoned."""
+    counts the error cells read as blanks into ``warnings``; closes the sheet and the archive when
+    done, failed or abandoned."""
     width = len(headers)
     buffer: list[list[str | None]] = []
     index: list[int] = []
+    errors = 0
     try:
         for row_number, row in _chain(pending, rows):
-            cells = [cell_text(v) for v in row[:width]]
+            kept = row[:width]
+            errors += kept.count(ERROR_CELL)
+            cells = [cell_text(v) for v in kept]
             cells += [None] * (width - len(cells))
             buffer.append(cells)
             index.append(row_number)
             if len(buffer) >= options.row_built_chunk_rows:
+                _count(warnings, errors)
                 yield _batch(buffer, index, headers)
                 buffer, index = [], []
+        _count(warnings, errors)
         if buffer:
             yield _batch(buffer, index, headers)
     finally:
         sheet.close()
         workbook.archive.close()
+
+
+def _count(warnings: dict[str, int], errors: int) -> None:
+    if errors:
+        warnings[ERROR_CELL_WARNING] = errors
 
 
 def _chain(first: Iterable[SheetRow], rest: Iterable[SheetRow]) -> Iterator[SheetRow]:

@@ -3,9 +3,11 @@
 The sheet is parsed as a stream of expat events, never as a tree, and its real rows are read,
 never its ``<dimension>`` (which may understate them). Rows and cells are counted as they come
 (``sheet_rows``, ``sheet_cells``), a cell's text is measured while it grows (``field_chars``), and
-rows and cells must come in order within Excel's grid. A cell gives its cached value: text, a
-shared string, true/false, a number, or a date where its style shows one (openpyxl's date
-arithmetic). A value Excel cannot hold ends as :class:`UnreadableFile` naming the cell.
+rows and cells must come in order within Excel's grid. A cell gives its cached value: text (its
+ST_Xstring escapes decoded), a shared string, true/false, a number, or a date where its style shows
+one (openpyxl's date arithmetic). An error cell (``t="e"``: ``#N/A``, ``#REF!``..., a formula's cached
+error among them) gives :data:`ERROR_CELL`, which the reader reads as blank and counts. A value Excel
+cannot hold ends as :class:`UnreadableFile` naming the cell.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from openpyxl.utils.datetime import from_excel, from_ISO8601
 
 from txpipe.ingest.readers import UnreadableFile
 from txpipe.ingest.readers.excel_archive import local_name, parse_part
-from txpipe.ingest.readers.excel_workbook import Workbook
+from txpipe.ingest.readers.excel_workbook import Workbook, xstring
 from txpipe.settings import ReadLimits
 
 # Excel's own grid limit; a workbook beyond it was not written by a spreadsheet.
@@ -29,8 +31,18 @@ MAX_NUMBER_CHARS = 100  # a number cell's text (Excel keeps 15 significant digit
 _CELL_REF = re.compile(r"([A-Za-z]{1,3})([0-9]{1,7})")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
+
+class SpreadsheetError:
+    """The type of :data:`ERROR_CELL`: an error cell, whatever its error (the reader reads it as blank)."""
+
+    def __repr__(self) -> str:
+        return "ERROR_CELL"
+
+
+ERROR_CELL = SpreadsheetError()
+
 # What a cell holds once read (a datetime is a date); None is an empty cell.
-CellValue = str | bool | int | float | dt.datetime | dt.date | dt.time | dt.timedelta
+CellValue = str | bool | int | float | dt.datetime | dt.date | dt.time | dt.timedelta | SpreadsheetError
 # One row as the sheet yields it: its Excel row number and its values, None where a cell is empty.
 SheetRow = tuple[int, tuple[CellValue | None, ...]]
 
@@ -206,9 +218,11 @@ class Sheet:
     def _value(self, cell: _Cell, text: str) -> CellValue | None:
         kind = cell["t"]
         if kind == "inlineStr":
-            return text if cell.get("inline") else None
+            return xstring(text) if cell.get("inline") else None
         if not cell.get("has_value") or text == "":
             return None
+        if kind == "e":  # an error value (a formula's cached result among them)
+            return ERROR_CELL
         if kind == "s":
             strings = self.workbook.strings
             if not (text.isdigit() and len(text) <= 10 and int(text) < len(strings)):
@@ -217,8 +231,8 @@ class Sheet:
                     f"(it holds {len(strings):,})"
                 )
             return strings[int(text)]
-        if kind in ("str", "e"):
-            return text
+        if kind == "str":
+            return xstring(text)
         if kind == "b":
             if text.strip() not in ("0", "1"):
                 raise UnreadableFile(f"cell {self._ref()} is a true/false cell holding something else")

@@ -1,4 +1,5 @@
-"""The XLSX reader's workbook parts: where the sheets are, the shared strings, the date styles, the epoch.
+"""The XLSX reader's workbook parts: where the sheets are (and which are hidden), the shared strings,
+the date styles, the epoch.
 
 Each part is read whole, streamed through :func:`parse_part`, before any row is read; what a part
 may hold is capped as it is parsed (sheets, relationships, cell formats, a shared string's length
@@ -10,6 +11,7 @@ Python string each. openpyxl gives only its date-format rules; a missing or brok
 from __future__ import annotations
 
 import posixpath
+import re
 from array import array
 from pathlib import Path
 
@@ -91,7 +93,8 @@ class Workbook:
         rels = relationships(archive, book)
         self.epoch = CALENDAR_WINDOWS_1900
         self.sheets: list[tuple[str, str]] = []  # (title, part)
-        listed: list[tuple[str, str]] = []  # (title, relationship id)
+        self.hidden: set[str] = set()  # the parts of the sheets the workbook hides (state hidden or veryHidden)
+        listed: list[tuple[str, str, bool]] = []  # (title, relationship id, hidden)
 
         def start(name: str, attributes: dict[str, str]) -> None:
             tag = local_name(name)
@@ -99,15 +102,17 @@ class Workbook:
                 if len(listed) >= MAX_SHEETS:
                     raise UnreadableFile(f"the workbook lists more than {MAX_SHEETS:,} sheets")
                 a = local_attributes(attributes)
-                listed.append((a.get("name", ""), a.get("id", "")))
+                listed.append((a.get("name", ""), a.get("id", ""), a.get("state", "visible") != "visible"))
             elif tag == "workbookPr" and local_attributes(attributes).get("date1904", "").lower() in ("1", "true"):
                 self.epoch = CALENDAR_MAC_1904
 
         parse_whole(parse_part(archive, book, start))
-        for title, rel_id in listed:
+        for title, rel_id, hidden in listed:
             kind, target = rels.get(rel_id, ("", ""))
             if kind.endswith(REL_WORKSHEET):  # chartsheets and dialog sheets hold no rows
                 self.sheets.append((title, target))
+                if hidden:  # hidden, veryHidden (or a state a spreadsheet does not write)
+                    self.hidden.add(target)
         by_kind = {kind.rsplit("/", 1)[-1]: target for kind, target in rels.values()}
         styles = by_kind.get(REL_STYLES[1:])
         self.date_styles, self.timedelta_styles = (
@@ -154,6 +159,19 @@ def date_styles(archive: Archive, part: str) -> tuple[set[int], set[int]]:
         if is_timedelta_format(code):
             durations.add(index)
     return dates, durations
+
+
+# The escapes OOXML text (ST_Xstring) uses for characters XML 1.0 cannot hold: _xHHHH_ for a control
+# character (U+0000 to U+001F; a NUL is _x0000_) and _x005F_ for an underscore that would start one.
+_XSTRING_ESCAPE = re.compile(r"_x(00[01][0-9A-Fa-f]|005[Ff])_")
+
+
+def xstring(text: str) -> str:
+    """A cell's text with its ST_Xstring escapes decoded (``_x000D_`` is a carriage return, ``_x0000_``
+    a NUL, ``_x005F_x0000_`` the literal text ``_x0000_``); other ``_xHHHH_`` stay as written."""
+    if "_x" not in text:
+        return text
+    return _XSTRING_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
 
 
 class SharedStrings:
@@ -234,6 +252,6 @@ class _SharedStringsReader:
             self.phonetic -= 1
         elif tag == "si" and self.in_item:
             self.in_item = False
-            self.pending.append("".join(self.piece).replace("x005F_", ""))
+            self.pending.append(xstring("".join(self.piece)))
             if len(self.pending) == self.table.BLOCK:
                 self.table.add_block(self.pending)

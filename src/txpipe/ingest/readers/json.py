@@ -3,12 +3,18 @@
 In JSON Lines a malformed line is quarantined with its line number and the rest goes on. A
 document that is broken as a whole, or that is not an array of objects, is rejected.
 ``source_row`` is the line number (JSON Lines) or the element's 1-based position (array).
+
+A record that gives a key twice (compared as headers are: trimmed, without regard to case) is
+quarantined as ``duplicate_key``, and one holding a NUL character as ``nul_character``
+(:mod:`txpipe.ingest.readers.text_rules`). A number is read as written when a float would not hold
+its exact value (``100.0000000000000000000001`` is not 100), so the rules judge what was delivered.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +29,10 @@ from txpipe.ingest.readers import (
     check_headers,
     drop_blank_rows,
     field_too_long,
+    looks_like_a_name,
 )
 from txpipe.ingest.readers.csv import check_text
+from txpipe.ingest.readers.text_rules import RepeatedKeys, record_object
 
 # A JSON object as parsed (its keys are text, its values any JSON), and one numbered by its place in
 # the file (source_row: line number or array position).
@@ -55,8 +63,8 @@ def read_json(path: Path, options: ReadOptions) -> Delivered:
         raise UnreadableFile("the file holds only whitespace")
     if head.startswith("["):  # an array is parsed whole (JSON Lines is the format for big deliveries)
         with open(path, encoding=codec) as handle:
-            records, issues = _array_records(handle.read())
-        return Delivered(_header_names(r for _, r in records), _batches(records, issues, options))
+            records, issues, names = _array_records(handle.read())
+        return Delivered(names, _batches(records, issues, names, options))
     names = _scan_lines(path, codec)
     return Delivered(names, _line_batches(path, codec, names, options))
 
@@ -128,6 +136,8 @@ def _line_batches(path: Path, codec: str, names: list[str], options: ReadOptions
             issues.append(
                 RowIssue(number, "json_line_malformed", f"line {number}: {value.msg} at column {value.colno}")
             )
+        elif isinstance(value, RepeatedKeys):
+            issues.append(repeated_key_issue(number, f"line {number}", value))
         elif isinstance(value, dict):
             chunk.append((number, value))
         else:
@@ -141,6 +151,23 @@ def _line_batches(path: Path, codec: str, names: list[str], options: ReadOptions
             chunk, issues = [], []
     if chunk or issues:
         yield RawBatch(_frame(chunk, names, options.limits.field_chars), issues)
+
+
+def repeated_key_issue(source_row: int, where: str, record: RepeatedKeys) -> RowIssue:
+    """The ``duplicate_key`` issue of a record that gives a key twice: the key when it looks like a
+    column name, else the places of the two keys in the record."""
+    first, again = record.places
+    name = record.key.strip()
+    said = (
+        f"the key '{name}' is given more than once (keys {first} and {again} of the record)"
+        if looks_like_a_name(name)
+        else f"keys {first} and {again} of the record name the same column"
+    )
+    return RowIssue(
+        source_row,
+        "duplicate_key",
+        f"{where}: {said}; keys are compared as column names are, without regard to case or surrounding spaces",
+    )
 
 
 def _frame(records: list[Numbered], names: list[str], field_chars: int) -> pd.DataFrame:
@@ -165,16 +192,37 @@ def int_or_text(digits: str) -> int | str:
     return int(digits) if len(digits) <= _MAX_INT_DIGITS else digits
 
 
+def float_or_text(literal: str) -> float | str:
+    """A JSON number with a fraction or exponent: the float, if the text it is read as
+    (:func:`value_text`) is the number written; else the literal itself, which the rules then judge
+    as delivered text (``100.0000000000000000000001``, ``1e400``, ``1e-400``)."""
+    number = float(literal)
+    shown = value_text(number)
+    if shown == literal:
+        return number
+    try:
+        same = shown is not None and Decimal(shown) == Decimal(literal)
+    except InvalidOperation:  # an exponent beyond what Decimal holds
+        same = False
+    return number if same else literal
+
+
+# One decoder for every record: long whole numbers and inexact floats stay text, repeated keys are marked.
+_DECODER = json.JSONDecoder(parse_int=int_or_text, parse_float=float_or_text, object_pairs_hook=record_object)
+
+
 def _loads(text: str) -> Any:
     """The JSON value of ``text`` (long whole numbers stay text); a JSONDecodeError if it is not JSON,
     UnreadableFile if it is nested too deeply to parse."""
     try:
-        return json.loads(text, parse_int=int_or_text)
+        return _DECODER.decode(text)
     except RecursionError:
         raise UnreadableFile("the JSON is nested too deeply to be a roster") from None
 
 
-def _array_records(text: str) -> tuple[list[Numbered], list[RowIssue]]:
+def _array_records(text: str) -> tuple[list[Numbered], list[RowIssue], list[str]]:
+    """The array's records, the issues of its other elements, and its column names (the keys of
+    every object in it, those quarantined for a repeated key included, as in JSON Lines)."""
     try:
         document = _loads(text)
     except json.JSONDecodeError as error:
@@ -182,7 +230,9 @@ def _array_records(text: str) -> tuple[list[Numbered], list[RowIssue]]:
     records: list[Numbered] = []
     issues: list[RowIssue] = []
     for position, element in enumerate(document, start=1):
-        if isinstance(element, dict):
+        if isinstance(element, RepeatedKeys):
+            issues.append(repeated_key_issue(position, f"element {position}", element))
+        elif isinstance(element, dict):
             records.append((position, element))
         else:
             issues.append(
@@ -192,16 +242,16 @@ def _array_records(text: str) -> tuple[list[Numbered], list[RowIssue]]:
                     f"element {position} is a {type(element).__name__}, not an object",
                 )
             )
-    return records, issues
+    return records, issues, _header_names(e for e in document if isinstance(e, dict))
 
 
-def _batches(records: list[Numbered], issues: list[RowIssue], options: ReadOptions) -> Iterator[RawBatch]:
-    names = _header_names(r for _, r in records)
+def _batches(
+    records: list[Numbered], issues: list[RowIssue], names: list[str], options: ReadOptions
+) -> Iterator[RawBatch]:
     if not records:
         yield RawBatch(pd.DataFrame(columns=names, dtype="string"), issues)
         return
     step = options.row_built_chunk_rows
     for start in range(0, len(records), step):
-        yield RawBatch(
-            _frame(records[start : start + step], names, options.limits.field_chars), issues if start == 0 else []
-        )
+        frame = _frame(records[start : start + step], names, options.limits.field_chars)
+        yield RawBatch(frame, issues if start == 0 else [])

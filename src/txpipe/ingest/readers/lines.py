@@ -51,6 +51,7 @@ class LineScan:
     lines: int = 0  # physical lines
     blank: int = 0  # of which blank (spaces and tabs only)
     terminated: bool = True  # the last line has its line ending (or the file is empty)
+    quoted: bool = False  # the text holds a double quote
 
 
 class _LineCounter:
@@ -61,8 +62,10 @@ class _LineCounter:
         self._cr = False  # the last piece ended with \r (its \n may start the next)
         self._open = False  # a line is started and not ended
         self._open_blank = True  # ... and holds only spaces and tabs so far
+        self.quoted = False  # a double quote was seen
 
     def feed(self, text: str) -> None:
+        self.quoted = self.quoted or '"' in text
         if self._cr or "\r" in text:
             text = ("\r" if self._cr else "") + text
             self._cr = text.endswith("\r")
@@ -139,7 +142,7 @@ def _scan(path: Path, codec: str, declared: bool) -> LineScan:
         except UnicodeDecodeError:
             raise UnreadableFile(f"the file is not valid {_name(codec)} (it ends inside a character)") from None
     terminated = counter.close()
-    return LineScan(codec, counter.lines, counter.blank, terminated)
+    return LineScan(codec, counter.lines, counter.blank, terminated, counter.quoted)
 
 
 def _name(codec: str) -> str:

@@ -7,6 +7,10 @@ lines that mention ``voided`` are parsed), once to make the records, so memory g
 records made, not the statements read. A statement's position (``source_row``) is its number in the
 file counting from 1; a record's is the position of its first statement in the file.
 
+A statement that gives a key twice in any of its objects (keys compared exactly) is marked as it is
+parsed and quarantined as ``xapi_duplicate_key``; a page that gives one of its own keys twice rejects
+the file (its statements could not all be counted).
+
 The statements a rule quarantines come back as :class:`RowIssue` (rule, position, line); the records
 come back as batches of landing rows, with ``participant_ref`` the learner's identifier (pseudonymised
 by the pipeline before the chunk goes anywhere) and ``source_record_id`` a keyed hash. The source's
@@ -27,6 +31,7 @@ import pandas as pd
 from txpipe.ingest.readers import Delivered, RawBatch, ReadOptions, RowIssue, UnreadableFile, field_too_long
 from txpipe.ingest.readers.csv import check_text
 from txpipe.ingest.readers.json import int_or_text
+from txpipe.ingest.readers.text_rules import RepeatedKeys, StatementKeys, marked_statement
 from txpipe.ingest.readers.xapi_roster import read_roster as read_roster  # re-exported: the pipeline reads it here
 from txpipe.ingest.xapi_statements import RULES, XapiConfig, landing_rows, participations, voided_ids
 from txpipe.schema import LANDING_COLUMNS
@@ -133,7 +138,7 @@ def _document(path: Path, codec: str, quiet: bool = False) -> object:
     with open(path, encoding=codec) as handle:
         text = handle.read()
     try:
-        return _DECODER.decode(text)
+        return _Parser().decode(text, "the document")
     except json.JSONDecodeError as error:
         if quiet:
             return None
@@ -142,12 +147,38 @@ def _document(path: Path, codec: str, quiet: bool = False) -> object:
         raise UnreadableFile("the JSON is nested too deeply to be an LRS export") from None
 
 
-_DECODER = json.JSONDecoder(parse_int=int_or_text)  # one decoder for every line (long ints stay text)
+class _Parser:
+    """A decoder for one pass over a file (long ints stay text), whose values come back with every
+    statement that repeats a key at any depth marked (:func:`marked_statement`); only a value in
+    which the decoder met a repeat is searched for one."""
+
+    def __init__(self) -> None:
+        self.keys = StatementKeys()
+        self.decoder = json.JSONDecoder(parse_int=int_or_text, object_pairs_hook=self.keys.hook)
+
+    def decode(self, text: str, where: str) -> object:
+        repeats = self.keys.repeats
+        value = self.decoder.decode(text)
+        if self.keys.repeats == repeats:
+            return value
+        if isinstance(value, list):  # an array of statements or of pages
+            return [self._marked(item, f"{where}, element {n}") for n, item in enumerate(value, start=1)]
+        return self._marked(value, where)
+
+    @staticmethod
+    def _marked(value: object, where: str) -> object:
+        if not _is_page(value):
+            return marked_statement(value)
+        if isinstance(value, RepeatedKeys):
+            raise UnreadableFile(
+                f"a page of statements ({where}) gives one of its keys more than once: its statements cannot be counted"
+            )
+        return {**value, "statements": [marked_statement(s) for s in value["statements"]]}
 
 
-def _parse_line(number: int, line: str) -> object:
+def _parse_line(number: int, line: str, parser: _Parser) -> object:
     try:
-        return _DECODER.decode(line)
+        return parser.decode(line, f"line {number}")
     except json.JSONDecodeError as error:
         unfinished = error.pos >= len(line.rstrip())
         return _Broken(f"line {number}: not JSON ({error.msg} at column {error.colno})", unfinished)
@@ -162,10 +193,11 @@ def _first_value(path: Path, codec: str) -> object:
 def _lines(path: Path, codec: str, mentioning: tuple[str, ...] = ()) -> Iterator[tuple[int, object]]:
     """(line number, parsed value or _Broken) of every non-blank line; with ``mentioning``, only the
     lines holding one of those texts are parsed (the others are not needed)."""
+    parser = _Parser()
     with open(path, encoding=codec) as handle:
         for number, line in enumerate(handle, start=1):
             if (not mentioning or any(text in line for text in mentioning)) and not line.isspace():
-                yield number, _parse_line(number, line)
+                yield number, _parse_line(number, line, parser)
 
 
 def _flatten(values: Iterable[tuple[int | None, object]]) -> Iterator[tuple[int, int | None, object]]:
@@ -217,10 +249,8 @@ def _batches(
         chunk = list(islice(rows, options.row_built_chunk_rows))
         if start and not chunk:
             return
-        yield RawBatch(
-            _frame(chunk, positions[start : start + len(chunk)], options.limits.field_chars),
-            issues if start == 0 else [],
-        )
+        frame = _frame(chunk, positions[start : start + len(chunk)], options.limits.field_chars)
+        yield RawBatch(frame, issues if start == 0 else [])
         if not chunk:
             return
         start += len(chunk)

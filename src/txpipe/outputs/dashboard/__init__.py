@@ -27,8 +27,8 @@ import duckdb
 import jinja2
 from markupsafe import Markup
 
-from txpipe.outputs.partner_export import MIN_NATIONS, PARTNER_SQL, run_sql
-from txpipe.settings import Settings
+from txpipe.outputs.partner_export import MIN_NATIONS, PARTNER_SQL, known_partner, partner_code, run_sql
+from txpipe.settings import Settings, unwritable_folder
 from txpipe.store.atomic import write_text_atomically
 from txpipe.text import printable_data, printable_html
 from txpipe.warehouse.query import connect_read_only
@@ -80,9 +80,9 @@ def _quality(con: duckdb.DuckDBPyConnection) -> Quality:
 def gather(warehouse: Path, partner: str | None = None) -> DashboardData:
     """Every figure the page shows, from the published warehouse (one nation's when ``partner``)."""
     with connect_read_only(warehouse) as con:
+        if partner is not None:
+            partner = known_partner(con, partner)  # never blank, never one the warehouse does not hold
         nations = {r["code"]: r["name"] for r in _rows(con, "nations", partner)}
-        if partner and partner not in nations:
-            raise ValueError(f"{partner} is not a nation code in the warehouse")
         return DashboardData(
             participation=_rows(con, "participation", partner),
             outcomes=_rows(con, "outcomes", partner),
@@ -168,6 +168,7 @@ def render(
     data: DashboardData, partner: str | None = None, generated: dt.datetime | None = None, cache_dir: Path | None = None
 ) -> str:
     generated = generated or dt.datetime.now(dt.UTC)
+    partner = None if partner is None else partner_code(partner)
     name = data["nations"].get(partner, partner) if partner else None
     payload = {
         # data: control and bidi characters escaped (dict(): a TypedDict is typed as a Mapping, not a dict)
@@ -198,14 +199,18 @@ def render(
 
 
 def dashboard_path(settings: Settings, partner: str | None = None) -> Path:
-    return settings.reports_dir / (f"dashboard-{partner}.html" if partner else "dashboard.html")
+    return settings.reports_dir / ("dashboard.html" if partner is None else f"dashboard-{partner_code(partner)}.html")
 
 
 def write_dashboard(settings: Settings, partner: str | None = None, out: Path | None = None) -> Path:
-    """Write reports/dashboard.html (or the partner copy) atomically; return its path."""
+    """Write reports/dashboard.html (or the partner copy) atomically; return its path. A partner code that is
+    blank or not the warehouse's, or a folder it cannot write in, is refused (ValueError) before anything
+    is written (a blank code never gives the all-partner copy: that one is asked for with None)."""
     from txpipe.warehouse.publish import warehouse_path
 
-    partner = partner.upper() if partner else None
+    partner = None if partner is None else partner_code(partner)
     target = out or dashboard_path(settings, partner)
-    html = render(gather(warehouse_path(settings), partner), partner, cache_dir=settings.home / "cache")
-    return write_text_atomically(target, html)
+    data = gather(warehouse_path(settings), partner)
+    if why := unwritable_folder(target.parent, "the dashboard's folder"):
+        raise ValueError(why)
+    return write_text_atomically(target, render(data, partner, cache_dir=settings.home / "cache"))
