@@ -31,7 +31,7 @@ from txpipe.ingest.readers import (
     field_too_long,
     looks_like_a_name,
 )
-from txpipe.ingest.readers.csv import check_text
+from txpipe.ingest.readers.lines import PhysicalCounts, scan_text, unaccounted
 from txpipe.ingest.readers.text_rules import RepeatedKeys, record_object
 
 # A JSON object as parsed (its keys are text, its values any JSON), and one numbered by its place in
@@ -54,7 +54,8 @@ def value_text(value: Any) -> str | None:
 
 
 def read_json(path: Path, options: ReadOptions) -> Delivered:
-    codec = check_text(path, options.encoding)
+    scan = scan_text(path, options.encoding)
+    codec = scan.codec
     with open(path, encoding=codec) as handle:
         head = handle.read(4096).lstrip()
         while not head and (more := handle.read(1 << 20)):
@@ -66,7 +67,8 @@ def read_json(path: Path, options: ReadOptions) -> Delivered:
             records, issues, names = _array_records(handle.read())
         return Delivered(names, _batches(records, issues, names, options))
     names = _scan_lines(path, codec)
-    return Delivered(names, _line_batches(path, codec, names, options))
+    counts = PhysicalCounts("lines", read=scan.lines, blank=scan.blank)
+    return Delivered(names, _line_batches(path, codec, names, options, counts), physical=counts)
 
 
 def _header_names(records: Iterable[JsonObject]) -> list[str]:
@@ -82,7 +84,7 @@ def _parsed_lines(path: Path, codec: str) -> Iterator[tuple[int, Any]]:
     (The value is Any, as JSON parses: a dict, list, str, int, float, bool or None.)"""
     with open(path, encoding=codec) as handle:
         for number, line in enumerate(handle, start=1):
-            if not line.strip():
+            if not line.strip(" \t\n"):  # a blank line (as the line scan counts it)
                 continue
             try:
                 yield number, _loads(line)
@@ -128,10 +130,16 @@ def _whole_document(path: Path, codec: str) -> Any:
             return None
 
 
-def _line_batches(path: Path, codec: str, names: list[str], options: ReadOptions) -> Iterator[RawBatch]:
+def _line_batches(
+    path: Path, codec: str, names: list[str], options: ReadOptions, counts: PhysicalCounts
+) -> Iterator[RawBatch]:
+    """Every line not blank is one record (a row or a quarantined line); at the end, the lines scanned
+    and the blank lines the scan counted must add up to the lines it counted, or the file is rejected
+    (lines.PhysicalCounts)."""
     chunk: list[Numbered] = []
     issues: list[RowIssue] = []
     for number, value in _parsed_lines(path, codec):
+        counts.records += 1
         if isinstance(value, json.JSONDecodeError):
             issues.append(
                 RowIssue(number, "json_line_malformed", f"line {number}: {value.msg} at column {value.colno}")
@@ -151,6 +159,9 @@ def _line_batches(path: Path, codec: str, names: list[str], options: ReadOptions
             chunk, issues = [], []
     if chunk or issues:
         yield RawBatch(_frame(chunk, names, options.limits.field_chars), issues)
+    counts.rows = counts.records
+    if not counts.balanced:
+        raise unaccounted(counts)
 
 
 def repeated_key_issue(source_row: int, where: str, record: RepeatedKeys) -> RowIssue:

@@ -1,4 +1,4 @@
-"""Issue 23: a CSV's lines are counted from its bytes and each is attributed to the header, a blank or
+"""Issue 23: a CSV's (and JSON Lines') lines are counted from its bytes and each is attributed to the header, a blank or
 a record; a reader that would swallow lines (a quote never closed, a header past a fixed buffer) rejects
 the file with the line instead of losing rows while every identity holds."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 
@@ -132,3 +133,27 @@ def test_a_bare_quote_inside_a_field_is_text(tmp_path):
     frames = [b.frame for b in delivered.batches]
     assert [r["note"] for f in frames for r in f.to_dict("records")] == ['5" floppy', "c"]
     assert delivered.physical.balanced and delivered.physical.records == 2
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_every_json_line_is_attributed(tmp_path, newline):
+    """JSON Lines: a record per line not blank (a malformed line is a quarantined record), blank lines
+    (spaces and tabs only) counted by the scan; a last line without its ending still counts."""
+    good = '{"source_record_id": "A", "nation": "GEO"}'
+    text = newline.join(
+        ["", good, "  \t", "{broken", good.replace("A", "B"), "\u3000", '"text"', good.replace("A", "C")]
+    )
+    path = tmp_path / "r.jsonl"
+    path.write_text(text, encoding="utf-8", newline="")
+    physical, records = _lines_of(path)
+    assert (physical.read, physical.header, physical.blank, physical.rows, physical.records) == (8, 0, 2, 6, 6)
+    assert records == 6
+
+
+def test_the_ledger_records_the_lines_of_json_lines(settings, landing):
+    (landing / "jadl").mkdir()
+    lines = [json.dumps(row(source_record_id=f"R{i}")) for i in range(3)]
+    (landing / "jadl" / "r.jsonl").write_text("\n".join(lines[:2]) + "\n\n" + lines[2], encoding="utf-8")
+    [record] = ingest_all(settings, landing)
+    assert record.physical == {"unit": "lines", "read": 4, "header": 0, "blank": 1, "rows": 3, "records": 3}
+    assert record.balanced and record.rows_stored == 3
