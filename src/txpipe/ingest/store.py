@@ -74,7 +74,7 @@ def _offending_value(key: str, raw: list[str]) -> str:
         return "coalesce(s.suggestions, '[]')::JSON"
     if key == "participant_ref":  # withheld: its pseudonym is in the record
         return "NULL"
-    return _delivered(key, raw)
+    return f"kept_value({_delivered(key, raw)})"
 
 
 def offending_sql(suite: RowSuite, raw: list[str], combinations: list[list[str]]) -> str:
@@ -91,7 +91,7 @@ def offending_sql(suite: RowSuite, raw: list[str], combinations: list[list[str]]
     items = []
     for key, rules in using.items():
         listed = "[" + ", ".join(literal(r) for r in sorted(rules)) + "]"
-        pair = f"{literal(json.dumps(key) + ':')} || coalesce(to_json({_offending_value(key, raw)}), 'null')"
+        pair = f"{literal(json.dumps(key) + ':')} || coalesce({_offending_value(key, raw)}::VARCHAR, 'null')"
         items.append(f"CASE WHEN list_has_any(j.reasons, {listed}) THEN {pair} END")
     listed = f"list_filter([{', '.join(items)}]::VARCHAR[], lambda x: x IS NOT NULL)" if items else "[]::VARCHAR[]"
     generic = f"'{{' || array_to_string({listed}, ',') || '}}'"
@@ -101,9 +101,10 @@ def offending_sql(suite: RowSuite, raw: list[str], combinations: list[list[str]]
 
 
 def record_sql(raw: list[str]) -> str:
-    """Per quarantined row, the JSON object of its delivered row (participant_pid for participant_ref), keys sorted."""
+    """Per quarantined row, the JSON object of its delivered row (participant_pid for participant_ref), keys
+    sorted; a long value kept as its length and a prefix (create_kept_value.sql)."""
     keys = sorted([*REPORTABLE_COLUMNS, "participant_pid"])
-    return "json_object(" + ", ".join(f"{literal(k)}, {_delivered(k, raw)}" for k in keys) + ")::VARCHAR"
+    return "json_object(" + ", ".join(f"{literal(k)}, kept_value({_delivered(k, raw)})" for k in keys) + ")::VARCHAR"
 
 
 def register_suggestions(

@@ -107,6 +107,7 @@ class Workspace:
         self.con.execute("SET TimeZone = 'UTC'")
         self.raw = [c for c in CANONICAL_COLUMNS if c in raw]
         self.con.execute(sql("create_issues"))
+        self.con.execute(sql("create_kept_value"))
         self.spool = folder / "spool"
         self.spool.mkdir()
         self.files = 0
