@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-from txpipe.ops.prefect_server import forget_temporary_server, record_temporary_server
+from txpipe.ops.prefect_server import forget_temporary_server, record_temporary_server, watch_temporary_server
 from txpipe.ops.recovery import Recovery
 from txpipe.settings import Settings, unwritable_folder
 
@@ -84,8 +84,9 @@ def log_recovery(recovery: Recovery, log: logging.Logger | logging.LoggerAdapter
 
 def start_temporary_server(home: Path) -> threading.Thread | None:
     """Start Prefect's temporary server now, on a thread (its own process boots in about 3 s, while the
-    command goes on importing and setting GX up), noted in ``home`` so that a later command can stop it
-    should this one be killed; the flow then finds it running. Its module is imported here, before the
+    command goes on importing and setting GX up), noted in ``home`` and watched by a small process of
+    its own that stops it should this command be killed (a later command of the home stops it too,
+    should the watcher be gone as well); the flow then finds it running. Its module is imported here, before the
     thread starts (imports contend for the interpreter). None with PREFECT_API_URL set (no temporary
     server) or should the early start fail (the flow then starts the server itself, as it always would)."""
     if os.environ.get("PREFECT_API_URL"):
@@ -102,6 +103,7 @@ def start_temporary_server(home: Path) -> threading.Thread | None:
             if server.server_process is not None:
                 record_temporary_server(home, server.server_process.pid)
                 atexit.register(forget_temporary_server, home)
+                watch_temporary_server(home)
 
     thread = threading.Thread(target=start, name="prefect-server-start")
     thread.start()

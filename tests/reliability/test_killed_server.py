@@ -1,5 +1,6 @@
 """Issue 23: a killed `txpipe run` must not leave its temporary Prefect server running. SIGTERM stops it
-on the way out; after a SIGKILL (which cannot be caught) the next command of the same home stops it."""
+on the way out; after a SIGKILL (which cannot be caught) its watcher stops it, and should the watcher be
+killed too, the next command of the same home stops it."""
 
 from __future__ import annotations
 
@@ -54,13 +55,21 @@ def start_run(tmp_path: Path, home: Path) -> tuple[subprocess.Popen, int]:
 
 def server_of(parent: int) -> int | None:
     """The pid of the temporary Prefect server a process started (found in /proc, not from txpipe)."""
+    return child_of(parent, b"prefect.server.api.server:create_app")
+
+
+def watcher_of(parent: int) -> int | None:
+    return child_of(parent, b"txpipe-server-watch")
+
+
+def child_of(parent: int, mark: bytes) -> int | None:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             command = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == parent and b"prefect.server.api.server:create_app" in command:
+        if int(fields[1]) == parent and mark in command:
             return int(stat.parent.name)
     return None
 
@@ -92,9 +101,22 @@ def test_sigterm_stops_the_temporary_server(tmp_path):
     assert not (home / RECORD).exists()  # the note of the server goes with it
 
 
-def test_the_next_command_stops_the_server_a_sigkilled_run_left(tmp_path):
+def test_the_server_of_a_sigkilled_run_is_stopped_by_its_watcher(tmp_path):
     home = tmp_path / "home"
     run, server = start_run(tmp_path, home)
+    assert watcher_of(run.pid) is not None
+    run.kill()
+    run.wait(timeout=60)
+    assert gone_within(server, 20), "the temporary server outlived its SIGKILLed run"
+
+
+def test_the_next_command_stops_the_server_a_sigkilled_run_left(tmp_path):
+    """The run and its watcher both SIGKILLed (a whole process tree killed): the next command stops it."""
+    home = tmp_path / "home"
+    run, server = start_run(tmp_path, home)
+    watcher = watcher_of(run.pid)
+    assert watcher is not None
+    os.kill(watcher, signal.SIGKILL)
     run.kill()
     run.wait(timeout=60)
     time.sleep(1)

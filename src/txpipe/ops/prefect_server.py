@@ -139,13 +139,49 @@ def forget_temporary_server(home: Path) -> None:
     (home / SERVER_RECORD).unlink(missing_ok=True)
 
 
+WATCH_MARK = "txpipe-server-watch"  # in the command line of the watcher
+
+
+def watch_temporary_server(home: Path) -> subprocess.Popen[bytes]:
+    """Tie the noted temporary server to its command: a small process of its own session (it outlives a
+    SIGKILL of the command and of its process group) stops the server as soon as the command is gone,
+    and ends by itself once the command forgets the server (it stopped it) or another one is noted."""
+    code = "import sys; from txpipe.ops.prefect_server import watch; watch(sys.argv[1])"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(home), WATCH_MARK],
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def watch(home: str, interval: float = 0.5) -> None:
+    """The watcher's loop (see watch_temporary_server)."""
+    record = Path(home) / SERVER_RECORD
+    noted = _read_note(record)
+    while noted is not None and _read_note(record) == noted:
+        if not _alive(int(noted["parent"])):
+            reap_stale_server(Path(home))
+            return
+        time.sleep(interval)
+
+
+def _read_note(record: Path) -> dict[str, Any] | None:
+    try:
+        noted = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return noted if isinstance(noted, dict) else None
+
+
 def reap_stale_server(home: Path) -> int | None:
     """Stop the temporary server a killed command of this home left running (its parent is gone, and the
     process is still the one noted: same start time, Prefect's server command); return its pid, or None."""
     try:
-        noted = json.loads((home / SERVER_RECORD).read_text(encoding="utf-8"))
+        noted = _read_note(home / SERVER_RECORD) or {}
         pid, parent, started = int(noted["pid"]), int(noted["parent"]), noted["started"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None
     stale = not _alive(parent) and started and _start_time(pid) == started and SERVER_MARK in _command_line(pid)
     if stale:
