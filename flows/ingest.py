@@ -73,7 +73,7 @@ def log_outcome(outcome: Outcome) -> None:
             "%s/%s: %s, read %d, stored %d, quarantined %d, duplicate %d%s",
             printable(outcome.source),
             printable(outcome.source_file),
-            outcome.status,
+            outcome.status_label,
             outcome.rows_read,
             outcome.rows_stored,
             outcome.rows_quarantined,

@@ -16,7 +16,7 @@ from txpipe.ingest.landing import Skipped
 from txpipe.jobs.build_job import BuildResult
 from txpipe.outputs.reports import SUMMARY_COLUMNS, summary_rows
 from txpipe.settings import Settings
-from txpipe.store.ledger import DeliveryRecord
+from txpipe.store.ledger import KEPT_LABEL, DeliveryRecord
 from txpipe.store.totals import RunTotals
 from txpipe.text import printable
 
@@ -95,12 +95,15 @@ def print_summary(records: list[DeliveryRecord], settings: Settings) -> None:
         console.print(line(f"{label}: ", path))
 
 
+_STATUS_STYLES = {"rejected": "red", KEPT_LABEL: "yellow"}
+
+
 def _deliveries_table(records: list[DeliveryRecord]) -> Table:
     table = Table(title="Deliveries ingested", show_lines=False)
     for heading in SUMMARY_HEADINGS:
         table.add_column(heading, justify="left" if heading in LEFT else "right", overflow="fold")
     for row in summary_rows(records):  # every cell is plain text: file names, reasons and columns come from deliveries
-        table.add_row(*(text(row[c]) for c in SUMMARY_COLUMNS), style={"rejected": "red"}.get(str(row["status"])))
+        table.add_row(*(text(row[c]) for c in SUMMARY_COLUMNS), style=_STATUS_STYLES.get(str(row["status"])))
     t = RunTotals.of(records)
     table.add_section()
     totals = ("total", f"{t.files} files", f"{t.rejected} rejected", t.rows_read, t.rows_stored, t.rows_quarantined)
