@@ -186,6 +186,24 @@ def test_a_nul_in_a_json_value_quarantines_the_record(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("row_number", [1, 2, 30])
+def test_a_nul_in_a_csv_row_quarantines_that_row_not_the_file(tmp_path, row_number):
+    """A stray NUL in a data row near the top of a CSV rejected the whole file as binary; now only a NUL
+    on the first line, many NULs or other control bytes with them make a file binary."""
+    lines = [",".join(VALID_ROW)] + [",".join(row(source_record_id=f"R{i}").values()) for i in range(1, 41)]
+    lines[row_number] = lines[row_number].replace("education", "educ\x00ation", 1)
+    path = tmp_path / "r.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    delivered = read_delivery(path, ReadOptions())
+    batches = list(delivered.batches)
+    assert [(i.source_row, i.rule) for b in batches for i in b.issues] == [(row_number + 1, "nul_character")]
+    assert sum(len(b.frame) for b in batches) == 39
+    binary = tmp_path / "b.csv"
+    binary.write_bytes(b"id\x00,nation\n1,GEO\n")
+    with pytest.raises(UnreadableFile, match="not text"):
+        list(read_delivery(binary, ReadOptions()).batches)
+
+
 def test_a_nul_in_an_xlsx_cell_is_its_escape_x0000_and_quarantines_the_row(tmp_path):
     """XML cannot hold a NUL: a workbook writes it _x0000_ (ST_Xstring), in inline and shared strings;
     _x005F_x0000_ is the literal text _x0000_; _x000D_ a carriage return."""

@@ -1,4 +1,5 @@
-"""Physical accounting of a text delivery: its lines counted from the bytes, not from what a parser says.
+"""Physical accounting of a text delivery: its lines (or a JSON array's elements) counted from the bytes,
+not from what a parser says.
 
 A line ends at ``\\n``, ``\\r\\n`` or a lone ``\\r`` (as Python's and Arrow's CSV parsers see them); a last
 line without an ending still counts. A blank line holds only spaces and tabs. The scan also checks the
@@ -7,6 +8,7 @@ encoding, so that a file that is not what it claims is rejected with the line of
 What a reader attributes (:class:`PhysicalCounts`: the header, blanks, the lines of its rows) must add up
 to the lines scanned here; a reader that misreads (a quote never closed swallows the rest of the file)
 shows as lines it cannot account for, and the file is rejected instead of losing rows silently.
+:func:`count_elements` counts a JSON array's top-level elements the same way, without parsing it.
 """
 
 from __future__ import annotations
@@ -18,11 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from txpipe.ingest.readers import UnreadableFile
 
 _SCAN_BYTES = 1 << 20
 _BLANK_LINE = re.compile(r"^[ \t]*\n", re.MULTILINE)  # on text whose line endings are made \n
 _BLANK_INSIDE = re.compile(r"\n[ \t]*\n")  # a quick test for any blank line after the first
+_EMPTY_ARRAY = re.compile(r"[ \t\n\r]*\[[ \t\n\r]*\]")
+_NOT_STRUCTURE = bytes(set(range(256)) - set(b'"[]{},'))  # the bytes count_elements drops at once
+_DEPTH_STEP = np.zeros(256, np.int8)
+_DEPTH_STEP[list(b"[{")], _DEPTH_STEP[list(b"]}")] = 1, -1
+_ELEMENT_SLICE = 1 << 22
 
 
 @dataclass
@@ -116,7 +125,7 @@ def scan_text(path: Path, encoding: str | None) -> LineScan:
         raise UnreadableFile(
             'the file is UTF-16 encoded; deliver UTF-8 or declare `encoding = "utf-16"` in the source config'
         )
-    if b"\x00" in head and not (encoding and "16" in encoding):
+    if b"\x00" in head and not (encoding and "16" in encoding) and _looks_binary(head):
         line = head.count(b"\n", 0, head.index(b"\x00")) + 1
         raise UnreadableFile(f"the file is not text (a binary NUL byte on line {line})")
     if encoding:
@@ -125,6 +134,17 @@ def scan_text(path: Path, encoding: str | None) -> LineScan:
         except LookupError as error:
             raise UnreadableFile(f"the source config names an unknown encoding '{encoding}'") from error
     return _scan(path, encoding or "utf-8-sig", declared=encoding is not None)
+
+
+_CONTROL = re.compile(rb"[\x01-\x08\x0b\x0e-\x1f]")
+
+
+def _looks_binary(head: bytes) -> bool:
+    """A head holding NUL bytes is binary (or UTF-16 without its BOM) when one is on the first line, when
+    there are 8 or more, or when other control bytes come with them; a stray NUL in a row of text is not:
+    it quarantines that row (nul_character)."""
+    first_line = re.split(rb"\r\n|\n|\r", head, maxsplit=1)[0]
+    return b"\x00" in first_line or head.count(b"\x00") >= 8 or _CONTROL.search(head) is not None
 
 
 def _scan(path: Path, codec: str, declared: bool) -> LineScan:
@@ -159,6 +179,36 @@ def _not_text(codec: str, declared: bool, line: int, byte: int) -> UnreadableFil
         f"the file is not valid UTF-8 (first bad byte 0x{byte:02x} on line {line}); deliver UTF-8 or declare "
         'the encoding (e.g. `encoding = "latin-1"`) in the source config'
     )
+
+
+def count_elements(text: str) -> int:
+    """The top-level elements of a JSON array (``text``, valid JSON), counted without parsing it: the
+    commas between them (outside strings, at depth 1), plus one unless the array is empty.
+
+    Escaped backslashes and quotes are dropped, then every byte but quotes, brackets and commas, then
+    empty strings; the rest (a few bytes an element) is walked in slices by numpy: the quotes' parity
+    says what is inside a string, the brackets' running sum the depth."""
+    if _EMPTY_ARRAY.match(text):
+        return 0
+    raw = text.encode("utf-8", "surrogatepass")  # no byte of a multi-byte character is ASCII
+    if b"\\" in raw:  # in valid JSON a backslash escapes the next byte: pairs first, then quotes
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    codes = np.frombuffer(raw.translate(None, _NOT_STRUCTURE).replace(b'""', b""), np.uint8)
+    del raw
+    commas = depth = inside = 0
+    for start in range(0, len(codes), _ELEMENT_SLICE):
+        part = codes[start : start + _ELEMENT_SLICE]
+        step, comma = _DEPTH_STEP[part], part == 44
+        quote = part == 34
+        if inside or quote.any():  # strings left hold brackets or commas: theirs do not count
+            parity = np.bitwise_xor.accumulate(quote.view(np.uint8)) ^ inside
+            inside = int(parity[-1])
+            step[parity == 1] = 0
+            comma &= parity == 0
+        level = np.cumsum(step, dtype=np.int64) + depth
+        depth = int(level[-1])
+        commas += int(np.count_nonzero(level[comma] == 1))
+    return commas + 1
 
 
 def unaccounted(counts: PhysicalCounts) -> UnreadableFile:
