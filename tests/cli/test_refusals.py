@@ -81,8 +81,8 @@ def one_delivery(tmp_path) -> Path:
     ("url", "shown"),
     [
         ("http://127.0.0.1:1/api", "http://127.0.0.1:1/api"),  # loopback, a port nothing listens on
-        ("not-a-url", "not-a-url"),
-        ("http://user:s3cret@127.0.0.1:1/api", "http://127.0.0.1:1/api"),
+        pytest.param("not-a-url", "not-a-url", marks=pytest.mark.deep),
+        pytest.param("http://user:s3cret@127.0.0.1:1/api", "http://127.0.0.1:1/api", marks=pytest.mark.deep),
     ],
 )
 def test_a_prefect_api_that_answers_nothing_is_refused_in_one_line(one_delivery, tmp_path, url, shown):

@@ -88,6 +88,7 @@ def test_a_header_longer_than_64_kib_is_read_whole(settings, landing):
     assert record.physical == {"unit": "lines", "read": 4, "header": 1, "blank": 0, "rows": 3, "records": 3}
 
 
+@pytest.mark.deep  # 5 s; the 6,000-column header above covers the fixed buffer in the fast tier
 def test_twenty_thousand_columns_are_not_a_false_duplicate(tmp_path):
     names = [f"x{i}" for i in range(1, 20_001)]
     path = tmp_path / "wide.csv"
