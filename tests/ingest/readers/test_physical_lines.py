@@ -158,3 +158,14 @@ def test_the_ledger_records_the_lines_of_json_lines(settings, landing):
     [record] = ingest_all(settings, landing)
     assert record.physical == {"unit": "lines", "read": 4, "header": 0, "blank": 1, "rows": 3, "records": 3}
     assert record.balanced and record.rows_stored == 3
+
+
+def test_a_json_line_holding_an_object_of_no_value_is_blank(settings, landing):
+    """A `{}` line was counted a record by the reader and dropped as blank by the frame: the delivery
+    failed with an AssertionError in stage store. It is a blank line, as a record of empty fields."""
+    (landing / "jadl").mkdir()
+    good = json.dumps(row(source_record_id="R1"))
+    (landing / "jadl" / "r.jsonl").write_text(f'{good}\n{{}}\n{{"nation": null, "status": "  "}}\n', encoding="utf-8")
+    [record] = ingest_all(settings, landing)
+    assert (record.status, record.rows_read, record.rows_stored) == ("stored", 1, 1)
+    assert record.physical == {"unit": "lines", "read": 3, "header": 0, "blank": 2, "rows": 1, "records": 1}

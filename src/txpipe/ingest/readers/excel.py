@@ -26,6 +26,11 @@ from costing more than the read limits allow (README "Limits"):
 The work is split by layer: ``excel_archive`` (the zip under the limits, parts streamed through
 expat), ``excel_workbook`` (sheets, shared strings, date styles), ``excel_sheet`` (a sheet's rows
 and cell values); this module finds the header and hands the rows on as batches of text.
+
+Every ``<row>`` element of the sheet read (lines.PhysicalCounts, unit ``sheet_rows``: rows a sheet's XML
+leaves out, where row numbers jump, are not there to count) is the header row or a banner row above it
+with a value, a blank row (no value in the header's columns: formatted empty cells, spaces, errors), or a
+row handed on; if they do not add up to the elements the sheet counted, the file is rejected.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -50,6 +56,7 @@ from txpipe.ingest.readers.excel_archive import Archive
 from txpipe.ingest.readers.excel_sheet import ERROR_CELL, CellValue, Sheet, SheetRow, SpreadsheetError
 from txpipe.ingest.readers.excel_sheet import column_letter as column_letter
 from txpipe.ingest.readers.excel_workbook import Workbook, open_workbook
+from txpipe.ingest.readers.lines import PhysicalCounts, unaccounted
 
 MAX_BANNER_ROWS = 10
 MIN_KNOWN_HEADERS = 3
@@ -106,15 +113,14 @@ def _read_sheets(workbook: Workbook, options: ReadOptions) -> Delivered:
             continue
         found = _header_of(workbook, part, options)
         if found is not None:
-            sheet, rows, pending, headers = found
             warnings: dict[str, int] = {}
-            batches = _batches(workbook, sheet, pending, rows, headers, options, warnings)
-            return Delivered(headers, batches, warnings=warnings)
+            batches = _batches(workbook, found, options, warnings)
+            return Delivered(found.headers, batches, warnings=warnings, physical=found.counts)
     hidden = [] if options.sheet else [(n, s) for n, s in enumerate(sheets, start=1) if s[1] in workbook.hidden]
     for number, (title, part) in hidden:
         found = _header_of(workbook, part, options)
         if found is not None:
-            found[0].close()
+            found.sheet.close()
             shown = f"'{title}'" if looks_like_a_name(title) else f"{number} of the workbook"
             raise UnreadableFile(
                 f"the only sheets with a header row are hidden (sheet {shown}, the first of them): a hidden "
@@ -127,11 +133,18 @@ def _read_sheets(workbook: Workbook, options: ReadOptions) -> Delivered:
     )
 
 
-def _header_of(
-    workbook: Workbook, part: str, options: ReadOptions
-) -> tuple[Sheet, Iterator[SheetRow], list[SheetRow], list[str]] | None:
-    """The sheet opened at its header: the sheet, its rows still to come, the rows read after the
-    header, and the header names; None (the sheet closed) if its first rows hold no header."""
+class _Opened(NamedTuple):
+    """A sheet opened at its header row."""
+
+    sheet: Sheet
+    rows: Iterator[SheetRow]  # its rows still to come
+    pending: list[SheetRow]  # the rows read after the header
+    headers: list[str]
+    counts: PhysicalCounts  # so far: the header row and the banner rows above it with text; those without, blank
+
+
+def _header_of(workbook: Workbook, part: str, options: ReadOptions) -> _Opened | None:
+    """The sheet opened at its header; None (the sheet closed) if its first rows hold no header."""
     sheet = Sheet(workbook, part, options.limits)
     rows = iter(sheet)
     head: list[SheetRow] = []
@@ -149,21 +162,17 @@ def _header_of(
     while len(headers) > 1 and headers[-1].startswith("(column "):
         headers.pop()
     sheet.keep_columns = len(headers)
-    return sheet, rows, head[header_at + 1 :] + pending, headers
+    banner = sum(1 for _, values in head[:header_at] if any(cell_text(v) for v in values))
+    counts = PhysicalCounts("sheet_rows", header=banner + 1, blank=header_at - banner)
+    return _Opened(sheet, rows, head[header_at + 1 :] + pending, headers, counts)
 
 
-def _batches(
-    workbook: Workbook,
-    sheet: Sheet,
-    pending: list[SheetRow],
-    rows: Iterator[SheetRow],
-    headers: list[str],
-    options: ReadOptions,
-    warnings: dict[str, int],
-) -> Iterator[RawBatch]:
+def _batches(workbook: Workbook, opened: _Opened, options: ReadOptions, warnings: dict[str, int]) -> Iterator[RawBatch]:
     """The rows after the header (``pending`` read already, then the rest) as batches of text;
-    counts the error cells read as blanks into ``warnings``; closes the sheet and the archive when
-    done, failed or abandoned."""
+    counts the error cells read as blanks into ``warnings`` and every <row> element into
+    ``opened.counts`` (or rejects the file); closes the sheet and the archive when done, failed or
+    abandoned."""
+    sheet, rows, pending, headers, counts = opened
     width = len(headers)
     buffer: list[list[str | None]] = []
     index: list[int] = []
@@ -178,11 +187,14 @@ def _batches(
             index.append(row_number)
             if len(buffer) >= options.row_built_chunk_rows:
                 _count(warnings, errors)
-                yield _batch(buffer, index, headers)
+                yield _batch(buffer, index, headers, counts)
                 buffer, index = [], []
         _count(warnings, errors)
         if buffer:
-            yield _batch(buffer, index, headers)
+            yield _batch(buffer, index, headers, counts)
+        counts.read, counts.blank = sheet.row_elements, counts.blank + sheet.empty_rows
+        if not counts.balanced:
+            raise unaccounted(counts)
     finally:
         sheet.close()
         workbook.archive.close()
@@ -198,7 +210,12 @@ def _chain(first: Iterable[SheetRow], rest: Iterable[SheetRow]) -> Iterator[Shee
     yield from rest
 
 
-def _batch(buffer: list[list[str | None]], index: list[int], headers: list[str]) -> RawBatch:
+def _batch(buffer: list[list[str | None]], index: list[int], headers: list[str], counts: PhysicalCounts) -> RawBatch:
+    """The rows as a frame of text, handed on; those with no value (counted here, apart from the frame)
+    are blank rows."""
+    counts.blank += sum(1 for cells in buffer if not any(cells))
     frame = pd.DataFrame(buffer, columns=headers, dtype="string")
     frame.index = pd.Index(index, name="source_row", dtype="int64")
-    return RawBatch(drop_blank_rows(frame))
+    kept = drop_blank_rows(frame)
+    counts.records = counts.rows = counts.rows + len(kept)
+    return RawBatch(kept)

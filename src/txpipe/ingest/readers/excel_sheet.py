@@ -8,6 +8,11 @@ ST_Xstring escapes decoded), a shared string, true/false, a number, or a date wh
 one (openpyxl's date arithmetic). An error cell (``t="e"``: ``#N/A``, ``#REF!``..., a formula's cached
 error among them) gives :data:`ERROR_CELL`, which the reader reads as blank and counts. A value Excel
 cannot hold ends as :class:`UnreadableFile` naming the cell.
+
+For the physical accounting (lines.PhysicalCounts, unit ``sheet_rows``) the sheet counts its ``<row>``
+elements as expat meets them, before and apart from the code that builds rows (``row_elements``), and the
+rows it ends without a value it keeps (``empty_rows``: formatted empty cells, or values only in columns
+past the header's); every other ``<row>`` is yielded, so the reader can attribute each one.
 """
 
 from __future__ import annotations
@@ -75,6 +80,8 @@ class Sheet:
         self.workbook, self.part, self.limits = workbook, part, limits
         self.keep_columns = EXCEL_MAX_COLUMNS
         self.cells = 0
+        self.row_elements = 0  # <row> elements started (counted apart from the rows built)
+        self.empty_rows = 0  # rows ended holding no value kept (not yielded)
         self.row_number = 0
         self.column = 0
         self.done: list[SheetRow] = []
@@ -99,6 +106,8 @@ class Sheet:
 
     def _start(self, name: str, attributes: dict[str, str]) -> None:
         tag = local_name(name)
+        if tag == "row":  # every <row> element, wherever it is: what the row-building code misses shows
+            self.row_elements += 1
         cell = self.cell
         if tag == "c" and self.row is not None:
             self._start_cell(attributes)
@@ -209,6 +218,8 @@ class Sheet:
             for column, value in row.items():
                 values[column - 1] = value
             self.done.append((self.row_number, tuple(values)))
+        else:
+            self.empty_rows += 1
 
     def _ref(self) -> str:
         return f"{column_letter(self.column)}{self.row_number}"

@@ -2,7 +2,9 @@
 
 In JSON Lines a malformed line is quarantined with its line number and the rest goes on. A
 document that is broken as a whole, or that is not an array of objects, is rejected.
-``source_row`` is the line number (JSON Lines) or the element's 1-based position (array).
+``source_row`` is the line number (JSON Lines) or the element's 1-based position (array). Every line
+(JSON Lines) or top-level element (array, counted by lines.count_elements, not by the parser) is a
+record handed on or blank, or the file is rejected (lines.PhysicalCounts).
 
 A record that gives a key twice (compared as headers are: trimmed, without regard to case) is
 quarantined as ``duplicate_key``, and one holding a NUL character as ``nul_character``
@@ -31,7 +33,7 @@ from txpipe.ingest.readers import (
     field_too_long,
     looks_like_a_name,
 )
-from txpipe.ingest.readers.lines import PhysicalCounts, scan_text, unaccounted
+from txpipe.ingest.readers.lines import PhysicalCounts, count_elements, scan_text, unaccounted
 from txpipe.ingest.readers.text_rules import RepeatedKeys, record_object
 
 # A JSON object as parsed (its keys are text, its values any JSON), and one numbered by its place in
@@ -64,8 +66,10 @@ def read_json(path: Path, options: ReadOptions) -> Delivered:
         raise UnreadableFile("the file holds only whitespace")
     if head.startswith("["):  # an array is parsed whole (JSON Lines is the format for big deliveries)
         with open(path, encoding=codec) as handle:
-            records, issues, names = _array_records(handle.read())
-        return Delivered(names, _batches(records, issues, names, options))
+            text = handle.read()
+        counts = PhysicalCounts("elements", read=count_elements(text))
+        records, issues, names = _array_records(text)
+        return Delivered(names, _batches(records, issues, names, options, counts), physical=counts)
     names = _scan_lines(path, codec)
     counts = PhysicalCounts("lines", read=scan.lines, blank=scan.blank)
     return Delivered(names, _line_batches(path, codec, names, options, counts), physical=counts)
@@ -133,9 +137,9 @@ def _whole_document(path: Path, codec: str) -> Any:
 def _line_batches(
     path: Path, codec: str, names: list[str], options: ReadOptions, counts: PhysicalCounts
 ) -> Iterator[RawBatch]:
-    """Every line not blank is one record (a row or a quarantined line); at the end, the lines scanned
-    and the blank lines the scan counted must add up to the lines it counted, or the file is rejected
-    (lines.PhysicalCounts)."""
+    """Every line not blank is one record (a row or a quarantined line), but for an object of no value
+    (``{}``, nulls or spaces), which is blank; at the end, the records and the blank lines must add up to
+    the lines the scan counted, or the file is rejected (lines.PhysicalCounts)."""
     chunk: list[Numbered] = []
     issues: list[RowIssue] = []
     for number, value in _parsed_lines(path, codec):
@@ -146,6 +150,8 @@ def _line_batches(
             )
         elif isinstance(value, RepeatedKeys):
             issues.append(repeated_key_issue(number, f"line {number}", value))
+        elif isinstance(value, dict) and not any(map(_a_value, value.values())):
+            counts.records, counts.blank = counts.records - 1, counts.blank + 1  # {}: a blank line, not a row
         elif isinstance(value, dict):
             chunk.append((number, value))
         else:
@@ -256,13 +262,26 @@ def _array_records(text: str) -> tuple[list[Numbered], list[RowIssue], list[str]
     return records, issues, _header_names(e for e in document if isinstance(e, dict))
 
 
+def _a_value(value: Any) -> bool:
+    """Whether a record's value is one (an object whose values are all null or spaces is blank, not a record)."""
+    return value is not None and (not isinstance(value, str) or bool(value.strip()))
+
+
 def _batches(
-    records: list[Numbered], issues: list[RowIssue], names: list[str], options: ReadOptions
+    records: list[Numbered], issues: list[RowIssue], names: list[str], options: ReadOptions, counts: PhysicalCounts
 ) -> Iterator[RawBatch]:
+    """The array's records in chunks, its other elements as issues. Every element counted is a record handed
+    on (a row or an issue) or blank (an object without a value), or the file is rejected."""
+    counts.records = len(issues)
     if not records:
         yield RawBatch(pd.DataFrame(columns=names, dtype="string"), issues)
-        return
     step = options.row_built_chunk_rows
     for start in range(0, len(records), step):
-        frame = _frame(records[start : start + step], names, options.limits.field_chars)
+        chunk = records[start : start + step]
+        frame = _frame(chunk, names, options.limits.field_chars)
+        counts.blank += sum(1 for _, record in chunk if not any(map(_a_value, record.values())))
+        counts.records += len(frame)
         yield RawBatch(frame, issues if start == 0 else [])
+    counts.rows = counts.records
+    if not counts.balanced:
+        raise unaccounted(counts)

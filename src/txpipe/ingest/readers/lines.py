@@ -29,6 +29,7 @@ _BLANK_LINE = re.compile(r"^[ \t]*\n", re.MULTILINE)  # on text whose line endin
 _BLANK_INSIDE = re.compile(r"\n[ \t]*\n")  # a quick test for any blank line after the first
 _EMPTY_ARRAY = re.compile(r"[ \t\n\r]*\[[ \t\n\r]*\]")
 _NOT_STRUCTURE = bytes(set(range(256)) - set(b'"[]{},'))  # the bytes count_elements drops at once
+_NOT_ESCAPED = bytes(set(range(256)) - set(b'"[]{},\\/bfnrtu'))  # ... and those first, when there are escapes
 _DEPTH_STEP = np.zeros(256, np.int8)
 _DEPTH_STEP[list(b"[{")], _DEPTH_STEP[list(b"]}")] = 1, -1
 _ELEMENT_SLICE = 1 << 22
@@ -187,12 +188,14 @@ def count_elements(text: str) -> int:
 
     Escaped backslashes and quotes are dropped, then every byte but quotes, brackets and commas, then
     empty strings; the rest (a few bytes an element) is walked in slices by numpy: the quotes' parity
-    says what is inside a string, the brackets' running sum the depth."""
+    says what is inside a string, the brackets' running sum the depth. (Where there are escapes, the
+    bytes no escape's second byte can be are dropped first: every backslash still has its own second
+    byte next to it, so the escapes pair as in the text, and there is less to scan.)"""
     if _EMPTY_ARRAY.match(text):
         return 0
     raw = text.encode("utf-8", "surrogatepass")  # no byte of a multi-byte character is ASCII
     if b"\\" in raw:  # in valid JSON a backslash escapes the next byte: pairs first, then quotes
-        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+        raw = raw.translate(None, _NOT_ESCAPED).replace(b"\\\\", b"").replace(b'\\"', b"")
     codes = np.frombuffer(raw.translate(None, _NOT_STRUCTURE).replace(b'""', b""), np.uint8)
     del raw
     commas = depth = inside = 0
