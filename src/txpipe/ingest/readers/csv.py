@@ -73,7 +73,7 @@ def read_csv(path: Path, options: ReadOptions) -> Delivered:
 def _skip_blank(row: pacsv.InvalidRow) -> str:
     """Arrow's handler of a record it cannot place: a line of spaces is a blank line (the scan counted it);
     anything else stops Arrow (the exact path then finds and reports it)."""
-    return "skip" if not row.text.strip(" \t\r\n\ufeff") else "error"
+    return "skip" if not row.text.strip(" \t\r\n") else "error"
 
 
 def _open_arrow(file: CsvFile, source: Path | TerminatedFile) -> pacsv.CSVStreamingReader:

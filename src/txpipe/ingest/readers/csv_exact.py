@@ -38,8 +38,9 @@ def sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def is_blank(row: list[str]) -> bool:
-    return not row or (len(row) == 1 and not row[0].strip())
+def is_blank(row: list[str], lines: _Lines, start: int, end: int) -> bool:
+    """A blank line (only spaces and tabs, as the line scan counts it), not a record."""
+    return not row or (start == end and len(row) == 1 and not lines.last.strip(" \t\r\n"))
 
 
 class _Lines:
@@ -48,6 +49,7 @@ class _Lines:
 
     def __init__(self, handle: TextIO, limit: int) -> None:
         self.handle, self.limit, self.ended, self.number = handle, limit, False, 0
+        self.last = ""  # the last line read
 
     def __iter__(self) -> _Lines:
         return self
@@ -58,6 +60,7 @@ class _Lines:
             self.ended = True
             raise StopIteration
         self.number += 1
+        self.last = line
         if len(line) > self.limit:
             raise UnreadableFile(f"line {self.number} is longer than {self.limit:,} characters: it is not a CSV record")
         return line
@@ -84,7 +87,7 @@ def first_record(path: Path, codec: str, delimiter: str | None, limits: ReadLimi
         lines = _Lines(handle, HEADER_LINE_CHARS)
         reader = pycsv.reader(lines, delimiter=delimiter, strict=True)
         for row, start, end in _records(reader, lines):
-            if not is_blank(row):
+            if not is_blank(row, lines, start, end):
                 check_span(start, end, limits.record_lines)
                 return Header(row, delimiter, end, start - 1)
     raise UnreadableFile("the file holds only blank lines")
@@ -135,9 +138,10 @@ def exact_batches(file: CsvFile, headers: list[str], skip: int, counts: Physical
         for row, start, end in _records(reader, lines):
             check_span(start, end, limits.record_lines)
             span = end - start + 1
-            if is_blank(row) or (record and len(row) == width and not any(cell.strip() for cell in row)):
+            blank = is_blank(row, lines, start, end)
+            if blank or (record and len(row) == width and not any(cell.strip() for cell in row)):
                 fresh.blank += span
-                record += not is_blank(row)  # a record of empty fields keeps its number
+                record += not blank  # a record of empty fields keeps its number
                 continue
             if not record:
                 fresh.header, record = span, 1

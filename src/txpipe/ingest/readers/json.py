@@ -101,10 +101,11 @@ def _scan_lines(path: Path, codec: str) -> list[str]:
     keys: dict[str, str] = {}
     records = 0
     first_line_broken = None
-    for index, (_, value) in enumerate(_parsed_lines(path, codec)):
+    first_line = 0
+    for index, (number, value) in enumerate(_parsed_lines(path, codec)):
         if isinstance(value, json.JSONDecodeError):
             if index == 0:
-                first_line_broken = value
+                first_line_broken, first_line = value, number
         elif isinstance(value, dict):
             records += 1
             for key in value:
@@ -119,7 +120,10 @@ def _scan_lines(path: Path, codec: str) -> list[str]:
                 f"the JSON document is a single {type(document).__name__}; deliver an array of objects or JSON Lines"
             )
         if not records:
-            raise UnreadableFile(f"broken JSON: {first_line_broken.msg} on line 1")
+            raise UnreadableFile(
+                f"broken JSON: {first_line_broken.msg} on line {first_line}, and no line holds a JSON object "
+                "(the file's columns cannot be known)"
+            )
     if not records:
         raise UnreadableFile("no line holds a JSON object: deliver an array of objects or JSON Lines")
     return check_headers(list(keys.values()))

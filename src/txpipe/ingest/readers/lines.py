@@ -156,12 +156,14 @@ def _scan(path: Path, codec: str, declared: bool) -> LineScan:
             try:
                 counter.feed(decoder.decode(chunk))
             except UnicodeDecodeError as error:
-                line = counter.lines + 1 + chunk.count(b"\n", 0, error.start)
-                raise _not_text(codec, declared, line, chunk[error.start]) from None
+                raise _not_text(codec, declared, counter, error) from None
         try:
             counter.feed(decoder.decode(b"", final=True))
         except UnicodeDecodeError:
-            raise UnreadableFile(f"the file is not valid {_name(codec)} (it ends inside a character)") from None
+            counter.close()
+            raise UnreadableFile(
+                f"the file is not valid {_name(codec)} (it ends inside a character, on line {counter.lines})"
+            ) from None
     terminated = counter.close()
     return LineScan(codec, counter.lines, counter.blank, terminated, counter.quoted)
 
@@ -170,7 +172,12 @@ def _name(codec: str) -> str:
     return "UTF-8" if codec == "utf-8-sig" else codecs.lookup(codec).name
 
 
-def _not_text(codec: str, declared: bool, line: int, byte: int) -> UnreadableFile:
+def _not_text(codec: str, declared: bool, counter: _LineCounter, error: UnicodeDecodeError) -> UnreadableFile:
+    """The rejection naming the first bad byte and its line: the text before it (the bytes the decoder
+    held, which a BOM no longer starts) is counted as the scan counts lines."""
+    counter.feed(error.object[: error.start].decode(codec, errors="replace") + "\ufffd")  # the bad byte's place
+    counter.close()
+    line, byte = counter.lines, error.object[error.start]
     if declared:
         return UnreadableFile(
             f"the file is not valid {_name(codec)}, the encoding its source config declares (first bad byte "
