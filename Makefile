@@ -37,9 +37,9 @@ run: $(STAMP)
 	$(BIN)/txpipe run --landing data/sample/landing
 
 ## make test: the fast tier: the habits (make lint), then every module's tests and every oracle at the
-## quick hypothesis profile (no browser, no killed runs, no real servers; a few minutes)
+## quick hypothesis profile (no browser, no killed runs, no real servers; a few minutes), on every core
 test: lint
-	TXPIPE_HYPOTHESIS_PROFILE=quick $(BIN)/python -m pytest -m "not deep"
+	TXPIPE_HYPOTHESIS_PROFILE=quick $(BIN)/python -m pytest -m "not deep" -n auto
 
 ## make check: everything, as CI runs it: the habits, then the whole suite at the check hypothesis
 ## profile, the deep tier included (a real browser, killed runs, real Prefect servers, end-to-end runs)
