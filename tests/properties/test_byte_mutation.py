@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
@@ -56,6 +57,7 @@ from hypothesis import strategies as st
 from tests.conftest import TEST_KEY, ingest_all, read_parquet_rows, row
 from tests.hypothesis_profiles import examples
 from txpipe.ingest import IngestContext
+from txpipe.ingest.readers import ReadOptions, UnreadableFile, read_delivery
 from txpipe.settings import Settings
 
 HYP = {
@@ -945,3 +947,59 @@ def test_a_malformed_json_line_is_quarantined_with_its_line_number(ingest_base):
         if name in rejected and (record.status != "rejected" or not re.search(rf"\bline {line}\b", record.reason)):
             failures.append(f"{name}: {record.status} {record.reason!r}; expected rejected naming line {line}")
     assert not failures, "\n".join(failures)
+
+
+# -------------------------------------------------------------------------------- the reader alone, many examples
+
+
+def read_rows(path: Path, chunk_rows: int) -> tuple[dict[int, dict], int, object]:
+    """What the reader hands on: rows by source_row, the records counted (rows and issues), its physical counts."""
+    delivered = read_delivery(path, ReadOptions(chunk_rows=chunk_rows))
+    rows, records = {}, 0
+    for batch in delivered.batches:
+        records += len(batch.frame) + len(batch.issues)
+        for position, values in zip(batch.frame.index, batch.frame.to_dict("records"), strict=True):
+            rows[int(position)] = {k: (None if v is None or v is pd.NA else v) for k, v in values.items()}
+    return rows, records, delivered.physical
+
+
+@hyp_settings(max_examples=examples(1000), **HYP)
+@given(
+    delivery=st.sampled_from(FORMATS).flatmap(deliveries),
+    plan=plans,
+    chunk_rows=CHUNK_ROWS,
+)
+def test_the_reader_keeps_every_undamaged_row_or_rejects_the_file(delivery, plan, chunk_rows):
+    """The same damage, through the reader alone (no run: 200 examples in `make test`, in seconds): the
+    lines it attributes are the lines of the bytes, every row on an undamaged line is read as in the
+    clean file at the position the README gives, or the file is rejected naming a place and no value."""
+    damaged = damage(delivery, plan)
+    settings = Settings.from_env({"TXPIPE_HOME": tempfile.gettempdir()})
+    clean_expect = expect_of(Damaged(delivery, delivery.lines, set(), []), settings)
+    expect = expect_of(damaged, settings)
+    with tempfile.TemporaryDirectory(prefix="txpipe-reader-") as tmp:
+        clean_path, damaged_path = Path(tmp) / f"clean.{delivery.suffix}", Path(tmp) / f"damaged.{delivery.suffix}"
+        clean_path.write_bytes(delivery.data())
+        damaged_path.write_bytes(damaged.data())
+        clean_rows, _, _ = read_rows(clean_path, chunk_rows)
+        try:
+            rows, records, physical = read_rows(damaged_path, chunk_rows)
+        except UnreadableFile as error:
+            reason = str(error)
+            assert NAMES_A_PLACE.search(reason) or "UTF-8" in reason or "not text" in reason, reason
+            assert not [v for v in delivered_values(delivery.rows) if v in reason], reason
+            rejectable = expect.reject_lines is not None or expect.may_reject or binary_by_readme(damaged.data())
+            assert rejectable, f"rejected, though no rule of the README rejects these bytes: {reason}"
+            return
+        except Exception:  # a crash: the pipeline rejects the file (README "Bytes never block a run")
+            return
+    assert expect.reject_lines is None, f"read, though the README rejects it (line {sorted(expect.reject_lines)})"
+    assert physical is not None and physical.balanced and physical.records == records, physical
+    assert physical.read == expect.lines, (physical, expect.lines)
+    columns = set(next(iter(clean_rows.values()), {}))
+    for index in damaged.intact_rows():
+        if index not in expect.positions or index not in clean_expect.positions:
+            continue
+        want = clean_rows.get(clean_expect.positions[index])
+        got = rows.get(expect.positions[index])
+        assert got is not None and {c: got.get(c) for c in columns} == want, (index, expect.positions[index], got, want)
