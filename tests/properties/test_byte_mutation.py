@@ -280,6 +280,8 @@ def damage(delivery: Delivery, plan: list[tuple], header: bool = False) -> Damag
         else:
             inserted, spot = insertion(kind, variant, line.content, delivery, position % (len(line.content) + 1))
             if kind == "bom" and index == 0 and spot == 0:
+                if not line.content:
+                    continue  # at byte 0 of the file whatever the spot: the encoding's mark, not damage
                 spot = 1  # a BOM at byte 0 is the encoding's mark, not damage
             line.content = line.content[:spot] + inserted + line.content[spot:]
             if spot == 0 and index > 0:

@@ -169,3 +169,11 @@ def test_a_json_line_holding_an_object_of_no_value_is_blank(settings, landing):
     [record] = ingest_all(settings, landing)
     assert (record.status, record.rows_read, record.rows_stored) == ("stored", 1, 1)
     assert record.physical == {"unit": "lines", "read": 3, "header": 0, "blank": 2, "rows": 1, "records": 1}
+
+
+@pytest.mark.parametrize(("tail", "line"), [(b"1,a,\xc3", 3), (b"\n\xc3", 4), (b"\r\xc3", 4)])
+def test_a_character_cut_at_the_end_names_its_line(tmp_path, tail, line):
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"id,note,x\n1,a,b\n" + (tail if tail[:1] != b"\n" and tail[:1] != b"\r" else b"2,c,d" + tail))
+    with pytest.raises(UnreadableFile, match=rf"ends inside a character, on line {line}\)"):
+        _lines_of(path)

@@ -160,6 +160,7 @@ def _scan(path: Path, codec: str, declared: bool) -> LineScan:
         try:
             counter.feed(decoder.decode(b"", final=True))
         except UnicodeDecodeError:
+            counter.feed("\ufffd")  # the cut character's place: its line
             counter.close()
             raise UnreadableFile(
                 f"the file is not valid {_name(codec)} (it ends inside a character, on line {counter.lines})"
