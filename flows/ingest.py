@@ -89,7 +89,9 @@ def log_ingest(run: IngestRun, log: Logger) -> None:
         log.warning("skipped %s: %s", printable(entry.path), entry.reason)
     for deferred in run.deferred:
         log.warning("%s %s", printable(deferred["path"]), deferred["reason"])
-    log.info("%d new deliveries under %s", run.planned, run.landing)
+    log.info("%d new deliveries under %s", run.planned - run.rejudged, run.landing)
+    if run.rejudged:
+        log.info("%d held deliveries judged again (their config, roster or reference data changed)", run.rejudged)
     if run.planned:
         log.info("totals %s; report %s", RunTotals.of(run.records), run.report)
 

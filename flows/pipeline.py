@@ -23,13 +23,15 @@ def pipeline_flow(
     alert: bool = True,
     max_quarantine_share: float | None = None,
     settings: Settings | None = None,
+    reprocess: bool = False,
 ) -> RunReport:
     """Ingest new deliveries, then build and publish (neither when nothing changed).
 
     The run ends Failed when a file failed on a bug (it is retried next run; what was ingested is
     published). With ``alert`` it also ends Failed, with the reason as its message, when every
     delivery was rejected or the quarantined share of rows passes ``max_quarantine_share`` (default
-    TXPIPE_MAX_QUARANTINE_SHARE or 0.2), so that a Prefect automation can notify on it.
+    TXPIPE_MAX_QUARANTINE_SHARE or 0.2), so that a Prefect automation can notify on it. With
+    ``reprocess`` every held delivery of ``sources`` (all when None) is judged again from the landing.
     """
     settings = settings_or_environment(settings)
     log = get_run_logger()
@@ -49,6 +51,7 @@ def pipeline_flow(
         max_quarantine_share=max_quarantine_share,
         run_id=run_id(),
         runner=runner,
+        reprocess=reprocess,
     )
     log_recovery(report.recovery, log)
     if report.nothing_to_do:

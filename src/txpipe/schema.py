@@ -80,6 +80,8 @@ PARTICIPATION_SCHEMA = pa.schema(
         pa.field("activity_code", pa.string(), nullable=False),
         pa.field("activity_title", pa.string()),
         pa.field("iteration_id", pa.string()),
+        # the iteration as the row came with it (delivered, or the source's default), before its canonical form
+        pa.field("iteration_id_delivered", pa.string()),
         pa.field("provider", pa.string()),
         pa.field("start_date", pa.date32(), nullable=False),
         pa.field("end_date", pa.date32(), nullable=False),

@@ -99,7 +99,6 @@ def test_generated_deliveries_with_many_defects(settings, tmp_path, reference, s
         "score_out_of_range",
         "malformed_activity_code",
         "activity_not_in_catalogue",
-        "iteration_other_shape",
     }
     records = ingest_all(settings, landing)
     assert all(r.balanced and r.status == "stored" for r in records)

@@ -66,6 +66,15 @@ HOSTILE_CONFIGS = {
     "nested_arrays": ("x = " + "[" * 5000 + "]" * 5000, "nested too deeply"),
     "not_utf8": (b'description = "\xff\xfe"', "not UTF-8"),
     "broken_toml": ("columns = [", "not valid TOML"),
+    "dates_string": ('dates = "Year"', "[dates] must be a table"),
+    "dates_period_number": ("[dates]\nperiod = 2025", "[dates] period must be a string"),
+    "dates_misspelt": ('[dates]\nperod = "Year"', "unknown key"),
+    "dates_with_start_date": ('[dates]\nperiod = "Year"\n[columns]\n"Beginn" = "start_date"', "[dates] period"),
+    "quarantine_number": ("quarantine = 0.5", "[quarantine] must be a table"),
+    "quarantine_above_one": ("[quarantine]\nmax_share = 1.5", "max_share must be a number from 0 to 1"),
+    "quarantine_string": ('[quarantine]\nmax_share = "0.9"', "max_share must be a number from 0 to 1"),
+    "quarantine_nan": ("[quarantine]\nmax_share = nan", "max_share must be a number from 0 to 1"),
+    "quarantine_misspelt": ("[quarantine]\nmaxshare = 0.5", "unknown key"),
 }
 
 
@@ -107,7 +116,18 @@ def test_hostile_configs_end_as_rejected_deliveries(settings, landing, tmp_path,
 @given(
     st.dictionaries(
         st.sampled_from(
-            ["description", "encoding", "delimiter", "sheet", "date_order", "columns", "defaults", "aliases"]
+            [
+                "description",
+                "encoding",
+                "delimiter",
+                "sheet",
+                "date_order",
+                "columns",
+                "defaults",
+                "aliases",
+                "dates",
+                "quarantine",
+            ]
         ),
         st.recursive(
             st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8) | st.dates(),

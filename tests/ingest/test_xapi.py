@@ -57,7 +57,7 @@ def test_cmi5_failed_then_passed_takes_the_pass_and_its_score():
     record = only(outcome)
     assert (record.status, record.start_date, record.end_date) == ("passed", "2024-03-04", "2024-03-07")
     assert record.score == pytest.approx(70.0)  # (45 - 10) / (60 - 10): raw/min/max before scaled
-    assert record.title == "Gender awareness" and record.learner == "mailto:alice@example.org"
+    assert record.title == "Gender awareness" and record.learner == "mbox:mailto:alice@example.org"
     assert (outcome.read, outcome.used, outcome.ignored, outcome.quarantined) == (5, 5, 0, [])
 
 
@@ -129,10 +129,10 @@ def test_records_are_per_learner_activity_and_registration():
     )
     keys = {(r.learner, r.activity, r.registration) for r in outcome.records}
     assert keys == {
-        ("mailto:alice@example.org", COURSE, "r1"),
-        ("mailto:alice@example.org", COURSE, "r2"),
-        ("https://lms.example.org|bob-42", COURSE, None),
-        ("mailto:alice@example.org", "https://example.org/courses/other", None),
+        ("mbox:mailto:alice@example.org", COURSE, "r1"),
+        ("mbox:mailto:alice@example.org", COURSE, "r2"),
+        ("account:https://lms.example.org|bob-42", COURSE, None),
+        ("mbox:mailto:alice@example.org", "https://example.org/courses/other", None),
     }
 
 
@@ -156,7 +156,9 @@ def test_kokea_against_records_worked_out_by_hand():
     assert sorted((p.position, p.rule) for p in outcome.quarantined) == sorted(
         (q["index"], q["rule"]) for q in expected["quarantined"]
     )
-    got = {(r.learner, r.activity): r for r in outcome.records}
+    # kokea_expected.json writes a learner as its mbox; the key is typed (README "Records")
+    got = {(r.learner.removeprefix("mbox:"), r.activity): r for r in outcome.records}
+    assert all(r.learner.startswith("mbox:mailto:") for r in outcome.records)
     for want in expected["records"]:
         record = got[(want["learner"], want["activity"])]
         assert (record.status, record.start_date, record.end_date, record.title) == (
@@ -239,7 +241,7 @@ def test_records_become_landing_rows():
             config,
             {"provider": "JADL"},
             lambda key: hashlib.sha256(key.encode()).hexdigest(),
-            roster={"https://lms.example.org|bob-42": "GEO"},
+            roster={"account:https://lms.example.org|bob-42": "GEO"},
         )
     )
     assert all(list(row) == list(LANDING_COLUMNS) for row in rows)

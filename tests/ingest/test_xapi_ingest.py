@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import ingest_all, kept_build_result, read_parquet_rows
 from txpipe.settings import Settings
+from txpipe.store.ledger import Ledger
 
 ADL = "http://adlnet.gov/expapi/verbs/"
 CMI5 = "https://w3id.org/xapi/adl/verbs/"
@@ -76,7 +77,14 @@ def _write(landing: Path, name: str, text: str, source: str = "lrs") -> None:
 
 
 def _lake(settings: Settings, source_file: str, zone: str) -> list[dict]:
-    rows = [r for r in read_parquet_rows(settings.lake / zone) if r["source_file"] == source_file]
+    """The lake rows of the file's delivery that counts (its exports' voids may have had another export of
+    the source judged again: the superseded judgement's files stay in the lake)."""
+    counting = {r.batch_id for r in Ledger(settings.ledger_dir).counting().values()}
+    rows = [
+        r
+        for r in read_parquet_rows(settings.lake / zone)
+        if r["source_file"] == source_file and r["batch_id"] in counting
+    ]
     return sorted(
         ({k: v for k, v in r.items() if k not in ("batch_id", "source_file", "ingested_at", "run_id")} for r in rows),
         key=lambda r: r["source_row"],

@@ -15,10 +15,14 @@ R1  "an Agent with no identifier": an actor whose objectType is absent or "Agent
     `xapi_actor_group`, checked in table order (after verb and object).
 R2  Identifiers are non-empty strings (an empty mbox, mbox_sha1sum, openid, homePage or account name
     identifies nobody); an account needs both homePage and name.  The generator only
-    ever gives one identifier per Agent, so their precedence is not tested.
+    ever gives one identifier per Agent, so their precedence is not tested.  The learner is the typed
+    key of "Records" (issue 24): `mbox:`, `mbox_sha1sum:` (lower case), `openid:` or `account:` then
+    homePage `|` name, with a backslash or `|` inside either escaped by a backslash.
 R3  "has no `verb` with an `id`": a verb that is absent, not an object, or an object without a
     non-empty string `id`.  "has no `object`": the key is absent or null, or the value is not a JSON
-    object.  (An object without an `id` is not generated: the README does not say what it is.)
+    object.  (An object without an `id` is not generated: the README does not say what it is.)  An
+    object is an activity when its objectType is absent or "Activity" (xAPI's default); a
+    StatementRef, SubStatement, Agent or Group object is not, and its statement is ignored (issue 24).
 R4  "says passed" / "says failed" means the verb's status after matching (so a config verb mapped to
     passed says passed, and a default passed IRI that [xapi.verbs] maps to completed says completed).
     `result.success: false` / `true` mean the JSON booleans (0 and 1 are not false and true).
@@ -57,7 +61,10 @@ R10 Title: the record's activity's definition.name (the object's, or the groupin
     the map's first entry; the library takes the lowest tag, which is the better reading, so the oracle
     was changed and the README should say it.)  Which statement gives the
     title when several give different names is not specified, so the generator keeps one name map per
-    activity IRI within an example (statements only differ in whether they carry it).
+    activity IRI within an example (statements only differ in whether they carry it).  A record none
+    of whose statements names its activity takes the name of the first statement of the export (by
+    position) that is neither quarantined nor voided and names that activity as its object or as a
+    grouping activity (issue 24).
 R11 The records of `participations` carry the activity IRI (mapped or not); the unmapped ones are only
     quarantined later, at row level, so they appear in `outcome.records`.
 R12 JSON numbers have no size limit (json.loads gives Python ints of any size): scaled 10**400 is a
@@ -140,17 +147,33 @@ def nonempty_str(value) -> bool:
 
 
 def learner_of(actor):
-    """The identifier as xAPI writes it, or None (READING R2)."""
+    """The typed identifier, or None (READING R2)."""
     if nonempty_str(actor.get("mbox")):
-        return actor["mbox"]
+        return "mbox:" + actor["mbox"]
     if nonempty_str(actor.get("mbox_sha1sum")):
-        return actor["mbox_sha1sum"].lower()
+        return "mbox_sha1sum:" + actor["mbox_sha1sum"].lower()
     if nonempty_str(actor.get("openid")):
-        return actor["openid"]
+        return "openid:" + actor["openid"]
     account = actor.get("account")
     if isinstance(account, dict) and nonempty_str(account.get("homePage")) and nonempty_str(account.get("name")):
-        return f"{account['homePage']}|{account['name']}"
+        home, name = (account[k].replace("\\", "\\\\").replace("|", "\\|") for k in ("homePage", "name"))
+        return f"account:{home}|{name}"
     return None
+
+
+def is_activity(obj) -> bool:
+    """READING R3: objectType absent or "Activity"."""
+    return obj.get("objectType", "Activity") == "Activity"
+
+
+def named_activities(statement):
+    """The activity objects a statement names, with a title: its object, then its grouping (READING R10)."""
+    grouping = (context_of(statement).get("contextActivities") or {}).get("grouping") or []
+    for candidate in [statement["object"], *grouping]:
+        if isinstance(candidate, dict) and is_activity(candidate) and isinstance(candidate.get("id"), str):
+            name = title_of(candidate.get("definition"))
+            if name:
+                yield candidate["id"], name
 
 
 def status_of(verb_iri: str, extra_verbs: dict) -> str | None:
@@ -286,12 +309,16 @@ def oracle(statements, extra_verbs=None, nation_extension=None, activities=()):
         if not c.rule and c.is_voider and isinstance(c.statement["object"].get("id"), str)
     }
     used, ignored = [], 0
+    export_titles: dict[str, str] = {}
     for c in classified:
         if c.rule:
             continue
         target_id = c.statement.get("id")
         voided = isinstance(target_id, str) and target_id in voided_ids
-        if c.is_voider or voided or c.status is None:
+        if not voided:
+            for iri, name in named_activities(c.statement):
+                export_titles.setdefault(iri, name)
+        if c.is_voider or voided or c.status is None or not is_activity(c.statement["object"]):
             ignored += 1
         else:
             used.append(c)
@@ -327,7 +354,7 @@ def oracle(statements, extra_verbs=None, nation_extension=None, activities=()):
             "start_date": ordered[0].instant.date().isoformat(),
             "end_date": max(c.instant for c in ordered).date().isoformat(),
             "score": score,
-            "title": title,
+            "title": title or export_titles.get(rec.activity),
             "nation": nation,
             "positions": sorted(c.position for c in ordered),
         }
@@ -458,6 +485,17 @@ EXTRA_VERBS = {
     "http://id.tincanapi.com/verb/viewed": "attended",  # gives a status to an ignored verb
     CMI5 + "passed": "completed",  # overrides a default passed
 }
+NOT_ACTIVITIES = [
+    {"objectType": "StatementRef", "id": "8f87ccde-bb56-4c2e-ab83-44982ef22df0"},
+    {
+        "objectType": "SubStatement",
+        "actor": {"mbox": "mailto:ann@example.org"},
+        "verb": {"id": ADL + "passed"},
+        "object": {"id": "https://example.org/courses/gender-awareness", "definition": {"name": {"en": "Sub"}}},
+    },
+    {"objectType": "Agent", "mbox": "mailto:ann@example.org"},
+    {"objectType": "Group", "id": "https://example.org/courses/gender-awareness", "member": []},
+]
 BAD_VERBS = ["<absent>", None, {}, {"display": {"en-US": "passed"}}, ADL + "passed", {"id": ""}]
 
 COURSE = "https://example.org/courses/gender-awareness"
@@ -635,6 +673,8 @@ def statement_lists(draw):
                     "name": dict(names[activity]),
                     "type": "http://adlnet.gov/expapi/activities/lesson",
                 }
+            if draw(st.integers(0, 9)) == 0:  # READING R3: an object that is not an activity
+                obj = copy.deepcopy(draw(st.sampled_from(NOT_ACTIVITIES)))
             s["object"] = obj
         if draw(st.integers(0, 99)) < 4:
             how = draw(st.integers(0, 2))
@@ -766,8 +806,8 @@ def test_scaled_minus_one_to_zero_is_valid_but_gives_no_score_and_bounds_are_inc
     )
     out = assert_agree(rows, activities={COURSE})
     assert out["quarantined"] == set()
-    assert out["records"][("mailto:ann@example.org", COURSE, None)]["score"] is None
-    assert out["records"][("https://id.example.org/x", COURSE, None)]["score"] == pytest.approx(100)
+    assert out["records"][("mbox:mailto:ann@example.org", COURSE, None)]["score"] is None
+    assert out["records"][("openid:https://id.example.org/x", COURSE, None)]["score"] == pytest.approx(100)
 
 
 def test_raw_min_max_first_but_not_when_max_equals_min():
@@ -780,8 +820,8 @@ def test_raw_min_max_first_but_not_when_max_equals_min():
         ),
     )
     out = assert_agree(rows, activities={COURSE})
-    assert out["records"][("mailto:ann@example.org", COURSE, None)]["score"] == pytest.approx(50)
-    assert out["records"][("https://id.example.org/x", COURSE, None)]["score"] == pytest.approx(90)
+    assert out["records"][("mbox:mailto:ann@example.org", COURSE, None)]["score"] == pytest.approx(50)
+    assert out["records"][("openid:https://id.example.org/x", COURSE, None)]["score"] == pytest.approx(90)
 
 
 def test_score_from_last_deciding_statement_by_instant_then_position():
@@ -793,7 +833,7 @@ def test_score_from_last_deciding_statement_by_instant_then_position():
         st_("completed", ts="2024-03-03T10:00:00Z"),
     )
     out = assert_agree(rows, activities={COURSE})
-    rec = out["records"][("mailto:ann@example.org", COURSE, None)]
+    rec = out["records"][("mbox:mailto:ann@example.org", COURSE, None)]
     assert rec["score"] == pytest.approx(70)
     assert (rec["start_date"], rec["end_date"], rec["status"]) == ("2024-03-02", "2024-03-03", "passed")
 
@@ -804,7 +844,7 @@ def test_equal_instants_tie_broken_by_position():
         st_("failed", ts="2024-03-02T10:00:00Z", result={"score": {"scaled": 0.4}}),
     )
     out = assert_agree(rows, activities={COURSE})
-    assert out["records"][("mailto:ann@example.org", COURSE, None)]["score"] == pytest.approx(40)
+    assert out["records"][("mbox:mailto:ann@example.org", COURSE, None)]["score"] == pytest.approx(40)
 
 
 def test_utc_dates_across_midnight_and_ignored_statements_do_not_count():
@@ -815,7 +855,7 @@ def test_utc_dates_across_midnight_and_ignored_statements_do_not_count():
         st_("http://id.tincanapi.com/verb/viewed", ts="2024-03-09T10:00:00Z"),
     )
     out = assert_agree(rows, activities={COURSE})
-    rec = out["records"][("mailto:ann@example.org", COURSE, None)]
+    rec = out["records"][("mbox:mailto:ann@example.org", COURSE, None)]
     assert (rec["start_date"], rec["end_date"], rec["positions"]) == ("2024-03-02", "2024-03-04", [2, 3])
     assert (out["used"], out["ignored"]) == (2, 2)
 
@@ -843,7 +883,7 @@ def test_voiding_before_and_after_and_quarantined_voiders_and_targets():
     out = assert_agree(rows, activities={COURSE})
     assert out["quarantined"] == {(5, "xapi_timestamp_invalid"), (7, "xapi_timestamp_invalid")}
     assert (out["used"], out["ignored"]) == (1, 6)
-    assert list(out["records"]) == [("https://id.example.org/y", COURSE, None)]
+    assert list(out["records"]) == [("openid:https://id.example.org/y", COURSE, None)]
 
 
 def test_identifiers_as_xapi_writes_them():
@@ -855,8 +895,11 @@ def test_identifiers_as_xapi_writes_them():
         st_("attended", actor={"objectType": "Group", "member": [ANN]}),
     )
     out = assert_agree(rows, activities={COURSE})
-    assert set(out["records"]) == {(SHA, COURSE, None), ("https://lms.example.org|carol", COURSE, None)}
-    assert out["records"][(SHA, COURSE, None)]["positions"] == [1, 2]
+    assert set(out["records"]) == {
+        ("mbox_sha1sum:" + SHA, COURSE, None),
+        ("account:https://lms.example.org|carol", COURSE, None),
+    }
+    assert out["records"][("mbox_sha1sum:" + SHA, COURSE, None)]["positions"] == [1, 2]
     assert out["quarantined"] == {(4, "xapi_actor_missing"), (5, "xapi_actor_group")}
 
 
@@ -871,8 +914,13 @@ def test_verb_matching_order_and_variants():
         st_(CMI5 + "satisfied", actor={"openid": "https://id.example.org/z"}),
     )
     out = assert_agree(rows, extra_verbs=extra, activities=set(ACTIVITIES))
-    status = {k[1] if k[0] == ANN["mbox"] else k[0]: v["status"] for k, v in out["records"].items()}
-    assert status == {AU1: "completed", AU2: "completed", INPERSON: "passed", "https://id.example.org/x": "failed"}
+    status = {k[1] if k[0] == "mbox:" + ANN["mbox"] else k[0]: v["status"] for k, v in out["records"].items()}
+    assert status == {
+        AU1: "completed",
+        AU2: "completed",
+        INPERSON: "passed",
+        "openid:https://id.example.org/x": "failed",
+    }
     assert out["ignored"] == 2
 
 
@@ -900,7 +948,7 @@ def test_cmi5_course_in_grouping_title_english_first_and_nation_last():
         au("completed", "2024-03-02T10:00:00Z", AU1, "UKR"),  # later in the file, earlier in time
     )
     out = assert_agree(rows, nation_extension=NATION_EXT, activities={COURSE})
-    rec = out["records"][("mailto:ann@example.org", COURSE, "r1")]
+    rec = out["records"][("mbox:mailto:ann@example.org", COURSE, "r1")]
     assert (rec["status"], rec["title"], rec["nation"], rec["positions"]) == (
         "passed",
         "Gender course",
@@ -909,10 +957,13 @@ def test_cmi5_course_in_grouping_title_english_first_and_nation_last():
     )
     # mapped object: the record is the object's, titled from the object
     out = assert_agree(rows, nation_extension=NATION_EXT, activities={COURSE, AU1})
-    assert out["records"][("mailto:ann@example.org", AU1, "r1")]["title"] == "Module"
+    assert out["records"][("mbox:mailto:ann@example.org", AU1, "r1")]["title"] == "Module"
     # nothing mapped: the record keeps the object's IRI
     out = assert_agree(rows, nation_extension=NATION_EXT, activities=set())
-    assert set(out["records"]) == {("mailto:ann@example.org", AU1, "r1"), ("mailto:ann@example.org", AU2, "r1")}
+    assert set(out["records"]) == {
+        ("mbox:mailto:ann@example.org", AU1, "r1"),
+        ("mbox:mailto:ann@example.org", AU2, "r1"),
+    }
 
 
 def test_registration_splits_records():
@@ -1000,4 +1051,4 @@ def test_a_statement_id_that_is_not_a_string_does_not_stop_the_export(bad_id):
 def test_a_grouping_entry_without_a_string_iri_does_not_stop_the_export():
     context = {"contextActivities": {"grouping": [{"id": [COURSE]}, COURSE, {"id": COURSE}]}}
     out = assert_agree(numbered(st_("passed", obj=AU1, context=context)), activities={COURSE})
-    assert list(out["records"]) == [("mailto:ann@example.org", COURSE, None)]
+    assert list(out["records"]) == [("mbox:mailto:ann@example.org", COURSE, None)]

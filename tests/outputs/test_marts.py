@@ -33,7 +33,7 @@ def test_neutralise_formulas_only_touches_risky_text():
 
 
 def test_marts_are_exported_and_csv_cells_neutralised(settings, landing):
-    write_csv(landing / "nso" / "a.csv", [row(iteration_id='=HYPERLINK("http://example.invalid","x")')])
+    write_csv(landing / "ndc" / "a.csv", [row(iteration_id='=HYPERLINK("http://example.invalid","x")')])
     [record] = ingest_all(settings, landing)
     assert record.warnings == {"iteration_id_malformed": 1}
     path, _ = publish_warehouse(settings)

@@ -135,7 +135,18 @@ INVALID_STATUS = ["graduated", "done", "pass", "enrolled", "cancelled!"]
 INVALID_NATION = ["Narnia", "Brazil", "BRA", "Atlantis", "XXX", "Gondor", "Georgia Republic"]
 MALFORMED_CODE = ["N5_35", "12-AB", "N5-", "ABCDE-1", "N5-35-B-24", "N5 35", "NDC-SCABCDE", "-35", "N555-1"]
 UNKNOWN_CODE = ["X9-999", "ZZ-1", "N5-36", "ADL-999", "Q-Q"]
-MALFORMED_ITERATION = ["N5-35-24", "course 1", "N5-35-BB-24", "N5-35-B-2024", "B-24", "N5-35-1-24"]
+# Iterations the README's grammar does not recognise (N5-35-B-2024: only on a row of N5-35).
+MALFORMED_ITERATION = ["N5-35-24", "course 1", "N5-35-BB-24", "N5-35-B-2024", "B-2100", "N5-35-1-24"]
+# Spellings of an iteration (README "Iteration ids"): of the row's own activity, or another's.
+ITERATION_SHAPES = [
+    "{course}-{letter}-{yy}",
+    "{course}-{letter}-{yy}",
+    "{course}/{letter}/{yyyy}",
+    "{course} {letter} {yyyy}",
+    "{letter}-{yy}",
+    "{yyyy}-{letter}",
+    "{course}_{yy}.{letter}",
+]
 INVALID_HEADCOUNT = ["0", "-3", "2.5", "many", "1234567", "1,000", "01", " 1 2 "]
 INVALID_SCORE = ["101", "-1", "n/a", "100.5", "100.01", "88,5"]
 # Normalised before the rules (found by this test, since documented in the README's rule table:
@@ -190,11 +201,14 @@ def nation_value(draw) -> str:
     return pad(draw, recase(draw, text) if len(text) == 3 else text)
 
 
-def iteration_value(draw) -> str:
-    course = draw(st.sampled_from(ACTIVITY_CODES))
+def iteration_value(draw, code: str | None) -> str:
+    """An iteration of the row's activity ``code`` (mostly) or of another, in one of the shapes offices write."""
+    own = code is not None and code.strip() and draw(st.integers(0, 3))
+    course = code.strip() if own else draw(st.sampled_from(ACTIVITY_CODES))
     letter = draw(st.sampled_from("ABCZ"))
     year = draw(st.integers(0, 99))
-    return pad(draw, recase(draw, f"{course}-{letter}-{year:02d}"))
+    shape = draw(st.sampled_from(ITERATION_SHAPES))
+    return pad(draw, recase(draw, shape.format(course=course, letter=letter, yy=f"{year:02d}", yyyy=f"20{year:02d}")))
 
 
 def make_row(draw, index: int, newlines: bool, faults: set, columns: list) -> dict:
@@ -253,7 +267,8 @@ def make_row(draw, index: int, newlines: bool, faults: set, columns: list) -> di
     if "iteration_id_malformed" in faults:
         cells["iteration_id"] = pad(draw, recase(draw, draw(st.sampled_from(MALFORMED_ITERATION))))
     else:
-        cells["iteration_id"] = missing(draw) if draw(st.integers(0, 4)) == 0 else iteration_value(draw)
+        code = cells["activity_code"]
+        cells["iteration_id"] = missing(draw) if draw(st.integers(0, 4)) == 0 else iteration_value(draw, code)
     # dates
     start = draw(DATES)
     end = start + dt.timedelta(days=draw(st.integers(0, 40)))

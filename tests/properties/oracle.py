@@ -165,6 +165,30 @@ def resolve_nation(value: str) -> str:
     return code if code is not None else value
 
 
+# README "Iteration ids": separators are runs of space / _ . -; a year is two digits or 1900-2099.
+ITERATION_SEPARATOR = r"[ /_.\-]+"
+ITERATION_YEAR = r"(?:[0-9]{2}|(?:19|20)[0-9]{2})"
+
+
+def canonical_iteration(code: str | None, text: str | None) -> str | None:
+    """The canonical id <code>-<LETTER>-<YY> of a spelling the README's grammar recognises, else None:
+    trimmed and upper-cased, [the code (its separators any run)] letter and year in either order."""
+    if code is None or text is None:
+        return None
+    pieces = re.split(ITERATION_SEPARATOR, code)
+    if "" in pieces:
+        return None
+    prefix = ITERATION_SEPARATOR.join(re.escape(p) for p in pieces)
+    body = (
+        rf"(?P<l1>[A-Z]){ITERATION_SEPARATOR}(?P<y1>{ITERATION_YEAR})"
+        rf"|(?P<y2>{ITERATION_YEAR}){ITERATION_SEPARATOR}(?P<l2>[A-Z])"
+    )
+    match = re.fullmatch(rf"(?:{prefix}{ITERATION_SEPARATOR})?(?:{body})", text.strip().upper())
+    if match is None:
+        return None
+    return f"{code}-{match['l1'] or match['l2']}-{(match['y1'] or match['y2'])[-2:]}"
+
+
 def normalise(cells: dict, source: str, key: str) -> dict:
     """The canonical values the rules judge (strings / None), plus participant_pid."""
     values = {c: trimmed(cells.get(c)) for c in CANONICAL}
@@ -178,6 +202,10 @@ def normalise(cells: dict, source: str, key: str) -> dict:
     for column in UPPERCASED:
         if values[column] is not None:
             values[column] = values[column].upper()
+    values["iteration_id_delivered"] = trimmed(cells.get("iteration_id"))  # as delivered (readers trim)
+    values["iteration_id"] = (
+        canonical_iteration(values["activity_code"], values["iteration_id"]) or values["iteration_id"]
+    )
     if values["nation"] is not None:
         values["nation"] = resolve_nation(values["nation"])
     for column, default in DEFAULTS.items():
@@ -223,6 +251,11 @@ def rule_fails(rule: Rule, values: dict, params: dict) -> bool:
     if t == "expect_column_values_to_match_regex":
         v = values[kw["column"]]
         return v is not None and re.search(kw["regex"], v) is None
+    if t == "expect_column_pair_values_b_to_be_an_iteration_of_a":
+        a, b = values[kw["column_A"]], values[kw["column_B"]]
+        if a is None or b is None:  # ignore_row_if either_value_is_missing
+            return False
+        return re.fullmatch(re.escape(a) + "-[A-Z]-[0-9]{2}", b) is None  # the row's code, letter, two digits
     if t == "expect_column_pair_values_a_to_be_greater_than_b":
         a, b = values[kw["column_A"]], values[kw["column_B"]]
         if a is None or b is None:  # ignore_row_if either_value_is_missing
@@ -293,6 +326,7 @@ def stored_values(values: dict, source: str, source_row: int, warnings: list) ->
         "activity_code": values["activity_code"],
         "activity_title": values["activity_title"],
         "iteration_id": values["iteration_id"],
+        "iteration_id_delivered": values["iteration_id_delivered"],
         "provider": values["provider"],
         "start_date": _date(values["start_date"]),
         "end_date": _date(values["end_date"]),

@@ -21,6 +21,7 @@ CONTRACT_OBJECTS = {
         "activity_code",
         "activity_title",
         "iteration_id",
+        "iteration_id_delivered",  # contract, added 2026-12-07 (canonical iterations)
         "provider",
         "start_date",
         "end_date",

@@ -120,6 +120,24 @@ def run(
     strict: StrictOption = False,
 ) -> None:
     """The main job: ingest new deliveries, then build and publish the warehouse and marts."""
+    _pipeline(landing, source, wait, full_rebuild, strict, reprocess=False)
+
+
+@app.command()
+def reprocess(
+    landing: LandingOption = None,
+    source: SourceOption = None,
+    wait: WaitOption = True,
+    strict: StrictOption = False,
+) -> None:
+    """Judge every held delivery of the sources (all when no --source) again from the landing, under the
+    current config, roster and reference data; then build and publish as run does."""
+    _pipeline(landing, source, wait, False, strict, reprocess=True)
+
+
+def _pipeline(
+    landing: Path | None, source: list[str] | None, wait: bool, full_rebuild: bool, strict: bool, *, reprocess: bool
+) -> None:
     from txpipe.jobs.run_job import run_if_nothing_to_do
     from txpipe.ops.runlock import RunLocked
 
@@ -127,7 +145,11 @@ def run(
     reap_stale_server(settings.home)
     where = str(landing) if landing else None
     try:  # nothing new: said at once, without starting Prefect or GX
-        report = run_if_nothing_to_do(settings, where, source, full_rebuild, wait=wait, on_wait=on_wait)
+        report = (
+            None
+            if reprocess
+            else run_if_nothing_to_do(settings, where, source, full_rebuild, wait=wait, on_wait=on_wait)
+        )
     except RunLocked as error:
         raise not_started(error) from None
     if report is None:
@@ -136,9 +158,8 @@ def run(
         stop_cleanly_on_sigterm()
         with warmed_up(settings.home):
             from flows.pipeline import pipeline_flow
-        state = flow_state(
-            pipeline_flow, settings, wait, landing=where, sources=source, full_rebuild=full_rebuild, alert=strict
-        )
+        parameters = {"landing": where, "sources": source, "full_rebuild": full_rebuild, "alert": strict}
+        state = flow_state(pipeline_flow, settings, wait, **parameters, reprocess=reprocess)
         if state.is_failed():
             raise typer.Exit(1)
         report = state.result()  # the run is complete and published: printing it can no longer fail it

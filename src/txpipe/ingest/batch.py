@@ -109,11 +109,13 @@ def _admit(number: int, delivery: Delivery, ctx: IngestContext, received: dt.dat
         source=delivery.source,
         source_file=delivery.source_file,
         sha256=delivery.sha256,
-        received_at=received.isoformat(timespec="microseconds"),
+        received_at=delivery.received_at or received.isoformat(timespec="microseconds"),
         status="stored",
         run_id=ctx.run_id,
         size=delivery.size,
         mtime_ns=delivery.mtime_ns,
+        judged_under=delivery.judged_under or None,
+        rejudged=delivery.rejudges,
     )
     try:
         config = load_source_config(ctx.settings.sources_dir, delivery.source)
@@ -234,6 +236,7 @@ def _rejected_for(record: DeliveryRecord, failure: DeliveryFailed) -> DeliveryRe
     )
     record.rows_read = record.rows_stored = record.rows_quarantined = record.rows_duplicate = 0
     record.statements = record.physical = None
+    record.voids = []
     record.ignored_columns, record.warnings, record.quarantine_reasons, record.nation_suggestions = [], {}, {}, {}
     return record
 

@@ -31,12 +31,21 @@ class Delivery:
     size: int = 0
     mtime_ns: int = 0
     inode: int = 0  # 0: unknown (a delivery made by hand); else compared before and after reading
+    # what it is judged under (txpipe.ingest.judgement) and the voids of the source's other exports it applies
+    judged_under: str = ""
+    voids: frozenset[str] = frozenset()
+    # a held delivery judged again: the batch it judges again, and when its file was received
+    rejudges: str | None = None
+    received_at: str | None = None
 
     @property
     def batch_id(self) -> str:
-        """Content hash of the delivery: the same bytes under the same name give the same id."""
-        key = f"{self.source}\x1f{self.source_file}\x1f{self.sha256}".encode()
-        return hashlib.sha256(key).hexdigest()[:24]
+        """Content hash of the delivery: the same bytes under the same name give the same id; judging
+        them again gives a new id (the batch it judges again and the fingerprint it is judged under)."""
+        key = f"{self.source}\x1f{self.source_file}\x1f{self.sha256}"
+        if self.rejudges:
+            key += f"\x1f{self.rejudges}\x1f{self.judged_under}"
+        return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ class Member:
     record: DeliveryRecord
     config: SourceConfig
     stage: Stage = field(default_factory=Stage)
-    reader_warnings: dict[str, int] = field(default_factory=dict)  # the reader's own (Delivered.warnings)
+    # the reader's own (Delivered.warnings) and the column plan's (column_not_delivered)
+    reader_warnings: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,7 +71,7 @@ class Loader:
     def read(self, member: Member) -> None:
         delivery, record, config = member.delivery, member.record, member.config
         try:
-            setup = statement_setup(delivery, config, self.ctx)
+            setup = statement_setup(delivery, config, self.ctx, delivery.voids)
             options = config.read_options(self.ctx.settings.chunk_rows, self.ctx.settings.limits, setup)
             delivered = read_delivery(delivery.path, options)
             plan = plan_columns(delivered.headers, config)
@@ -81,9 +82,10 @@ class Loader:
                 if sum(h.table.num_rows for h in self.held) >= HOLD_ROWS:
                     self.flush()
             record.ignored_columns = list(plan.ignored)
-            member.reader_warnings = dict(delivered.warnings)
+            member.reader_warnings = {**delivered.warnings, **plan.warnings}
             if delivered.statements is not None:
                 record.statements = asdict(delivered.statements)
+                record.voids = list(setup.void_targets)  # what it voids, applied to the source's other exports
             if delivered.physical is not None:
                 record.physical = asdict(delivered.physical)
         except (UnreadableFile, SourceConfigError) as error:
@@ -132,9 +134,12 @@ class Loader:
             item.member.stage.name = "read"
 
 
-def statement_setup(delivery: Delivery, config: SourceConfig, ctx: IngestContext) -> StatementSetup:
+def statement_setup(
+    delivery: Delivery, config: SourceConfig, ctx: IngestContext, voided_elsewhere: frozenset[str] = frozenset()
+) -> StatementSetup:
     """How this delivery's statements become records, if it holds xAPI statements (README "xAPI
-    sources"): source_record_id is a keyed hash; the roster is read from the source folder if needed."""
+    sources"): source_record_id is a keyed hash; the roster is read from the source folder if needed;
+    ``voided_elsewhere``: the void fingerprints of the source's other exports."""
     folder = delivery.path.parents[len(PurePosixPath(delivery.source_file).parts) - 1]
     roster, limits = config.xapi.roster, ctx.settings.limits
 
@@ -147,4 +152,5 @@ def statement_setup(delivery: Delivery, config: SourceConfig, ctx: IngestContext
         record_id,
         forced=config.format == "xapi",
         roster=(lambda: read_roster(folder, roster, limits)) if roster else dict,
+        voided_elsewhere=voided_elsewhere,
     )

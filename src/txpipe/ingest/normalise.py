@@ -5,6 +5,9 @@ Every normalisation rule maps a column's value to its canonical text by that val
 before by this source's normaliser is normalised once (by :func:`txpipe.ingest.values.normalize`, on a
 frame of distinct values), and the canonical dictionary is taken back to the rows. No Python object is
 made per row. Columns only filled with a default are filled by the workspace (``Workspace._spooled``).
+The one rule that reads two columns, the canonical iteration id (:mod:`txpipe.ingest.iterations`), runs
+once per distinct pair of canonical activity code and iteration, after the columns are normalised; the
+iteration as the row came with it is kept as ``iteration_id_delivered``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from txpipe.ingest.iterations import DELIVERED, canonical_iterations
 from txpipe.ingest.readers import STRING
 from txpipe.ingest.sources import SourceConfig
 from txpipe.ingest.values import CANONICAL_COLUMNS, normalize
@@ -76,4 +80,7 @@ class Normaliser:
             if missing is not None:  # a missing value takes the canonical text of the column's default
                 values = pc.if_else(pc.is_null(encoded[column].indices), missing, values)
             out[column] = values
+        out["iteration_id"] = canonical_iterations(out["activity_code"], out["iteration_id"])
+        default = self.config.defaults.get("iteration_id")  # a blank iteration came with the default
+        out[DELIVERED] = pc.coalesce(table["iteration_id"], pa.scalar(default, pa.string()))
         return out

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from txpipe.ingest.readers import ReadOptions
+from txpipe.ingest.config_tables import check_period, parse_max_share, parse_period
+from txpipe.ingest.config_tables import kind_of as _kind
+from txpipe.ingest.readers import BlankHeader, ReadOptions
 from txpipe.ingest.xapi_statements import XapiConfig, parse_xapi_config
 from txpipe.schema import LANDING_COLUMNS
 from txpipe.settings import CHUNK_ROWS, ReadLimits
@@ -38,6 +40,8 @@ _TOP_LEVEL_KEYS = {
     "aliases",
     "format",
     "xapi",
+    "dates",
+    "quarantine",
 }
 FORMATS = ("rows", "xapi")  # rows: CSV, XLSX, JSON rosters (the default); xapi: LRS statement exports
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -53,6 +57,12 @@ def fold_header(name: str) -> str:
     return " ".join(str(name).split()).casefold()
 
 
+def header_key(header: str) -> str:
+    """The ``[columns]`` key a delivered header answers to: its folded name, or ``""`` for a header cell
+    left empty (a reader names it ``(column N)``: :class:`BlankHeader`)."""
+    return "" if isinstance(header, BlankHeader) else fold_header(header)
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     name: str
@@ -66,13 +76,18 @@ class SourceConfig:
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> folded value -> value
     format: str = "rows"
     xapi: XapiConfig = field(default_factory=XapiConfig)  # how statements become records (README "xAPI sources")
+    period: str | None = None  # [dates] period: the folded header of the column whose periods give both dates
+    max_quarantine_share: float | None = None  # [quarantine] max_share: the run alerts above it (README "Alerts")
 
     def canonical_name(self, header: str) -> str | None:
-        """The canonical column a delivered header stands for, or None if it is not kept."""
-        folded = fold_header(header)
-        if folded in self.columns:
-            return self.columns[folded]
-        return folded if folded in LANDING_COLUMNS else None
+        """The canonical column a delivered header stands for, or None if it is not kept (the period
+        column stands for start_date; :func:`txpipe.ingest.values.plan_columns` gives it end_date too)."""
+        key = header_key(header)
+        if key == self.period:
+            return "start_date"
+        if key in self.columns:
+            return self.columns[key]
+        return key if key in LANDING_COLUMNS else None
 
     def is_known_header(self, header: str) -> bool:
         return self.canonical_name(header) is not None
@@ -136,17 +151,6 @@ def _scalar(value: object, where: str, origin: str) -> str:
     if not isinstance(value, _SCALARS) or (isinstance(value, float) and not math.isfinite(value)):
         raise SourceConfigError(f"{origin}: every value in [{where}] must be a string or number, not {_kind(value)}")
     return str(value)
-
-
-def _kind(value: object) -> str:
-    return {
-        dict: "a table",
-        list: "an array",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-    }.get(type(value), type(value).__name__)
 
 
 def _encoding(data: Mapping[str, object], origin: str) -> str | None:
@@ -229,6 +233,13 @@ def parse_source_config(source: str, data: Mapping[str, object], origin: str = "
     date_order = (_text(data, "date_order", origin) or "ISO").upper()
     if date_order not in DATE_ORDERS:
         raise SourceConfigError(f"{origin}: date_order must be one of {DATE_ORDERS}")
+    try:
+        period, max_share = parse_period(data, origin), parse_max_share(data, origin)
+        if period is not None:
+            period = fold_header(period)
+            check_period(period, columns, defaults, source_format, origin)
+    except ValueError as error:
+        raise SourceConfigError(str(error)) from None
     return SourceConfig(
         name=source,
         description=_text(data, "description", origin) or "",
@@ -241,6 +252,8 @@ def parse_source_config(source: str, data: Mapping[str, object], origin: str = "
         aliases=aliases,
         format=source_format,
         xapi=xapi,
+        period=period,
+        max_quarantine_share=max_share,
     )
 
 

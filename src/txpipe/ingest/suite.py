@@ -116,6 +116,8 @@ def load_suite(expectations_dir: Path) -> RowSuite:
     """Load the suite and fail loudly if GX dropped any expectation it did not recognise."""
     import great_expectations as gx
 
+    import txpipe.ingest.iteration_expectation  # noqa: F401 (GX learns the expectation iteration_id_malformed uses)
+
     path = expectations_dir / SUITE_FILE
     document = json.loads(path.read_text(encoding="utf-8"))
     suite = gx.ExpectationSuite(**document)

@@ -11,13 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from txpipe.ingest.header_checks import COLUMN_NOT_DELIVERED, keys_not_delivered, missing_hint, refuse_ambiguous_headers
+from txpipe.ingest.periods import period_end, period_start
 from txpipe.ingest.readers import STRING, UnreadableFile, looks_like_a_name
 from txpipe.ingest.sources import SourceConfig, fold_header
 from txpipe.reference import Reference
@@ -42,6 +44,8 @@ class ColumnPlan:
 
     mapping: dict[str, str]
     ignored: tuple[str, ...]
+    copies: dict[str, str] = field(default_factory=dict)  # canonical column -> the one whose values it takes
+    warnings: dict[str, int] = field(default_factory=dict)  # the delivery's, e.g. column_not_delivered
 
 
 def plan_columns(headers: list[str], config: SourceConfig) -> ColumnPlan:
@@ -50,6 +54,7 @@ def plan_columns(headers: list[str], config: SourceConfig) -> ColumnPlan:
     mapping: dict[str, str] = {}
     ignored: list[str] = []
     taken: dict[str, int] = {}
+    refuse_ambiguous_headers(headers, config)
     for position, header in enumerate(headers, start=1):
         canonical = config.canonical_name(header)
         if canonical is None:
@@ -59,24 +64,30 @@ def plan_columns(headers: list[str], config: SourceConfig) -> ColumnPlan:
             raise UnreadableFile(f"columns {taken[canonical]} and {position} both map to '{canonical}'")
         taken[canonical] = position
         mapping[header] = canonical
+    copies = {"end_date": "start_date"} if config.period is not None and "start_date" in taken else {}
+    taken.update({target: taken[origin] for target, origin in copies.items()})  # the period gives both dates
     missing = [c for c in REQUIRED_COLUMNS if c not in taken and c not in config.defaults]
     if missing and not taken:
         raise UnreadableFile(
             f"missing required column(s) {', '.join(missing)}: the header (first record) has {len(headers)} "
-            "field(s) and no known column name; is the header row missing?"
+            f"field(s) and no known column name; is the header row missing?{missing_hint(headers, config)}"
         )
     if missing:
         found = ", ".join(f"{canonical} (column {position})" for canonical, position in taken.items())
         raise UnreadableFile(
             f"missing required column(s) {', '.join(missing)}; the header has {len(headers)} column(s), "
-            f"of which these are known: {found}"
+            f"of which these are known: {found}{missing_hint(headers, config)}"
         )
-    return ColumnPlan(mapping=mapping, ignored=tuple(ignored))
+    unmatched = len(keys_not_delivered(headers, config))
+    warnings = {COLUMN_NOT_DELIVERED: unmatched} if unmatched else {}
+    return ColumnPlan(mapping=mapping, ignored=tuple(ignored), copies=copies, warnings=warnings)
 
 
 def delivered_values(frame: pd.DataFrame, plan: ColumnPlan) -> pd.DataFrame:
     """The delivered values under canonical names (absent columns are blank)."""
     renamed = frame[list(plan.mapping)].rename(columns=plan.mapping)
+    for target, origin in plan.copies.items():
+        renamed[target] = renamed[origin]
     return renamed.reindex(columns=list(LANDING_COLUMNS)).astype("string")
 
 
@@ -122,6 +133,14 @@ def parse_date(value: str, order: str) -> str:
         except ValueError:
             continue
     return value
+
+
+def _date_converter(column: str, config: SourceConfig) -> Callable[[str], str]:
+    """start_date and end_date as ISO dates: from a period when the config names one ([dates] period;
+    a value that is not a period becomes NOT_A_PERIOD, which period_invalid fails), else from dates."""
+    if config.period is not None:
+        return period_start if column == "start_date" else period_end
+    return lambda value: parse_date(value, config.date_order)
 
 
 # A number as the README writes it: optional sign, digits with an optional fraction (or a fraction
@@ -177,7 +196,7 @@ def normalize(delivered: pd.DataFrame, config: SourceConfig, reference: Referenc
     for column in ("activity_code", "iteration_id"):
         out[column] = out[column].str.upper()
     for column in ("start_date", "end_date"):
-        out[column] = _map_uniques(out[column], lambda v: parse_date(v, config.date_order))
+        out[column] = _map_uniques(out[column], _date_converter(column, config))
     out["nation"] = _map_uniques(out["nation"], reference.resolve_nation)
     out["headcount"] = _map_uniques(out["headcount"], lambda v: v[:-2] if v.endswith(".0") else v)
     out["score"] = _map_uniques(out["score"], _score)

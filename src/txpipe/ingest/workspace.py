@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from txpipe.ingest.iterations import DELIVERED
 from txpipe.ingest.readers import RowIssue
 from txpipe.ingest.values import CANONICAL_COLUMNS
 
@@ -95,7 +96,8 @@ class Workspace:
     never written. Rows of several deliveries of a source are spooled together (one file per call of
     :meth:`add`). The spool, read back by DuckDB, is ``delivered``: delivery, source_row, every
     canonical column, ``raw:<column>`` for each column of ``raw`` (columns whose delivered value may
-    differ from the canonical one in some delivery of the batch), census_id, and hash_a/hash_b.
+    differ from the canonical one in some delivery of the batch), iteration_id_delivered (from the
+    normaliser), census_id, and hash_a/hash_b.
     """
 
     def __init__(self, folder: Path, raw: list[str]) -> None:
@@ -164,6 +166,7 @@ class Workspace:
                 out[column] = table[column]
             if column in self.raw:
                 out[f"raw:{column}"] = table[column]
+        out[DELIVERED] = canonical.get(DELIVERED, pa.nulls(table.num_rows, pa.string()))
         out["census_id"] = pc.utf8_trim_whitespace(table["source_record_id"])
         return pa.table(out)
 
@@ -190,6 +193,7 @@ class Workspace:
     def _empty_spool(self) -> pa.Table:
         names = [
             *(n for c in CANONICAL_COLUMNS for n in (c, *([f"raw:{c}"] if c in self.raw else []))),
+            DELIVERED,
             "census_id",
         ]
         return pa.table(

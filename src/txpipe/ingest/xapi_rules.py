@@ -76,23 +76,61 @@ def nonblank_text(value: object) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
+# The version of the learner key (:func:`learner_id`), which becomes participant_pid: 2 is typed
+# (``kind:value``). Version 1 wrote the value alone (``homePage|name`` for an account), so that two
+# learners could share a key. The re-judge of held deliveries folds it into its fingerprint.
+LEARNER_KEY_VERSION = 2
+
+
+def _escaped(text: str) -> str:
+    """An account's homePage or name with ``\\`` and ``|`` escaped, so that the first unescaped ``|``
+    of the key separates the two."""
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def account_key(home: str, name: str) -> str:
+    """The learner key of an account: ``account:<homePage>|<name>``, each part escaped."""
+    return f"account:{_escaped(home)}|{_escaped(name)}"
+
+
 def learner_id(actor: JsonObject) -> str | None:
-    """The learner's identifier as xAPI writes it: mailto:..., the mbox_sha1sum hex (lower case), the
-    openid URL, or ``homePage|name`` for an account; None if the actor has none (blank ones count as none)."""
+    """The learner's key, typed and unambiguous: ``mbox:mailto:...``, ``mbox_sha1sum:<hex>`` (lower
+    case), ``openid:<url>`` or ``account:<homePage>|<name>`` (``\\`` and ``|`` in either escaped with
+    ``\\``); None if the actor has none (blank ones count as none). Values are stripped."""
     if mbox := nonblank_text(actor.get("mbox")):
-        return mbox
+        return f"mbox:{mbox}"
     if sha1 := nonblank_text(actor.get("mbox_sha1sum")):
-        return sha1.lower()
+        return f"mbox_sha1sum:{sha1.lower()}"
     if openid := nonblank_text(actor.get("openid")):
-        return openid
+        return f"openid:{openid}"
     account = actor.get("account")
     if (
         isinstance(account, dict)
         and (home := nonblank_text(account.get("homePage")))
         and (name := nonblank_text(account.get("name")))
     ):
-        return f"{home}|{name}"
+        return account_key(home, name)
     return None
+
+
+_ACCOUNT_TOKEN = re.compile(r"\\([\\|])|\|")  # an escaped \ or |, or the separating |
+
+
+def split_account(text: str) -> tuple[str, str] | None:
+    """A roster's ``homePage|name`` as its two parts, unescaped (``\\|`` is a ``|``, ``\\\\`` a
+    ``\\``, and a ``\\`` before anything else stands for itself); None unless exactly one ``|`` is
+    unescaped."""
+    parts: list[list[str]] = [[]]
+    last = 0
+    for token in _ACCOUNT_TOKEN.finditer(text):
+        parts[-1].append(text[last : token.start()])
+        if token.group(1):
+            parts[-1].append(token.group(1))
+        else:
+            parts.append([])
+        last = token.end()
+    parts[-1].append(text[last:])
+    return ("".join(parts[0]), "".join(parts[1])) if len(parts) == 2 else None
 
 
 def verb_status(iri: str, extra: dict[str, str] | None = None) -> str | None:

@@ -7,7 +7,9 @@ registration (README "xAPI sources"), following the rules of issue 13:
 - a statement that is not an object, gives a key twice in one of its objects (the reader marks it,
   :class:`~txpipe.ingest.readers.text_rules.RepeatedKeys`), lacks actor, verb or object, has a Group
   as actor, or contradicts itself is quarantined with the rule's name and its position;
-- a ``voided`` statement removes its target; both count as ignored;
+- a ``voided`` statement removes its target, and so does a void of another export of the source
+  (its fingerprint, :mod:`txpipe.ingest.xapi_voids`); both count as ignored;
+- a statement whose object is not an activity (:mod:`txpipe.ingest.xapi_activity`) is ignored;
 - verbs are matched by IRI through :data:`DEFAULT_VERBS` (ADL's and cmi5's), then by the last path
   segment of the IRI (:data:`SEGMENT_STATUS`), and a source config can add its own; a verb that says
   nothing about participation is ignored (counted, never silently dropped);
@@ -30,11 +32,13 @@ from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from txpipe.ingest.readers.text_rules import RepeatedKeys
+from txpipe.ingest.xapi_activity import TitleBook, activity_of, title
 from txpipe.ingest.xapi_config import XapiConfig, parse_xapi_config
 from txpipe.ingest.xapi_rules import (
     ADL,
     CMI5,
     DEFAULT_VERBS,
+    LEARNER_KEY_VERSION,
     SEGMENT_STATUS,
     STRENGTH,
     VOIDED,
@@ -48,6 +52,7 @@ from txpipe.ingest.xapi_rules import (
     verb_status,
 )
 from txpipe.ingest.xapi_rules import RULES as _PROBLEM_RULES
+from txpipe.ingest.xapi_voids import is_voided, void_fingerprint, voided_fingerprints
 
 # Every rule a statement can break, in the order they are checked: those of xapi_rules.problem, with
 # the repeated key (found as the statement is parsed) checked first after "not an object".
@@ -63,6 +68,7 @@ __all__ = [
     "CMI5",
     "DEFAULT_VERBS",
     "DUPLICATE_KEY",
+    "LEARNER_KEY_VERSION",
     "RULES",
     "SEGMENT_STATUS",
     "STRENGTH",
@@ -79,7 +85,8 @@ __all__ = [
     "score_percent",
     "timestamp_utc",
     "verb_status",
-    "voided_ids",
+    "void_fingerprint",
+    "voided_fingerprints",
 ]
 
 
@@ -150,86 +157,51 @@ class Outcome:
         return self.used + self.ignored + len(self.quarantined)
 
 
-def _title(target: object) -> str | None:
-    """The activity's name, English first (en, en-US, en-GB, other en-*, then any language)."""
-    definition = target.get("definition") if isinstance(target, dict) else None
-    names = definition.get("name") if isinstance(definition, dict) else None
-    if not isinstance(names, dict) or not names:
-        return None
-    ranked = sorted(
-        names, key=lambda tag: (tag != "en", tag != "en-US", tag != "en-GB", not str(tag).startswith("en"), str(tag))
-    )
-    value = names[ranked[0]]
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _activity(statement: JsonObject, mapped: Container[str]) -> tuple[str | None, object]:
-    """The activity a statement is about, and the activity object its title comes from: the object
-    if the config maps it, else the first grouping activity (a cmi5 course) the config maps, else the
-    object."""
-    target = statement["object"]
-    own = target["id"] if nonblank_text(target.get("id")) else None
-    if own is None or own in mapped:
-        return own, target
-    context = statement.get("context")
-    parents = context.get("contextActivities") if isinstance(context, dict) else None
-    grouping = parents.get("grouping") if isinstance(parents, dict) else None
-    for parent in grouping if isinstance(grouping, list) else [grouping]:
-        if isinstance(parent, dict) and isinstance(parent.get("id"), str) and parent["id"] in mapped:
-            return parent["id"], parent
-    return own, target
-
-
-def voided_ids(statements: Iterable[tuple[int, object]], extra_verbs: dict[str, str] | None = None) -> set[str]:
-    """The ids (lower case: they are UUIDs) of the statements voided by a valid voiding statement."""
-    return {
-        s["object"]["id"].strip().lower()
-        for _, s in statements
-        if isinstance(s, dict)
-        and isinstance(s.get("verb"), dict)
-        and s["verb"].get("id") == VOIDED
-        and not isinstance(s, RepeatedKeys)
-        and problem(s, extra_verbs) is None
-        and isinstance(s["object"].get("id"), str)
-    }
-
-
 def participations(
     statements: Iterable[tuple[int, object]],
     extra_verbs: dict[str, str] | None = None,
     nation_extension: str | None = None,
     activities: Container[str] = (),
     voided: set[str] | None = None,
+    voided_elsewhere: frozenset[str] = frozenset(),
 ) -> Outcome:
     """Statements (position, parsed JSON) -> participation records, with every statement accounted for.
 
     ``activities``: the activity IRIs the config maps (a statement about an unmapped object counts for
     the mapped cmi5 course in its grouping). With ``nation_extension``, a record's nation is the one the
-    last of its used statements gives there. ``voided``: the ids voided in the whole delivery, when the
-    caller found them in a first pass over a stream; without it the statements are read into a list
-    and searched here."""
+    last of its used statements gives there. ``voided``: the fingerprints (:func:`void_fingerprint`) of
+    the statements voided in the whole delivery, when the caller found them in a first pass over a
+    stream; without it the statements are read into a list and searched here. ``voided_elsewhere``: the
+    fingerprints voided by the source's other exports, applied as the delivery's own. A record whose
+    statements name no title takes the first its activity has in the delivery (:class:`TitleBook`)."""
     if voided is None:
         statements = list(statements)
-        voided = voided_ids(statements, extra_verbs)
+        voided = voided_fingerprints(statements, extra_verbs)
+    voided = voided | voided_elsewhere if voided_elsewhere else voided
     quarantined: list[StatementProblem] = []
     records: dict[tuple[str, str, str | None], Participation] = {}
+    titles = TitleBook()
     used = ignored = 0
     for position, statement in statements:
         if rule := DUPLICATE_KEY if isinstance(statement, RepeatedKeys) else problem(statement, extra_verbs):
             quarantined.append(StatementProblem(position, rule))
             continue
         assert isinstance(statement, dict)
+        if is_voided(statement, voided):
+            ignored += 1
+            continue
+        titles.note(statement)
         status = verb_status(statement["verb"]["id"], extra_verbs)
-        activity, source = _activity(statement, activities)
-        own_id = statement.get("id")
-        is_voided = isinstance(own_id, str) and own_id.strip().lower() in voided
-        if statement["verb"]["id"] == VOIDED or is_voided or status is None or activity is None:
+        activity, source = activity_of(statement, activities)
+        if statement["verb"]["id"] == VOIDED or status is None or activity is None:
             ignored += 1
             continue
         record = _record(records, statement, activity, source)
         nation = _nation(statement, nation_extension)
         record.add(_when(statement, position), status, json_object(statement, "result"), nation)
         used += 1
+    for record in records.values():
+        record.title = record.title or titles.get(record.activity)
     return Outcome(list(records.values()), used, ignored, quarantined)
 
 
@@ -244,7 +216,7 @@ def _record(
     record = records.get(key := (learner, activity, registration))
     if record is None:
         record = records[key] = Participation(learner, activity, registration)
-    record.title = record.title or _title(source)
+    record.title = record.title or title(source)
     return record
 
 

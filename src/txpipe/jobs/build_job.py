@@ -74,11 +74,14 @@ def kept_build(settings: Settings, previous: PublishedBuild) -> BuildResult:
 
 def build(settings: Settings, plan: BuildPlan) -> BuildResult:
     """Carry the plan out: the validation report always; unless kept, publish the warehouse, export the
-    marts, write the dashboard and record the build (last, so that a build killed before it is redone)."""
-    report = write_validation_report(settings, Ledger(settings.ledger_dir).records())
+    marts, write the dashboard and record the build (last, so that a build killed before it is redone).
+    The validation report counts the quarantined rows that still stand in the warehouse left published."""
+    records = Ledger(settings.ledger_dir).records()
     if plan.keep and plan.previous is not None:
+        write_validation_report(settings, records, warehouse_path(settings))
         return kept_build(settings, plan.previous)
     warehouse, counts = publish_warehouse(settings, extend=not plan.full_rebuild)
+    report = write_validation_report(settings, records, warehouse)
     marts = export_marts(warehouse, settings.marts_dir)
     board = write_dashboard(settings)
     headline = read_headline(warehouse)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from txpipe.ingest import DeliveryDeferred, DeliveryFailed, IngestContext
 from txpipe.ingest.batch import Outcome, ingest_batch, plan_batches
+from txpipe.ingest.judgement import Judgements
 from txpipe.ingest.landing import Delivery, Skipped, survey
 from txpipe.outputs.reports import write_run_report
 from txpipe.settings import Settings
@@ -42,7 +43,8 @@ class IngestRun:
     failed: list[dict[str, str]] = field(default_factory=list)  # failed on a bug: retried next run
     deferred: list[dict[str, str]] = field(default_factory=list)  # still being written: next run
     skipped: list[Skipped] = field(default_factory=list)  # links, special files, files outside a source: never read
-    planned: int = 0  # new deliveries found
+    planned: int = 0  # new deliveries found, and held ones judged again
+    rejudged: int = 0  # held deliveries judged again (txpipe.ingest.judgement)
     report: Path | None = None
 
     def failure(self) -> str | None:
@@ -67,8 +69,11 @@ def ingest_new(
     context: IngestContext | None = None,
     run_batches: BatchRunner = in_order,
     on_outcome: Callable[[Outcome], None] | None = None,
+    reprocess: bool = False,
 ) -> IngestRun:
-    """Ingest every new delivery under ``landing`` and commit each record to the ledger.
+    """Ingest every new delivery under ``landing``, judge again the held deliveries whose judgement is
+    stale (all of those in scope with ``reprocess``; see txpipe.ingest.judgement), and commit each record
+    to the ledger.
 
     ``on_outcome`` is told of every outcome as it is settled (a record, a DeliveryFailed, a
     DeliveryDeferred): the flow logs and draws progress with it. The run report is written when
@@ -77,20 +82,15 @@ def ingest_new(
     root = landing_root(settings, landing)
     ledger = Ledger(settings.ledger_dir)
     found = survey(root, ledger, sources, settings.sources_dir)
-    run = IngestRun(root, skipped=found.skipped, planned=len(found.deliveries))
+    run = IngestRun(root, skipped=found.skipped)
     run.deferred = [asdict(entry) for entry in found.deferred]
-    if found.deliveries:
-        ctx = context or IngestContext.create(settings, run_id)
-        for batch, result in run_batches(plan_batches(found.deliveries), ctx):
-            outcomes = (
-                [DeliveryFailed(d, "unknown", result) for d in batch] if isinstance(result, BaseException) else result
-            )
-            for outcome in outcomes:
-                _settle(run, ledger, outcome)
-                if on_outcome is not None:
-                    on_outcome(outcome)
-        run_id = ctx.run_id
-    if found.deliveries or run.skipped or run.deferred:
+    judgements = Judgements(settings, root, ledger)
+    again, left = judgements.stale(sources, reprocess, frozenset((d.source, d.source_file) for d in found.deliveries))
+    todo = [judgements.prepared(d) for d in found.deliveries] + again
+    run.skipped.extend(left)
+    ctx = _judge(todo, settings, run, ledger, sources, context or run_id, run_batches, on_outcome)
+    run_id = ctx.run_id if ctx else run_id
+    if run.planned or run.skipped or run.deferred:
         skipped = [asdict(entry) for entry in run.skipped]
         run.report = write_run_report(
             settings.reports_dir,
@@ -102,6 +102,53 @@ def ingest_new(
             deferred=run.deferred,
         )
     return run
+
+
+def _judge(
+    todo: list[Delivery],
+    settings: Settings,
+    run: IngestRun,
+    ledger: Ledger,
+    sources: list[str] | None,
+    context: IngestContext | str,
+    run_batches: BatchRunner,
+    on_outcome: Callable[[Outcome], None] | None,
+) -> IngestContext | None:
+    """Ingest the deliveries, then those the committed records made stale (an export's voids touch the
+    source's other exports), pass after pass; ``context`` is made (from the run id) only if needed."""
+    ctx = context if isinstance(context, IngestContext) else None
+    for _ in range(PASSES):
+        if not todo:
+            break
+        ctx = ctx or IngestContext.create(settings, str(context))
+        run.planned += len(todo)
+        run.rejudged += sum(1 for d in todo if d.rejudges)
+        _ingest_all(todo, ctx, run, ledger, run_batches, on_outcome)
+        left_out = {f"{f['source']}/{f['source_file']}" for f in run.failed} | {d["path"] for d in run.deferred}
+        stale = Judgements(settings, run.landing, ledger).stale(sources)[0]
+        todo = [d for d in stale if f"{d.source}/{d.source_file}" not in left_out]
+    return ctx
+
+
+PASSES = 3  # new deliveries, then the exports their voids touch (a void never voids a void: two suffice)
+
+
+def _ingest_all(
+    todo: list[Delivery],
+    ctx: IngestContext,
+    run: IngestRun,
+    ledger: Ledger,
+    run_batches: BatchRunner,
+    on_outcome: Callable[[Outcome], None] | None,
+) -> None:
+    for batch, result in run_batches(plan_batches(todo), ctx):
+        outcomes = (
+            [DeliveryFailed(d, "unknown", result) for d in batch] if isinstance(result, BaseException) else result
+        )
+        for outcome in outcomes:
+            _settle(run, ledger, outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
 
 
 def _settle(run: IngestRun, ledger: Ledger, outcome: Outcome) -> None:

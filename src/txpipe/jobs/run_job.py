@@ -12,16 +12,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from txpipe.ingest.batch import Outcome
+from txpipe.ingest.judgement import Judgements
 from txpipe.ingest.landing import anything_new, skipped_entries
 from txpipe.jobs.build_job import BuildPlan, BuildResult, build, kept_build, plan_build
 from txpipe.jobs.ingest_job import BatchRunner, IngestRun, in_order, ingest_new, landing_root
-from txpipe.ops.health import run_problems
+from txpipe.ops.health import run_problems, source_limits
 from txpipe.ops.recovery import Recovery, recover
 from txpipe.ops.runlock import run_lock
+from txpipe.outputs.validation_report import Standing
 from txpipe.settings import Settings
 from txpipe.store.ledger import DeliveryRecord, Ledger
 from txpipe.warehouse.publish import PublishedBuild, current_build
@@ -74,11 +76,18 @@ def nothing_to_do(
 ) -> PublishedBuild | None:
     """The last publish, when there is nothing to ingest under ``landing`` and nothing to publish (no
     file new or changed, and nothing a build reads changed since): then no stage need run. Else None.
-    Reads files only (no GX, no Prefect): cheap enough to ask before starting anything."""
+    A held delivery to judge again (its source's config, roster or the reference data changed) is
+    something to do. Reads files only (no GX, no Prefect): cheap enough to ask before starting anything."""
     previous = None if full_rebuild else current_build(settings)
-    if previous and not anything_new(landing, Ledger(settings.ledger_dir), sources, settings.sources_dir):
-        return previous
-    return None
+    if previous is None:
+        return None
+    ledger = Ledger(settings.ledger_dir)
+    if (
+        anything_new(landing, ledger, sources, settings.sources_dir)
+        or Judgements(settings, landing, ledger).stale(sources)[0]
+    ):
+        return None
+    return previous
 
 
 def run_pipeline(
@@ -91,35 +100,53 @@ def run_pipeline(
     max_quarantine_share: float | None = None,
     run_id: str = "local",
     runner: Runner = Runner(),  # frozen: one shared default is safe
+    reprocess: bool = False,
 ) -> RunReport:
     """Ingest new deliveries, then build and publish (neither when nothing changed). What was ingested
-    is published even if another file failed on a bug (that file is retried on the next run)."""
+    is published even if another file failed on a bug (that file is retried on the next run). With
+    ``reprocess``, every held delivery of ``sources`` (all when None) is judged again from the landing."""
     clock = _Clock()
     clock.start("lock and recovery")
     with exclusive_run(settings, wait, runner.on_wait) as recovery:
         clock.stop("lock and recovery")
         root = landing_root(settings, landing)
         with clock("decide"):
-            previous = nothing_to_do(settings, root, sources, full_rebuild)
+            previous = None if reprocess else nothing_to_do(settings, root, sources, full_rebuild)
         if previous is not None:
             return _nothing_done(settings, root, sources, previous, recovery, clock)
         with clock("ingest"):
             ingest = ingest_new(
-                settings, root, sources, run_id, run_batches=runner.run_batches, on_outcome=runner.on_outcome
+                settings,
+                root,
+                sources,
+                run_id,
+                run_batches=runner.run_batches,
+                on_outcome=runner.on_outcome,
+                reprocess=reprocess,
             )
         if runner.on_ingested is not None:
             runner.on_ingested(ingest)
         with clock("build"):
             built = runner.build(settings, plan_build(settings, full_rebuild))
     share = settings.max_quarantine_share if max_quarantine_share is None else max_quarantine_share
+    judged = standing_records(ingest.records, built.warehouse)
     return RunReport(
         ingest=ingest,
         build=built,
         nothing_to_do=False,
         recovery=recovery,
-        problems=tuple(run_problems(ingest.records, share)),
+        problems=tuple(run_problems(judged, share, source_limits(settings.sources_dir, (r.source for r in judged)))),
         seconds=clock.seconds,
     )
+
+
+def standing_records(records: list[DeliveryRecord], warehouse: Path) -> list[DeliveryRecord]:
+    """The run's records as the alert judges them: quarantined rows counted as they still stand in the
+    published warehouse (a row a later delivery of the run stored or quarantined again counts no more)."""
+    standing = Standing.of(warehouse)
+    if standing is None:
+        return records
+    return [replace(r, rows_quarantined=standing.quarantined(r)) for r in records]
 
 
 def run_if_nothing_to_do(

@@ -146,7 +146,8 @@ class Generator:
 
     def dress(self, rng: random.Random, record: Record) -> tuple[Record, list[str]]:
         """Write a clean record the way offices do: the nation as some public list spells it and, now
-        and then, the iteration id in another shape. Returns the record and the warnings it will carry."""
+        and then, the iteration id in another shape (stored under its canonical id, with no warning: README
+        "Iteration ids"). Returns the record and the warnings it will carry."""
         out = dict(record)
         out["nation"] = rng.choice(self.spellings[record["nation"]])
         warnings: list[str] = []
@@ -163,7 +164,6 @@ class Generator:
             out["iteration_id"] = rng.choice(
                 [f"{course}/{letter}/20{year}", f"{letter}-{year}", f"{course} {letter} 20{year}", f"20{year}-{letter}"]
             )
-            warnings.append("iteration_other_shape")
         return out, warnings
 
     # -- defects -------------------------------------------------------------------------

@@ -50,6 +50,11 @@ class DeliveryRecord:
     size: int = 0  # bytes and modification time when ingested: an unchanged file is not hashed again
     mtime_ns: int = 0
     kept: str | None = None  # a rejected re-delivery: the batch_id of the earlier delivery that still counts
+    # what it was judged under (txpipe.ingest.judgement); a held delivery judged again names the batch it
+    # judged again; an xAPI export lists the statements it voids (sha256 fingerprints of their ids)
+    judged_under: str | None = None
+    rejudged: str | None = None
+    voids: list[str] = field(default_factory=list)
 
     @property
     def status_label(self) -> str:

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 import txpipe
+from txpipe.reference import check_nations
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
 from txpipe.settings import BUILD_MEMORY_LIMIT, Settings
 from txpipe.store.ledger import DeliveryRecord, Ledger
@@ -77,13 +78,18 @@ def _ledger_table(records: list[DeliveryRecord]) -> pa.Table:
 
 
 def lake_files(
-    settings: Settings, records: list[DeliveryRecord], zone: str, held: frozenset[str] = frozenset()
+    settings: Settings,
+    records: list[DeliveryRecord],
+    zone: str,
+    held: frozenset[str] = frozenset(),
+    statuses: tuple[str, ...] = ("stored",),
 ) -> list[str]:
-    """Lake files, in one zone of the lake, of the deliveries that count (status stored) and are not held."""
+    """Lake files, in one zone of the lake, of the deliveries that count (status stored; or of the given
+    statuses) and are not held."""
     return [
         str(settings.lake / name)
         for record in records
-        if record.status == "stored" and record.batch_id not in held
+        if record.status in statuses and record.batch_id not in held
         for name in record.files
         if name.startswith(f"{zone}/")
     ]
@@ -114,11 +120,22 @@ def held_deliveries(warehouse: Path, settings: Settings, records: list[DeliveryR
 
 def _lake_view(con: duckdb.DuckDBPyConnection, name: str, files: list[str], schema: pa.Schema) -> None:
     """A view of the lake files that count, scanned by DuckDB's own Parquet reader (streaming, inside
-    its memory limit); for an empty lake, an empty table of the lake schema. Dropped before publish."""
+    its memory limit); for an empty lake, an empty table of the lake schema. Dropped before publish.
+
+    Files are matched by column name: a file written before a column of the schema existed (the lake is
+    immutable) reads NULL there, and so does the view when no file has it yet."""
     if files:
-        con.read_parquet(files, hive_partitioning=False).create_view(name, replace=True)
+        lake = con.read_parquet(files, hive_partitioning=False, union_by_name=True)
+        types = dict(zip(schema.names, con.from_arrow(schema.empty_table()).types, strict=True))
+        missing = [f'CAST(NULL AS {types[c]}) AS "{c}"' for c in schema.names if c not in lake.columns]
+        (lake.project(", ".join(["*", *missing])) if missing else lake).create_view(name, replace=True)
     else:
         con.register(name, schema.empty_table())
+
+
+def _quarantined_deliveries(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """The deliveries whose quarantined rows the copy of a warehouse holds."""
+    return frozenset(batch for (batch,) in con.execute(read_sql("quarantined_deliveries")).fetchall())
 
 
 def build_warehouse(
@@ -150,6 +167,7 @@ def build_warehouse(
 
 def _reference_tables(con: duckdb.DuckDBPyConnection, settings: Settings, records: list[DeliveryRecord]) -> None:
     """The macros, the reference tables and the deliveries table, made again by every build."""
+    check_nations(settings.reference_dir / "nations.csv")  # overlapping periods would duplicate participation rows
     con.execute(read_sql("create_macros"))
     for name, csv_name in (
         ("nations", "nations.csv"),
@@ -165,12 +183,18 @@ def _reference_tables(con: duckdb.DuckDBPyConnection, settings: Settings, record
 def _add_deliveries(
     con: duckdb.DuckDBPyConnection, settings: Settings, records: list[DeliveryRecord], held: frozenset[str]
 ) -> None:
-    """Participation and quarantine rows of the stored deliveries the file does not hold yet."""
+    """Participation rows of the stored deliveries the file does not hold yet; quarantined rows of the
+    stored and superseded deliveries it does not hold yet (the quarantine keeps its history), each
+    marked current or not."""
     _lake_view(con, "lake_participation", lake_files(settings, records, "participation", held), PARTICIPATION_SCHEMA)
     for name in ("incoming_participation", "create_participation", "replaced_versions", "insert_participation"):
         con.execute(read_sql(name))
-    _lake_view(con, "lake_quarantine", lake_files(settings, records, "quarantine", held), QUARANTINE_SCHEMA)
+    judged = ("stored", "superseded")
+    in_quarantine = _quarantined_deliveries(con) if held else frozenset()
+    files = lake_files(settings, records, "quarantine", in_quarantine, judged)
+    _lake_view(con, "lake_quarantine", files, QUARANTINE_SCHEMA)
     con.execute(read_sql("create_quarantine"))
+    con.execute(read_sql("mark_current_quarantine"))
     views = {name for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
     for view in ("lake_participation", "lake_quarantine"):
         if view in views:

@@ -163,8 +163,16 @@ def check_field_lengths(columns: list[pa.ChunkedArray | pa.Array], limit: int) -
             raise field_too_long(position, limit)
 
 
+class BlankHeader(str):
+    """A header cell left empty (R's write.csv leaves the first one so, above its row names): named
+    ``(column N)`` by its position, as reports show it, and mapped by a source config's ``""`` key
+    (:meth:`txpipe.ingest.sources.SourceConfig.canonical_name`), never by that name."""
+
+    __slots__ = ()
+
+
 def check_headers(headers: list[str]) -> list[str]:
-    """Reject blank-only or duplicated header names; return them trimmed."""
+    """Reject blank-only or duplicated header names; return them trimmed (an empty one as a :class:`BlankHeader`)."""
     cleaned = [("" if h is None else str(h)).strip() for h in headers]
     if any(len(name) > 1000 for name in cleaned):
         raise UnreadableFile("a header cell is longer than 1,000 characters: the first record is not a header row")
@@ -182,7 +190,7 @@ def check_headers(headers: list[str]) -> list[str]:
             )
         seen[key] = position
     # A blank header cell still holds a column; name it by position so it can be reported.
-    return [name or f"(column {position})" for position, name in enumerate(cleaned, start=1)]
+    return [name or BlankHeader(f"(column {position})") for position, name in enumerate(cleaned, start=1)]
 
 
 def drop_blank_rows(frame: pd.DataFrame) -> pd.DataFrame:

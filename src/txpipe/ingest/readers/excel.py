@@ -43,6 +43,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from txpipe.ingest.readers import (
+    BlankHeader,
     Delivered,
     RawBatch,
     ReadOptions,
@@ -159,7 +160,7 @@ def _header_of(workbook: Workbook, part: str, options: ReadOptions) -> _Opened |
         return None
     headers = check_headers([cell_text(v) or "" for v in head[header_at][1]])
     # Drop trailing unnamed columns that are entirely empty in the header row.
-    while len(headers) > 1 and headers[-1].startswith("(column "):
+    while len(headers) > 1 and isinstance(headers[-1], BlankHeader):
         headers.pop()
     sheet.keep_columns = len(headers)
     banner = sum(1 for _, values in head[:header_at] if any(cell_text(v) for v in values))

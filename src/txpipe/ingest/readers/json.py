@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from txpipe.ingest.readers import (
+    BlankHeader,
     Delivered,
     RawBatch,
     ReadOptions,
@@ -192,7 +193,7 @@ def repeated_key_issue(source_row: int, where: str, record: RepeatedKeys) -> Row
 
 
 def _frame(records: list[Numbered], names: list[str], field_chars: int) -> pd.DataFrame:
-    keys = [n.casefold() for n in names]
+    keys = ["" if isinstance(n, BlankHeader) else n.casefold() for n in names]  # an empty key is read by ""
     folded = [{str(k).strip().casefold(): v for k, v in record.items()} for _, record in records]
     rows = [[value_text(rec.get(k)) for k in keys] for rec in folded]
     for row in rows:

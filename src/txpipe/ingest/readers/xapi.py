@@ -33,7 +33,7 @@ from txpipe.ingest.readers.csv import check_text
 from txpipe.ingest.readers.json import int_or_text
 from txpipe.ingest.readers.text_rules import RepeatedKeys, StatementKeys, marked_statement
 from txpipe.ingest.readers.xapi_roster import read_roster as read_roster  # re-exported: the pipeline reads it here
-from txpipe.ingest.xapi_statements import RULES, XapiConfig, landing_rows, participations, voided_ids
+from txpipe.ingest.xapi_statements import RULES, XapiConfig, landing_rows, participations, voided_fingerprints
 from txpipe.schema import LANDING_COLUMNS
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
@@ -53,7 +53,11 @@ class StatementCounts:
 @dataclass(frozen=True)
 class StatementSetup:
     """What reading a source's statements needs besides the file: its ``[xapi]`` config and
-    ``[defaults]``, the keyed hash for ``source_record_id``, and the roster (read only if needed)."""
+    ``[defaults]``, the keyed hash for ``source_record_id``, the roster (read only if needed) and the
+    void fingerprints of the source's other exports. What the reading gives back besides the records:
+    ``counts`` (once the batches are read) and ``void_targets``, the sorted fingerprints
+    (:func:`~txpipe.ingest.xapi_voids.void_fingerprint`) of the statements this export voids (set
+    when :func:`read_statements` returns, before any batch is read)."""
 
     config: XapiConfig
     defaults: dict[str, str]
@@ -61,6 +65,14 @@ class StatementSetup:
     roster: Callable[[], dict[str, str]] = dict
     forced: bool = False  # the config says format = "xapi": every file of the source is statements
     counts: StatementCounts = field(default_factory=StatementCounts)
+    # fingerprints of statements voided by the source's other exports: removed as if voided here
+    voided_elsewhere: frozenset[str] = frozenset()
+    void_targets: list[str] = field(default_factory=list)  # filled by the reading: this export's own voids
+
+    def voids(self, own: set[str]) -> set[str]:
+        """Note the export's own void fingerprints (``void_targets``); every fingerprint to apply."""
+        self.void_targets[:] = sorted(own)
+        return own | self.voided_elsewhere
 
 
 def is_statement_file(path: Path, setup: StatementSetup | None) -> bool:
@@ -109,19 +121,21 @@ def read_statements(path: Path, options: ReadOptions, setup: StatementSetup) -> 
         if document is not None:
             return _whole([(None, document)], options, setup)
     mentions = ("voided", "\\u")  # a voiding statement names the voided verb (perhaps \u-escaped)
-    voided = voided_ids(
+    voided = voided_fingerprints(
         ((p, s) for p, _, s in _flatten(_lines(path, codec, mentions)) if not isinstance(s, _Broken)),
         setup.config.verbs,
     )
     return Delivered(
-        list(LANDING_COLUMNS), _batches(_flatten(_lines(path, codec)), voided, options, setup), setup.counts
+        list(LANDING_COLUMNS),
+        _batches(_flatten(_lines(path, codec)), setup.voids(voided), options, setup),
+        setup.counts,
     )
 
 
 def _whole(values: Iterable[tuple[int | None, object]], options: ReadOptions, setup: StatementSetup) -> Delivered:
     """A document read whole: its statements are listed, then searched for voiding ones."""
     items = list(_flatten(values))
-    voided = voided_ids(((p, s) for p, _, s in items), setup.config.verbs)
+    voided = setup.voids(voided_fingerprints(((p, s) for p, _, s in items), setup.config.verbs))
     return Delivered(list(LANDING_COLUMNS), _batches(iter(items), voided, options, setup, by_line=False), setup.counts)
 
 

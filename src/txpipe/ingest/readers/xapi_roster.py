@@ -14,11 +14,13 @@ import stat
 from pathlib import Path
 
 from txpipe.ingest.readers import UnreadableFile
+from txpipe.ingest.xapi_rules import account_key, split_account
 from txpipe.settings import ReadLimits
 
 
 def read_roster(folder: Path, name: str, limits: ReadLimits) -> dict[str, str]:
-    """The roster CSV (columns learner,nation) in the source folder, as learner -> nation.
+    """The roster CSV (columns learner,nation) in the source folder, as learner key (typed, as
+    :func:`txpipe.ingest.xapi_rules.learner_id` makes it) -> nation.
 
     Only a regular file is opened (never a link, folder, FIFO or device), at most
     ``limits.roster_bytes`` (TXPIPE_MAX_ROSTER_BYTES); never stored. Anything wrong rejects the export."""
@@ -69,7 +71,7 @@ def _roster_rows(text: str, where: str, field_chars: int) -> dict[str, str]:
                 raise UnreadableFile(f"{where}: row {number} has {len(row)} field(s), fewer than its header")
             if any(len(cell) > field_chars for cell in row):
                 raise UnreadableFile(f"{where}: row {number} has a field longer than {field_chars:,} characters")
-            learner, nation = _roster_learner(row[learner_at]), row[nation_at].strip()
+            learner, nation = _learner_of_row(row[learner_at], where, number), row[nation_at].strip()
             if not learner or not nation:
                 continue
             if roster.get(learner, nation) != nation:
@@ -81,9 +83,32 @@ def _roster_rows(text: str, where: str, field_chars: int) -> dict[str, str]:
     return roster
 
 
-def _roster_learner(value: str) -> str:
-    """A roster's learner as :func:`txpipe.ingest.xapi_rules.learner_id` writes it (a sha1 hex in lower case)."""
+def _learner_of_row(value: str, where: str, number: int) -> str | None:
+    try:
+        return _roster_learner(value)
+    except ValueError:
+        raise UnreadableFile(
+            f"{where}: row {number} gives an account (homePage|name) whose '|' is ambiguous: it needs exactly one "
+            "'|' between homePage and name; write a '|' inside either as '\\|' (and a '\\' as '\\\\')"
+        ) from None
+
+
+def _roster_learner(value: str) -> str | None:
+    """A roster's learner as the typed key :func:`txpipe.ingest.xapi_rules.learner_id` makes: ``mailto:...``
+    is an mbox, 40 hex digits an mbox_sha1sum (any case), a value holding a ``|`` an account
+    (``homePage|name``, a ``|`` or ``\\`` inside either written ``\\|`` or ``\\\\``), any other an openid
+    URL. None for a blank learner or account part; a ValueError for an account whose ``|`` is ambiguous."""
     value = value.strip()
+    if not value:
+        return None
+    if value.startswith("mailto:"):
+        return f"mbox:{value}"
     if len(value) == 40 and all(ch in "0123456789abcdefABCDEF" for ch in value):
-        return value.lower()
-    return value
+        return f"mbox_sha1sum:{value.lower()}"
+    if "|" not in value:
+        return f"openid:{value}"
+    parts = split_account(value)
+    if parts is None:
+        raise ValueError("ambiguous account")
+    home, name = (part.strip() for part in parts)
+    return account_key(home, name) if home and name else None

@@ -8,6 +8,7 @@ COMMENT ON COLUMN nations.valid_to IS 'Last day the framework holds; NULL = stil
 COMMENT ON COLUMN nations.status IS 'active or suspended';
 COMMENT ON COLUMN nations.status_from IS 'Day the status took effect; NULL with status suspended = suspended throughout';
 COMMENT ON COLUMN nations.note IS 'Free-text note from the reference file';
+COMMENT ON COLUMN nations.source IS 'Public page the row''s dates come from (URL); NULL when the reference file names none';
 
 COMMENT ON TABLE activities IS 'Activity catalogue: courses, training events, exercises and e-learning modules (data/reference/activities.csv)';
 COMMENT ON COLUMN activities.activity_code IS 'Activity code, e.g. N5-35, NDC-SC, E1-401, ADL-169';
@@ -34,6 +35,7 @@ COMMENT ON COLUMN deliveries.status IS 'stored, rejected (unreadable as a whole,
 COMMENT ON COLUMN deliveries.rows_read IS 'Rows read from the file (blank rows not counted)';
 COMMENT ON COLUMN deliveries.rows_stored IS 'Rows stored in the lake';
 COMMENT ON COLUMN deliveries.rows_quarantined IS 'Rows quarantined with their reasons';
+COMMENT ON COLUMN deliveries.rows_quarantined_current IS 'Of rows_quarantined, the rows still current (quarantine.current): not stored or quarantined again by a later delivery, the delivery not superseded';
 COMMENT ON COLUMN deliveries.rows_duplicate IS 'Exact duplicate rows collapsed into one';
 COMMENT ON COLUMN deliveries.reason IS 'Why the file was rejected, if it was';
 COMMENT ON COLUMN deliveries.ignored_columns IS 'Delivered columns outside the contract, not stored';
@@ -52,7 +54,8 @@ COMMENT ON COLUMN participation.source_record_id IS 'The source''s own id for th
 COMMENT ON COLUMN participation.programme IS 'education, training or exercise';
 COMMENT ON COLUMN participation.activity_code IS 'Course / event / exercise code';
 COMMENT ON COLUMN participation.activity_title IS 'Activity title as delivered';
-COMMENT ON COLUMN participation.iteration_id IS 'Run of the activity';
+COMMENT ON COLUMN participation.iteration_id IS 'Run of the activity: the canonical id <activity_code>-<letter>-<two-digit year> (N5-35-B-24) when the delivered spelling is one txpipe recognises, else as delivered (upper-cased, with the warning iteration_id_malformed)';
+COMMENT ON COLUMN participation.iteration_id_delivered IS 'The iteration as the row came with it (as delivered, or the source default), before its canonical form; NULL when no iteration was given, and on rows stored before this column existed';
 COMMENT ON COLUMN participation.provider IS 'Organisation that ran it';
 COMMENT ON COLUMN participation.start_date IS 'First day; year and quarter of metrics are those of start_date';
 COMMENT ON COLUMN participation.end_date IS 'Last day (>= start_date)';
@@ -72,7 +75,7 @@ COMMENT ON COLUMN participation.source_file IS 'File the current version came fr
 COMMENT ON COLUMN participation.source_row IS 'Row in that file (spreadsheet row, JSON Lines line, CSV record counting the header as 1)';
 COMMENT ON COLUMN participation.ingested_at IS 'When the row was ingested (UTC)';
 
-COMMENT ON TABLE quarantine IS 'One row per quarantined row of the deliveries that count, with the rules it broke';
+COMMENT ON TABLE quarantine IS 'One row per quarantined row of the deliveries that count and of those superseded since, with the rules it broke; current says which still stand';
 COMMENT ON COLUMN quarantine.batch_id IS 'Delivery (deliveries.batch_id)';
 COMMENT ON COLUMN quarantine.source IS 'Delivering source';
 COMMENT ON COLUMN quarantine.source_file IS 'File path inside the source folder';
@@ -81,6 +84,7 @@ COMMENT ON COLUMN quarantine.reasons IS 'Names of the failed rules (expectations
 COMMENT ON COLUMN quarantine.offending_values IS 'JSON object: the delivered values the failed rules judged (participant_ref never shown)';
 COMMENT ON COLUMN quarantine.record IS 'JSON object: the whole delivered row under canonical names, participant_ref replaced by participant_pid';
 COMMENT ON COLUMN quarantine.ingested_at IS 'When the row was quarantined (UTC)';
+COMMENT ON COLUMN quarantine.current IS 'True while the row stands: its delivery counts (not superseded) and no later delivery of its source holds its record (source_record_id), stored or quarantined again. Data-quality figures count current rows';
 
 COMMENT ON TABLE metrics_participation IS 'Attended participation by year, quarter, nation, framework, programme. Attended = status in (attended, completed, passed, failed)';
 COMMENT ON COLUMN metrics_participation.year IS 'Year of start_date';

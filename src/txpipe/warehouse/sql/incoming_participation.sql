@@ -13,9 +13,9 @@ arriving AS (
 )
 SELECT
     md5(r.source || chr(31) || r.source_record_id) AS record_key, r.source, r.source_record_id, r.programme,
-    r.activity_code, r.activity_title, r.iteration_id, r.provider, r.start_date, r.end_date, r.delivery_mode,
-    r.nation, n.framework, r.participant_pid, r.headcount, r.sex, r.rank, r.role, r.status, r.score, r.batch_id,
-    r.source_file, r.source_row, r.ingested_at, r.warnings
+    r.activity_code, r.activity_title, r.iteration_id, r.iteration_id_delivered, r.provider, r.start_date,
+    r.end_date, r.delivery_mode, r.nation, n.framework, r.participant_pid, r.headcount, r.sex, r.rank, r.role,
+    r.status, r.score, r.batch_id, r.source_file, r.source_row, r.ingested_at, r.warnings
 FROM arriving AS r
 LEFT JOIN nations AS n
     ON n.code = r.nation

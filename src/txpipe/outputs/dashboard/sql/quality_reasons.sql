@@ -1,5 +1,5 @@
--- Quarantine reasons per source (deliveries that count).
+-- Quarantine reasons per source: the rows that still stand (quarantine.current).
 SELECT source, reason, count(*) AS rows_quarantined
-FROM (SELECT source, unnest(reasons) AS reason FROM quarantine)
+FROM (SELECT source, unnest(reasons) AS reason FROM quarantine WHERE current)
 GROUP BY source, reason
 ORDER BY rows_quarantined DESC, source, reason;
