@@ -33,3 +33,19 @@ def test_a_run_with_nothing_new_runs_no_stage_and_keeps_the_publish(settings, la
     assert again.nothing_to_do and again.records == [] and again.build.skipped
     assert again.build.counts == first.build.counts and [e.path for e in again.ingest.skipped] == ["stray.csv"]
     assert "ingest" not in again.seconds and "build" not in again.seconds
+
+
+def test_reprocess_judges_the_held_deliveries_again_through_the_flow(settings, landing):
+    from flows.pipeline import pipeline_flow
+
+    write_csv(landing / "nso" / "a.csv", [row()])
+    first = pipeline_flow(landing=str(landing))
+    again = pipeline_flow(landing=str(landing), reprocess=True)  # nothing changed, asked anyway
+    assert not again.nothing_to_do and again.ingest.rejudged == 1
+    [record] = again.records
+    assert record.rejudged == first.records[0].batch_id and record.received_at == first.records[0].received_at
+    with duckdb.connect(str(again.build.warehouse), read_only=True) as con:
+        assert con.execute("SELECT status, count(*) FROM deliveries GROUP BY 1 ORDER BY 1").fetchall() == [
+            ("stored", 1),
+            ("superseded", 1),
+        ]

@@ -212,3 +212,34 @@ def test_a_void_in_a_later_export_judges_the_earlier_export_again(local, landing
     after = _query(local, "SELECT source_file, count(*) FROM participation GROUP BY 1 ORDER BY 1")
     assert after == [("2024-01.json", 1), ("2024-02.jsonl", 1)]
     assert ingest_all(local, landing, run_id="idle") == []  # settled: nothing stale is left
+
+
+def test_a_roster_change_judges_the_source_s_exports_again(local, landing):
+    config = LRS_CONFIG.replace('nation = "GEO"', 'roster = "roster.csv"')
+    (local.sources_dir / "lrs.toml").write_text(config, encoding="utf-8")
+    folder = landing / "lrs"
+    folder.mkdir()
+    shutil.copy(XAPI / "adl-conformance-1.json", folder / "2024-01.json")
+    roster = folder / "roster.csv"
+    roster.write_text("learner,nation\nmailto:xapi@adlnet.gov,GEO\n", encoding="utf-8")
+    [first] = ingest_all(local, landing, run_id="first")
+    assert (first.rows_stored, first.rows_quarantined) == (1, 2)  # the account and openid learners: no nation
+
+    roster.write_text(roster.read_text(encoding="utf-8") + "http://openid.example.org/12345,ARM\n", encoding="utf-8")
+    [again] = ingest_all(local, landing, run_id="roster grew")
+    assert (again.rows_stored, again.rows_quarantined, again.rejudged) == (2, 1, first.batch_id)
+    assert _query(local, "SELECT nation FROM participation ORDER BY 1") == [("ARM",), ("GEO",)]
+    assert _query(local, "SELECT count(*) FILTER (WHERE current), count(*) FROM quarantine") == [(1, 3)]
+
+
+def test_a_run_killed_between_the_writes_of_a_judgement_again_keeps_the_later_judgement(local, landing):
+    write_csv(landing / "nso" / "export.csv", [row(source_record_id="R1", nation=UNKNOWN)])
+    [first] = ingest_all(local, landing, run_id="first")
+    _alias_config(local, "GEO")
+    [again] = ingest_all(local, landing, run_id="again")
+    ledger = Ledger(local.ledger_dir)
+    path = ledger.path(first.batch_id)  # as if killed before the earlier record was marked superseded
+    path.write_text(path.read_text(encoding="utf-8").replace('"superseded"', '"stored"'), encoding="utf-8")
+    fresh = Ledger(local.ledger_dir)
+    assert fresh.counting()[("nso", "export.csv")].batch_id == again.batch_id  # same received_at: judged later wins
+    assert [r.batch_id for r in fresh.repair()] == [first.batch_id]

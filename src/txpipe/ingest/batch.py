@@ -116,6 +116,7 @@ def _admit(number: int, delivery: Delivery, ctx: IngestContext, received: dt.dat
         mtime_ns=delivery.mtime_ns,
         judged_under=delivery.judged_under or None,
         rejudged=delivery.rejudges,
+        judged_at=received.isoformat(timespec="microseconds"),
     )
     try:
         config = load_source_config(ctx.settings.sources_dir, delivery.source)

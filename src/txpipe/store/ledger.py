@@ -54,6 +54,7 @@ class DeliveryRecord:
     # judged again; an xAPI export lists the statements it voids (sha256 fingerprints of their ids)
     judged_under: str | None = None
     rejudged: str | None = None
+    judged_at: str = ""  # when it was judged (its run's time; received_at stays the file's)
     voids: list[str] = field(default_factory=list)
 
     @property
@@ -97,8 +98,14 @@ class _Views:
             known = view.get(key)
             if known is not None and known.batch_id == record.batch_id and not eligible:
                 del view[key]
-            elif eligible and (known is None or record.received_at >= known.received_at):
+            elif eligible and (known is None or _order(record) >= _order(known)):
                 view[key] = record
+
+
+def _order(record: DeliveryRecord) -> tuple[str, str]:
+    """Records of one file in the order they were made: received, then judged (a judgement again keeps the
+    file's received_at)."""
+    return record.received_at, record.judged_at
 
 
 class Ledger:
