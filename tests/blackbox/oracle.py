@@ -47,8 +47,13 @@ def load_nations(path: Path = REFERENCE / "nations.csv") -> list[NationPeriod]:
     with path.open(encoding="utf-8", newline="") as fh:
         return [
             NationPeriod(
-                r["code"], r["name"], r["framework"], _date(r["valid_from"]), _date(r["valid_to"]),
-                r["status"], _date(r["status_from"]),
+                r["code"],
+                r["name"],
+                r["framework"],
+                _date(r["valid_from"]),
+                _date(r["valid_to"]),
+                r["status"],
+                _date(r["status_from"]),
             )
             for r in csv.DictReader(fh)
         ]
@@ -86,15 +91,17 @@ def active_partners(nations: list[NationPeriod], year: int, framework: str) -> s
     """CONTRACT: nations that held that partner framework on at least one day of the year and
     were not suspended on that day."""
     out = set()
+    jan1, dec31 = dt.date(year, 1, 1), dt.date(year, 12, 31)
     for p in nations:
         if p.framework != framework:
             continue
-        day = dt.date(year, 1, 1)
-        while day.year == year:
-            if _holds(p, day) and not _suspended(p, day):
-                out.add(p.code)
-                break
-            day += dt.timedelta(days=1)
+        first = max(jan1, p.valid_from or jan1)  # first day of the year the period holds
+        last = min(dec31, p.valid_to or dec31)
+        if first > last:
+            continue
+        if p.status == "suspended" and (p.status_from is None or p.status_from <= first):
+            continue  # a suspended nation is active only on days before status_from
+        out.add(p.code)
     return out
 
 
@@ -128,8 +135,9 @@ def period_dates(value: str) -> tuple[dt.date, dt.date] | None:
             h = int(m[5])
             if h not in (1, 2):
                 return None
-            start, end = (dt.date(year, 1, 1), dt.date(year, 6, 30)) if h == 1 else (
-                dt.date(year, 7, 1), dt.date(year, 12, 31))
+            start, end = (
+                (dt.date(year, 1, 1), dt.date(year, 6, 30)) if h == 1 else (dt.date(year, 7, 1), dt.date(year, 12, 31))
+            )
         else:
             start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
     except ValueError:
@@ -178,8 +186,9 @@ class FileVerdict:
         return [r for r in self.rows if not r.stored]
 
 
-def resolve_nation(value: str, nations: list[NationPeriod], aliases: dict[str, str],
-                   config_aliases: dict[str, str]) -> str | None:
+def resolve_nation(
+    value: str, nations: list[NationPeriod], aliases: dict[str, str], config_aliases: dict[str, str]
+) -> str | None:
     """Only the README's sure cases: a config alias, a reference code, a reference name, an alias
     of nation_aliases.csv. (Names only pycountry/CLDR know are not modelled: tests using them
     compare against the file's own ISO3 column instead.)"""
@@ -193,8 +202,11 @@ def resolve_nation(value: str, nations: list[NationPeriod], aliases: dict[str, s
     return by_name.get(_fold(value)) or aliases.get(_fold(value))
 
 
-def judge_roster(path: Path, config: dict, nations: list[NationPeriod],
-                 aliases: dict[str, str]) -> FileVerdict:
+def judge_roster(
+    path: Path, config: dict, nations: list[NationPeriod], aliases: dict[str, str], nation_of=None
+) -> FileVerdict:
+    """nation_of(canonical values) -> code or None replaces the name lookup where the file gives
+    its own answer (the World Bank file's ISO3 column for its country names)."""
     cols = {k.strip().casefold(): v for k, v in config.get("columns", {}).items()}
     period_col = config.get("dates", {}).get("period", "").strip().casefold()
     defaults = config.get("defaults", {})
@@ -207,7 +219,7 @@ def judge_roster(path: Path, config: dict, nations: list[NationPeriod],
     seen: dict[tuple, int] = {}
     duplicates = 0
     for source_row, rec in records:
-        delivered = dict(zip(header, rec))
+        delivered = dict(zip(header, rec, strict=False))
         canon: dict[str, str | None] = {}
         for h, v in delivered.items():
             if h in cols:
@@ -239,7 +251,9 @@ def judge_roster(path: Path, config: dict, nations: list[NationPeriod],
         if not canon.get("nation"):
             v.reasons.add("nation_missing")
         else:
-            v.nation = resolve_nation(canon["nation"], nations, aliases, nation_aliases)
+            v.nation = (
+                nation_of(canon) if nation_of else resolve_nation(canon["nation"], nations, aliases, nation_aliases)
+            )
             if v.nation is None:
                 v.reasons.add("nation_unknown")
         hc = canon.get("headcount") or "1"
@@ -263,9 +277,24 @@ def judge_roster(path: Path, config: dict, nations: list[NationPeriod],
 # ---------------------------------------------------------------- an xAPI source (README rules)
 
 VERB_STATUS = {
-    "passed": "passed", "failed": "failed", "completed": "completed", "registered": "registered",
-    **{v: "attended" for v in ("launched initialized attempted attended experienced progressed "
-                               "resumed terminated abandoned").split()},
+    "passed": "passed",
+    "failed": "failed",
+    "completed": "completed",
+    "registered": "registered",
+    **dict.fromkeys(
+        [
+            "launched",
+            "initialized",
+            "attempted",
+            "attended",
+            "experienced",
+            "progressed",
+            "resumed",
+            "terminated",
+            "abandoned",
+        ],
+        "attended",
+    ),
 }
 STRENGTH = ["registered", "attended", "completed", "failed", "passed"]
 
@@ -279,7 +308,7 @@ def _verb_status(iri: str, config_verbs: dict[str, str]) -> str | None:
         return config_verbs[iri]
     for prefix in ("http://adlnet.gov/expapi/verbs/", "https://w3id.org/xapi/adl/verbs/"):
         if iri.startswith(prefix):
-            return VERB_STATUS.get(iri[len(prefix):])
+            return VERB_STATUS.get(iri[len(prefix) :])
     return VERB_STATUS.get(iri.rstrip("/").rsplit("/", 1)[-1].casefold())
 
 
@@ -333,14 +362,23 @@ def judge_xapi(statements: list[dict], config: dict, roster: dict[str, str]) -> 
     records = []
     for (learner, iri, reg), sts in groups.items():
         times = sorted(_utc_date(s["timestamp"]) for _, s, _ in sts)
-        title = next((t for _, s, _ in sorted(sts, key=lambda x: x[0])
-                      if (t := _title(s["object"].get("definition")))), None)
-        records.append(XapiRecord(
-            learner=learner, activity_code=activities.get(iri, iri), registration=reg,
-            status=max((s for _, _, s in sts), key=STRENGTH.index), start=times[0], end=times[-1],
-            source_row=min(p for p, _, _ in sts), title=title,
-            nation_delivered=roster.get(learner.removeprefix("mbox:")), mapped=iri in activities,
-        ))
+        title = next(
+            (t for _, s, _ in sorted(sts, key=lambda x: x[0]) if (t := _title(s["object"].get("definition")))), None
+        )
+        records.append(
+            XapiRecord(
+                learner=learner,
+                activity_code=activities.get(iri, iri),
+                registration=reg,
+                status=max((s for _, _, s in sts), key=STRENGTH.index),
+                start=times[0],
+                end=times[-1],
+                source_row=min(p for p, _, _ in sts),
+                title=title,
+                nation_delivered=roster.get(learner.removeprefix("mbox:")),
+                mapped=iri in activities,
+            )
+        )
     counts = {"read": len(statements), "used": used, "ignored": ignored, "quarantined": 0}
     return counts, records
 
@@ -364,8 +402,9 @@ def load_statements(path: Path) -> list[dict]:
 def metrics_participation(rows: list[dict]) -> dict[tuple, dict[str, int]]:
     """rows: current participation records (dicts with start_date, end_date, nation, framework,
     programme, headcount, participant_pid, activity_code, status)."""
-    out: dict[tuple, dict] = defaultdict(lambda: {"participants": 0, "pids": set(), "participant_events": 0,
-                                                   "codes": set(), "person_days": 0})
+    out: dict[tuple, dict] = defaultdict(
+        lambda: {"participants": 0, "pids": set(), "participant_events": 0, "codes": set(), "person_days": 0}
+    )
     for r in rows:
         if r["status"] not in ATTENDED:
             continue
@@ -378,16 +417,29 @@ def metrics_participation(rows: list[dict]) -> dict[tuple, dict[str, int]]:
         cell["codes"].add(r["activity_code"])
         cell["person_days"] += r["headcount"] * ((r["end_date"] - s).days + 1)
     return {
-        k: {"participants": c["participants"], "individuals": len(c["pids"]),
-            "participant_events": c["participant_events"], "activities": len(c["codes"]),
-            "person_days": c["person_days"]}
+        k: {
+            "participants": c["participants"],
+            "individuals": len(c["pids"]),
+            "participant_events": c["participant_events"],
+            "activities": len(c["codes"]),
+            "person_days": c["person_days"],
+        }
         for k, c in out.items()
     }
 
 
-def partner_coverage(rows: list[dict], nations: list[NationPeriod], year: int, programme: str,
-                     framework: str) -> tuple[int, int, float | None]:
+def partner_coverage(
+    rows: list[dict], nations: list[NationPeriod], year: int, programme: str, framework: str
+) -> tuple[int, int, float | None]:
     active = len(active_partners(nations, year, framework))
-    engaged = len({r["nation"] for r in rows if r["status"] in ATTENDED and r["start_date"].year == year
-                   and r["programme"] == programme and r["framework"] == framework})
+    engaged = len(
+        {
+            r["nation"]
+            for r in rows
+            if r["status"] in ATTENDED
+            and r["start_date"].year == year
+            and r["programme"] == programme
+            and r["framework"] == framework
+        }
+    )
     return active, engaged, (engaged / active if active else None)

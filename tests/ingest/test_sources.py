@@ -22,6 +22,7 @@ def test_missing_config_means_canonical_columns(tmp_path):
         ({"colums": {}}, "unknown key"),
         ({"columns": {"Land": "country"}}, "not a canonical column"),
         ({"defaults": {"participant_ref": "x"}}, "cannot have a default"),
+        ({"defaults": {"source_record_id": "WB-POP"}}, "source_record_id cannot have a default"),  # issue 24
         ({"date_order": "YMD"}, "date_order"),
     ],
 )

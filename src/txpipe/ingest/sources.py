@@ -195,14 +195,21 @@ def _columns(data: Mapping[str, object], origin: str) -> dict[str, str]:
     }
 
 
+_NO_DEFAULT = {
+    "participant_ref": "it names a person",
+    "source_record_id": "it must be unique within a delivery: map the file's id column with [columns]",
+}
+
+
 def _defaults(data: Mapping[str, object], origin: str) -> dict[str, str]:
     """``[defaults]``: canonical column -> the value it takes where the delivery gives none."""
     defaults = {
         _canonical(k, "defaults", origin): _scalar(v, "defaults", origin)
         for k, v in _table(data.get("defaults", {}), "defaults", origin).items()
     }
-    if "participant_ref" in defaults:
-        raise SourceConfigError(f"{origin}: participant_ref cannot have a default")
+    for column, why in _NO_DEFAULT.items():
+        if column in defaults:
+            raise SourceConfigError(f"{origin}: {column} cannot have a default ({why})")
     return defaults
 
 
