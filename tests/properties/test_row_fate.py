@@ -292,8 +292,8 @@ def check_privacy(delivery: Delivery, stored: list, quarantined: list) -> list[s
                 texts.append(v)
     problems = []
     for ref in sorted(refs):
-        if any(ref in o for o in others):
-            continue  # the same text was delivered in another column
+        if any(ref.casefold() in o.casefold() for o in others):
+            continue  # the same text was delivered in another column (an enum's value is stored in lower case)
         if any(ref in t for t in texts):
             problems.append(f"participant_ref {ref!r} appears in the output")
     return problems

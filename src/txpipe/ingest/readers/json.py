@@ -64,7 +64,7 @@ def read_json(path: Path, options: ReadOptions) -> Delivered:
         while not head and (more := handle.read(1 << 20)):
             head = more.lstrip()
     if not head:
-        raise UnreadableFile("the file holds only whitespace")
+        raise UnreadableFile("the file holds no JSON value: only blank lines or whitespace")
     if head.startswith("["):  # an array is parsed whole (JSON Lines is the format for big deliveries)
         with open(path, encoding=codec) as handle:
             text = handle.read()

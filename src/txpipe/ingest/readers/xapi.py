@@ -109,7 +109,7 @@ def read_statements(path: Path, options: ReadOptions, setup: StatementSetup) -> 
     with open(path, encoding=codec) as handle:
         head = handle.read(4096).lstrip()
     if not head:
-        raise UnreadableFile("the file holds only whitespace")
+        raise UnreadableFile("the file holds no JSON value: only blank lines or whitespace")
     if head.startswith("["):
         document = _document(path, codec)
         if not isinstance(document, list):
