@@ -2,7 +2,8 @@
 validate -> store.
 
 ``discover`` (in :mod:`txpipe.ingest.landing`) lists the files under the landing root that the ledger has
-not seen (new, or re-delivered with new content). :func:`txpipe.ingest.batch.ingest_batch` runs a batch
+not seen (new, or re-delivered with new content), and :mod:`txpipe.ingest.judgement` the held ones to
+judge again (their config, roster or reference data changed). :func:`txpipe.ingest.batch.ingest_batch` runs a batch
 of them (one large file, or many small ones) through the stages in one DuckDB workspace and returns one
 outcome per delivery: its :class:`DeliveryRecord`, or why it is left for the next run. Committing the
 records to the ledger is the caller's job, done from one place so that concurrent batches never race

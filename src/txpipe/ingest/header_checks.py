@@ -14,11 +14,11 @@
 
 from __future__ import annotations
 
+from txpipe.ingest.config_tables import PERIOD_COLUMNS
 from txpipe.ingest.readers import BlankHeader, UnreadableFile
 from txpipe.ingest.sources import SourceConfig, header_key
 
 COLUMN_NOT_DELIVERED = "column_not_delivered"
-_PERIOD_COLUMNS = ("start_date", "end_date")
 
 
 def _positions(positions: list[int]) -> str:
@@ -40,7 +40,7 @@ def refuse_ambiguous_headers(headers: list[str], config: SourceConfig) -> None:
         return
     period_at = [p for p, h in enumerate(headers, start=1) if header_key(h) == config.period]
     dates_at = [
-        p for p, h in enumerate(headers, start=1) if p not in period_at and config.canonical_name(h) in _PERIOD_COLUMNS
+        p for p, h in enumerate(headers, start=1) if p not in period_at and config.canonical_name(h) in PERIOD_COLUMNS
     ]
     if dates_at:
         where = f" (column {period_at[0]})" if period_at else ""

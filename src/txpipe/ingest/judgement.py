@@ -16,6 +16,7 @@ left as it is and reported.
 from __future__ import annotations
 
 import hashlib
+import stat
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +26,8 @@ from txpipe.ingest.sources import SourceConfigError, load_source_config
 from txpipe.ingest.xapi_rules import LEARNER_KEY_VERSION
 from txpipe.settings import Settings
 from txpipe.store.ledger import DeliveryRecord, Ledger
+
+Key = tuple[str, str]  # (source, source_file)
 
 # Bumped whenever a change of txpipe's rules changes how a delivered row is judged (its canonical values,
 # its verdicts, its pid): every held delivery is then judged again once. 2: typed xAPI learner keys,
@@ -144,10 +147,10 @@ class Judgements:
         """The delivery that judges the record's file again, or why there is none."""
         path = self.landing / record.source / record.source_file
         try:
-            st = path.lstat()
+            st = path.lstat()  # a link is not followed: not a regular file, so gone from the closed world
         except OSError:
             st = None
-        if st is None or not path.is_file() or path.is_symlink():
+        if st is None or not stat.S_ISREG(st.st_mode):
             held = counting is not None or record.status == "stored"
             return None, GONE if held else ""
         if (st.st_size, st.st_mtime_ns) != (record.size, record.mtime_ns) and _sha256(path) != record.sha256:
@@ -166,5 +169,4 @@ class Judgements:
         return delivery, ""
 
 
-Key = tuple[str, str]
 GONE = "held delivery not judged again: its file is no longer in the landing (it stays as it was judged)"

@@ -6,7 +6,8 @@ regular file is read (FIFOs, sockets, devices); each is reported as skipped with
 The landing root itself may be a link: it is where the operator pointed txpipe.
 
 A file whose size and modification time match its ledger record is not read again (a re-run with
-nothing new costs a directory listing, not a hash of every byte).
+nothing new costs a directory listing, not a hash of every byte), unless what it was judged under
+changed: then :mod:`txpipe.ingest.judgement` has it judged again.
 """
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ def ingest_new(
     again, left = judgements.stale(sources, reprocess, frozenset((d.source, d.source_file) for d in found.deliveries))
     todo = [judgements.prepared(d) for d in found.deliveries] + again
     run.skipped.extend(left)
-    ctx = _judge(todo, settings, run, ledger, sources, context or run_id, run_batches, on_outcome)
+    ctx = _judge(todo, settings, run, ledger, sources, context, run_id, run_batches, on_outcome)
     run_id = ctx.run_id if ctx else run_id
     if run.planned or run.skipped or run.deferred:
         skipped = [asdict(entry) for entry in run.skipped]
@@ -110,17 +110,19 @@ def _judge(
     run: IngestRun,
     ledger: Ledger,
     sources: list[str] | None,
-    context: IngestContext | str,
+    context: IngestContext | None,
+    run_id: str,
     run_batches: BatchRunner,
     on_outcome: Callable[[Outcome], None] | None,
 ) -> IngestContext | None:
     """Ingest the deliveries, then those the committed records made stale (an export's voids touch the
-    source's other exports), pass after pass; ``context`` is made (from the run id) only if needed."""
-    ctx = context if isinstance(context, IngestContext) else None
+    source's other exports), pass after pass; a context is made (for ``run_id``) only if none is given
+    and there is work."""
+    ctx = context
     for _ in range(PASSES):
         if not todo:
             break
-        ctx = ctx or IngestContext.create(settings, str(context))
+        ctx = ctx or IngestContext.create(settings, run_id)
         run.planned += len(todo)
         run.rejudged += sum(1 for d in todo if d.rejudges)
         _ingest_all(todo, ctx, run, ledger, run_batches, on_outcome)

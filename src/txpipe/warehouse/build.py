@@ -5,7 +5,8 @@ same reference data, SQL and txpipe version, and every delivery it holds still s
 the deliveries stored since it was built are read, and the small tables and the metrics are made
 again. Either way the result is the same warehouse. The file is written so that DuckDB 1.4+ can open
 it (storage compatibility v1.4.0). Only the lake files of deliveries the ledger marks ``stored`` are
-read.
+read for participation; the quarantine also reads those of superseded deliveries (its history), and
+every build judges again which quarantined rows still stand (``sql/mark_current_quarantine.sql``).
 """
 
 from __future__ import annotations
