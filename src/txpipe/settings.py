@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -51,6 +52,10 @@ class ReadLimits:
 DEFAULT_MAX_QUARANTINE_SHARE = 0.2  # a run alerts when more of its rows than this are quarantined
 BUILD_MEMORY_LIMIT = "512MB"  # DuckDB's cap while it builds the warehouse (warehouse.build)
 
+# A file on a shared store that no ledger record names is swept after this long (TXPIPE_SWEEP_GRACE): a
+# worker may be between writing a delivery's files and committing its record.
+DEFAULT_SWEEP_GRACE = 3600.0
+
 DEVELOPMENT_PSEUDONYM_KEY = "txpipe-DEVELOPMENT-ONLY-pseudonym-key-do-not-use-in-production"
 
 
@@ -68,6 +73,9 @@ class Settings:
     max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE
     nightly_cron: str | None = None  # txpipe serve: None keeps the schedule prefect.yaml declares
     weekly_cron: str | None = None
+    store: str | None = None  # TXPIPE_STORE=s3://BUCKET/PREFIX (txpipe.store.objects); None: TXPIPE_HOME
+    s3_endpoint: str | None = None  # TXPIPE_S3_ENDPOINT=http://host:port; None: AWS itself
+    sweep_grace: float = DEFAULT_SWEEP_GRACE  # seconds before a shared store's unnamed file is swept
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -85,6 +93,11 @@ class Settings:
             max_quarantine_share=_share(env, "TXPIPE_MAX_QUARANTINE_SHARE", DEFAULT_MAX_QUARANTINE_SHARE),
             nightly_cron=env.get("TXPIPE_NIGHTLY_CRON") or None,
             weekly_cron=env.get("TXPIPE_WEEKLY_CRON") or None,
+            store=_store(env),
+            s3_endpoint=env.get("TXPIPE_S3_ENDPOINT") or None,
+            sweep_grace=_number(
+                env, "TXPIPE_SWEEP_GRACE", DEFAULT_SWEEP_GRACE, float, lambda v: v >= 0, "seconds, 0 or more"
+            ),
         )
 
     def pseudonym_secret(self) -> str | None:
@@ -136,6 +149,21 @@ def unwritable_folder(folder: Path, name: str = "TXPIPE_HOME") -> str | None:
     except OSError as error:
         return f"{name} {folder} is not a writable folder ({error.strerror or type(error).__name__})"
     return None
+
+
+def parse_store(url: str) -> tuple[str, str]:
+    """(bucket, prefix) of ``s3://BUCKET/PREFIX``; a ValueError saying what it must be (never the value)."""
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("TXPIPE_STORE must be s3://BUCKET/PREFIX")
+    return parts.netloc, parts.path.strip("/")
+
+
+def _store(env: Mapping[str, str]) -> str | None:
+    url = env.get("TXPIPE_STORE") or None
+    if url is not None:
+        parse_store(url)
+    return url
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -13,7 +13,7 @@ def test_flow_ingests_each_file_and_commits_the_ledger(settings, landing):
     write_csv(landing / "jftc" / "b.csv", [row(source_record_id="J1")])
     records = ingest_flow(landing=str(landing)).records
     assert sorted((r.source, r.rows_stored, r.rows_quarantined) for r in records) == [("jftc", 1, 0), ("nso", 1, 1)]
-    assert {r.batch_id for r in Ledger(settings.ledger_dir).records()} == {r.batch_id for r in records}
+    assert {r.batch_id for r in Ledger.of(settings).records()} == {r.batch_id for r in records}
     assert all(r.run_id == records[0].run_id != "local" for r in records)
     assert ingest_flow(landing=str(landing)).records == []
     reports = list((settings.reports_dir / "runs").glob("ingest-*.json"))
@@ -36,7 +36,7 @@ def test_a_crashing_file_fails_the_run_but_not_the_other_files(settings, landing
     write_csv(landing / "nso" / "b.csv", [row()])
     state = module.ingest_flow(landing=str(landing), return_state=True)
     assert state.is_failed() and "nso/b.csv" in state.message
-    assert [r.source_file for r in Ledger(settings.ledger_dir).records()] == ["a.csv"]
+    assert [r.source_file for r in Ledger.of(settings).records()] == ["a.csv"]
 
 
 def test_a_bug_in_a_stage_is_reported_with_file_stage_and_traceback(settings, landing, monkeypatch):
@@ -84,4 +84,4 @@ def test_a_bug_in_a_stage_is_reported_with_file_stage_and_traceback(settings, la
     logged = "\n".join(logging.Formatter().format(r) for r in logged_records)  # with any traceback Prefect logs
     assert "nso/b.csv failed in stage 'normalise'" in logged and "buggy_normalize" in logged
     assert "SECRET-VALUE" not in report.read_text() + logged + state.message
-    assert [r.source_file for r in Ledger(settings.ledger_dir).records()] == ["a.csv"]
+    assert [r.source_file for r in Ledger.of(settings).records()] == ["a.csv"]

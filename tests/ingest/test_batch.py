@@ -28,7 +28,7 @@ def test_batches_gather_small_files_and_leave_large_ones_alone():
 
 
 def _batch(settings, landing) -> list:
-    deliveries = discover(landing, Ledger(settings.ledger_dir))
+    deliveries = discover(landing, Ledger.of(settings))
     assert len(plan_batches(deliveries)) == 1
     return ingest_batch(deliveries, IngestContext.create(settings, "t"))
 

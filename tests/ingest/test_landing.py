@@ -35,7 +35,7 @@ def test_links_to_files_and_folders_are_skipped_and_reported(settings, landing, 
     (landing / "jadl" / "loop").symlink_to(landing / "jadl" / "loop")
     os.mkfifo(landing / "jadl" / "pipe.csv")
 
-    found = survey(landing, Ledger(settings.ledger_dir))
+    found = survey(landing, Ledger.of(settings))
     assert [d.source_file for d in found.deliveries] == ["real.csv"]
     skipped = {s.path: s.reason for s in found.skipped}
     assert set(skipped) == {
@@ -59,13 +59,13 @@ def test_a_linked_landing_root_is_where_the_operator_pointed(settings, tmp_path,
     real = tmp_path / "real_landing"
     write_csv(real / "jadl" / "a.csv", [row()])
     (tmp_path / "linked").symlink_to(real, target_is_directory=True)
-    assert [d.source_file for d in discover(tmp_path / "linked", Ledger(settings.ledger_dir))] == ["a.csv"]
+    assert [d.source_file for d in discover(tmp_path / "linked", Ledger.of(settings))] == ["a.csv"]
     assert skipped_entries(tmp_path / "linked") == []
 
 
 def test_a_file_that_grows_after_discovery_is_deferred(settings, landing):
     path = write_csv(landing / "jadl" / "growing.csv", [row(source_record_id=f"R{i}") for i in range(5)])
-    [delivery] = discover(landing, Ledger(settings.ledger_dir))
+    [delivery] = discover(landing, Ledger.of(settings))
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(",".join(row(source_record_id="R99").values()) + "\n")
     [outcome] = ingest_batch([delivery], IngestContext.create(settings, "t"))
@@ -75,7 +75,7 @@ def test_a_file_that_grows_after_discovery_is_deferred(settings, landing):
 
 def test_a_file_written_while_it_is_read_keeps_nothing_and_is_taken_whole_next_time(settings, landing, monkeypatch):
     path = write_csv(landing / "jadl" / "growing.csv", [row(source_record_id=f"R{i}") for i in range(5)])
-    [delivery] = discover(landing, Ledger(settings.ledger_dir))
+    [delivery] = discover(landing, Ledger.of(settings))
     import txpipe.ingest.load as ingest
 
     real_read = ingest.read_delivery

@@ -77,7 +77,7 @@ def test_a_fixed_re_export_under_a_new_name_leaves_only_current_rows_counted(loc
     standing = Standing.of(local.home / "warehouse" / "txpipe.duckdb")  # what the validation report counts
     assert sorted(standing.rows.values()) == [1, 1]
     assert sum(reasons.get("nation_unknown", 0) for reasons in standing.reasons.values()) == 2
-    page = render(Ledger(local.ledger_dir).records(), local.expectations_dir / "participation.json", standing)
+    page = render(Ledger.of(local).records(), local.expectations_dir / "participation.json", standing)
     assert "quarantined rows still standing" in page
 
 
@@ -101,7 +101,7 @@ def test_a_config_fix_judges_held_deliveries_again_without_re_delivery(local, la
     assert (again.rows_stored, again.rows_quarantined, again.rejudged) == (2, 0, first.batch_id)
     assert again.received_at == first.received_at  # versions keep their order: received when the file was
     assert again.batch_id != first.batch_id
-    records = {r.batch_id: r for r in Ledger(local.ledger_dir).records()}
+    records = {r.batch_id: r for r in Ledger.of(local).records()}
     assert records[first.batch_id].status == "superseded"
     assert _query(local, "SELECT source_record_id, nation FROM participation ORDER BY 1") == [
         ("R1", "GEO"),
@@ -132,7 +132,7 @@ def test_a_held_delivery_whose_file_is_gone_is_left_and_reported(local, landing)
     run = ingest_new(local, landing, run_id="after the fix")
     assert run.records == []
     assert [(s.path, s.reason) for s in run.skipped] == [("nso/export.csv", GONE)]
-    assert {r.batch_id: r.status for r in Ledger(local.ledger_dir).records()} == {first.batch_id: "stored"}
+    assert {r.batch_id: r.status for r in Ledger.of(local).records()} == {first.batch_id: "stored"}
     assert _query(local, "SELECT source_record_id FROM participation") == [("R2",)]
 
 
@@ -237,9 +237,9 @@ def test_a_run_killed_between_the_writes_of_a_judgement_again_keeps_the_later_ju
     [first] = ingest_all(local, landing, run_id="first")
     _alias_config(local, "GEO")
     [again] = ingest_all(local, landing, run_id="again")
-    ledger = Ledger(local.ledger_dir)
-    path = ledger.path(first.batch_id)  # as if killed before the earlier record was marked superseded
-    path.write_text(path.read_text(encoding="utf-8").replace('"superseded"', '"stored"'), encoding="utf-8")
-    fresh = Ledger(local.ledger_dir)
+    path = local.ledger_dir / f"{first.batch_id}.json"  # records are never rewritten: the earlier still says stored
+    assert '"stored"' in path.read_text(encoding="utf-8")
+    fresh = Ledger.of(local)
     assert fresh.counting()[("nso", "export.csv")].batch_id == again.batch_id  # same received_at: judged later wins
-    assert [r.batch_id for r in fresh.repair()] == [first.batch_id]
+    statuses = {r.batch_id: (r.status, r.superseded_by) for r in fresh.records()}
+    assert statuses[first.batch_id] == ("superseded", again.batch_id)

@@ -45,7 +45,7 @@ def test_a_rejected_or_empty_redelivery_keeps_the_earlier_delivery(settings, lan
     [second] = ingest_all(settings, landing, run_id="second")
     assert (second.status, second.kept, second.status_label) == ("rejected", first.batch_id, KEPT_LABEL)
     assert _participation(settings) == before  # participation 386 -> 0 was the break
-    records = {r.batch_id: r for r in Ledger(settings.ledger_dir).records()}
+    records = {r.batch_id: r for r in Ledger.of(settings).records()}
     assert records[first.batch_id].status == "stored"
     assert ingest_all(settings, landing, run_id="third") == []  # recorded: not read again until it changes
 
@@ -57,7 +57,7 @@ def test_a_rejected_or_empty_redelivery_keeps_the_earlier_delivery(settings, lan
 
     write_csv(path, ROSTER[:2])  # a good re-delivery supersedes both the stored and the rejected one
     [third] = ingest_all(settings, landing, run_id="fourth")
-    records = {r.batch_id: r for r in Ledger(settings.ledger_dir).records()}
+    records = {r.batch_id: r for r in Ledger.of(settings).records()}
     assert third.status == "stored"
     assert {records[b].status for b in (first.batch_id, second.batch_id)} == {"superseded"}
     assert [r[0] for r in _participation(settings)] == ["R0", "R1"]

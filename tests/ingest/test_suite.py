@@ -60,7 +60,7 @@ def test_a_per_delivery_rule_with_no_sql_check_fails_the_batch(settings, landing
     settings = Settings.from_env()
     write_csv(landing / "jadl" / "a.csv", [row()])
     write_csv(landing / "jadl" / "b.csv", [row()])
-    outcomes = ingest_batch(discover(landing, Ledger(settings.ledger_dir)), IngestContext.create(settings, "t"))
+    outcomes = ingest_batch(discover(landing, Ledger.of(settings)), IngestContext.create(settings, "t"))
     assert [(type(o).__name__, o.stage, o.error_type) for o in outcomes] == [
         ("DeliveryFailed", "validate", "SuiteError")
     ] * 2

@@ -94,7 +94,7 @@ def test_a_batch_with_no_row_has_the_columns_of_one(tmp_path):
 def test_the_spool_holds_pseudonyms_never_the_raw_ref(settings, landing, monkeypatch):
     write_csv(landing / "nso" / "r.csv", [row(participant_ref=CANARY_REF), row(source_record_id="R2")])
     ctx = IngestContext.create(settings, "spool-test")
-    [delivery] = discover(landing, Ledger(settings.ledger_dir))
+    [delivery] = discover(landing, Ledger.of(settings))
     seen: dict[str, bytes] = {}
 
     import txpipe.ingest.batch as batch

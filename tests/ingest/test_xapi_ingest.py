@@ -79,7 +79,7 @@ def _write(landing: Path, name: str, text: str, source: str = "lrs") -> None:
 def _lake(settings: Settings, source_file: str, zone: str) -> list[dict]:
     """The lake rows of the file's delivery that counts (its exports' voids may have had another export of
     the source judged again: the superseded judgement's files stay in the lake)."""
-    counting = {r.batch_id for r in Ledger(settings.ledger_dir).counting().values()}
+    counting = {r.batch_id for r in Ledger.of(settings).counting().values()}
     rows = [
         r
         for r in read_parquet_rows(settings.lake / zone)

@@ -31,18 +31,16 @@ def test_leftovers_of_a_killed_run_are_removed(settings, landing):
     assert not recover(settings).anything
 
 
-def test_interrupted_supersession_is_repaired(settings, landing):
+def test_supersession_is_derived_on_read_and_never_written(settings, landing):
     path = write_csv(landing / "nso" / "a.csv", [row()])
     [first] = ingest_all(settings, landing)
+    written = (settings.ledger_dir / f"{first.batch_id}.json").read_bytes()
     write_csv(path, [row(), row(source_record_id="R2")])
     [second] = ingest_all(settings, landing)
-    # As if the run died between writing the new record and marking the old one superseded:
     old = settings.ledger_dir / f"{first.batch_id}.json"
-    data = json.loads(old.read_text())
-    data.update(status="stored", superseded_by=None)
-    old.write_text(json.dumps(data))
-    assert recover(settings).superseded == [first.batch_id]
-    records = Ledger(settings.ledger_dir).records()
+    assert old.read_bytes() == written and json.loads(written)["status"] == "stored"  # created once, never rewritten
+    assert not recover(settings).anything
+    records = Ledger.of(settings).records()
     assert {r.batch_id: r.status for r in records} == {first.batch_id: "superseded", second.batch_id: "stored"}
     assert len(lake_files(settings, records, "participation")) == 1
 

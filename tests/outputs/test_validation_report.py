@@ -13,7 +13,7 @@ REMOTE = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|@import|url\(\
 
 def test_report_is_self_contained_and_complete(settings):
     records = ingest_all(settings, SAMPLE_LANDING)
-    path = write_validation_report(settings, Ledger(settings.ledger_dir).records())
+    path = write_validation_report(settings, Ledger.of(settings).records())
     html = path.read_text(encoding="utf-8")
     assert not REMOTE.search(html)
     assert "<script" not in html.lower()
@@ -49,7 +49,7 @@ def test_unknown_nations_get_the_closest_reference_nations_never_the_value(setti
     assert offending[3]["nation_did_you_mean"][0] == "Republic of Korea (KOR)"
     assert offending[4]["nation"] == "Georgia (US state)"  # quarantined, never resolved to GEO
     assert record.nation_suggestions == {"Georgia (GEO)": 1, "Republic of Korea (KOR)": 1}
-    html = write_validation_report(settings, Ledger(settings.ledger_dir).records()).read_text(encoding="utf-8")
+    html = write_validation_report(settings, Ledger.of(settings).records()).read_text(encoding="utf-8")
     assert "did you mean: Georgia (GEO) (1), Republic of Korea (KOR) (1)" in html
     ledger_text = "".join(p.read_text() for p in settings.ledger_dir.glob("*.json"))
     for delivered in ("Georgiaa", "Repubic", "US state"):
@@ -64,6 +64,6 @@ def test_delivered_names_are_escaped(settings, landing):
     write_csv(landing / payload / "r.csv", [row()])
     write_csv(landing / "ptec" / "<u>roster.csv", [row()])
     ingest_all(settings, landing)
-    html = write_validation_report(settings, Ledger(settings.ledger_dir).records()).read_text(encoding="utf-8")
+    html = write_validation_report(settings, Ledger.of(settings).records()).read_text(encoding="utf-8")
     assert "&lt;img src=x onerror=document.title=" in html and "&lt;u&gt;roster.csv" in html
     assert not re.search(r"<img|<u>", html, re.I)

@@ -98,7 +98,7 @@ def test_extended_warehouse_equals_a_new_build(steps, monkeypatch):
 
 
 def stored(settings: Settings) -> set[str]:
-    return {r.batch_id for r in Ledger(settings.ledger_dir).records() if r.status == "stored"}
+    return {r.batch_id for r in Ledger.of(settings).records() if r.status == "stored"}
 
 
 def test_a_changed_reference_or_full_rebuild_builds_from_scratch(settings, landing, monkeypatch):
@@ -106,7 +106,7 @@ def test_a_changed_reference_or_full_rebuild_builds_from_scratch(settings, landi
     ingest_all(settings, landing)
     publish_warehouse(settings)
     published = settings.warehouse_dir / "txpipe.duckdb"
-    records = Ledger(settings.ledger_dir).records()
+    records = Ledger.of(settings).records()
     assert held_deliveries(published, settings, records) == {records[0].batch_id}
     seen = []
     monkeypatch.setattr(publish_module, "held_deliveries", lambda *a: seen.append(a) or None)
@@ -137,6 +137,6 @@ def test_a_warehouse_that_cannot_be_read_is_not_extended(settings, landing, dama
     else:
         with duckdb.connect(str(published)) as con:
             con.execute("DROP SCHEMA txpipe_build CASCADE")
-    assert held_deliveries(published, settings, Ledger(settings.ledger_dir).records()) is None
+    assert held_deliveries(published, settings, Ledger.of(settings).records()) is None
     _path, counts = publish_warehouse(settings)
     assert counts["participation"] == 1

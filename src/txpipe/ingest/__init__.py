@@ -43,6 +43,7 @@ from txpipe.ingest.suite import RowSuite, load_suite
 from txpipe.ops.memory import prepare_for_streaming
 from txpipe.reference import Reference, load_reference
 from txpipe.settings import Settings
+from txpipe.store.objects import Store, open_store
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,11 @@ class IngestContext:
         prepare_validation()
         prepare_for_streaming()
         return context
+
+    @property
+    def store(self) -> Store:
+        """Where the lake is kept (the settings' store, opened once per process)."""
+        return open_store(self.settings)
 
     def scratch(self) -> Path:
         """A new scratch folder for one batch's workspace."""

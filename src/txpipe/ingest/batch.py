@@ -31,7 +31,7 @@ from txpipe.ingest.store import Outcomes, delivery_constants
 from txpipe.ingest.validate import judge
 from txpipe.ingest.workspace import SourceColumns, Workspace
 from txpipe.ops.memory import release_freed_memory
-from txpipe.store.lake import DeliveryFiles
+from txpipe.store.lake import DeliveryFiles, remove_lake_files
 from txpipe.store.ledger import DeliveryRecord
 
 SMALL_BYTES = 1 << 20  # a delivery up to 1 MiB is small: it shares a batch ...
@@ -191,7 +191,7 @@ def _judge_and_store(
 def _store(member: Member, ctx: IngestContext, outcomes: Outcomes, received: dt.datetime) -> Outcome:
     delivery, record = member.delivery, member.record
     member.stage.name = "store"
-    files = DeliveryFiles(ctx.settings.lake, delivery.batch_id, delivery.source, rows=record.rows_read)
+    files = DeliveryFiles(ctx.store, delivery.batch_id, delivery.source, rows=record.rows_read)
     constants = delivery_constants(
         source=delivery.source,
         batch_id=delivery.batch_id,
@@ -211,16 +211,16 @@ def _store(member: Member, ctx: IngestContext, outcomes: Outcomes, received: dt.
     return _settled(delivery, ctx, record, written)
 
 
-def _settled(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, written: list[Path]) -> Outcome:
+def _settled(delivery: Delivery, ctx: IngestContext, record: DeliveryRecord, written: list[str]) -> Outcome:
     """The record of a delivery whose files are written, once two last checks hold: the file did not
     change while it was read (else nothing is kept and it waits for the next run), and its rows
     balance (else a bug: nothing is kept and the file is retried)."""
     if not unchanged_since(delivery):  # what was read may not be what was hashed: keep nothing
-        _remove(written)
+        remove_lake_files(ctx.store, written)
         return DeliveryDeferred(delivery)
-    record.files = [p.relative_to(ctx.settings.lake).as_posix() for p in written]
+    record.files = written
     if not record.balanced:  # a bug, never a data problem: stop before the ledger says stored
-        _remove(written)
+        remove_lake_files(ctx.store, written)
         try:
             raise AssertionError(f"row accounting does not balance for {delivery.source}/{delivery.source_file}")
         except AssertionError as error:
@@ -240,8 +240,3 @@ def _rejected_for(record: DeliveryRecord, failure: DeliveryFailed) -> DeliveryRe
     record.voids = []
     record.ignored_columns, record.warnings, record.quarantine_reasons, record.nation_suggestions = [], {}, {}, {}
     return record
-
-
-def _remove(paths: list[Path]) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)

@@ -7,6 +7,7 @@ carries the plan out and returns a :class:`BuildResult`, which every report read
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,13 +18,20 @@ from txpipe.settings import Settings
 from txpipe.store.ledger import Ledger
 from txpipe.warehouse.headline import Headline, read_headline
 from txpipe.warehouse.publish import (
+    BUILD_PREFIX,
+    BuildInfo,
     PublishedBuild,
     build_fingerprint,
-    publish_warehouse,
+    pointer_version,
+    publish_build,
     published_build,
-    record_build,
+    stage_warehouse,
     warehouse_path,
 )
+
+
+class BuildLost(RuntimeError):
+    """Another build swapped the pointer between this build's plan and its publish (its build stands)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class BuildPlan:
     fingerprint: str
     previous: PublishedBuild | None
     full_rebuild: bool
+    pointer: str | None = None  # the pointer's version when planned: the publish swaps it from this
 
     @property
     def keep(self) -> bool:
@@ -56,7 +65,8 @@ class BuildResult:
 
 
 def plan_build(settings: Settings, full_rebuild: bool = False) -> BuildPlan:
-    return BuildPlan(build_fingerprint(settings), published_build(settings), full_rebuild)
+    pointer = pointer_version(settings)
+    return BuildPlan(build_fingerprint(settings), published_build(settings), full_rebuild, pointer)
 
 
 def kept_build(settings: Settings, previous: PublishedBuild) -> BuildResult:
@@ -76,21 +86,31 @@ def build(settings: Settings, plan: BuildPlan) -> BuildResult:
     """Carry the plan out: the validation report always; unless kept, publish the warehouse, export the
     marts, write the dashboard and record the build (last, so that a build killed before it is redone).
     The validation report counts the quarantined rows that still stand in the warehouse left published."""
-    records = Ledger(settings.ledger_dir).records()
+    records = Ledger.of(settings).records()
     if plan.keep and plan.previous is not None:
         write_validation_report(settings, records, warehouse_path(settings))
         return kept_build(settings, plan.previous)
-    warehouse, counts = publish_warehouse(settings, extend=not plan.full_rebuild)
+    staged = stage_warehouse(settings, extend=not plan.full_rebuild)
+    staging = settings.warehouse_dir / f"{BUILD_PREFIX}{staged.build_id}-marts"
+    try:
+        marts = export_marts(staged.path, staging)
+        headline = read_headline(staged.path)
+        info = BuildInfo(plan.fingerprint, staged.counts, headline)
+        published = publish_build(settings, staged, {p.name: p for p in marts}, info, plan.pointer)
+    finally:
+        staged.path.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+    if published is None:  # another build made its own current first: that one stands
+        raise BuildLost("another build published first; this build's files were removed and the other's stand")
+    warehouse = warehouse_path(settings)
     report = write_validation_report(settings, records, warehouse)
-    marts = export_marts(warehouse, settings.marts_dir)
     board = write_dashboard(settings)
-    headline = read_headline(warehouse)
-    record_build(settings, plan.fingerprint, counts, marts, headline)
+    counts = staged.counts
     previous = plan.previous
     return BuildResult(
         warehouse=warehouse,
         counts=counts,
-        marts=tuple(marts),
+        marts=tuple(settings.marts_dir / name for name in published.marts),
         skipped=False,
         headline=headline,
         validation_report=report,

@@ -17,6 +17,7 @@ from txpipe.ingest.judgement import Judgements
 from txpipe.ingest.landing import Delivery, Skipped, survey
 from txpipe.outputs.reports import write_run_report
 from txpipe.settings import Settings
+from txpipe.store.lake import remove_lake_files
 from txpipe.store.ledger import DeliveryRecord, Ledger
 
 Batch = list[Delivery]
@@ -45,6 +46,8 @@ class IngestRun:
     skipped: list[Skipped] = field(default_factory=list)  # links, special files, files outside a source: never read
     planned: int = 0  # new deliveries found, and held ones judged again
     rejudged: int = 0  # held deliveries judged again (txpipe.ingest.judgement)
+    # batches another worker committed first (its record counts; this run's files of them were removed)
+    already_committed: list[str] = field(default_factory=list)
     report: Path | None = None
 
     def failure(self) -> str | None:
@@ -80,7 +83,7 @@ def ingest_new(
     anything was ingested, failed, deferred or skipped.
     """
     root = landing_root(settings, landing)
-    ledger = Ledger(settings.ledger_dir)
+    ledger = Ledger.of(settings)
     found = survey(root, ledger, sources, settings.sources_dir)
     run = IngestRun(root, skipped=found.skipped)
     run.deferred = [asdict(entry) for entry in found.deferred]
@@ -160,5 +163,9 @@ def _settle(run: IngestRun, ledger: Ledger, outcome: Outcome) -> None:
         run.failed.append(outcome.as_report())
     else:
         superseded = ledger.commit(outcome)  # the ledger is written from this one place
+        if superseded is None:  # another worker committed this batch first: its files and record count
+            remove_lake_files(ledger.store, outcome.files)
+            run.already_committed.append(outcome.batch_id)
+            return
         run.superseded.extend(previous.batch_id for previous in superseded)
         run.records.append(outcome)

@@ -81,7 +81,7 @@ def nothing_to_do(
     previous = None if full_rebuild else current_build(settings)
     if previous is None:
         return None
-    ledger = Ledger(settings.ledger_dir)
+    ledger = Ledger.of(settings)
     if (
         anything_new(landing, ledger, sources, settings.sources_dir)
         or Judgements(settings, landing, ledger).stale(sources)[0]

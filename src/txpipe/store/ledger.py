@@ -1,8 +1,9 @@
 """The delivery ledger: one JSON record per delivered file, the lake's commit log.
 
 A delivery's lake files count only once its ledger record says ``stored``; the record is
-written (atomically) after all of them are in place. A record names the file (source and
-path inside the source folder), its sha256, what happened (stored, rejected, superseded)
+created (create-only: of two workers committing one batch, one wins) after all of them are in place,
+and never rewritten: which record superseded which is derived when the ledger is read. A record names
+the file (source and path inside the source folder), its sha256, what happened (stored, rejected, superseded)
 and the row counts: rows_read = rows_stored + rows_quarantined + rows_duplicate, and, counted from the
 bytes, its physical units (lines, JSON elements, sheet rows): read = header + blank + the units of its
 rows, which are rows_read records. An xAPI export's
@@ -14,9 +15,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from txpipe.store.atomic import write_text_atomically
+from txpipe.store.objects import Store, open_store
+
+if TYPE_CHECKING:
+    from txpipe.settings import Settings
 
 KEPT_LABEL = "rejected, earlier delivery kept"
 
@@ -96,37 +100,69 @@ class _Views:
             (self.counting, record.status == "stored"),
         ):
             known = view.get(key)
-            if known is not None and known.batch_id == record.batch_id and not eligible:
-                del view[key]
-            elif eligible and (known is None or _order(record) >= _order(known)):
+            if eligible and (known is None or _order(record) >= _order(known)):
                 view[key] = record
 
 
-def _order(record: DeliveryRecord) -> tuple[str, str]:
+def _order(record: DeliveryRecord) -> tuple[str, str, str]:
     """Records of one file in the order they were made: received, then judged (a judgement again keeps the
-    file's received_at)."""
-    return record.received_at, record.judged_at
+    file's received_at); the batch id settles a tie the same way for every reader."""
+    return record.received_at, record.judged_at, record.batch_id
+
+
+def derive_supersession(records: list[DeliveryRecord]) -> list[DeliveryRecord]:
+    """The records with what later records of their file did to them: a stored record is superseded by the
+    next stored one, a rejected record by the next record of any kind. Records are never rewritten (each is
+    created once, create-only), so who superseded whom is derived here, the same for every reader, whatever
+    order workers committed in. A record that an older txpipe marked superseded stays so."""
+    by_file: dict[Key, list[DeliveryRecord]] = {}
+    for record in records:
+        by_file.setdefault((record.source, record.source_file), []).append(record)
+    for versions in by_file.values():
+        versions.sort(key=_order)
+        for i, record in enumerate(versions):
+            later = versions[i + 1 :]
+            if record.status == "stored":
+                by = next((r for r in later if r.status == "stored"), None)
+            elif record.status == "rejected":
+                by = next(iter(later), None)
+            else:
+                continue
+            if by is not None:
+                record.status, record.superseded_by = "superseded", by.batch_id
+    return records
+
+
+LEDGER_PREFIX = "lake/deliveries/"
 
 
 class Ledger:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    """The delivery records in a store (txpipe.store.objects), under ``lake/deliveries/<batch_id>.json``."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
         self._views: _Views | None = None  # read once, kept up to date
 
-    def path(self, batch_id: str) -> Path:
-        return self.directory / f"{batch_id}.json"
+    @classmethod
+    def of(cls, settings: Settings) -> Ledger:
+        return cls(open_store(settings))
+
+    @staticmethod
+    def key(batch_id: str) -> str:
+        return f"{LEDGER_PREFIX}{batch_id}.json"
+
+    def names(self) -> list[str]:
+        """The keys of every record: records are immutable, so the names say what the ledger holds."""
+        return [o.key for o in self.store.list(LEDGER_PREFIX) if o.key.endswith(".json")]
 
     def records(self) -> list[DeliveryRecord]:
-        if not self.directory.exists():
-            return []
-        out = []
-        for path in sorted(self.directory.glob("*.json")):
-            out.append(DeliveryRecord(**json.loads(path.read_text(encoding="utf-8"))))
-        return out
+        """Every record, its supersession derived (see derive_supersession)."""
+        found = self.store.read_many(self.names())
+        return derive_supersession([DeliveryRecord(**json.loads(data)) for _, data in sorted(found.items())])
 
     def _read(self) -> _Views:
-        """The ledger folder is read once per Ledger; this instance's own writes keep the views current
-        (the run lock makes it the only writer), so committing N deliveries costs N writes, not N reads."""
+        """The ledger is read once per Ledger; this instance's own commits keep the views current. Another
+        worker's commits are seen by a new Ledger (each run makes one)."""
         if self._views is None:
             self._views = _Views()
             for record in self.records():
@@ -142,33 +178,12 @@ class Ledger:
         """The stored delivery that counts for each (source, source_file)."""
         return dict(self._read().counting)
 
-    def _write(self, record: DeliveryRecord) -> None:
-        write_text_atomically(self.path(record.batch_id), json.dumps(asdict(record), indent=2, sort_keys=True))
-        if self._views is not None:
-            self._views.note(record)
-
-    def _supersede(self, record: DeliveryRecord, by: str) -> DeliveryRecord:
-        record.status, record.superseded_by = "superseded", by
-        self._write(record)
-        return record
-
-    def repair(self) -> list[DeliveryRecord]:
-        """Mark superseded every record that a later one of the same file replaced (a stored one by a later
-        stored one, a rejected one by any later one). Only needed after a run was killed between the
-        writes of :meth:`commit`."""
-        views = self._read()
-        repaired = []
-        for record in self.records():
-            key = (record.source, record.source_file)
-            later = {"stored": views.counting.get(key), "rejected": views.latest.get(key)}.get(record.status)
-            if later is not None and later.batch_id != record.batch_id:
-                repaired.append(self._supersede(record, later.batch_id))
-        return repaired
-
-    def commit(self, record: DeliveryRecord) -> list[DeliveryRecord]:
-        """Record a delivery. A stored one supersedes the earlier stored delivery of its file; a rejected one
-        (or one with no rows) never does: it says which earlier delivery is kept (``kept``). Either
-        supersedes an earlier rejected record of the file. Returns the records superseded."""
+    def commit(self, record: DeliveryRecord) -> list[DeliveryRecord] | None:
+        """Record a delivery by creating its record (create-only). A stored one supersedes the earlier stored
+        delivery of its file; a rejected one (or one with no rows) never does: it says which earlier delivery
+        is kept (``kept``). Either supersedes an earlier rejected record of the file. Returns the records
+        superseded, or None when a record of this batch exists already (another worker committed the same
+        delivery first: the caller removes its own lake files)."""
         key = (record.source, record.source_file)
         views = self._read()
         counting, latest = views.counting.get(key), views.latest.get(key)
@@ -176,10 +191,19 @@ class Ledger:
             record.status, record.reason = "rejected", EMPTY_REDELIVERY
         if record.status == "rejected" and counting is not None:
             record.kept = counting.batch_id
-        self._write(record)
+        if not self.store.create(
+            self.key(record.batch_id), json.dumps(asdict(record), indent=2, sort_keys=True).encode()
+        ):
+            return None
         superseded = []
-        if latest is not None and latest.status == "rejected" and latest.batch_id != record.batch_id:
-            superseded.append(self._supersede(latest, record.batch_id))
-        if record.status == "stored" and counting is not None and counting.batch_id != record.batch_id:
-            superseded.append(self._supersede(counting, record.batch_id))
+        for earlier in (latest, counting):
+            replaced = earlier is not None and (earlier.status == "rejected" or record.status == "stored")
+            if earlier is not None and replaced and earlier.status != "superseded":
+                earlier.status, earlier.superseded_by = "superseded", record.batch_id
+                superseded.append(earlier)
+        gone = {r.batch_id for r in superseded}
+        for view in (views.latest, views.counting):
+            if key in view and view[key].batch_id in gone:
+                del view[key]
+        views.note(record)
         return superseded

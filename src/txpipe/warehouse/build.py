@@ -22,7 +22,9 @@ import txpipe
 from txpipe.reference import check_nations
 from txpipe.schema import PARTICIPATION_SCHEMA, QUARANTINE_SCHEMA
 from txpipe.settings import BUILD_MEMORY_LIMIT, Settings
+from txpipe.store.lake import LAKE
 from txpipe.store.ledger import DeliveryRecord, Ledger
+from txpipe.store.objects import open_store
 from txpipe.warehouse import METRIC_TABLES, SQL_DIR, read_sql
 
 STORAGE_COMPATIBILITY = "v1.4.0"
@@ -85,10 +87,11 @@ def lake_files(
     held: frozenset[str] = frozenset(),
     statuses: tuple[str, ...] = ("stored",),
 ) -> list[str]:
-    """Lake files, in one zone of the lake, of the deliveries that count (status stored; or of the given
-    statuses) and are not held."""
+    """Lake files (what DuckDB opens: the store's URLs), in one zone of the lake, of the deliveries that count
+    (status stored; or of the given statuses) and are not held."""
+    store = open_store(settings)
     return [
-        str(settings.lake / name)
+        store.url(LAKE + name)
         for record in records
         if record.status in statuses and record.batch_id not in held
         for name in record.files
@@ -147,8 +150,9 @@ def build_warehouse(
     return row counts per table."""
     if target.exists() and not held:
         raise FileExistsError(f"{target} exists: the warehouse is built in a new file or a copy")
-    records = Ledger(settings.ledger_dir).records() if records is None else records
+    records = Ledger.of(settings).records() if records is None else records
     con = connect_for_build(target, settings.build_memory)
+    open_store(settings).attach(con)
     try:
         _reference_tables(con, settings, records)
         _add_deliveries(con, settings, records, held)

@@ -1,0 +1,161 @@
+"""The store on an S3-compatible bucket (TXPIPE_STORE=s3://BUCKET/PREFIX), through fsspec's ``s3fs``.
+
+Credentials come from the environment as botocore reads them (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_REGION); txpipe never reads, logs or passes them. The endpoint is TXPIPE_S3_ENDPOINT (unset: AWS).
+
+- Objects are written to their final keys and become visible whole when complete (a single PUT, or a
+  multipart upload completed on close): nothing is renamed.
+- :meth:`S3Store.create` is ``If-None-Match: *``; :meth:`S3Store.swap` is ``If-Match: <ETag>`` (or
+  create-only when there is nothing yet).
+- :meth:`S3Store.check` refuses a store that does not enforce both, in one line, before anything is written.
+- A published build is opened from a local copy (DuckDB cannot open a database file on S3), kept under
+  ``$TXPIPE_HOME/cache/store``: published keys are unique per build, so a copy never goes stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+import s3fs
+
+from txpipe.settings import parse_store
+from txpipe.store.objects import Store, StoredObject, StoreError, Writer, download
+
+if TYPE_CHECKING:
+    import duckdb
+
+PROBE_PREFIX = "_txpipe/probe-"
+
+
+class _S3Writer(Writer):
+    def __init__(self, fs: s3fs.S3FileSystem, path: str) -> None:
+        self.file = cast(BinaryIO, fs.open(path, "wb"))
+
+    def commit(self) -> None:
+        self.file.close()  # completes the upload: the object appears whole
+
+    def discard(self) -> None:
+        handle = cast(Any, self.file)
+        handle.discard()  # aborts the multipart upload; nothing appears
+        handle.closed = True  # and nothing is uploaded when the handle is collected
+
+
+class S3Store(Store):
+    def __init__(self, url: str, endpoint: str | None, cache: Path, sweep_grace: float) -> None:
+        self.bucket, self.prefix = parse_store(url)
+        self.endpoint = endpoint
+        self.cache = cache
+        self.sweep_grace = sweep_grace
+        self.fs = s3fs.S3FileSystem(endpoint_url=endpoint, use_listings_cache=False, skip_instance_cache=True)
+
+    def _path(self, key: str) -> str:
+        return "/".join(part for part in (self.bucket, self.prefix, key) if part)
+
+    def _key(self, path: str) -> str:
+        root = self._path("")
+        return path[len(root) + 1 :] if path.startswith(root + "/") else path
+
+    def url(self, key: str) -> str:
+        return f"s3://{self._path(key)}"
+
+    def attach(self, con: duckdb.DuckDBPyConnection) -> None:
+        if not con.filesystem_is_registered("s3"):
+            con.register_filesystem(self.fs)
+
+    def read_bytes(self, key: str) -> bytes:
+        return cast(bytes, self.fs.cat_file(self._path(key)))
+
+    def read_many(self, keys: list[str]) -> dict[str, bytes]:
+        if not keys:
+            return {}
+        found = self.fs.cat([self._path(key) for key in keys], on_error="raise")
+        return {self._key(path): data for path, data in found.items()}
+
+    def list(self, prefix: str) -> list[StoredObject]:
+        self.fs.invalidate_cache()
+        try:
+            found = self.fs.find(self._path(prefix), detail=True)
+        except FileNotFoundError:
+            return []
+        return sorted(
+            (
+                StoredObject(self._key(path), int(info.get("size", 0)), info["LastModified"].timestamp())
+                for path, info in found.items()
+                if info.get("type") == "file"
+            ),
+            key=lambda o: o.key,
+        )
+
+    def exists(self, key: str) -> bool:
+        return self.version(key) is not None
+
+    def delete(self, keys: Iterable[str]) -> None:
+        paths = [self._path(key) for key in keys]
+        if paths:
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm(paths)
+
+    def create(self, key: str, data: bytes) -> bool:
+        try:
+            self.fs.pipe_file(self._path(key), data, mode="create")
+        except FileExistsError:
+            return False
+        return True
+
+    def version(self, key: str) -> str | None:
+        try:
+            return str(self.fs.info(self._path(key), refresh=True)["ETag"])
+        except FileNotFoundError:
+            return None
+
+    def swap(self, key: str, data: bytes, expected: str | None) -> bool:
+        if expected is None:
+            return self.create(key, data)
+        try:
+            self.fs.pipe_file(self._path(key), data, IfMatch=expected)
+        except OSError:
+            if self.version(key) != expected:  # another writer's object is there now: the precondition failed
+                return False
+            raise
+        return True
+
+    def writer(self, key: str) -> Writer:
+        return _S3Writer(self.fs, self._path(key))
+
+    def publish(self, files: dict[str, Path], build: str) -> dict[str, str]:
+        keys = {}
+        for name, local in files.items():
+            keys[name] = f"builds/{build}/{name}"
+            self.fs.put_file(str(local), self._path(keys[name]))
+            kept = self.cache / keys[name]  # this host's copy: local_file need not fetch it back
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(local, kept)
+        return keys
+
+    def local_file(self, key: str) -> Path:
+        return download(self, key, self.cache / key)
+
+    def describe(self) -> str:
+        return self.url("")
+
+    def check(self) -> None:
+        """Refuse, in one line, a store that cannot be reached or does not enforce conditional writes."""
+        probe = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+        where = f"TXPIPE_STORE {self.describe()}"
+        try:
+            first, second = self.create(probe, b"1"), self.create(probe, b"2")
+            version = self.version(probe)
+            stale = self.swap(probe, b"3", '"0"') if version != '"0"' else True
+            fresh = self.swap(probe, b"4", version)
+            self.delete([probe])
+        except (OSError, ValueError) as error:  # unreachable, no such bucket, refused credentials
+            raise StoreError(f"{where} cannot be used: {type(error).__name__}") from None
+        if not (first and not second):
+            raise StoreError(f"{where} does not enforce create-only writes (If-None-Match: *): refused")
+        if stale or not fresh:
+            raise StoreError(f"{where} does not enforce compare-and-swap writes (If-Match): refused")
