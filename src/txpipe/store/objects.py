@@ -155,7 +155,7 @@ class LocalStore(Store):
         return self.path(key).read_bytes()
 
     def list(self, prefix: str) -> list[StoredObject]:
-        folder = self.path(prefix) if prefix.endswith("/") else self.path(prefix).parent
+        folder = self.path(prefix) if not prefix or prefix.endswith("/") else self.path(prefix).parent
         if not folder.is_dir():
             return []
         found = []

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import s3fs
+from botocore.exceptions import BotoCoreError, ClientError
 
 from txpipe.settings import parse_store
 from txpipe.store.objects import Store, StoredObject, StoreError, Writer, download
@@ -153,7 +154,7 @@ class S3Store(Store):
             stale = self.swap(probe, b"3", '"0"') if version != '"0"' else True
             fresh = self.swap(probe, b"4", version)
             self.delete([probe])
-        except (OSError, ValueError) as error:  # unreachable, no such bucket, refused credentials
+        except (OSError, ValueError, BotoCoreError, ClientError) as error:  # unreachable, no bucket, refused
             raise StoreError(f"{where} cannot be used: {type(error).__name__}") from None
         if not (first and not second):
             raise StoreError(f"{where} does not enforce create-only writes (If-None-Match: *): refused")
