@@ -10,7 +10,7 @@ BROWSER_STAMP := $(VENV)/.installed-browser
 # Prefect's environment defaults (project-local state, quiet, offline) are set in one place:
 # txpipe.ops.prefect_server.apply_prefect_defaults, called by the command line and the tests.
 
-.PHONY: install run ingest test check lint serve bench bench-lock screenshot lock sample clean
+.PHONY: install run ingest test check lint serve services-up services-down bench bench-lock screenshot lock sample clean
 
 install: $(STAMP)
 
@@ -56,6 +56,16 @@ lint: $(TEST_STAMP)
 ## make serve: a local Prefect server on 127.0.0.1:4200 plus the scheduled deployments (Ctrl-C stops both)
 serve: $(STAMP)
 	$(BIN)/txpipe serve --start-server
+
+## make services-up: start the development services in .services/ (SeaweedFS's S3, PostgreSQL, a Prefect server
+## on it; 127.0.0.1 only; installs Debian's postgresql if missing); `. .services/env` points txpipe at them
+services-up: $(TEST_STAMP)
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	$(BIN)/python -m txpipe.ops.services up
+
+## make services-down: stop the development services (by their pid files in .services/)
+services-down: $(STAMP)
+	$(BIN)/python -m txpipe.ops.services down
 
 ## make bench: txpipe against bare DuckDB (and dlt, pandas + GX) on 100k-5M rows, 1,000 small files, 1M xAPI statements (benchmarks/out/results.json)
 bench: $(STAMP) .venv-bench/.installed

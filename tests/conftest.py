@@ -49,6 +49,10 @@ VALID_ROW = {
 }
 
 
+# Fixtures of services a test may start: moto's S3 in-process; SeaweedFS, PostgreSQL and Prefect (deep tier).
+pytest_plugins = ["tests.store.moto_fixture", "tests.services_fixture"]
+
+
 @pytest.fixture(scope="session")
 def reference():
     return load_reference(REPO_ROOT / "data" / "reference")

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 import pytest
 
 # Development credentials for the in-process server only (moto accepts any); set before botocore reads them.
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "txpipe-test", "AWS_SECRET_ACCESS_KEY": "txpipe-test-secret", "AWS_REGION": "us-east-1"}
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "txpipe-test",
+    "AWS_SECRET_ACCESS_KEY": "txpipe-test-secret",
+    "AWS_REGION": "us-east-1",
+}
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,32 @@ class MotoS3:
         name = f"t{uuid.uuid4().hex[:20]}"
         s3fs.S3FileSystem(endpoint_url=self.endpoint, skip_instance_cache=True).mkdir(name)
         return name
+
+    def fresh_store(self) -> tuple[str, str, dict[str, str]]:
+        """(TXPIPE_STORE, TXPIPE_S3_ENDPOINT, credentials) of a new empty store."""
+        return f"s3://{self.bucket()}/txpipe", self.endpoint, CREDENTIALS
+
+
+def seaweedfs_store(services) -> tuple[str, str, dict[str, str]]:  # type: ignore[no-untyped-def]
+    """(TXPIPE_STORE, TXPIPE_S3_ENDPOINT, credentials) of a new empty prefix of the services' SeaweedFS bucket."""
+    env = services.environ()
+    credentials = {k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")}
+    return f"s3://{services.bucket}/t{uuid.uuid4().hex[:16]}", services.endpoint, credentials
+
+
+SEAWEEDFS = pytest.param("seaweedfs", marks=[pytest.mark.deep, pytest.mark.integration])
+
+
+def new_store(request, backend: str) -> tuple[str, str, dict[str, str]]:  # type: ignore[no-untyped-def]
+    """A new empty S3 store: moto in-process, or (deep tier) the project's SeaweedFS (make services-up)."""
+    if backend == "moto":
+        return request.getfixturevalue("moto_s3").fresh_store()
+    return seaweedfs_store(request.getfixturevalue("services"))
+
+
+@pytest.fixture(params=["moto", SEAWEEDFS])
+def s3_store(request) -> tuple[str, str, dict[str, str]]:  # type: ignore[no-untyped-def]
+    return new_store(request, request.param)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ import duckdb
 import pytest
 
 from tests.conftest import TEST_KEY
-from tests.store.moto_fixture import moto_s3  # noqa: F401 (fixture)
 from txpipe.jobs.run_job import run_pipeline
 from txpipe.settings import REPO_ROOT, Settings
 from txpipe.store.ledger import Ledger

@@ -13,18 +13,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.store.moto_fixture import moto_s3  # noqa: F401 (fixture)
+from tests.store.moto_fixture import SEAWEEDFS, new_store
 from txpipe.settings import Settings
 from txpipe.store.objects import LocalStore, Store, StoreError, open_store
 from txpipe.store.s3 import S3Store
 
 
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path) -> Store:
+@pytest.fixture(params=["local", "moto", SEAWEEDFS])
+def store(request, tmp_path, monkeypatch) -> Store:
     if request.param == "local":
         return LocalStore(tmp_path / "home")
-    moto = request.getfixturevalue("moto_s3")
-    store = S3Store(f"s3://{moto.bucket()}/some/prefix", moto.endpoint, tmp_path / "cache", 3600.0)
+    url, endpoint, credentials = new_store(request, request.param)
+    for name, value in credentials.items():
+        monkeypatch.setenv(name, value)
+    store = S3Store(url, endpoint, tmp_path / "cache", 3600.0)
     store.check()
     return store
 
@@ -156,7 +158,7 @@ def test_an_unreachable_store_is_refused_in_one_line_without_credentials(tmp_pat
 
 @pytest.mark.parametrize("url", ["bucket/prefix", "s3://", "s3:///prefix", "http://bucket/p", "s3://b/p?x=1"])
 def test_a_malformed_store_url_names_the_variable_not_the_value(url, tmp_path):
-    with pytest.raises(ValueError, match="^TXPIPE_STORE must be s3://BUCKET/PREFIX$"):
+    with pytest.raises(ValueError, match=r"^TXPIPE_STORE must be s3://BUCKET/PREFIX$"):
         Settings.from_env({"TXPIPE_HOME": str(tmp_path), "TXPIPE_STORE": url})
 
 

@@ -33,6 +33,21 @@ if TYPE_CHECKING:
 PROBE_PREFIX = "_txpipe/probe-"
 
 
+def _precondition_failed(error: BaseException) -> bool:
+    """Whether the server refused a conditional write (HTTP 412). s3fs says FileExistsError only when the
+    answer names the If-None-Match condition (AWS and moto do, SeaweedFS does not): the status decides."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ClientError):
+            answer = seen.response
+            return bool(
+                answer.get("Error", {}).get("Code") == "PreconditionFailed"
+                or answer.get("ResponseMetadata", {}).get("HTTPStatusCode") == 412
+            )
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class _S3Writer(Writer):
     def __init__(self, fs: s3fs.S3FileSystem, path: str) -> None:
         self.file = cast(BinaryIO, fs.open(path, "wb"))
@@ -104,8 +119,10 @@ class S3Store(Store):
     def create(self, key: str, data: bytes) -> bool:
         try:
             self.fs.pipe_file(self._path(key), data, mode="create")
-        except FileExistsError:
-            return False
+        except OSError as error:
+            if _precondition_failed(error):
+                return False
+            raise
         return True
 
     def version(self, key: str) -> str | None:
@@ -119,8 +136,8 @@ class S3Store(Store):
             return self.create(key, data)
         try:
             self.fs.pipe_file(self._path(key), data, IfMatch=expected)
-        except OSError:
-            if self.version(key) != expected:  # another writer's object is there now: the precondition failed
+        except OSError as error:
+            if _precondition_failed(error):
                 return False
             raise
         return True
