@@ -33,10 +33,10 @@ POINTER = f"warehouse/{BUILD_INFO}"
 WAREHOUSE_KEY = f"warehouse/{WAREHOUSE_FILE}"
 
 
-def warehouse_path(settings: Settings) -> Path:
-    """The published warehouse as a local file (from the store's pointer; on an S3 store a local copy).
-    A path that does not exist when nothing is published yet."""
-    build = published_build(settings)
+def warehouse_path(settings: Settings, build: PublishedBuild | None = None) -> Path:
+    """The published warehouse as a local file (on an S3 store a local copy): the one ``build`` names, else
+    the one the pointer names now. A path that does not exist when nothing is published yet."""
+    build = build or published_build(settings)
     key = build.keys.get(WAREHOUSE_KEY, WAREHOUSE_KEY) if build else WAREHOUSE_KEY
     try:
         return open_store(settings).local_file(key)
