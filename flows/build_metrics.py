@@ -29,7 +29,7 @@ def log_build(result: BuildResult, settings: Settings) -> None:
         log.info("nothing changed since the last publish: warehouse and marts kept")
     else:
         log.info("published %s: %s", result.warehouse, ", ".join(f"{k} {v}" for k, v in result.counts.items()))
-        log.info("exported %d mart files to %s", len(result.marts), settings.marts_dir)
+        log.info("exported %d mart files to %s", len(result.marts), result.marts_location)
 
 
 @flow(name="txpipe-build", validate_parameters=False)

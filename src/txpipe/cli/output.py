@@ -17,6 +17,7 @@ from txpipe.jobs.build_job import BuildResult
 from txpipe.outputs.reports import SUMMARY_COLUMNS, summary_rows
 from txpipe.settings import Settings
 from txpipe.store.ledger import KEPT_LABEL, DeliveryRecord
+from txpipe.store.objects import open_store
 from txpipe.store.totals import RunTotals
 from txpipe.text import printable
 
@@ -86,11 +87,12 @@ def print_summary(records: list[DeliveryRecord], settings: Settings) -> None:
     if ignored := sorted({c for r in records for c in r.ignored_columns}):
         shown = ", ".join(ignored[:20]) + (f" and {len(ignored) - 20} more" if len(ignored) > 20 else "")
         console.print(line(f"Columns not stored (outside the contract): {shown}"))
+    store = open_store(settings)
     for label, path in (
-        ("Lake", settings.participation_dir),
-        ("Quarantine", settings.quarantine_dir),
-        ("Ledger", settings.ledger_dir),
-        ("Run reports", settings.reports_dir / "runs"),
+        ("Lake", store.url("lake/participation")),
+        ("Quarantine", store.url("lake/quarantine")),
+        ("Ledger", store.url("lake/deliveries")),
+        ("Run reports", str(settings.reports_dir / "runs")),
     ):
         console.print(line(f"{label}: ", path))
 
@@ -125,7 +127,7 @@ def print_build(build: BuildResult, settings: Settings) -> None:
         console.print(_headline_table(build))
     for label, value in (
         ("Warehouse", build.warehouse),
-        ("Marts", settings.marts_dir),
+        ("Marts", build.marts_location or settings.marts_dir),
         ("Validation report", build.validation_report),
         ("Dashboard", build.dashboard),
         ("Query it", 'txpipe query "SELECT * FROM metrics_participation LIMIT 10"'),

@@ -16,12 +16,14 @@ from txpipe.outputs.marts import export_marts
 from txpipe.outputs.validation_report import validation_report_path, write_validation_report
 from txpipe.settings import Settings
 from txpipe.store.ledger import Ledger
+from txpipe.store.objects import open_store
 from txpipe.warehouse.headline import Headline, read_headline
 from txpipe.warehouse.publish import (
     BUILD_PREFIX,
     BuildInfo,
     PublishedBuild,
     build_fingerprint,
+    marts_location,
     pointer_version,
     publish_build,
     published_build,
@@ -55,13 +57,14 @@ class BuildResult:
 
     warehouse: Path
     counts: dict[str, int]
-    marts: tuple[Path, ...]
+    marts: tuple[str, ...]  # where each mart file is published (a path, or an s3:// URL)
     skipped: bool  # True when nothing changed and the published warehouse and marts were kept
     headline: Headline
     validation_report: Path
     dashboard: Path
     previous_counts: dict[str, int] | None = None
     previous_headline: Headline | None = None
+    marts_location: str = ""  # where the published marts are (a folder, or a build's prefix in the bucket)
 
 
 def plan_build(settings: Settings, full_rebuild: bool = False) -> BuildPlan:
@@ -79,6 +82,7 @@ def kept_build(settings: Settings, previous: PublishedBuild) -> BuildResult:
         headline=previous.headline,
         validation_report=validation_report_path(settings),
         dashboard=dashboard_path(settings),
+        marts_location=marts_location(settings, previous),
     )
 
 
@@ -110,7 +114,8 @@ def build(settings: Settings, plan: BuildPlan) -> BuildResult:
     return BuildResult(
         warehouse=warehouse,
         counts=counts,
-        marts=tuple(settings.marts_dir / name for name in published.marts),
+        marts=tuple(open_store(settings).url(published.keys[f"marts/{name}"]) for name in published.marts),
+        marts_location=marts_location(settings, published),
         skipped=False,
         headline=headline,
         validation_report=report,

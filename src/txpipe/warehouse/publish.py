@@ -135,6 +135,12 @@ class PublishedBuild:
     keys: dict[str, str]
 
 
+def marts_location(settings: Settings, build: PublishedBuild | None) -> str:
+    """Where the marts of ``build`` are: the folder ``marts/`` of a local store, a build's prefix on S3."""
+    keys = [key for name, key in (build.keys if build else {}).items() if name.startswith("marts/")]
+    return open_store(settings).url(keys[0].rsplit("/", 1)[0] if keys else "marts")
+
+
 def pointer_version(settings: Settings) -> str | None:
     """The pointer's version now: a publish replaces the pointer only if it is still this."""
     return open_store(settings).version(POINTER)
