@@ -76,6 +76,7 @@ class Store(ABC):
     def read_bytes(self, key: str) -> bytes: ...
 
     def read_many(self, keys: list[str]) -> dict[str, bytes]:
+        """Objects created once with :meth:`create` and never rewritten (a backend may keep them)."""
         return {key: self.read_bytes(key) for key in keys}
 
     @abstractmethod

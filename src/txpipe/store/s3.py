@@ -68,6 +68,7 @@ class S3Store(Store):
         self.cache = cache
         self.sweep_grace = sweep_grace
         self.fs = s3fs.S3FileSystem(endpoint_url=endpoint, use_listings_cache=False, skip_instance_cache=True)
+        self._created: dict[str, bytes] = {}  # objects written once and never again (read_many)
 
     def _path(self, key: str) -> str:
         return "/".join(part for part in (self.bucket, self.prefix, key) if part)
@@ -87,10 +88,12 @@ class S3Store(Store):
         return cast(bytes, self.fs.cat_file(self._path(key)))
 
     def read_many(self, keys: list[str]) -> dict[str, bytes]:
-        if not keys:
-            return {}
-        found = self.fs.cat([self._path(key) for key in keys], on_error="raise")
-        return {self._key(path): data for path, data in found.items()}
+        """Objects created once (ledger records), fetched concurrently; each is fetched once per process."""
+        missing = [key for key in keys if key not in self._created]
+        if missing:
+            found = self.fs.cat([self._path(key) for key in missing], on_error="raise")
+            self._created.update((self._key(path), data) for path, data in found.items())
+        return {key: self._created[key] for key in keys}
 
     def list(self, prefix: str) -> list[StoredObject]:
         self.fs.invalidate_cache()
@@ -136,6 +139,8 @@ class S3Store(Store):
             return self.create(key, data)
         try:
             self.fs.pipe_file(self._path(key), data, IfMatch=expected)
+        except FileNotFoundError:  # nothing there to match (AWS and moto answer 404): not what was expected
+            return False
         except OSError as error:
             if _precondition_failed(error):
                 return False
