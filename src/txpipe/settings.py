@@ -94,7 +94,7 @@ class Settings:
             nightly_cron=env.get("TXPIPE_NIGHTLY_CRON") or None,
             weekly_cron=env.get("TXPIPE_WEEKLY_CRON") or None,
             store=_store(env),
-            s3_endpoint=env.get("TXPIPE_S3_ENDPOINT") or None,
+            s3_endpoint=_endpoint(env),
             sweep_grace=_number(
                 env, "TXPIPE_SWEEP_GRACE", DEFAULT_SWEEP_GRACE, float, lambda v: v >= 0, "seconds, 0 or more"
             ),
@@ -163,6 +163,15 @@ def _store(env: Mapping[str, str]) -> str | None:
     url = env.get("TXPIPE_STORE") or None
     if url is not None:
         parse_store(url)
+    return url
+
+
+def _endpoint(env: Mapping[str, str]) -> str | None:
+    url = env.get("TXPIPE_S3_ENDPOINT") or None
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") or parts.query:
+            raise ValueError("TXPIPE_S3_ENDPOINT must be http://host:port or https://host:port")
     return url
 
 

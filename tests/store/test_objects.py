@@ -149,11 +149,13 @@ def test_an_unreachable_store_is_refused_in_one_line_without_credentials(tmp_pat
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDSECRETLOOKING")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret-value")
     env = {"TXPIPE_HOME": str(tmp_path), "TXPIPE_STORE": "s3://bucket/p", "TXPIPE_S3_ENDPOINT": "http://127.0.0.1:9"}
-    with pytest.raises(StoreError) as refused:
-        open_store(Settings.from_env(env))
-    message = str(refused.value)
-    assert "cannot be used" in message and "\n" not in message
-    assert "very-secret-value" not in message and "AKIDSECRETLOOKING" not in message
+    store = open_store(Settings.from_env(env))
+    for write in (False, True):
+        with pytest.raises(StoreError) as refused:
+            store.check(write=write)
+        message = str(refused.value)
+        assert "cannot be used" in message and "\n" not in message
+        assert "very-secret-value" not in message and "AKIDSECRETLOOKING" not in message
 
 
 @pytest.mark.parametrize("url", ["bucket/prefix", "s3://", "s3:///prefix", "http://bucket/p", "s3://b/p?x=1"])
@@ -165,3 +167,9 @@ def test_a_malformed_store_url_names_the_variable_not_the_value(url, tmp_path):
 def test_unset_the_store_is_the_home_folder(tmp_path):
     store = open_store(Settings.from_env({"TXPIPE_HOME": str(tmp_path)}))
     assert isinstance(store, LocalStore) and Path(store.describe()) == tmp_path.resolve()
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "127.0.0.1:8333", "ftp://host:21", "http://", "http://h:1/x?y=1"])
+def test_a_malformed_endpoint_names_the_variable_not_the_value(url, tmp_path):
+    with pytest.raises(ValueError, match=r"^TXPIPE_S3_ENDPOINT must be http://host:port or https://host:port$"):
+        Settings.from_env({"TXPIPE_HOME": str(tmp_path), "TXPIPE_STORE": "s3://b/p", "TXPIPE_S3_ENDPOINT": url})

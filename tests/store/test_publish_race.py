@@ -91,3 +91,25 @@ def test_a_build_that_lost_leaves_the_winner_readable(s3_store, tmp_path, landin
     assert published_build(two) is not None
     with duckdb.connect(str(warehouse_path(two)), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM participation").fetchone()[0] == 10
+
+
+def test_a_reader_never_writes_to_the_store(s3_store, tmp_path, landing, monkeypatch):
+    """What `txpipe query`, dashboards and BI do (check the store, resolve the pointer, open the build) makes no
+    write: a key that may only read serves them."""
+    for name, value in s3_store[2].items():
+        monkeypatch.setenv(name, value)
+    writer, reader = (_settings(tmp_path / name, s3_store) for name in ("writer", "reader"))
+    write_csv(landing / "nso" / "a.csv", [row(source_record_id=f"R{n}") for n in range(7)])
+    ingest_all(writer, landing)
+    build(writer, plan_build(writer))
+    store = open_store(reader)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a reader wrote to the store")
+
+    for method in ("create", "swap", "delete", "writer", "publish"):
+        monkeypatch.setattr(store, method, refuse)
+    monkeypatch.setattr(store.fs, "pipe_file", refuse)
+    store.check(write=False, key=POINTER)
+    with duckdb.connect(str(warehouse_path(reader)), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM participation").fetchone()[0] == 7

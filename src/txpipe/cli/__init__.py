@@ -8,8 +8,12 @@ prints what they report, every delivered value as plain text.
 from __future__ import annotations
 
 from txpipe.cli import files, query, runs  # noqa: F401  (importing a command module registers its commands)
-from txpipe.cli.app import app
+from txpipe.cli.app import app, store_failed
+from txpipe.store.objects import StoreError
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except StoreError as error:  # the store failed after the command started (read_settings checks it first)
+        store_failed(error)

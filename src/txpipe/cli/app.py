@@ -29,6 +29,11 @@ FullOption = Annotated[bool, typer.Option("--full-rebuild", help="Rebuild and pu
 # cache): their settings are refused when the home is not a writable folder. `query` only reads, and
 # `export` and `generate` write where they are told (export checks its own folder).
 WRITE_IN_HOME = frozenset({"run", "ingest", "build", "serve", "dashboard"})
+# The commands that write the store (TXPIPE_STORE) and those that only read it: an S3 store they cannot use (out
+# of reach, credentials refused; for writers, no conditional writes) is refused before they start. A key that may
+# only read serves the readers. `generate` never touches the store.
+WRITE_THE_STORE = frozenset({"run", "ingest", "build", "serve", "reprocess"})
+READ_THE_STORE = frozenset({"query", "export", "dashboard"})
 _invoked: list[str | None] = [None]  # the command this process runs, as the app's callback was told
 
 
@@ -53,4 +58,19 @@ def read_settings() -> Settings:
         refuse_to_start(error)
     if _invoked[0] in WRITE_IN_HOME and (why := unwritable_folder(settings.home)):
         refuse_to_start(why)
+    if settings.store and _invoked[0] in WRITE_THE_STORE | READ_THE_STORE:
+        from txpipe.store.objects import StoreError, open_store
+        from txpipe.warehouse.publish import POINTER
+
+        try:  # opened once per process: the commands find it open (writers: probed; readers: the pointer looked up)
+            open_store(settings).check(write=_invoked[0] in WRITE_THE_STORE, key=POINTER)
+        except StoreError as error:  # its message is one line naming TXPIPE_STORE, never a credential
+            refuse_to_start(error)
     return settings
+
+
+def store_failed(error: Exception) -> NoReturn:
+    """Exit 1: the store failed while the command ran (it was usable when the command started): ONE line on
+    stderr, never a traceback (a StoreError's message names TXPIPE_STORE and never holds a credential)."""
+    stderr_line(("Stopped: ", "red"), error)
+    raise SystemExit(1)

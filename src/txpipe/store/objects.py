@@ -119,6 +119,11 @@ class Store(ABC):
     def describe(self) -> str:
         """Where the store is, for people (no credentials)."""
 
+    @abstractmethod
+    def check(self, write: bool = True, key: str = "") -> None:
+        """Raise StoreError (one line) if the store cannot be used: read (the object ``key``, when given), or
+        (``write``) written with its promises kept."""
+
 
 class _LocalWriter(Writer):
     def __init__(self, final: Path) -> None:
@@ -151,6 +156,9 @@ class LocalStore(Store):
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> None:
         """DuckDB reads local paths as they are."""
+
+    def check(self, write: bool = True, key: str = "") -> None:
+        """A folder is checked by the writes themselves (txpipe.settings.unwritable_folder)."""
 
     def read_bytes(self, key: str) -> bytes:
         return self.path(key).read_bytes()
@@ -259,15 +267,16 @@ _OPEN: dict[tuple[str, str, str], Store] = {}
 
 
 def open_store(settings: Settings) -> Store:
-    """The store the settings name: TXPIPE_STORE (``s3://BUCKET/PREFIX``) or, unset, the folder TXPIPE_HOME.
-    An S3 store is checked once per process: it must enforce conditional writes."""
+    """The store the settings name: TXPIPE_STORE (``s3://BUCKET/PREFIX``) or, unset, the folder TXPIPE_HOME,
+    opened once per process. An S3 store is probed before its first write: it must enforce conditional
+    writes (S3Store.check)."""
     if not settings.store:
         return LocalStore(settings.home)
     key = (settings.store, settings.s3_endpoint or "", str(settings.home))
     if key not in _OPEN:
         from txpipe.store.s3 import S3Store
 
-        store = S3Store(settings.store, settings.s3_endpoint, settings.home / "cache" / "store", settings.sweep_grace)
-        store.check()
-        _OPEN[key] = store
+        _OPEN[key] = S3Store(
+            settings.store, settings.s3_endpoint, settings.home / "cache" / "store", settings.sweep_grace
+        )
     return _OPEN[key]

@@ -69,6 +69,7 @@ class S3Store(Store):
         self.sweep_grace = sweep_grace
         self.fs = s3fs.S3FileSystem(endpoint_url=endpoint, use_listings_cache=False, skip_instance_cache=True)
         self._created: dict[str, bytes] = {}  # objects written once and never again (read_many)
+        self._writable = False  # the write probe passed (check)
 
     def _path(self, key: str) -> str:
         return "/".join(part for part in (self.bucket, self.prefix, key) if part)
@@ -120,6 +121,7 @@ class S3Store(Store):
                 self.fs.rm(paths)
 
     def create(self, key: str, data: bytes) -> bool:
+        self.check(write=True)
         try:
             self.fs.pipe_file(self._path(key), data, mode="create")
         except OSError as error:
@@ -135,6 +137,7 @@ class S3Store(Store):
             return None
 
     def swap(self, key: str, data: bytes, expected: str | None) -> bool:
+        self.check(write=True)
         if expected is None:
             return self.create(key, data)
         try:
@@ -148,9 +151,11 @@ class S3Store(Store):
         return True
 
     def writer(self, key: str) -> Writer:
+        self.check(write=True)
         return _S3Writer(self.fs, self._path(key))
 
     def publish(self, files: dict[str, Path], build: str) -> dict[str, str]:
+        self.check(write=True)
         keys = {}
         for name, local in files.items():
             keys[name] = f"builds/{build}/{name}"
@@ -166,19 +171,43 @@ class S3Store(Store):
     def describe(self) -> str:
         return self.url("")
 
-    def check(self) -> None:
-        """Refuse, in one line, a store that cannot be reached or does not enforce conditional writes."""
-        probe = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+    def check(self, write: bool = True, key: str = "") -> None:
+        """Refuse, in one line, a store that cannot be reached or read (the object ``key`` is looked up, or
+        else the prefix listed), or (``write``) that does not enforce conditional writes. The write probe runs
+        once per process, before this store's first write, so a key that may only read (an analyst's, a BI
+        tool's) reads without it."""
+        if write and self._writable:
+            return
         where = f"TXPIPE_STORE {self.describe()}"
         try:
-            first, second = self.create(probe, b"1"), self.create(probe, b"2")
-            version = self.version(probe)
-            stale = self.swap(probe, b"3", '"0"') if version != '"0"' else True
-            fresh = self.swap(probe, b"4", version)
-            self.delete([probe])
+            if not write:
+                if key:
+                    self.version(key)
+                else:
+                    self.fs.call_s3("list_objects_v2", Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+                return
+            self._writable = True  # the probe's own writes must not probe again
+            try:
+                promises = self._probe()
+            except BaseException:
+                self._writable = False
+                raise
         except (OSError, ValueError, BotoCoreError, ClientError) as error:  # unreachable, no bucket, refused
             raise StoreError(f"{where} cannot be used: {type(error).__name__}") from None
+        if promises:
+            self._writable = False
+            raise StoreError(f"{where} does not enforce {promises}: refused")
+
+    def _probe(self) -> str | None:
+        """Write, race and swap a probe object: which promise the store breaks, or None."""
+        probe = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+        first, second = self.create(probe, b"1"), self.create(probe, b"2")
+        version = self.version(probe)
+        stale = self.swap(probe, b"3", '"0"') if version != '"0"' else True
+        fresh = self.swap(probe, b"4", version)
+        self.delete([probe])
         if not (first and not second):
-            raise StoreError(f"{where} does not enforce create-only writes (If-None-Match: *): refused")
+            return "create-only writes (If-None-Match: *)"
         if stale or not fresh:
-            raise StoreError(f"{where} does not enforce compare-and-swap writes (If-Match): refused")
+            return "compare-and-swap writes (If-Match)"
+        return None
