@@ -7,7 +7,8 @@ AWS_REGION); txpipe never reads, logs or passes them. The endpoint is TXPIPE_S3_
   multipart upload completed on close): nothing is renamed.
 - :meth:`S3Store.create` is ``If-None-Match: *``; :meth:`S3Store.swap` is ``If-Match: <ETag>`` (or
   create-only when there is nothing yet).
-- :meth:`S3Store.check` refuses a store that does not enforce both, in one line, before anything is written.
+- :meth:`S3Store.check` refuses, in one line, a store that cannot be reached or read, and, before this
+  process's first write to it, one that does not enforce both (a key that may only read never writes).
 - A published build is opened from a local copy (DuckDB cannot open a database file on S3), kept under
   ``$TXPIPE_HOME/cache/store``: published keys are unique per build, so a copy never goes stale.
 """
