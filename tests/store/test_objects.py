@@ -52,26 +52,26 @@ def test_a_written_file_is_seen_only_once_committed_and_a_discarded_one_never(st
     writer = store.writer("lake/participation/x.parquet")
     writer.file.write(b"a" * 1000)
     assert not store.exists("lake/participation/x.parquet")
-    assert store.list("lake/") == []
+    assert store.listing("lake/") == []
     writer.commit()
     assert store.read_bytes("lake/participation/x.parquet") == b"a" * 1000
     dropped = store.writer("lake/participation/y.parquet")
     dropped.file.write(b"b" * 10)
     dropped.discard()
     del dropped
-    assert [o.key for o in store.list("lake/")] == ["lake/participation/x.parquet"]
+    assert [o.key for o in store.listing("lake/")] == ["lake/participation/x.parquet"]
 
 
 def test_list_read_many_and_delete(store):
     for name in ("b", "a", "c"):
         assert store.create(f"lake/deliveries/{name}.json", name.encode())
     store.create("lake/other/z.json", b"z")
-    listed = store.list("lake/deliveries/")
+    listed = store.listing("lake/deliveries/")
     assert [o.key for o in listed] == [f"lake/deliveries/{n}.json" for n in "abc"]
     assert all(o.size == 1 for o in listed)
     assert store.read_many([o.key for o in listed]) == {o.key: o.key[-6].encode() for o in listed}
     store.delete(["lake/deliveries/a.json", "lake/deliveries/missing.json"])
-    assert [o.key for o in store.list("lake/deliveries/")] == ["lake/deliveries/b.json", "lake/deliveries/c.json"]
+    assert [o.key for o in store.listing("lake/deliveries/")] == ["lake/deliveries/b.json", "lake/deliveries/c.json"]
 
 
 def test_published_files_are_read_back_from_a_local_file(store, tmp_path):
@@ -119,7 +119,7 @@ def test_create_only_keeps_the_first_of_any_sequence(tmp_path_factory, keys):
     for i, key in enumerate(keys):
         assert store.create(key, str(i).encode()) == (key not in first)
         first.setdefault(key, i)
-    assert {o.key: store.read_bytes(o.key) for o in store.list("")} == {k: str(i).encode() for k, i in first.items()}
+    assert {o.key: store.read_bytes(o.key) for o in store.listing("")} == {k: str(i).encode() for k, i in first.items()}
 
 
 class _IgnoresPreconditions(S3Store):
@@ -142,7 +142,7 @@ def test_a_store_that_does_not_enforce_conditional_writes_is_refused_in_one_line
         store.check()
     message = str(refused.value)
     assert "create-only" in message and "refused" in message and "\n" not in message
-    assert store.list("") == []  # the probe is not left behind... (it may be: check removes it only on success)
+    assert store.listing("") == []  # the probe is not left behind... (it may be: check removes it only on success)
 
 
 def test_an_unreachable_store_is_refused_in_one_line_without_credentials(tmp_path, monkeypatch):

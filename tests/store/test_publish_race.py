@@ -72,7 +72,7 @@ def test_two_builders_from_one_pointer_publish_exactly_once(s3_store, tmp_path, 
     store = open_store(reader)
     current = published_build(reader)
     assert current is not None and current.counts["participation"] == 65
-    kept = {o.key for o in store.list("builds/")}
+    kept = {o.key for o in store.listing("builds/")}
     assert set(current.keys.values()) <= kept
     assert len({key.split("/")[1] for key in kept}) == 2  # the first publish and the winner; the loser's are gone
     assert store.exists(POINTER)

@@ -99,7 +99,7 @@ def _check_exactly_once(settings: Settings, landing) -> None:
         lines = (landing / source / name).read_bytes().count(b"\n") - 1  # counted from the bytes
         assert record.rows_read == lines == record.rows_stored + record.rows_quarantined
     named = {LAKE + name for record in counting.values() for name in record.files}
-    lake = {o.key for o in store.list(LAKE) if o.key.endswith(".parquet")}
+    lake = {o.key for o in store.listing(LAKE) if o.key.endswith(".parquet")}
     assert lake == named  # the killed attempts' and the losers' files are gone
 
 

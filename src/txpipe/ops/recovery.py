@@ -74,7 +74,7 @@ def sweep(settings: Settings) -> list[str]:
     unnamed = [
         obj
         for prefix, keep in ((f"{LAKE}participation/", named), (f"{LAKE}quarantine/", named), ("builds/", current))
-        for obj in store.list(prefix)
+        for obj in store.listing(prefix)
         if obj.key not in keep and obj.key.endswith((".parquet", ".csv", ".duckdb"))
     ]
     swept = [obj.key for obj in unnamed if age(obj) >= store.sweep_grace]

@@ -153,7 +153,7 @@ class Ledger:
 
     def names(self) -> list[str]:
         """The keys of every record: records are immutable, so the names say what the ledger holds."""
-        return [o.key for o in self.store.list(LEDGER_PREFIX) if o.key.endswith(".json")]
+        return [o.key for o in self.store.listing(LEDGER_PREFIX) if o.key.endswith(".json")]
 
     def records(self) -> list[DeliveryRecord]:
         """Every record, its supersession derived (see derive_supersession)."""

@@ -29,8 +29,6 @@ from typing import TYPE_CHECKING, BinaryIO
 from txpipe.store.atomic import TMP_PREFIX, replace_atomically, temporary_path
 
 if TYPE_CHECKING:
-    import duckdb
-
     from txpipe.settings import Settings
 
 
@@ -66,11 +64,7 @@ class Store(ABC):
 
     @abstractmethod
     def url(self, key: str) -> str:
-        """What DuckDB and pyarrow open to read the object (after :meth:`attach`)."""
-
-    @abstractmethod
-    def attach(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Let a DuckDB connection read this store's :meth:`url` s."""
+        """Where the object is, for people: a path, or an ``s3://`` URL."""
 
     @abstractmethod
     def read_bytes(self, key: str) -> bytes: ...
@@ -80,7 +74,7 @@ class Store(ABC):
         return {key: self.read_bytes(key) for key in keys}
 
     @abstractmethod
-    def list(self, prefix: str) -> list[StoredObject]:
+    def listing(self, prefix: str) -> list[StoredObject]:
         """Every object whose key starts with ``prefix`` (a folder: ends with ``/``), freshly listed."""
 
     @abstractmethod
@@ -114,6 +108,11 @@ class Store(ABC):
     @abstractmethod
     def local_file(self, key: str) -> Path:
         """A local path holding the object (a published build is opened by DuckDB from a local file)."""
+
+    def local_files(self, keys: list[str]) -> list[Path]:
+        """Local paths holding the objects, in order: DuckDB reads only local files (lake files are immutable,
+        so a backend may fetch each once and keep it)."""
+        return [self.local_file(key) for key in keys]
 
     @abstractmethod
     def describe(self) -> str:
@@ -154,16 +153,13 @@ class LocalStore(Store):
     def url(self, key: str) -> str:
         return str(self.path(key))
 
-    def attach(self, con: duckdb.DuckDBPyConnection) -> None:
-        """DuckDB reads local paths as they are."""
-
     def check(self, write: bool = True, key: str = "") -> None:
         """A folder is checked by the writes themselves (txpipe.settings.unwritable_folder)."""
 
     def read_bytes(self, key: str) -> bytes:
         return self.path(key).read_bytes()
 
-    def list(self, prefix: str) -> list[StoredObject]:
+    def listing(self, prefix: str) -> list[StoredObject]:
         folder = self.path(prefix) if not prefix or prefix.endswith("/") else self.path(prefix).parent
         if not folder.is_dir():
             return []

@@ -87,16 +87,17 @@ def lake_files(
     held: frozenset[str] = frozenset(),
     statuses: tuple[str, ...] = ("stored",),
 ) -> list[str]:
-    """Lake files (what DuckDB opens: the store's URLs), in one zone of the lake, of the deliveries that count
-    (status stored; or of the given statuses) and are not held."""
-    store = open_store(settings)
-    return [
-        store.url(LAKE + name)
+    """Lake files as local paths (an S3 store's are fetched once into its cache: DuckDB reads local files
+    only), in one zone of the lake, of the deliveries that count (status stored; or of the given statuses)
+    and are not held."""
+    keys = [
+        LAKE + name
         for record in records
         if record.status in statuses and record.batch_id not in held
         for name in record.files
         if name.startswith(f"{zone}/")
     ]
+    return [str(path) for path in open_store(settings).local_files(keys)]
 
 
 def inputs_fingerprint(settings: Settings) -> str:
@@ -152,7 +153,6 @@ def build_warehouse(
         raise FileExistsError(f"{target} exists: the warehouse is built in a new file or a copy")
     records = Ledger.of(settings).records() if records is None else records
     con = connect_for_build(target, settings.build_memory)
-    open_store(settings).attach(con)
     try:
         _reference_tables(con, settings, records)
         _add_deliveries(con, settings, records, held)
