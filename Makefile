@@ -11,7 +11,7 @@ SERVICES_STAMP := $(VENV)/.installed-services
 # Prefect's environment defaults (project-local state, quiet, offline) are set in one place:
 # txpipe.ops.prefect_server.apply_prefect_defaults, called by the command line and the tests.
 
-.PHONY: install run ingest test check lint serve services-up services-down bench bench-lock screenshot lock sample clean
+.PHONY: install run ingest test check lint serve services-up services-down bench bench-scaleout bench-lock screenshot lock sample clean
 
 install: $(STAMP)
 
@@ -76,6 +76,11 @@ services-down: $(STAMP)
 ## make bench: txpipe against bare DuckDB (and dlt, pandas + GX) on 100k-5M rows, 1,000 small files, 1M xAPI statements (benchmarks/out/results.json)
 bench: $(STAMP) .venv-bench/.installed
 	$(BIN)/python benchmarks/bench.py
+
+## make bench-scaleout: the scale-out figures (services start-up, ingest with 1 and 2 workers on SeaweedFS, the build
+## from S3 vs local vs bare DuckDB) at 5M rows (benchmarks/out/scaleout.json)
+bench-scaleout: $(SERVICES_STAMP)
+	$(BIN)/python benchmarks/scaleout.py --rows 5000000 --files 8
 
 # dlt, for the comparison only: its own environment from a bench-only lock (never a txpipe dependency)
 .venv-bench/.installed: benchmarks/requirements-bench.lock
