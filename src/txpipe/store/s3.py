@@ -30,6 +30,9 @@ from txpipe.store.atomic import temporary_path
 from txpipe.store.objects import Store, StoredObject, StoreError, Writer, download
 
 PROBE_PREFIX = "_txpipe/probe-"
+# botocore's "standard" retries (the AWS SDKs' default): 3 attempts with jittered backoff, so a store out of
+# reach is refused in a few seconds rather than after the legacy mode's 5 attempts.
+RETRIES = {"mode": "standard", "max_attempts": 3}
 
 
 def _precondition_failed(error: BaseException) -> bool:
@@ -66,7 +69,12 @@ class S3Store(Store):
         self.endpoint = endpoint
         self.cache = cache
         self.sweep_grace = sweep_grace
-        self.fs = s3fs.S3FileSystem(endpoint_url=endpoint, use_listings_cache=False, skip_instance_cache=True)
+        self.fs = s3fs.S3FileSystem(
+            endpoint_url=endpoint,
+            use_listings_cache=False,
+            skip_instance_cache=True,
+            config_kwargs={"retries": RETRIES},
+        )
         self._created: dict[str, bytes] = {}  # objects written once and never again (read_many)
         self._writable = False  # the write probe passed (check)
 
