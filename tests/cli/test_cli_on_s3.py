@@ -211,7 +211,7 @@ def no_lake_under(home: Path) -> None:
 # ---- fast tier: refusals
 
 
-@pytest.mark.parametrize("command", ["query", "run"])
+@pytest.mark.parametrize("command", ["query", pytest.param("run", marks=pytest.mark.deep)])
 def test_a_store_nobody_listens_on_is_refused_in_one_line(tmp_path, command):
     home, secret = tmp_path / "home", f"secret-{uuid.uuid4().hex}"
     env = environment(home, "s3://nowhere/txpipe", NOBODY_LISTENS, "AKIDNOBODY", secret)

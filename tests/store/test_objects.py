@@ -145,6 +145,7 @@ def test_a_store_that_does_not_enforce_conditional_writes_is_refused_in_one_line
     assert store.listing("") == []  # the probe is not left behind... (it may be: check removes it only on success)
 
 
+@pytest.mark.deep  # botocore retries: seconds
 def test_an_unreachable_store_is_refused_in_one_line_without_credentials(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDSECRETLOOKING")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret-value")

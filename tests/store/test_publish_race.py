@@ -16,6 +16,8 @@ from txpipe.settings import Settings
 from txpipe.store.objects import open_store
 from txpipe.warehouse.publish import POINTER, published_build, warehouse_path
 
+pytestmark = pytest.mark.deep  # builds on S3, seconds each
+
 
 def _settings(home, s3) -> Settings:
     store, endpoint, _ = s3
