@@ -205,7 +205,12 @@ def _decoded(path: Path) -> bytes:
 
 
 def no_lake_under(home: Path) -> None:
-    assert not [p for p in home.rglob("*") if p.name == "lake"], f"a lake under {home}"
+    """No lake of its own under the home: the store keeps it. A builder's copies of the store's lake files
+    (README: `cache/store/`, fetched once for DuckDB) are a cache, not a lake, and no ledger is kept there."""
+    cache = home / "cache" / "store"
+    lakes = [p for p in home.rglob("*") if p.name == "lake" and not p.is_relative_to(cache)]
+    assert not lakes, f"a lake under {home}"
+    assert not list(cache.rglob("deliveries")) if cache.exists() else True
 
 
 # ---- fast tier: refusals

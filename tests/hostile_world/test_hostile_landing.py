@@ -289,9 +289,11 @@ def test_lake_rows_match_ledger(ctx):
     stored: dict[str, int] = {}
     quarantined: dict[str, int] = {}
     for p in (lake / "participation").rglob("*.parquet"):
-        stored[p.stem] = stored.get(p.stem, 0) + len(harness.parquet_rows(p))
+        batch = p.stem.split(".")[0]  # <batch_id>.<attempt>.parquet
+        stored[batch] = stored.get(batch, 0) + len(harness.parquet_rows(p))
     for p in (lake / "quarantine").rglob("*.parquet"):
-        quarantined[p.stem] = quarantined.get(p.stem, 0) + len(harness.parquet_rows(p))
+        batch = p.stem.split(".")[0]
+        quarantined[batch] = quarantined.get(batch, 0) + len(harness.parquet_rows(p))
     problems = []
     for rec in ctx.ledger1:
         b = rec["batch_id"]
